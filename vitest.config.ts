@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Tests that start the built server or a CLI child process need lib/ (built by `npm test`).
+    pool: "forks",
+  },
+});
