@@ -1,0 +1,80 @@
+// Pure rendering of the `allowlist / validate` check run on config-repo pull requests.
+import { capText } from "../checks/text-limits.js";
+import { formatDiffMarkdown, type AllowlistDiff } from "./diff.js";
+import { formatIssue } from "./parse.js";
+import { LEVELS, type Allowlist, type AllowlistIssue } from "./types.js";
+
+export const ALLOWLIST_CHECK_NAME = "allowlist / validate";
+
+export interface CheckAnnotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  start_column?: number;
+  end_column?: number;
+  annotation_level: "failure";
+  title: string;
+  message: string;
+}
+
+export interface AllowlistCheckResult {
+  conclusion: "success" | "failure";
+  title: string;
+  summary: string;
+  annotations: CheckAnnotation[];
+}
+
+export function invalidResult(path: string, issues: readonly AllowlistIssue[]): AllowlistCheckResult {
+  const list = issues.map((issue) => `- \`${formatIssue(issue, path)}\``).join("\n");
+  return {
+    conclusion: "failure",
+    title: `${path}: ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
+    summary: capText(
+      `\`${path}\` is not valid. The relay would keep using the last good version, so this change would have no effect.\n\n${list}\n\nRun \`relay validate-allowlist ${path}\` locally to check a fix.`,
+    ),
+    annotations: issues.map((issue) => annotation(path, issue)),
+  };
+}
+
+export function validResult(path: string, allowlist: Allowlist, diff: AllowlistDiff, baseNote?: string): AllowlistCheckResult {
+  const counts = LEVELS.map((level) => `${level}: ${allowlist.entries.filter((entry) => entry.level === level).length}`);
+  const note = baseNote ? `\n\n> ${baseNote}` : "";
+  return {
+    conclusion: "success",
+    title: `${path} is valid (${allowlist.entries.length} backends)`,
+    summary: capText(`\`${path}\` is valid — ${counts.join(", ")}.${note}\n\n${formatDiffMarkdown(diff)}`),
+    annotations: [],
+  };
+}
+
+export function unchangedResult(path: string): AllowlistCheckResult {
+  return {
+    conclusion: "success",
+    title: `${path} not changed`,
+    summary: `This pull request does not change \`${path}\`.`,
+    annotations: [],
+  };
+}
+
+export function removedResult(path: string): AllowlistCheckResult {
+  return {
+    conclusion: "failure",
+    title: `${path} is deleted`,
+    summary: `This pull request deletes \`${path}\`. The relay would keep the last good version it loaded and report the file as missing; remove backends by editing the file instead.`,
+    annotations: [],
+  };
+}
+
+function annotation(path: string, issue: AllowlistIssue): CheckAnnotation {
+  // GitHub accepts columns only when the annotation starts and ends on the same line.
+  const sameLine = issue.line === issue.endLine;
+  return {
+    path,
+    start_line: issue.line,
+    end_line: issue.endLine,
+    ...(sameLine && { start_column: issue.col, end_column: Math.max(issue.col, issue.endCol) }),
+    annotation_level: "failure",
+    title: "Invalid allowlist",
+    message: issue.message,
+  };
+}

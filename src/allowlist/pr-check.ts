@@ -1,0 +1,97 @@
+// Validates the allowlist as changed by a config-repo pull request and posts `allowlist / validate`.
+import type { Logger } from "pino";
+import { ANNOTATIONS_PER_REQUEST } from "../checks/text-limits.js";
+import type { GitHubClient } from "../github/client.js";
+import { readRepoFile } from "../github/contents.js";
+import { diffAllowlists } from "./diff.js";
+import { MAX_ALLOWLIST_BYTES, parseAllowlist } from "./parse.js";
+import {
+  ALLOWLIST_CHECK_NAME,
+  invalidResult,
+  removedResult,
+  unchangedResult,
+  validResult,
+  type AllowlistCheckResult,
+} from "./pr-check-output.js";
+import type { Allowlist } from "./types.js";
+
+export interface AllowlistPullRequest {
+  owner: string;
+  repo: string;
+  number: number;
+  headSha: string;
+  baseSha: string;
+}
+
+const EMPTY: Allowlist = { entries: [], byRepo: new Map(), requirements: {} };
+
+export async function checkAllowlistPullRequest(
+  octokit: GitHubClient,
+  pr: AllowlistPullRequest,
+  path: string,
+  log: Logger,
+): Promise<AllowlistCheckResult> {
+  const result = await evaluate(octokit, pr, path);
+  await postCheckRun(octokit, pr, result);
+  log.info({ pr: pr.number, conclusion: result.conclusion, title: result.title }, "allowlist check posted");
+  return result;
+}
+
+async function evaluate(octokit: GitHubClient, pr: AllowlistPullRequest, path: string): Promise<AllowlistCheckResult> {
+  const files = await octokit.paginate(octokit.rest.pulls.listFiles, {
+    owner: pr.owner,
+    repo: pr.repo,
+    pull_number: pr.number,
+    per_page: 100,
+  });
+  const touched = files.find((file) => file.filename === path || file.previous_filename === path);
+  if (!touched) return unchangedResult(path);
+  if (touched.status === "removed" || touched.filename !== path) return removedResult(path);
+
+  // Both versions are read from the base repository: GitHub keeps fork PR heads there too.
+  const head = await readAt(octokit, pr, path, pr.headSha);
+  if (head === undefined) return removedResult(path);
+  const parsed = parseAllowlist(head);
+  if (!parsed.ok) return invalidResult(path, parsed.issues);
+
+  const baseText = await readAt(octokit, pr, path, pr.baseSha);
+  const base = baseText === undefined ? undefined : parseAllowlist(baseText);
+  const baseNote =
+    base === undefined
+      ? `\`${path}\` does not exist on the base branch; every backend is new.`
+      : base.ok
+        ? undefined
+        : `The base branch's \`${path}\` is invalid; changes are listed against an empty allowlist.`;
+  return validResult(path, parsed.allowlist, diffAllowlists(base?.ok ? base.allowlist : EMPTY, parsed.allowlist), baseNote);
+}
+
+async function readAt(octokit: GitHubClient, pr: AllowlistPullRequest, path: string, ref: string): Promise<string | undefined> {
+  const read = await readRepoFile(octokit, { owner: pr.owner, repo: pr.repo, path, ref, maxBytes: MAX_ALLOWLIST_BYTES });
+  return read.kind === "content" ? read.text : undefined;
+}
+
+/** Creates the completed check run; annotations beyond GitHub's 50 per request follow in updates. */
+async function postCheckRun(octokit: GitHubClient, pr: AllowlistPullRequest, result: AllowlistCheckResult): Promise<void> {
+  const batches: (typeof result.annotations)[] = [];
+  for (let i = 0; i < result.annotations.length; i += ANNOTATIONS_PER_REQUEST) {
+    batches.push(result.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
+  }
+  const output = { title: result.title, summary: result.summary };
+  const { data } = await octokit.rest.checks.create({
+    owner: pr.owner,
+    repo: pr.repo,
+    name: ALLOWLIST_CHECK_NAME,
+    head_sha: pr.headSha,
+    status: "completed",
+    conclusion: result.conclusion,
+    output: { ...output, annotations: batches[0] ?? [] },
+  });
+  for (const batch of batches.slice(1)) {
+    await octokit.rest.checks.update({
+      owner: pr.owner,
+      repo: pr.repo,
+      check_run_id: data.id,
+      output: { ...output, annotations: batch },
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// Reading and parsing allowlist files for the CLI, and reporting the ones that fail.
+import { readFile, stat } from "node:fs/promises";
+import { z } from "zod";
+import { formatIssue, MAX_ALLOWLIST_BYTES, parseAllowlist } from "../allowlist/parse.js";
+import type { Allowlist, AllowlistIssue } from "../allowlist/types.js";
+import { EXIT_FAILURE, writeJson } from "./command.js";
+
+export const FileArgument = z.string().min(1, "a file name is empty");
+
+export type LoadFailure = { file: string; error: string } | { file: string; issues: AllowlistIssue[] };
+
+export type LoadResult = { ok: true; allowlist: Allowlist } | { ok: false; failure: LoadFailure };
+
+export async function loadAllowlistFile(file: string): Promise<LoadResult> {
+  const read = await readAllowlistText(file);
+  if ("error" in read) return { ok: false, failure: { file, error: read.error } };
+  const parsed = parseAllowlist(read.text);
+  return parsed.ok ? parsed : { ok: false, failure: { file, issues: parsed.issues } };
+}
+
+async function readAllowlistText(file: string): Promise<{ text: string } | { error: string }> {
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) return { error: `${file}: is a directory, not an allowlist file` };
+    if (info.size > MAX_ALLOWLIST_BYTES) {
+      return { error: `${file}: ${info.size} bytes is over the allowlist size limit of ${MAX_ALLOWLIST_BYTES} bytes` };
+    }
+    return { text: await readFile(file, "utf8") };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return { error: `${file}: no such file` };
+    if (code === "EACCES" || code === "EPERM") return { error: `${file}: permission denied` };
+    return { error: `${file}: cannot read (${code ?? (err as Error).message})` };
+  }
+}
+
+/** Prints every failure (as JSON, or as `file:line:col: message` lines plus a count) and returns the exit code. */
+export function reportLoadFailures(failures: LoadFailure[], json: boolean): number {
+  if (json) {
+    writeJson({ ok: false, failures });
+    return EXIT_FAILURE;
+  }
+  for (const failure of failures) {
+    if ("error" in failure) {
+      process.stderr.write(`${failure.error}\n`);
+      continue;
+    }
+    const { file, issues } = failure;
+    for (const issue of issues) process.stderr.write(`${formatIssue(issue, file)}\n`);
+    process.stderr.write(`${file}: ${issues.length} problem${issues.length === 1 ? "" : "s"}\n`);
+  }
+  return EXIT_FAILURE;
+}

@@ -1,0 +1,56 @@
+// `relay validate-allowlist [file]`: check an allowlist file and list its backends by level.
+import { z } from "zod";
+import { compareEntries } from "../allowlist/diff.js";
+import { LEVELS, type Allowlist } from "../allowlist/types.js";
+import { FileArgument, loadAllowlistFile, reportLoadFailures } from "./allowlist-file.js";
+import { defineCommand, EXIT_OK, writeJson } from "./command.js";
+
+const DEFAULT_ALLOWLIST_FILE = "./allowlist.yml";
+
+export const validateAllowlist = defineCommand({
+  name: "validate-allowlist",
+  args: "[file] [--json]",
+  summary: "check an allowlist file and list its backends by level",
+  details: [
+    `Checks the allowlist file (default: $ALLOWLIST_FILE, else ${DEFAULT_ALLOWLIST_FILE}).`,
+    "Valid: prints a table of backends by level and exits 0.",
+    "Invalid: prints each problem as file:line:col: message to stderr and exits 1.",
+    "",
+    "  --json  print the entries, or the problems, as JSON on stdout",
+  ].join("\n"),
+  options: { json: { type: "boolean" } },
+  schema: z
+    .object({
+      positionals: z.array(FileArgument).max(1, "takes at most one file"),
+      json: z.boolean().default(false),
+    })
+    .transform(({ positionals, json }) => ({ file: positionals[0], json })),
+  async run({ file: given, json }) {
+    const file = given ?? (process.env.ALLOWLIST_FILE || DEFAULT_ALLOWLIST_FILE);
+    const loaded = await loadAllowlistFile(file);
+    if (!loaded.ok) return reportLoadFailures([loaded.failure], json);
+    if (json) writeJson({ ok: true, file, entries: loaded.allowlist.entries });
+    else process.stdout.write(formatLevelTable(file, loaded.allowlist));
+    return EXIT_OK;
+  },
+});
+
+function formatLevelTable(file: string, allowlist: Allowlist): string {
+  const entries = allowlist.entries.toSorted(compareEntries);
+  const rows = [
+    ["level", "repo", "name", "display_on_pr", "block_pr", "oncalls"],
+    ...entries.map((entry) => [
+      entry.level,
+      entry.repo,
+      entry.name,
+      entry.policy.display_on_pr,
+      String(entry.policy.block_pr),
+      entry.oncalls.map((handle) => `@${handle}`).join(", ") || "-",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const table = rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()}\n`);
+  const counts = LEVELS.toReversed().map((level) => `${level}: ${entries.filter((entry) => entry.level === level).length}`);
+  const total = `${file}: ${entries.length} repo${entries.length === 1 ? "" : "s"} (${counts.join(", ")})\n`;
+  return entries.length > 0 ? `${table.join("")}\n${total}` : total;
+}

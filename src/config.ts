@@ -1,0 +1,277 @@
+// Environment → typed, frozen configuration: the single home of environment parsing.
+// Every problem is collected and reported at once, naming the variable, what is wrong and the fix.
+// Secret values are described (their length), never echoed.
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { z } from "zod";
+import { isRepoSlug } from "./github/repo-name.js";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+
+  constructor(readonly problems: string[]) {
+    super(`Invalid relay configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+  }
+}
+
+/** A check on a set variable: `ok` accepts the value; `problem` says what is wrong and the fix. */
+type Rule = readonly [ok: (value: string) => boolean, problem: (value: string) => string];
+
+/** A string variable; the first rule it breaks is its problem. */
+function checked(...rules: Rule[]) {
+  return z.string().superRefine((value, ctx) => {
+    const broken = rules.find(([ok]) => !ok(value));
+    if (broken) ctx.addIssue(broken[1](value));
+  });
+}
+
+/** Quote a non-secret value for a message, masking the user:password@ part of a URL. */
+const quote = (value: string) => JSON.stringify(value.replace(/\/\/[^/@]*@/, "//***@"));
+
+function integer(noun: string, min: number, max: number, fallback: number) {
+  return checked([
+    (value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max,
+    (value) =>
+      `${quote(value)} is not ${noun}; set it to an integer between ${min} and ${max} (default ${fallback})`,
+  ])
+    .transform(Number)
+    .default(fallback);
+}
+
+/** Absolute http(s) URL. Whitespace is refused because URL() would silently trim it. */
+function httpUrl(value: string): URL | undefined {
+  if (/\s/.test(value) || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
+}
+
+const noQueryOrFragment: Rule = [
+  (value) => !/[?#]/.test(value),
+  (value) => `${quote(value)} has a query or fragment; remove everything from the "?" or "#" on`,
+];
+
+const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, "");
+
+const isLoopback = (hostname: string) =>
+  hostname === "localhost" || hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+
+const secret = checked([
+  (value) => value.length >= 32,
+  (value) => `is ${value.length} characters; use at least 32 (generate one with \`openssl rand -hex 32\`)`,
+]);
+
+const HOST_PORT =
+  /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+const OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+
+const EnvVars = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: integer("a port number", 1, 65535, 3000),
+  HOST: z.string().optional(),
+
+  UPSTREAM_REPO: checked([
+    isRepoSlug,
+    (value) => `${quote(value)} is not an owner/repo name; set it to the upstream repository (default pytorch/pytorch)`,
+  ]).default("pytorch/pytorch"),
+
+  ALLOWLIST_REPO: checked([
+    isRepoSlug,
+    (value) =>
+      `${quote(value)} is not an owner/repo name; set it to the config repo holding the allowlist (e.g. my-org/relay-config), or unset it to read ALLOWLIST_FILE`,
+  ]).optional(),
+  ALLOWLIST_PATH: checked([
+    (value) => !value.startsWith("/") && !value.includes("\\") && !value.split("/").includes(".."),
+    (value) =>
+      `${quote(value)} is not a path inside the config repo; use a relative path with "/" separators and no leading "/" or ".." segments (default allowlist.yml)`,
+  ]).default("allowlist.yml"),
+  ALLOWLIST_REF: checked([
+    (value) => !/\s/.test(value) && !value.includes(".."),
+    (value) =>
+      `${quote(value)} is not a git ref; use a branch, tag or commit sha without whitespace or "..", or unset it to read the config repo's default branch`,
+  ]).optional(),
+  ALLOWLIST_FILE: z
+    .string()
+    .transform((file) => path.resolve(file))
+    .prefault("./allowlist.yml"),
+  // A day at most: far below setTimeout's ~24.8-day ceiling.
+  ALLOWLIST_REFRESH_SECONDS: integer("a refresh interval in seconds", 10, 86_400, 300),
+
+  RELAY_LABEL_PREFIX: checked([
+    (value) => !/\s/.test(value),
+    (value) =>
+      `${quote(value)} contains whitespace; labels are "<prefix><name>" and matched exactly, so remove it (default ciflow/oot/)`,
+  ]).default("ciflow/oot/"),
+  RELAY_CHECK_PREFIX: checked([
+    (value) => value.trim() === value,
+    (value) =>
+      `${quote(value)} starts or ends with whitespace; check runs are named "<prefix> / <name>", so remove it (default oot)`,
+  ]).default("oot"),
+
+  RELAY_PUBLIC_URL: checked(
+    [
+      (value) => httpUrl(value) !== undefined,
+      (value) =>
+        `${quote(value)} is not an absolute http(s) URL; set it to the relay's public base URL, e.g. https://relay.example.com (default http://localhost:<PORT>)`,
+    ],
+    noQueryOrFragment,
+  )
+    .transform(withoutTrailingSlash)
+    .optional(),
+  DATA_DIR: z
+    .string()
+    .transform((dir) => path.resolve(dir))
+    .prefault("./data"),
+
+  CLICKHOUSE_URL: checked([
+    (value) => httpUrl(value) !== undefined,
+    (value) =>
+      `${quote(value)} is not an http(s) URL; set it to the ClickHouse server's HTTP endpoint (e.g. https://clickhouse.example.com:8443), or unset it to use embedded chDB under DATA_DIR`,
+  ]).optional(),
+  CLICKHOUSE_USER: z.string().default("default"),
+  CLICKHOUSE_PASSWORD: z.string().default(""),
+  CLICKHOUSE_DATABASE: checked([
+    (value) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(value),
+    (value) =>
+      `${quote(value)} is not a database identifier; use letters, digits and "_", not starting with a digit (default default)`,
+  ]).default("default"),
+
+  CALLBACK_AUDIENCE: z.string().default("cross-repo-ci-relay"),
+  GITHUB_OIDC_ISSUER: checked(
+    [
+      (value) => httpUrl(value) !== undefined,
+      (value) => `${quote(value)} is not an absolute http(s) URL; set it to the Actions OIDC issuer (default ${OIDC_ISSUER})`,
+    ],
+    noQueryOrFragment,
+    [
+      (value) => {
+        const url = httpUrl(value);
+        return url?.protocol === "https:" || isLoopback(url?.hostname ?? "");
+      },
+      (value) =>
+        `${quote(value)} uses http on a non-loopback host; the issuer's JWKS is the trust anchor for callback tokens, so it must be fetched over https (http is allowed only for localhost, 127.0.0.0/8 and [::1])`,
+    ],
+  )
+    .transform(withoutTrailingSlash)
+    .default(OIDC_ISSUER),
+
+  RELAY_TICKET_SECRET: secret.optional(),
+  RELAY_TICKET_SECRET_PREVIOUS: secret.optional(),
+  WEBHOOK_SECRET: z.string().optional(),
+
+  GHE_HOST: checked([
+    (value) => HOST_PORT.test(value) && URL.canParse(`https://${value}`),
+    (value) =>
+      `${quote(value)} is not a host[:port]; set it to your GitHub Enterprise Server's host name without scheme or path (e.g. github.example.com)`,
+  ]).optional(),
+  GHE_PROTOCOL: checked([
+    (value) => value === "https" || value === "http",
+    (value) => `${quote(value)} is not a protocol; set it to https (default) or http`,
+  ]).default("https"),
+
+  // Probot reads these itself; they are only checked here so mistakes surface with the rest.
+  APP_ID: checked([
+    (value) => /^[1-9]\d*$/.test(value),
+    (value) => `${quote(value)} is not a GitHub App ID; set it to the numeric App ID shown on the App's settings page`,
+  ]).optional(),
+  WEBHOOK_PATH: checked([
+    (value) => value.startsWith("/"),
+    (value) => `${quote(value)} does not start with "/"; set it to a URL path (default /api/github/webhooks)`,
+  ]).default("/api/github/webhooks"),
+  LOG_LEVEL: checked([
+    (value) => LOG_LEVELS.includes(value),
+    (value) => `${quote(value)} is not a log level; set it to one of ${LOG_LEVELS.join(", ")} (Probot's default: info)`,
+  ]).optional(),
+});
+
+const ConfigSchema = EnvVars.superRefine(
+  (vars, ctx) => {
+    if (vars.NODE_ENV !== "production") return;
+    if (vars.WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WEBHOOK_SECRET"],
+        message:
+          'not set, but required in production (Probot would silently verify webhooks with the secret "development"); set it to the App\'s webhook secret',
+      });
+    }
+    if (vars.RELAY_TICKET_SECRET === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RELAY_TICKET_SECRET"],
+        message: "not set, but required in production; generate one with `openssl rand -hex 32`",
+      });
+    }
+  },
+  // Run even when other variables are invalid, so every problem is reported at once.
+  { when: () => true },
+).transform(toConfig);
+
+function toConfig(vars: z.output<typeof EnvVars>) {
+  const publicUrl = vars.RELAY_PUBLIC_URL ?? `http://localhost:${vars.PORT}`;
+  const gheBaseUrl = vars.GHE_HOST === undefined ? undefined : `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}`;
+  const previousSecret = vars.RELAY_TICKET_SECRET_PREVIOUS;
+  return {
+    production: vars.NODE_ENV === "production",
+    port: vars.PORT,
+    host: vars.HOST,
+    publicUrl,
+    dataDir: vars.DATA_DIR,
+    webhookPath: vars.WEBHOOK_PATH,
+    webhookSecretSet: vars.WEBHOOK_SECRET !== undefined,
+    upstream: { repo: vars.UPSTREAM_REPO },
+    allowlist: {
+      source:
+        vars.ALLOWLIST_REPO === undefined
+          ? { kind: "file" as const, file: vars.ALLOWLIST_FILE }
+          : { kind: "repo" as const, repo: vars.ALLOWLIST_REPO, path: vars.ALLOWLIST_PATH, ref: vars.ALLOWLIST_REF },
+      refreshSeconds: vars.ALLOWLIST_REFRESH_SECONDS,
+    },
+    labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
+    // This module is the only place in the codebase allowed to name github.com / api.github.com.
+    github:
+      gheBaseUrl === undefined
+        ? { apiBaseUrl: "https://api.github.com", webBaseUrl: "https://github.com" }
+        : { apiBaseUrl: `${gheBaseUrl}/api/v3`, webBaseUrl: gheBaseUrl },
+    callback: {
+      url: `${publicUrl}/relay/callback`,
+      audience: vars.CALLBACK_AUDIENCE,
+      oidcIssuer: vars.GITHUB_OIDC_ISSUER,
+    },
+    // Outside production a missing secret is replaced by a random one: tickets then die with the process.
+    tickets:
+      vars.RELAY_TICKET_SECRET === undefined
+        ? { secret: randomBytes(32).toString("hex"), previousSecret, ephemeral: true }
+        : { secret: vars.RELAY_TICKET_SECRET, previousSecret, ephemeral: false },
+    clickhouse:
+      vars.CLICKHOUSE_URL === undefined
+        ? { kind: "embedded" as const, path: path.join(vars.DATA_DIR, "clickhouse"), database: vars.CLICKHOUSE_DATABASE }
+        : {
+            kind: "server" as const,
+            url: vars.CLICKHOUSE_URL,
+            user: vars.CLICKHOUSE_USER,
+            password: vars.CLICKHOUSE_PASSWORD,
+            database: vars.CLICKHOUSE_DATABASE,
+          },
+  };
+}
+
+type DeepReadonly<T> = { readonly [K in keyof T]: DeepReadonly<T[K]> };
+
+export type RelayConfig = DeepReadonly<z.output<typeof ConfigSchema>>;
+
+function deepFreeze<T extends object>(value: T): DeepReadonly<T> {
+  for (const child of Object.values(value)) {
+    if (typeof child === "object" && child !== null) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = ConfigSchema.safeParse(set);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
+  }
+  return deepFreeze(result.data);
+}

@@ -1,0 +1,23 @@
+// A Probot instance for tests: a throwaway App key, no retries or throttling, silent logs.
+import { generateKeyPairSync } from "node:crypto";
+import { pino } from "pino";
+import { Probot, ProbotOctokit } from "probot";
+
+export const testLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+let privateKey: string | undefined;
+
+/** An RSA key in PEM, generated once per test process. */
+export function testPrivateKey(): string {
+  privateKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+  return privateKey;
+}
+
+export function testProbot(): Probot {
+  return new Probot({
+    appId: 1,
+    privateKey: testPrivateKey(),
+    log: testLog,
+    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+  });
+}

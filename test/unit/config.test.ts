@@ -1,0 +1,343 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+const SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/** The ConfigError loadConfig throws for `env`; fails the test if it throws anything else or nothing. */
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+const problemsOf = (env: Record<string, string>) => errorOf(env).problems;
+
+describe("loadConfig defaults", () => {
+  it("fills every field from an empty environment", () => {
+    const { tickets, ...config } = loadConfig({});
+    expect(tickets.secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(tickets).toEqual({ secret: tickets.secret, previousSecret: undefined, ephemeral: true });
+    expect(config).toEqual({
+      production: false,
+      port: 3000,
+      host: undefined,
+      publicUrl: "http://localhost:3000",
+      dataDir: path.resolve("data"),
+      webhookPath: "/api/github/webhooks",
+      webhookSecretSet: false,
+      upstream: { repo: "pytorch/pytorch" },
+      allowlist: {
+        source: { kind: "file", file: path.resolve("allowlist.yml") },
+        refreshSeconds: 300,
+      },
+      labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
+      github: { apiBaseUrl: "https://api.github.com", webBaseUrl: "https://github.com" },
+      callback: {
+        url: "http://localhost:3000/relay/callback",
+        audience: "cross-repo-ci-relay",
+        oidcIssuer: "https://token.actions.githubusercontent.com",
+      },
+      clickhouse: { kind: "embedded", path: path.resolve("data", "clickhouse"), database: "default" },
+    });
+  });
+
+  it("treats empty strings as unset", () => {
+    const config = loadConfig({ PORT: "", UPSTREAM_REPO: "", RELAY_TICKET_SECRET: "", CLICKHOUSE_URL: "" });
+    expect(config.port).toBe(3000);
+    expect(config.upstream.repo).toBe("pytorch/pytorch");
+    expect(config.tickets.ephemeral).toBe(true);
+    expect(config.clickhouse.kind).toBe("embedded");
+  });
+
+  it("ignores variables it does not know", () => {
+    expect(() => loadConfig({ PATH: "/usr/bin", SOMETHING_ELSE: "x" })).not.toThrow();
+  });
+
+  it("derives the default public URL from PORT", () => {
+    const config = loadConfig({ PORT: "8080" });
+    expect(config.publicUrl).toBe("http://localhost:8080");
+    expect(config.callback.url).toBe("http://localhost:8080/relay/callback");
+  });
+
+  it("reads the remaining simple variables", () => {
+    const config = loadConfig({
+      HOST: "0.0.0.0",
+      UPSTREAM_REPO: "my-org/my-fork",
+      ALLOWLIST_REFRESH_SECONDS: "60",
+      RELAY_LABEL_PREFIX: "ciflow/crcr/",
+      RELAY_CHECK_PREFIX: "crcr",
+      CALLBACK_AUDIENCE: "my-relay",
+      DATA_DIR: "/var/lib/relay",
+      WEBHOOK_PATH: "/hooks",
+      WEBHOOK_SECRET: "whatever",
+      APP_ID: "12345",
+      LOG_LEVEL: "debug",
+    });
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.upstream.repo).toBe("my-org/my-fork");
+    expect(config.allowlist.refreshSeconds).toBe(60);
+    expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "crcr" });
+    expect(config.callback.audience).toBe("my-relay");
+    expect(config.dataDir).toBe("/var/lib/relay");
+    expect(config.clickhouse).toEqual({ kind: "embedded", path: "/var/lib/relay/clickhouse", database: "default" });
+    expect(config.webhookPath).toBe("/hooks");
+    expect(config.webhookSecretSet).toBe(true);
+  });
+});
+
+describe("loadConfig problems", () => {
+  it.each([
+    ["PORT", "abc"],
+    ["PORT", "0"],
+    ["PORT", "65536"],
+    ["PORT", "30.5"],
+    ["UPSTREAM_REPO", "pytorch"],
+    ["ALLOWLIST_REPO", "https://github.example.com/org/repo"],
+    ["ALLOWLIST_PATH", "/allowlist.yml"],
+    ["ALLOWLIST_PATH", "config/../allowlist.yml"],
+    ["ALLOWLIST_PATH", "config\\allowlist.yml"],
+    ["ALLOWLIST_REF", "main branch"],
+    ["ALLOWLIST_REF", "main..dev"],
+    ["ALLOWLIST_REFRESH_SECONDS", "9"],
+    ["ALLOWLIST_REFRESH_SECONDS", "ten"],
+    ["RELAY_LABEL_PREFIX", "ciflow oot/"],
+    ["RELAY_CHECK_PREFIX", " oot"],
+    ["RELAY_CHECK_PREFIX", "oot "],
+    ["RELAY_PUBLIC_URL", "relay.example.com"],
+    ["RELAY_PUBLIC_URL", "ftp://relay.example.com"],
+    ["RELAY_PUBLIC_URL", "https://relay.example.com/?x=1"],
+    ["RELAY_PUBLIC_URL", "https://relay.example.com/#top"],
+    ["CLICKHOUSE_URL", "clickhouse:8123"],
+    ["CLICKHOUSE_DATABASE", "1hud"],
+    ["CLICKHOUSE_DATABASE", "hud-db"],
+    ["GITHUB_OIDC_ISSUER", "not a url"],
+    ["GITHUB_OIDC_ISSUER", "http://issuer.example.com"],
+    ["GHE_HOST", "https://github.example.com"],
+    ["GHE_HOST", "github.example.com/path"],
+    ["GHE_HOST", "github.example.com:99999"],
+    ["GHE_PROTOCOL", "ftp"],
+    ["APP_ID", "abc"],
+    ["APP_ID", "0"],
+    ["WEBHOOK_PATH", "api/github/webhooks"],
+    ["LOG_LEVEL", "verbose"],
+    ["RELAY_TICKET_SECRET", "too-short"],
+    ["RELAY_TICKET_SECRET_PREVIOUS", "too-short"],
+  ])("%s=%j is one problem naming the variable", (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("says what is wrong and how to fix it", () => {
+    expect(problemsOf({ PORT: "abc" })).toEqual([
+      'PORT: "abc" is not a port number; set it to an integer between 1 and 65535 (default 3000)',
+    ]);
+  });
+
+  it("reports every problem at once, in one ConfigError", () => {
+    const error = errorOf({
+      NODE_ENV: "production",
+      PORT: "abc",
+      UPSTREAM_REPO: "nope",
+      GHE_PROTOCOL: "ftp",
+      LOG_LEVEL: "loud",
+    });
+    expect(error.problems.map((problem) => problem.split(":")[0])).toEqual([
+      "PORT",
+      "UPSTREAM_REPO",
+      "GHE_PROTOCOL",
+      "LOG_LEVEL",
+      "WEBHOOK_SECRET",
+      "RELAY_TICKET_SECRET",
+    ]);
+    expect(error.message).toBe(
+      `Invalid relay configuration:\n${error.problems.map((problem) => `  - ${problem}`).join("\n")}`,
+    );
+    expect(error.name).toBe("ConfigError");
+  });
+});
+
+describe("production", () => {
+  it("requires WEBHOOK_SECRET and RELAY_TICKET_SECRET", () => {
+    expect(problemsOf({ NODE_ENV: "production" })).toEqual([
+      'WEBHOOK_SECRET: not set, but required in production (Probot would silently verify webhooks with the secret "development"); set it to the App\'s webhook secret',
+      "RELAY_TICKET_SECRET: not set, but required in production; generate one with `openssl rand -hex 32`",
+    ]);
+  });
+
+  it("loads with both secrets set", () => {
+    const config = loadConfig({ NODE_ENV: "production", WEBHOOK_SECRET: "hook", RELAY_TICKET_SECRET: SECRET });
+    expect(config.production).toBe(true);
+    expect(config.webhookSecretSet).toBe(true);
+    expect(config.tickets).toEqual({ secret: SECRET, previousSecret: undefined, ephemeral: false });
+  });
+
+  it("keeps the previous ticket secret for rotation", () => {
+    const previous = "f".repeat(64);
+    const config = loadConfig({ RELAY_TICKET_SECRET: SECRET, RELAY_TICKET_SECRET_PREVIOUS: previous });
+    expect(config.tickets).toEqual({ secret: SECRET, previousSecret: previous, ephemeral: false });
+  });
+});
+
+describe("ephemeral ticket secret", () => {
+  it("is generated outside production, and differs between loads", () => {
+    const first = loadConfig({ NODE_ENV: "development" });
+    const second = loadConfig({});
+    expect(first.tickets.secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.tickets.ephemeral).toBe(true);
+    expect(second.tickets.ephemeral).toBe(true);
+    expect(second.tickets.secret).not.toBe(first.tickets.secret);
+  });
+});
+
+describe("secrets in messages", () => {
+  it("describes short ticket secrets by length without echoing them", () => {
+    const current = "hunter2-current";
+    const previous = "hunter2-previous-secret";
+    const error = errorOf({ RELAY_TICKET_SECRET: current, RELAY_TICKET_SECRET_PREVIOUS: previous });
+    expect(error.problems).toEqual([
+      "RELAY_TICKET_SECRET: is 15 characters; use at least 32 (generate one with `openssl rand -hex 32`)",
+      "RELAY_TICKET_SECRET_PREVIOUS: is 23 characters; use at least 32 (generate one with `openssl rand -hex 32`)",
+    ]);
+    expect(error.message).not.toContain(current);
+    expect(error.message).not.toContain(previous);
+  });
+
+  it("never echoes other secrets, even when their neighbours are wrong", () => {
+    const env = {
+      NODE_ENV: "production",
+      WEBHOOK_SECRET: "webhook-secret-value",
+      CLICKHOUSE_PASSWORD: "clickhouse-password-value",
+      PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----private-key-value",
+      CLICKHOUSE_URL: "ftp://admin:url-password-value@clickhouse.example.com",
+      PORT: "abc",
+    };
+    const { message } = errorOf(env);
+    for (const value of [env.WEBHOOK_SECRET, env.CLICKHOUSE_PASSWORD, env.PRIVATE_KEY, "url-password-value"]) {
+      expect(message).not.toContain(value);
+    }
+  });
+});
+
+describe("GitHub hosts", () => {
+  it("builds API and web URLs from GHE_HOST", () => {
+    expect(loadConfig({ GHE_HOST: "github.example.com" }).github).toEqual({
+      apiBaseUrl: "https://github.example.com/api/v3",
+      webBaseUrl: "https://github.example.com",
+    });
+    expect(loadConfig({ GHE_HOST: "ghe.internal:8443", GHE_PROTOCOL: "http" }).github).toEqual({
+      apiBaseUrl: "http://ghe.internal:8443/api/v3",
+      webBaseUrl: "http://ghe.internal:8443",
+    });
+  });
+
+  it.each(["http://localhost:8080", "http://127.0.0.1:9000/", "http://127.1.2.3", "http://[::1]:1234/issuer"])(
+    "allows the loopback http issuer %s",
+    (issuer) => {
+      expect(loadConfig({ GITHUB_OIDC_ISSUER: issuer }).callback.oidcIssuer).toBe(issuer.replace(/\/$/, ""));
+    },
+  );
+
+  it("rejects a non-loopback http issuer and says why", () => {
+    const [problem] = problemsOf({ GITHUB_OIDC_ISSUER: "http://issuer.example.com" });
+    expect(problem).toMatch(/^GITHUB_OIDC_ISSUER: "http:\/\/issuer\.example\.com" uses http on a non-loopback host/);
+    expect(problem).toContain("trust anchor");
+  });
+
+  it("strips the issuer's trailing slash", () => {
+    const config = loadConfig({ GITHUB_OIDC_ISSUER: "https://ghe.example.com/_services/token/" });
+    expect(config.callback.oidcIssuer).toBe("https://ghe.example.com/_services/token");
+  });
+});
+
+describe("freezing", () => {
+  it("freezes the config and every nested object", () => {
+    const config = loadConfig({ CLICKHOUSE_URL: "https://ch.example.com", ALLOWLIST_REPO: "org/config" });
+    const objects: object[] = [config];
+    for (let i = 0; i < objects.length; i++) {
+      const current = objects[i]!;
+      expect(Object.isFrozen(current)).toBe(true);
+      for (const child of Object.values(current)) {
+        if (typeof child === "object" && child !== null) objects.push(child as object);
+      }
+    }
+    expect(objects.length).toBeGreaterThanOrEqual(9);
+    expect(Reflect.set(config.allowlist.source, "kind", "file")).toBe(false);
+  });
+});
+
+describe("allowlist source", () => {
+  it("reads a local file when ALLOWLIST_REPO is unset", () => {
+    expect(loadConfig({ ALLOWLIST_FILE: "config/allowlist.yml" }).allowlist.source).toEqual({
+      kind: "file",
+      file: path.resolve("config/allowlist.yml"),
+    });
+  });
+
+  it("reads the config repo when ALLOWLIST_REPO is set", () => {
+    expect(loadConfig({ ALLOWLIST_REPO: "pytorch/relay-config" }).allowlist.source).toEqual({
+      kind: "repo",
+      repo: "pytorch/relay-config",
+      path: "allowlist.yml",
+      ref: undefined,
+    });
+    expect(
+      loadConfig({ ALLOWLIST_REPO: "org/config", ALLOWLIST_PATH: "relay/allowlist.yml", ALLOWLIST_REF: "refs/heads/prod" })
+        .allowlist.source,
+    ).toEqual({ kind: "repo", repo: "org/config", path: "relay/allowlist.yml", ref: "refs/heads/prod" });
+  });
+});
+
+describe("clickhouse", () => {
+  it("uses a server when CLICKHOUSE_URL is set", () => {
+    const config = loadConfig({
+      CLICKHOUSE_URL: "https://ch.example.com:8443",
+      CLICKHOUSE_USER: "relay",
+      CLICKHOUSE_PASSWORD: "pw",
+      CLICKHOUSE_DATABASE: "hud",
+    });
+    expect(config.clickhouse).toEqual({
+      kind: "server",
+      url: "https://ch.example.com:8443",
+      user: "relay",
+      password: "pw",
+      database: "hud",
+    });
+  });
+
+  it("defaults the server's user and password", () => {
+    expect(loadConfig({ CLICKHOUSE_URL: "http://localhost:8123" }).clickhouse).toEqual({
+      kind: "server",
+      url: "http://localhost:8123",
+      user: "default",
+      password: "",
+      database: "default",
+    });
+  });
+
+  it("embeds chDB under DATA_DIR otherwise", () => {
+    expect(loadConfig({ DATA_DIR: "state", CLICKHOUSE_DATABASE: "hud" }).clickhouse).toEqual({
+      kind: "embedded",
+      path: path.resolve("state", "clickhouse"),
+      database: "hud",
+    });
+  });
+});
+
+describe("RELAY_PUBLIC_URL", () => {
+  it("drops trailing slashes and derives the callback URL", () => {
+    const config = loadConfig({ RELAY_PUBLIC_URL: "https://relay.example.com/" });
+    expect(config.publicUrl).toBe("https://relay.example.com");
+    expect(config.callback.url).toBe("https://relay.example.com/relay/callback");
+  });
+
+  it("keeps a path prefix", () => {
+    const config = loadConfig({ RELAY_PUBLIC_URL: "https://example.com/ci-relay//" });
+    expect(config.callback.url).toBe("https://example.com/ci-relay/relay/callback");
+  });
+});
