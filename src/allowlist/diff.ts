@@ -125,7 +125,7 @@ function diffSections(diff: AllowlistDiff, code: (text: string) => string): Diff
       ),
     },
     {
-      title: "Renamed (PR label and check-run names change)",
+      title: "Renamed — new PR label and check-run names",
       lines: diff.renamed.map(({ before, after }) => `${repo(after)}: ${code(before.name)} → ${code(after.name)}`),
     },
     {
@@ -143,10 +143,10 @@ function diffSections(diff: AllowlistDiff, code: (text: string) => string): Diff
 // The level, plus the policy fields where the entry departs from that level's preset.
 function levelText(entry: AllowlistEntry): string {
   const preset = LEVEL_PRESETS[entry.level];
-  const overrides = POLICY_FIELDS.filter((field) => entry.policy[field] !== preset[field]).map(
+  const departures = POLICY_FIELDS.filter((field) => entry.policy[field] !== preset[field]).map(
     (field) => `${field}: ${String(entry.policy[field])}`,
   );
-  return overrides.length > 0 ? `${entry.level} (${overrides.join(", ")})` : entry.level;
+  return departures.length > 0 ? `${entry.level} (${departures.join(", ")})` : entry.level;
 }
 
 const NO_CHANGES = "No level or policy changes.";

@@ -63,7 +63,12 @@ interface Key {
 interface FirstSeen {
   repo: string;
   line: number;
-  level: Level;
+}
+
+interface ScalarAt {
+  node: Scalar;
+  /** The key, when the scalar is the value of a map pair. */
+  pairKey?: string;
 }
 
 class AllowlistReader {
@@ -71,7 +76,7 @@ class AllowlistReader {
   private readonly doc: Document.Parsed;
   private readonly issues: AllowlistIssue[] = [];
   private readonly entries: AllowlistEntry[] = [];
-  private readonly repos = new Map<string, FirstSeen>();
+  private readonly repos = new Map<string, FirstSeen & { level: Level }>();
   private readonly names = new Map<string, FirstSeen>();
   private readonly requirements: Partial<Record<Level, LevelRequirements>> = {};
   private readonly duplicateKeyOffsets = new Set<number>();
@@ -97,7 +102,8 @@ class AllowlistReader {
   private readTop(node: Node | null): void {
     if (!hasValue(node)) return;
     if (!isMap(node)) {
-      this.report(node, `the allowlist must be a map with the keys ${TOP_LEVEL_KEYS.join(", ")}; found ${this.describe(node)}`);
+      const keys = TOP_LEVEL_KEYS.join(", ");
+      this.report(node, `the allowlist must be a map with the keys ${keys}; found ${this.describe(node)}`);
       return;
     }
     for (const pair of this.pairs(node)) {
@@ -120,7 +126,8 @@ class AllowlistReader {
     } else {
       this.report(
         node,
-        `${level} must be a list of repos ("- owner/repo") or a map of device groups ("npu: {owner/repo: [oncall]}"); found ${this.describe(node)}`,
+        `${level} must be a list of repos ("- owner/repo") or a map of device groups ` +
+          `("npu: {owner/repo: [oncall]}"); found ${this.describe(node)}`,
       );
     }
   }
@@ -130,7 +137,8 @@ class AllowlistReader {
     if (isRepoSlug(key.text)) {
       this.report(
         key.node,
-        `${key.text} is a repo, but ${level} is written as a map of device groups; list it as "- ${key.text}" or put it under a device name ("npu:")`,
+        `${key.text} is a repo, but ${level} is written as a map of device groups; ` +
+          `list it as "- ${key.text}" or put it under a device name ("npu:")`,
       );
       return;
     }
@@ -146,7 +154,8 @@ class AllowlistReader {
     } else {
       this.report(
         value,
-        `device group ${key.text} must map repos to oncalls or options, e.g. "${key.text}: {owner/repo: [oncall]}"; found ${this.describe(value)}`,
+        `device group ${key.text} must map repos to oncalls or options, ` +
+          `e.g. "${key.text}: {owner/repo: [oncall]}"; found ${this.describe(value)}`,
       );
     }
   }
@@ -181,7 +190,8 @@ class AllowlistReader {
       const extra = this.keyOf(second, item);
       this.report(
         extra.node,
-        `a list item names exactly one repo, but this one also has the key ${extra.text}; put options under the repo ("- ${repo.text}: {${extra.text}: ...}") or start a new item with "-"`,
+        `a list item names exactly one repo, but this one also has the key ${extra.text}; ` +
+          `put options under the repo ("- ${repo.text}: {${extra.text}: ...}") or start a new item with "-"`,
       );
     }
     this.readRepo(level, repo, this.deref(first.value), device);
@@ -191,14 +201,17 @@ class AllowlistReader {
     const repo = key.text;
     const validRepo = isRepoSlug(repo);
     if (!validRepo) {
-      this.report(key.node, `"${repo}" is not an owner/repo name; write it as in the repo's URL, e.g. example-org/example-repo`);
+      this.report(
+        key.node,
+        `"${repo}" is not an owner/repo name; write it as in the repo's URL, e.g. example-org/example-repo`,
+      );
     }
     const options = this.entryOptions(repo, value);
     if (!validRepo || !this.isFirstListing(repo, level, key.node) || !options) return;
 
     const { oncalls = [], name: explicitName, ...overrides } = options;
-    const nameNode = (isMap(value) && this.asNode(value.get("name", true))) || key.node;
-    const name = this.entryName(repo, level, device, explicitName, nameNode);
+    const nameNode = (isMap(value) && asNode(value.get("name", true))) || key.node;
+    const name = this.entryName(repo, device, explicitName, nameNode);
     if (name === undefined) return;
 
     const policy = resolvePolicy(level, overrides);
@@ -211,7 +224,8 @@ class AllowlistReader {
       );
     }
     const position = this.position(key.node);
-    this.entries.push({ repo, key: repo.toLowerCase(), level, name, device, oncalls, overrides, policy, position });
+    const entry = { repo, key: repo.toLowerCase(), level, name, oncalls, overrides, policy, position };
+    this.entries.push(device === undefined ? entry : { ...entry, device });
   }
 
   /** The value after `owner/repo:`: nothing, oncalls (string or list), or an options map. */
@@ -224,7 +238,8 @@ class AllowlistReader {
     }
     this.report(
       value,
-      `the value of ${repo} must be oncalls ("@alice, bob" or a list) or a map of options; found ${this.describe(value)}`,
+      `the value of ${repo} must be oncalls ("@alice, bob" or a list) or a map of options; ` +
+        `found ${this.describe(value)}`,
     );
     return undefined;
   }
@@ -232,7 +247,8 @@ class AllowlistReader {
   private isFirstListing(repo: string, level: Level, node: Node): boolean {
     const earlier = this.repos.get(repo.toLowerCase());
     if (earlier) {
-      this.report(node, `${repo} is already listed at line ${earlier.line} (${earlier.level}); a repo has exactly one level`);
+      const where = `line ${earlier.line} (${earlier.level})`;
+      this.report(node, `${repo} is already listed at ${where}; a repo has exactly one level`);
       return false;
     }
     this.repos.set(repo.toLowerCase(), { repo, level, line: this.position(node).line });
@@ -242,7 +258,6 @@ class AllowlistReader {
   /** Explicit `name` > device group > derived from the repo; unique case-insensitively. */
   private entryName(
     repo: string,
-    level: Level,
     device: string | undefined,
     explicit: string | undefined,
     at: Node,
@@ -250,13 +265,15 @@ class AllowlistReader {
     if (explicit !== undefined && device !== undefined) {
       this.report(
         at,
-        `name is not allowed inside a device group: the device key "${device}" is the backend's name; remove name, or list ${repo} outside the group`,
+        `name is not allowed inside a device group: the device key "${device}" is the backend's name; ` +
+          `remove name, or list ${repo} outside the group`,
       );
       return undefined;
     }
     const name = explicit ?? device ?? deriveName(repo);
     if (!BACKEND_NAME.test(name)) {
-      this.report(at, `cannot derive a backend name from ${repo} (got "${name}"); give it one: ${repo}: {name: my-backend}`);
+      const fix = `give it one: ${repo}: {name: my-backend}`;
+      this.report(at, `cannot derive a backend name from ${repo} (got "${name}"); ${fix}`);
       return undefined;
     }
     const earlier = this.names.get(name.toLowerCase());
@@ -267,7 +284,7 @@ class AllowlistReader {
       this.report(at, `name '${name}' is already used by ${earlier.repo} (line ${earlier.line}); ${fix}`);
       return undefined;
     }
-    this.names.set(name.toLowerCase(), { repo, level, line: this.position(at).line });
+    this.names.set(name.toLowerCase(), { repo, line: this.position(at).line });
     return name;
   }
 
@@ -283,7 +300,8 @@ class AllowlistReader {
       if (!isLevel(key.text)) this.unknownKey(key, "requirements key", LEVELS);
       else if (isMap(value)) this.readLevelRequirements(key.text, value);
       else if (hasValue(value)) {
-        this.report(value, `requirements.${key.text} must be a map of thresholds, e.g. "min_infra_availability: 95%"; found ${this.describe(value)}`);
+        const found = this.describe(value);
+        this.report(value, `requirements.${key.text} must be a map of thresholds, e.g. "window_days: 7"; found ${found}`);
       }
     }
   }
@@ -299,7 +317,7 @@ class AllowlistReader {
    * Validates a leaf with a zod schema and reports each zod issue at the YAML node its path leads
    * to, prefixed with the key it concerns. Unknown keys are reported at the key node.
    */
-  private validate<T>(node: Node, schema: z.ZodType<T>, label: string, input: unknown = this.toJS(node)): T | undefined {
+  private validate<T>(node: Node, schema: z.ZodType<T>, label: string, input = this.toJS(node)): T | undefined {
     const result = schema.safeParse(input);
     if (result.success) return result.data;
     for (const issue of result.error.issues) {
@@ -330,16 +348,15 @@ class AllowlistReader {
       const key = scalar ? this.keyText(scalar.node) : this.text.slice(start, end);
       this.addIssue(start, end, `duplicate key ${key}: a key appears once per map; merge the two`);
     } else if (error.code === "BAD_SCALAR_START" && this.text[start] === "@") {
-      const example = scalar ? `${scalar.pairKey ? `${scalar.pairKey}: ` : ""}${JSON.stringify(String(scalar.node.value))}` : 'owner/repo: "@alice,bob"';
-      this.addIssue(start, end, `values starting with "@" must be quoted, e.g. ${example}`);
+      this.addIssue(start, end, `values starting with "@" must be quoted, e.g. ${quotedExample(scalar)}`);
     } else {
       this.addIssue(start, end, `invalid YAML: ${error.message.split("\n")[0]}`);
     }
   }
 
   /** The scalar starting at `offset`, with the key of the pair it is the value of. */
-  private scalarAt(offset: number): { node: Scalar; pairKey?: string } | undefined {
-    let found: { node: Scalar; pairKey?: string } | undefined;
+  private scalarAt(offset: number): ScalarAt | undefined {
+    let found: ScalarAt | undefined;
     visit(this.doc, {
       Scalar: (role, node, path) => {
         if (node.range?.[0] !== offset) return undefined;
@@ -356,36 +373,33 @@ class AllowlistReader {
 
   /** The map's pairs, without those whose key YAML already reported as a duplicate. */
   private pairs(map: YAMLMap): Pair[] {
-    return (map.items as Pair[]).filter(
+    return map.items.filter(
       (pair) => !(isNode(pair.key) && this.duplicateKeyOffsets.has(pair.key.range?.[0] ?? -1)),
     );
   }
 
   private keyOf(pair: Pair, parent: Node): Key {
-    const node = this.asNode(pair.key) ?? this.asNode(pair.value) ?? parent;
+    const node = asNode(pair.key) ?? asNode(pair.value) ?? parent;
     return { node, text: isNode(pair.key) ? this.keyText(pair.key) : "" };
   }
 
   private keyNamed(map: YAMLMap, text: string): Key {
-    const pair = (map.items as Pair[]).find((candidate) => isNode(candidate.key) && this.keyText(candidate.key) === text);
-    return { node: (pair && this.asNode(pair.key)) ?? map, text };
+    const pair = map.items.find((candidate) => isNode(candidate.key) && this.keyText(candidate.key) === text);
+    return { node: (pair && asNode(pair.key)) ?? map, text };
   }
 
-  /** Scalars by value (null → ""); anything else by its source text. */
+  /** String scalars by value, empty ones as "", anything else by its source text (`1.0`, `[a]`). */
   private keyText(node: Node): string {
-    if (isScalar(node)) return node.value === null || node.value === undefined ? "" : String(node.value as string);
+    if (isScalar(node) && typeof node.value === "string") return node.value;
+    if (isScalar(node) && node.value === null) return "";
     const [start, end] = node.range ?? [0, 0];
     return this.text.slice(start, end);
-  }
-
-  private asNode(value: unknown): Node | undefined {
-    return isNode(value) ? value : undefined;
   }
 
   /** Follows `*alias` to its anchored node, so shared values (`&oncalls [...]`) work. */
   private deref(value: unknown): Node | null {
     if (isAlias(value)) return value.resolve(this.doc) ?? value;
-    return this.asNode(value) ?? null;
+    return asNode(value) ?? null;
   }
 
   private toJS(node: Node | null): unknown {
@@ -412,6 +426,17 @@ class AllowlistReader {
     const { line: endLine, col: endCol } = this.lineCounter.linePos(end);
     this.issues.push({ line, col, endLine, endCol, message });
   }
+}
+
+/** `key: "@value"` for the scalar YAML refused to read unquoted. */
+function quotedExample(scalar: ScalarAt | undefined): string {
+  if (!scalar) return 'owner/repo: "@alice,bob"';
+  const value = JSON.stringify(String(scalar.node.value));
+  return scalar.pairKey === undefined ? value : `${scalar.pairKey}: ${value}`;
+}
+
+function asNode(value: unknown): Node | undefined {
+  return isNode(value) ? value : undefined;
 }
 
 function isLevel(text: string): text is Level {

@@ -17,7 +17,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
-  return String(value as number | boolean);
+  return typeof value === "number" || typeof value === "boolean" ? String(value) : typeof value;
 }
 
 export const BackendNameSchema = z
@@ -31,7 +31,9 @@ export const BackendNameSchema = z
 /** One handle, `@` optional; an empty string stands for an empty comma-separated part and is dropped later. */
 export const OncallHandleSchema = z
   .string({
-    error: (iss) => `oncall handles are strings; found ${describeValue(iss.input)} (quote it: "${String(iss.input)}")`,
+    error: (iss) =>
+      `oncall handles are strings; found ${describeValue(iss.input)}` +
+      (typeof iss.input === "number" ? ` (quote it: "${iss.input}")` : ""),
   })
   .trim()
   .refine((handle) => handle === "" || ONCALL_HANDLE.test(handle), {
@@ -63,7 +65,7 @@ export const EntryOptionsSchema = z.strictObject({
   display_on_hud: flag().optional(),
   display_on_pr: z
     .enum(DISPLAY_ON_PR, {
-      error: (iss) => `must be ${DISPLAY_ON_PR.join(", ")}; found ${describeValue(iss.input)}`,
+      error: (iss) => `must be always, label_only or never; found ${describeValue(iss.input)}`,
     })
     .optional(),
   block_pr: flag().optional(),

@@ -1,0 +1,198 @@
+// The `relay` command as users run it: the built lib/cli/main.js in a child process, on temp files.
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_ALLOWLIST_BYTES } from "../../src/allowlist/parse.js";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const CLI = path.join(ROOT, "lib/cli/main.js");
+
+const OLD = ["L1:", "  - org/tpu", "L3:", "  - org/npu", "L4:", '  - org/xpu: "@alice"', "  - org/gone: bob", ""].join("\n");
+const NEW = ["L2:", "  - org/tpu", "  - org/new", "L3:", "  - org/xpu: alice", "L4:", "  - org/npu: carol", ""].join("\n");
+const INVALID = ["L2:", "  - not-a-repo", "bogus: 1", ""].join("\n");
+
+let dir: string;
+beforeAll(async () => {
+  // Incremental: a no-op when `npm test` has just built lib/.
+  await promisify(execFile)(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+  });
+  dir = await mkdtemp(path.join(tmpdir(), "relay-cli-"));
+  await writeFile(path.join(dir, "old.yml"), OLD);
+  await writeFile(path.join(dir, "new.yml"), NEW);
+  await writeFile(path.join(dir, "bad.yml"), INVALID);
+}, 120_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function relay(args: string[], env: Record<string, string> = {}): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const NO_STACK = /^\s+at /m;
+
+describe("relay validate-allowlist", () => {
+  it("prints a level table and totals for a valid file", async () => {
+    const result = await relay(["validate-allowlist", "old.yml"]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^level\s+repo\s+name\s+display_on_pr\s+block_pr\s+oncalls$/);
+    expect(lines.slice(1, 5).map((line) => line.split(/\s{2,}/))).toEqual([
+      ["L4", "org/gone", "gone", "always", "true", "@bob"],
+      ["L4", "org/xpu", "xpu", "always", "true", "@alice"],
+      ["L3", "org/npu", "npu", "label_only", "false", "-"],
+      ["L1", "org/tpu", "tpu", "never", "false", "-"],
+    ]);
+    expect(lines.at(-1)).toBe("old.yml: 4 repos (L4: 2, L3: 1, L2: 0, L1: 1)");
+  });
+
+  it("prints file:line:col: message for each problem and exits 1", async () => {
+    const result = await relay(["validate-allowlist", "bad.yml"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines.slice(0, -1)).toEqual([
+      expect.stringMatching(/^bad\.yml:2:5: .*not-a-repo/),
+      expect.stringMatching(/^bad\.yml:3:1: .*bogus/),
+    ]);
+    expect(lines.at(-1)).toBe("bad.yml: 2 problems");
+  });
+
+  it("says a missing file is missing, without a stack trace", async () => {
+    const result = await relay(["validate-allowlist", "nope.yml"]);
+    expect(result).toMatchObject({ code: 1, stdout: "", stderr: "nope.yml: no such file\n" });
+  });
+
+  it("refuses a file over the size limit before parsing it", async () => {
+    await writeFile(path.join(dir, "huge.yml"), "#".repeat(MAX_ALLOWLIST_BYTES + 1));
+    const result = await relay(["validate-allowlist", "huge.yml"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`huge.yml: ${MAX_ALLOWLIST_BYTES + 1} bytes is over the allowlist size limit`);
+    expect(result.stderr).not.toMatch(NO_STACK);
+  });
+
+  it("reads $ALLOWLIST_FILE, else ./allowlist.yml, when no file is given", async () => {
+    const fromEnv = await relay(["validate-allowlist"], { ALLOWLIST_FILE: "new.yml" });
+    expect(fromEnv.code).toBe(0);
+    expect(fromEnv.stdout).toContain("new.yml: 4 repos");
+
+    const fallback = await relay(["validate-allowlist"]);
+    expect(fallback).toMatchObject({ code: 1, stderr: "./allowlist.yml: no such file\n" });
+    await writeFile(path.join(dir, "allowlist.yml"), OLD);
+    const local = await relay(["validate-allowlist"]);
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain("./allowlist.yml: 4 repos");
+  });
+
+  it("prints entries or problems as JSON with --json", async () => {
+    const valid = await relay(["validate-allowlist", "new.yml", "--json"]);
+    expect(valid.code).toBe(0);
+    const output = JSON.parse(valid.stdout) as { ok: boolean; entries: Array<{ repo: string; level: string }> };
+    expect(output.ok).toBe(true);
+    expect(output.entries.map(({ repo, level }) => `${level} ${repo}`)).toEqual([
+      "L2 org/tpu",
+      "L2 org/new",
+      "L3 org/xpu",
+      "L4 org/npu",
+    ]);
+
+    const invalid = await relay(["validate-allowlist", "--json", "bad.yml"]);
+    expect(invalid.code).toBe(1);
+    expect(JSON.parse(invalid.stdout)).toMatchObject({
+      ok: false,
+      failures: [{ file: "bad.yml", issues: [{ line: 2, col: 5 }, { line: 3, col: 1 }] }],
+    });
+
+    const missing = await relay(["validate-allowlist", "--json", "nope.yml"]);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, failures: [{ file: "nope.yml", error: "nope.yml: no such file" }] });
+  });
+});
+
+describe("relay diff-allowlist", () => {
+  it("prints promotions, demotions, additions and removals", async () => {
+    const result = await relay(["diff-allowlist", "old.yml", "new.yml"]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toBe(
+      [
+        "Added (1)",
+        "  org/new: L2; name new",
+        "",
+        "Removed (1)",
+        "  org/gone: L4; name gone; oncalls @bob",
+        "",
+        "Promoted (2)",
+        "  org/npu: L3 → L4",
+        "  org/tpu: L1 → L2",
+        "",
+        "Demoted (1)",
+        "  org/xpu: L4 → L3",
+        "",
+        "Oncalls changed (1)",
+        "  org/npu: +@carol",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("prints the problems of an invalid file under that file's name", async () => {
+    const result = await relay(["diff-allowlist", "old.yml", "bad.yml"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/^bad\.yml:2:5: /);
+    expect(result.stderr).not.toContain("old.yml");
+  });
+
+  it("prints the diff as JSON with --json", async () => {
+    const result = await relay(["diff-allowlist", "--json", "old.yml", "new.yml"]);
+    expect(result.code).toBe(0);
+    const output = JSON.parse(result.stdout) as { ok: boolean; diff: { promoted: Array<{ after: { repo: string } }> } };
+    expect(output.ok).toBe(true);
+    expect(output.diff.promoted.map((change) => change.after.repo)).toEqual(["org/npu", "org/tpu"]);
+  });
+});
+
+describe("relay usage", () => {
+  it.each([[["help"]], [["--help"]], [["help", "diff-allowlist"]], [["validate-allowlist", "--help"]]])(
+    "relay %j prints usage and exits 0",
+    async (args) => {
+      const result = await relay(args);
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      expect(result.stdout).toMatch(/^Usage: relay /);
+    },
+  );
+
+  it.each([
+    [[], "relay: missing command"],
+    [["frobnicate"], 'relay: unknown command "frobnicate"'],
+    [["help", "frobnicate"], 'relay help: unknown command "frobnicate"'],
+    [["diff-allowlist", "old.yml"], "relay diff-allowlist: needs two files: <old> <new>"],
+    [["validate-allowlist", "a.yml", "b.yml"], "relay validate-allowlist: takes at most one file"],
+    [["validate-allowlist", "--verbose"], "relay validate-allowlist: Unknown option '--verbose'"],
+  ])("relay %j exits 2 naming the problem", async (args, message) => {
+    const result = await relay(args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.startsWith(message)).toBe(true);
+    expect(result.stderr).toContain("Usage: relay");
+    expect(result.stderr).not.toMatch(NO_STACK);
+  });
+});
