@@ -31,7 +31,7 @@ export function repoClientProvider(probot: Probot, slug: string): RepoClientProv
           const { data } = await appClient.rest.apps.getRepoInstallation({ owner, repo });
           installationId = data.id;
         } catch (error) {
-          if (httpStatus(error) === 404) throw new Error(`the App is not installed on ${owner}/${repo}`);
+          if (httpStatus(error) === 404) throw new Error(`the App is not installed on ${owner}/${repo}`, { cause: error });
           throw error;
         }
       }

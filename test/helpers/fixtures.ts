@@ -13,6 +13,13 @@ const groups = require("@octokit/webhooks-examples") as ExampleGroup[];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Payload = Record<string, any>;
 
+/** Every example payload of `event`, deep-cloned. */
+export function webhookExamples(event: string): Payload[] {
+  const group = groups.find((candidate) => candidate.name === event);
+  if (!group) throw new Error(`no @octokit/webhooks-examples payloads for ${event}`);
+  return structuredClone(group.examples);
+}
+
 /** The first example of `event` for which `match` holds, deep-cloned. */
 export function webhookExample(event: string, match: (payload: Payload) => boolean = () => true): Payload {
   const group = groups.find((candidate) => candidate.name === event);

@@ -8,9 +8,12 @@ nock.disableNetConnect();
 const seen = [];
 const api = process.env.RELAY_TEST_API ?? "https://api.github.com";
 const interceptors = process.env.RELAY_TEST_NOCK ? JSON.parse(readFileSync(process.env.RELAY_TEST_NOCK, "utf8")) : [];
-for (const { method, path, status, body, headers } of interceptors) {
-  nock(api)
-    .intercept(path, method)
+// Each interceptor: {method, path | pathPattern (a RegExp source), status, body, headers?, persist?}.
+for (const { method, path, pathPattern, status, body, headers, persist } of interceptors) {
+  const scope = nock(api);
+  if (persist) scope.persist();
+  scope
+    .intercept(pathPattern ? new RegExp(pathPattern) : path, method)
     .reply(function (uri, requestBody) {
       seen.push({ method, uri, headers: this.req.headers, body: requestBody });
       return [status, body, headers ?? {}];

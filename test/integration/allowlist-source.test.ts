@@ -116,14 +116,14 @@ describe("config repo source", () => {
       .get(CONTENTS)
       .query({ ref: "main" })
       .reply(function () {
-        seenEtags.push(this.req.headers["if-none-match"] as string | undefined);
+        seenEtags.push(this.req.headers["if-none-match"]);
         expect(this.req.headers.accept).toBe("application/vnd.github.raw+json");
         return [200, V1, { etag: '"v1"' }];
       })
       .get(CONTENTS)
       .query({ ref: "main" })
       .reply(function () {
-        seenEtags.push(this.req.headers["if-none-match"] as string | undefined);
+        seenEtags.push(this.req.headers["if-none-match"]);
         return [304, ""];
       });
     const metrics = createMetrics({ defaultMetrics: false });

@@ -1,12 +1,13 @@
 // The fixed process contracts: `probot run ./lib/index.js` (what `npm start` runs) and
 // `probot receive -e <event> -p <fixture> ./lib/index.js`, as child processes against the built lib/.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { webhookExample } from "../helpers/fixtures.js";
+import { webhookExample, webhookExamples } from "../helpers/fixtures.js";
 import { testPrivateKey } from "../helpers/probot.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -123,9 +124,10 @@ describe("probot run ./lib/index.js", () => {
 
 describe("probot receive ./lib/index.js", () => {
   async function receive(event: string, payload: unknown, interceptors: unknown[], extra: Record<string, string> = {}) {
-    const payloadPath = path.join(dir, `${event}-${Date.now()}.json`);
-    const nockPath = path.join(dir, `nock-${Date.now()}.json`);
-    const logPath = path.join(dir, `nock-log-${Date.now()}.json`);
+    const id = randomUUID();
+    const payloadPath = path.join(dir, `${event}-${id}.json`);
+    const nockPath = path.join(dir, `nock-${id}.json`);
+    const logPath = path.join(dir, `nock-log-${id}.json`);
     await writeFile(payloadPath, JSON.stringify(payload));
     await writeFile(nockPath, JSON.stringify(interceptors));
     const result = await run(
@@ -136,12 +138,41 @@ describe("probot receive ./lib/index.js", () => {
     return { ...result, log };
   }
 
-  it("handles a push fixture offline and exits 0", async () => {
-    const push = webhookExample("push", (payload) => payload.ref === "refs/heads/master");
-    const result = await receive("push", push, []);
-    expect(result.code).toBe(0);
-    expect(result.log.seen).toEqual([]);
-  });
+  it("handles every example payload of the events the relay receives, offline, and exits 0", async () => {
+    const keyPath = path.join(dir, "receive.pem");
+    await writeFile(keyPath, testPrivateKey());
+    const repo = "/repos/Codertocat/Hello-World";
+    // GitHub as the App sees it: the config repo holds a valid allowlist; any installation can get a token.
+    const github = [
+      { method: "POST", pathPattern: /^\/app\/installations\/\d+\/access_tokens$/.source, status: 201, body: { token: "t" }, persist: true },
+      { method: "GET", path: "/repos/Codertocat/Hello-World/installation", status: 200, body: { id: 1 }, persist: true },
+      { method: "GET", pathPattern: /\/contents\/allowlist\.yml/.source, status: 200, body: "L2:\n  - acme/npu-backend\n", persist: true },
+      { method: "GET", path: `${repo}/pulls/2/files?per_page=100`, status: 200, body: [], persist: true },
+      { method: "POST", path: `${repo}/check-runs`, status: 201, body: { id: 1 }, persist: true },
+    ];
+    const events = ["push", "pull_request", "check_run", "check_suite", "installation", "installation_repositories"];
+    const cases = events.flatMap((event) =>
+      webhookExamples(event).map((payload, index) => ({ event, index, payload })),
+    );
+    const results = [];
+    // A few child processes at a time: each one is a whole `probot receive` run.
+    for (let i = 0; i < cases.length; i += 6) {
+      results.push(
+        ...(await Promise.all(
+          cases.slice(i, i + 6).map(async ({ event, index, payload }) => {
+            const result = await receive(event, payload, github, {
+              APP_ID: "1",
+              PRIVATE_KEY_PATH: keyPath,
+              ALLOWLIST_REPO: "Codertocat/Hello-World",
+            });
+            return { name: `${event}[${index}] ${String(payload.action ?? "")}`, code: result.code, stderr: result.stderr };
+          }),
+        )),
+      );
+    }
+    expect(results.length).toBeGreaterThan(50);
+    expect(results.filter((result) => result.code !== 0)).toEqual([]);
+  }, 120_000);
 
   it("validates a config-repo PR with GITHUB_TOKEN (as a workflow step) and fails the step when invalid", async () => {
     const pr = webhookExample("pull_request", (payload) => payload.action === "opened");
