@@ -159,6 +159,18 @@ describe("config repo source", () => {
 
 describe("reload on push (through the running relay)", () => {
   let relay: RunningRelay | undefined;
+
+  /** GitHub answering the relay's first load: installation lookup, token, then V1 of the file. */
+  function startupLoad(): nock.Scope {
+    return nock(API)
+      .get("/repos/Codertocat/Hello-World/installation")
+      .reply(200, { id: 1 })
+      .post("/app/installations/1/access_tokens")
+      .reply(200, { token: "installation-token" })
+      .get(CONTENTS)
+      .reply(200, V1, { etag: '"v1"' });
+  }
+
   beforeEach(() => {
     nock.disableNetConnect();
     nock.enableNetConnect("127.0.0.1");
@@ -172,13 +184,7 @@ describe("reload on push (through the running relay)", () => {
   it("loads at startup, then reloads at the pushed sha when a push touches the file", async () => {
     const push = webhookExample("push", (payload) => payload.ref === "refs/heads/master" && payload.installation);
     push.commits[0].modified = ["allowlist.yml"];
-    const scope = nock(API)
-      .get("/repos/Codertocat/Hello-World/installation")
-      .reply(200, { id: 1 })
-      .post("/app/installations/1/access_tokens")
-      .reply(200, { token: "installation-token" })
-      .get(CONTENTS)
-      .reply(200, V1, { etag: '"v1"' })
+    const scope = startupLoad()
       .get(CONTENTS)
       .query({ ref: push.after })
       .reply(200, V2, { etag: '"v2"' });
@@ -198,13 +204,7 @@ describe("reload on push (through the running relay)", () => {
 
   it("does not reload for a push that leaves the file alone", async () => {
     const push = webhookExample("push", (payload) => payload.ref === "refs/heads/master" && payload.installation);
-    const scope = nock(API)
-      .get("/repos/Codertocat/Hello-World/installation")
-      .reply(200, { id: 1 })
-      .post("/app/installations/1/access_tokens")
-      .reply(200, { token: "installation-token" })
-      .get(CONTENTS)
-      .reply(200, V1, { etag: '"v1"' });
+    const scope = startupLoad();
 
     relay = await startRelay({ ALLOWLIST_REPO: "Codertocat/Hello-World" });
     expect((await deliver(relay, "push", push)).status).toBe(200);
