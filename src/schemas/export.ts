@@ -1,0 +1,55 @@
+// Writes the published JSON Schemas (docs/schemas/) from their zod sources, so the docs cannot drift from
+// the code (test/unit/schemas.test.ts compares them). Run after a build: `node lib/schemas/export.js`.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { DispatchPayloadV1 } from "../dispatch/payload.js";
+
+export interface SchemaEntry {
+  /** File name under docs/schemas/; also names the schema's `$id`. */
+  file: string;
+  schema: z.ZodType;
+  title: string;
+  description: string;
+}
+
+export const SCHEMAS: readonly SchemaEntry[] = [
+  {
+    file: "dispatch-payload.v1.json",
+    schema: DispatchPayloadV1,
+    title: "Cross-repo CI relay dispatch payload v1",
+    description:
+      "client_payload of the repository_dispatch a downstream repository receives from the cross-repo CI relay.",
+  },
+];
+
+// Both src/schemas/ and lib/schemas/ sit two levels below the repository root.
+export const SCHEMA_DIR = fileURLToPath(new URL("../../docs/schemas/", import.meta.url));
+
+const ID_PREFIX = "urn:cross-repo-ci-relay:schema:";
+
+export function schemaId(file: string): string {
+  return ID_PREFIX + file.replace(/\.json$/, "");
+}
+
+/** The file's exact contents: pretty-printed JSON with a trailing newline. */
+export function renderSchema(entry: SchemaEntry): string {
+  const { $schema, ...body } = z.toJSONSchema(entry.schema, { target: "draft-2020-12" });
+  const document = { $schema, $id: schemaId(entry.file), title: entry.title, description: entry.description, ...body };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Writes every schema into `dir`; returns the paths written. */
+export function writeSchemas(dir = SCHEMA_DIR): string[] {
+  mkdirSync(dir, { recursive: true });
+  return SCHEMAS.map((entry) => {
+    const file = path.join(dir, entry.file);
+    writeFileSync(file, renderSchema(entry));
+    return file;
+  });
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  for (const file of writeSchemas()) process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+}
