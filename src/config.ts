@@ -38,6 +38,23 @@ function integer(noun: string, min: number, max: number, fallback: number) {
     .default(fallback);
 }
 
+function flag(fallback: boolean) {
+  return checked([
+    (value) => value === "true" || value === "false",
+    (value) => `${quote(value)} is not a boolean; set it to true or false (default ${fallback})`,
+  ])
+    .transform((value) => value === "true")
+    .default(fallback);
+}
+
+/** A repository_dispatch event_type: GitHub allows 1–100 characters. */
+function eventType(fallback: string) {
+  return checked([
+    (value) => value.length <= 100 && !/\s/.test(value),
+    (value) => `${quote(value)} is not a dispatch event type; use at most 100 characters without whitespace (default ${fallback})`,
+  ]).default(fallback);
+}
+
 /** Absolute http(s) URL. Whitespace is refused because URL() would silently trim it. */
 function httpUrl(value: string): URL | undefined {
   if (/\s/.test(value) || !URL.canParse(value)) return undefined;
@@ -63,6 +80,18 @@ const secret = checked([
 const HOST_PORT =
   /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+// GitHub's author_association values (REST "pulls" objects).
+const AUTHOR_ASSOCIATIONS = [
+  "OWNER",
+  "MEMBER",
+  "COLLABORATOR",
+  "CONTRIBUTOR",
+  "FIRST_TIME_CONTRIBUTOR",
+  "FIRST_TIMER",
+  "MANNEQUIN",
+  "NONE",
+];
+const DEFAULT_TRUSTED = ["OWNER", "MEMBER", "COLLABORATOR"];
 const OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 
 const EnvVars = z.object({
@@ -107,6 +136,30 @@ const EnvVars = z.object({
     (value) =>
       `${quote(value)} starts or ends with whitespace; check runs are named "<prefix> / <name>", so remove it (default oot)`,
   ]).default("oot"),
+
+  RELAY_PR_EVENT_TYPE: eventType("pytorch-pr-trigger"),
+  RELAY_PUSH_EVENT_TYPE: eventType("pytorch-push-trigger"),
+  RELAY_DISPATCH_DRAFTS: flag(false),
+  RELAY_TRUSTED_ASSOCIATIONS: checked([
+    (value) => value.split(",").every((part) => AUTHOR_ASSOCIATIONS.includes(part.trim())),
+    (value) =>
+      `${quote(value)} is not a comma-separated list of author associations; use some of ${AUTHOR_ASSOCIATIONS.join(", ")} (default ${DEFAULT_TRUSTED.join(",")})`,
+  ])
+    .transform((value) => value.split(",").map((part) => part.trim()))
+    .prefault(DEFAULT_TRUSTED.join(",")),
+  RELAY_TRUST_LABEL: checked([
+    (value) => value.trim() === value && value.length <= 50,
+    (value) => `${quote(value)} is not a label name; use at most 50 characters without leading or trailing spaces (default ciflow/oot-approved)`,
+  ]).default("ciflow/oot-approved"),
+  // Long enough for a downstream to re-run a job days later and still report.
+  RELAY_TICKET_TTL_HOURS: integer("a ticket lifetime in hours", 1, 24 * 90, 24 * 14),
+  RELAY_OUTBOX_CONCURRENCY: integer("a number of concurrent GitHub requests", 1, 100, 16),
+  RELAY_WRITES_PER_MINUTE: integer("a per-installation write budget per minute", 1, 10_000, 80),
+  RELAY_WRITES_PER_HOUR: integer("a per-installation write budget per hour", 1, 100_000, 500),
+  RELAY_OUTBOX_MAX_AGE_HOURS: integer("a maximum task age in hours", 1, 24 * 7, 12),
+  RELAY_GITHUB_TIMEOUT_SECONDS: integer("a GitHub request timeout in seconds", 1, 300, 30),
+  RELAY_REDELIVERY_MINUTES: integer("a redelivery interval in minutes (0 turns it off)", 0, 24 * 60, 10),
+  RELAY_INSTALLATION_RECHECK_MINUTES: integer("an installation recheck interval in minutes", 1, 24 * 60, 10),
 
   RELAY_PUBLIC_URL: checked(
     [
@@ -228,6 +281,23 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       refreshSeconds: vars.ALLOWLIST_REFRESH_SECONDS,
     },
     labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
+    dispatch: {
+      prEventType: vars.RELAY_PR_EVENT_TYPE,
+      pushEventType: vars.RELAY_PUSH_EVENT_TYPE,
+      drafts: vars.RELAY_DISPATCH_DRAFTS,
+      trustedAssociations: vars.RELAY_TRUSTED_ASSOCIATIONS,
+      trustLabel: vars.RELAY_TRUST_LABEL,
+      ticketTtlSeconds: vars.RELAY_TICKET_TTL_HOURS * 3600,
+    },
+    outbox: {
+      concurrency: vars.RELAY_OUTBOX_CONCURRENCY,
+      writesPerMinute: vars.RELAY_WRITES_PER_MINUTE,
+      writesPerHour: vars.RELAY_WRITES_PER_HOUR,
+      maxAgeMs: vars.RELAY_OUTBOX_MAX_AGE_HOURS * 3_600_000,
+      requestTimeoutMs: vars.RELAY_GITHUB_TIMEOUT_SECONDS * 1000,
+    },
+    redeliveryIntervalMs: vars.RELAY_REDELIVERY_MINUTES * 60_000,
+    installationRecheckMs: vars.RELAY_INSTALLATION_RECHECK_MINUTES * 60_000,
     // This module is the only place in the codebase allowed to name github.com / api.github.com.
     github:
       gheBaseUrl === undefined

@@ -2,13 +2,19 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
 import { createMetrics } from "./metrics.js";
+import { openSqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
+import { handleUpstreamEvents } from "./upstream/handlers.js";
 
 export interface AppDependencies {
   /** Environment to configure from (tests pass their own). */
   env?: Record<string, string | undefined>;
+  /** Receives the running dispatch service (tests use it to wait for or stop the worker). */
+  onDispatchService?: (service: DispatchService) => void;
 }
 
 export function createApp(deps: AppDependencies = {}) {
@@ -20,10 +26,31 @@ export function createApp(deps: AppDependencies = {}) {
     const serverMode = mountRoutes(addHandler, createRouter(healthRoutes(readiness, metrics)));
     const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
     readiness.allowlist = () => allowlist.readiness();
+
+    // Opened on first use, so a config-repo workflow step (`probot receive`) never creates DATA_DIR.
+    let store: Store | undefined;
+    let service: DispatchService | undefined;
+    const openStore = () => (store ??= openSqliteStore(config.dataDir));
+    const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics }));
+    handleUpstreamEvents(app, {
+      config,
+      allowlist,
+      store: openStore,
+      installations: () => dispatch().installations,
+      metrics,
+      onWork: () => service?.worker.notify(),
+    });
+
     if (config.tickets.ephemeral) {
       app.log.warn("RELAY_TICKET_SECRET is not set: using a random secret, so dispatch tickets will not survive a restart");
     }
-    if (serverMode) await allowlist.start();
+    if (serverMode) {
+      const running = dispatch();
+      readiness.dispatch = () => running.readiness();
+      running.start();
+      deps.onDispatchService?.(running);
+      await allowlist.start();
+    }
   };
 }
 

@@ -1,5 +1,6 @@
 // Prometheus metrics: one registry per relay instance (tests create their own), every metric defined here.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { OutboxStats } from "./store/store.js";
 
 export interface RelayMetrics {
   registry: Registry;
@@ -8,6 +9,11 @@ export interface RelayMetrics {
   allowlistLastSuccess: Gauge;
   allowlistBackends: Gauge<"level">;
   allowlistChecks: Counter<"conclusion">;
+  webhooks: Counter<"event" | "outcome">;
+  dispatches: Counter<"outcome" | "reason">;
+  outboxRetries: Counter<"kind" | "reason">;
+  githubRequests: Counter<"method" | "status">;
+  redeliveries: Counter<"outcome">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -44,5 +50,64 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       labelNames: ["conclusion"],
       registers: [registry],
     }),
+    webhooks: new Counter({
+      name: "relay_webhooks_total",
+      help: "Webhook deliveries handled, by event and outcome (accepted, duplicate, ignored, error).",
+      labelNames: ["event", "outcome"],
+      registers: [registry],
+    }),
+    dispatches: new Counter({
+      name: "relay_dispatches_total",
+      help: "Dispatch outcomes per downstream: sent, skipped, failed, dead (with the reason for the last three).",
+      labelNames: ["outcome", "reason"],
+      registers: [registry],
+    }),
+    outboxRetries: new Counter({
+      name: "relay_outbox_retries_total",
+      help: "Outbox requests scheduled for another attempt, by task kind and reason.",
+      labelNames: ["kind", "reason"],
+      registers: [registry],
+    }),
+    githubRequests: new Counter({
+      name: "relay_github_requests_total",
+      help: "GitHub API requests made by the outbox and background jobs, by method and response status.",
+      labelNames: ["method", "status"],
+      registers: [registry],
+    }),
+    redeliveries: new Counter({
+      name: "relay_redeliveries_total",
+      help: "Failed webhook deliveries the relay asked GitHub to redeliver, by outcome.",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
   };
+}
+
+/** Outbox depth and age, read from the store at scrape time. */
+export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, now: () => number = Date.now): void {
+  new Gauge({
+    name: "relay_outbox_pending",
+    help: "Outbox tasks (dispatches, check-run writes) waiting to be sent.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(stats().pending);
+    },
+  });
+  new Gauge({
+    name: "relay_outbox_oldest_pending_age_seconds",
+    help: "Age of the oldest outbox task still waiting (0 when none).",
+    registers: [metrics.registry],
+    collect() {
+      const oldest = stats().oldestPendingAt;
+      this.set(oldest === undefined ? 0 : (now() - oldest) / 1000);
+    },
+  });
+  new Gauge({
+    name: "relay_outbox_dead",
+    help: "Outbox tasks given up after their maximum age (dead-lettered).",
+    registers: [metrics.registry],
+    collect() {
+      this.set(stats().dead);
+    },
+  });
 }

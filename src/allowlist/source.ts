@@ -46,6 +46,7 @@ export class AllowlistSource {
   #queue: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
   #stops: Array<() => void> = [];
+  #listeners: Array<(allowlist: Allowlist) => void> = [];
 
   constructor(
     private readonly fetcher: AllowlistFetcher,
@@ -54,6 +55,11 @@ export class AllowlistSource {
 
   current(): Allowlist | undefined {
     return this.#allowlist;
+  }
+
+  /** Calls `listener` with every newly loaded version. */
+  onLoaded(listener: (allowlist: Allowlist) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Loads now and keeps the allowlist fresh (file watch or periodic refresh). Timers never hold the process open. */
@@ -153,6 +159,7 @@ export class AllowlistSource {
       metrics.allowlistBackends.set({ level }, parsed.allowlist.entries.filter((entry) => entry.level === level).length);
     }
     log.info({ source: this.fetcher.description, reason, version, backends: parsed.allowlist.entries.length }, "allowlist loaded");
+    for (const listener of this.#listeners) listener(parsed.allowlist);
   }
 
   #recordSuccess(outcome: "loaded" | "unchanged"): void {

@@ -1,0 +1,91 @@
+// The background side of dispatch: the outbox worker, installation rechecks and missed-delivery
+// recovery. Runs only in server mode (`probot run`); under `probot receive` work stays in the store.
+import type { Probot } from "probot";
+import type { AllowlistSource } from "../allowlist/source.js";
+import type { RelayConfig } from "../config.js";
+import type { ReadinessReport } from "../http/health.js";
+import { installationClients } from "../github/installation-clients.js";
+import { observeOutbox, type RelayMetrics } from "../metrics.js";
+import type { Store } from "../store/store.js";
+import { InstallationDirectory } from "../upstream/installations.js";
+import { redeliverMissed } from "../upstream/redelivery.js";
+import { OutboxWorker } from "./outbox-worker.js";
+import { WriteLimiter } from "./write-limiter.js";
+
+/** Events whose missed deliveries are worth asking GitHub for again. */
+export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);
+
+export interface DispatchService {
+  installations: InstallationDirectory;
+  worker: OutboxWorker;
+  /** Starts the worker and the periodic jobs. */
+  start(): void;
+  stop(): Promise<void>;
+  readiness(): ReadinessReport;
+}
+
+export function createDispatchService(
+  app: Probot,
+  deps: { config: RelayConfig; store: Store; allowlist: AllowlistSource; metrics: RelayMetrics },
+): DispatchService {
+  const { config, store, allowlist, metrics } = deps;
+  const log = app.log.child({ name: "dispatch" });
+  const clients = installationClients(app, metrics);
+  const installations = new InstallationDirectory(store, clients, { log, recheckMs: config.installationRecheckMs });
+  const worker = new OutboxWorker({
+    store,
+    clients,
+    installations,
+    limiter: new WriteLimiter({ perMinute: config.outbox.writesPerMinute, perHour: config.outbox.writesPerHour }),
+    metrics,
+    log,
+    concurrency: config.outbox.concurrency,
+    maxAgeMs: config.outbox.maxAgeMs,
+    requestTimeoutMs: config.outbox.requestTimeoutMs,
+  });
+  observeOutbox(metrics, () => store.outboxStats());
+  const allowlisted = () => (allowlist.current()?.entries ?? []).map((entry) => entry.repo);
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, job: () => Promise<unknown>) => {
+    const run = () => void job().catch((error: unknown) => log.warn({ err: String(error) }, "background job failed"));
+    run();
+    const timer = setInterval(run, ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    installations,
+    worker,
+    start() {
+      worker.start();
+      allowlist.onLoaded((current) => void installations.refresh(current.entries.map((entry) => entry.repo)));
+      every(config.installationRecheckMs, () => installations.refresh(allowlisted()));
+      if (config.redeliveryIntervalMs > 0) {
+        every(config.redeliveryIntervalMs, async () =>
+          redeliverMissed(await clients.app(), {
+            events: HANDLED_EVENTS,
+            maxPerPass: 20,
+            accepted: (guid) => store.hasDelivery(guid),
+            log,
+            metrics,
+          }),
+        );
+      }
+    },
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      await worker.stop();
+    },
+    readiness() {
+      const stats = store.outboxStats();
+      return {
+        ready: true,
+        details: {
+          outbox: stats,
+          notInstalled: installations.notInstalled(allowlisted()),
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Installation clients for the outbox: Probot's Octokit (GHE-aware, its auth and token cache) minus
+// Probot's throttling and retry plugins. The outbox owns pacing and retries: Probot's write throttle
+// spaces writes a second apart per client id and does not retry secondary rate limits, which would both
+// hide the relay's real budget and make a slow GitHub look like a lost request.
+import type { Probot } from "probot";
+import type { RelayMetrics } from "../metrics.js";
+import { httpStatus, type GitHubClient } from "./client.js";
+
+export interface InstallationClients {
+  get(installationId: number): Promise<GitHubClient>;
+  /** The App itself (JWT): installation lookups and webhook delivery APIs. */
+  app(): Promise<GitHubClient>;
+}
+
+export function installationClients(probot: Probot, metrics: RelayMetrics): InstallationClients {
+  const clients = new Map<number, Promise<GitHubClient>>();
+  let appClient: Promise<GitHubClient> | undefined;
+
+  const create = async (installationId: number): Promise<GitHubClient> => {
+    const appOctokit = await probot.auth();
+    const client = (await appOctokit.auth({
+      type: "installation",
+      installationId,
+      // Same construction as Probot's own installation clients (probot/lib/octokit/get-authenticated-octokit.js),
+      // with throttling and retries turned off.
+      factory: ({ octokit, octokitOptions, ...authOptions }: FactoryOptions) =>
+        new (octokit.constructor as new (options: unknown) => GitHubClient)({
+          ...octokitOptions,
+          throttle: { enabled: false },
+          retry: { enabled: false },
+          auth: { ...octokitOptions.auth, ...authOptions, installationId },
+        }),
+    })) as GitHubClient;
+    countRequests(client, metrics);
+    return client;
+  };
+
+  return {
+    get(installationId) {
+      let client = clients.get(installationId);
+      if (!client) {
+        client = create(installationId);
+        clients.set(installationId, client);
+        // A failed creation must not be cached forever.
+        client.catch(() => clients.delete(installationId));
+      }
+      return client;
+    },
+    app() {
+      appClient ??= probot.auth().then((client) => {
+        countRequests(client, metrics);
+        return client;
+      });
+      return appClient;
+    },
+  };
+}
+
+interface FactoryOptions {
+  octokit: { constructor: unknown };
+  octokitOptions: { auth?: Record<string, unknown> } & Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+function countRequests(client: GitHubClient, metrics: RelayMetrics): void {
+  client.hook.after("request", (response, options) => {
+    metrics.githubRequests.inc({ method: options.method, status: String(response.status) });
+  });
+  client.hook.error("request", (error, options) => {
+    metrics.githubRequests.inc({ method: options.method, status: String(httpStatus(error) ?? "error") });
+    throw error;
+  });
+}

@@ -1,0 +1,88 @@
+// Versioned schema of the SQLite store, in ascending versions. A released migration is never edited: add a new one.
+import type Database from "better-sqlite3";
+
+interface Migration {
+  version: number;
+  sql: string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE deliveries (
+        id           TEXT PRIMARY KEY,
+        event        TEXT NOT NULL,
+        payload_hash TEXT NOT NULL,
+        accepted_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE outbox (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        key                  TEXT NOT NULL UNIQUE,
+        kind                 TEXT NOT NULL CHECK (kind IN ('dispatch', 'check_run')),
+        repo                 TEXT NOT NULL,
+        installation_id      INTEGER,
+        request_json         TEXT NOT NULL,
+        dispatch_delivery_id TEXT,
+        dispatch_repo        TEXT,
+        status               TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
+        attempts             INTEGER NOT NULL,
+        created_at           INTEGER NOT NULL,
+        next_attempt_at      INTEGER NOT NULL,
+        last_error           TEXT,
+        result_id            INTEGER,
+        finished_at          INTEGER
+      );
+      CREATE INDEX outbox_status_due ON outbox (status, next_attempt_at);
+      -- One dispatch per (delivery, downstream), whatever the key or the repo's casing.
+      CREATE UNIQUE INDEX outbox_dispatch ON outbox (dispatch_delivery_id, lower(dispatch_repo))
+        WHERE dispatch_delivery_id IS NOT NULL;
+
+      CREATE TABLE dispatch_log (
+        delivery_id         TEXT NOT NULL REFERENCES deliveries (id),
+        downstream_repo_key TEXT NOT NULL,
+        downstream_repo     TEXT NOT NULL,
+        upstream_repo       TEXT NOT NULL,
+        event               TEXT NOT NULL CHECK (event IN ('pull_request', 'push')),
+        action              TEXT,
+        pr_number           INTEGER,
+        head_sha            TEXT NOT NULL,
+        backend_name        TEXT NOT NULL,
+        level               TEXT NOT NULL,
+        outcome             TEXT NOT NULL CHECK (outcome IN ('pending', 'sent', 'skipped', 'failed', 'dead')),
+        reason              TEXT,
+        attempts            INTEGER NOT NULL,
+        created_at          INTEGER NOT NULL,
+        sent_at             INTEGER,
+        PRIMARY KEY (delivery_id, downstream_repo_key)
+      );
+
+      CREATE TABLE installations (
+        repo_key        TEXT PRIMARY KEY,
+        repo            TEXT NOT NULL,
+        installation_id INTEGER,
+        checked_at      INTEGER NOT NULL
+      );
+      CREATE INDEX installations_by_id ON installations (installation_id);
+    `,
+  },
+];
+
+/** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */
+export function migrate(db: Database.Database, now: number): void {
+  db.transaction(() => {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    const applied = new Set(db.prepare<[], number>("SELECT version FROM schema_migrations").pluck().all());
+    const newest = Math.max(...MIGRATIONS.map((migration) => migration.version));
+    const unknown = [...applied].filter((version) => version > newest);
+    if (unknown.length > 0) {
+      throw new Error(`the database has schema version ${Math.max(...unknown)}, newer than this relay knows (${newest})`);
+    }
+    const record = db.prepare<[number, number]>("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+    for (const migration of MIGRATIONS.filter((candidate) => !applied.has(candidate.version))) {
+      db.exec(migration.sql);
+      record.run(migration.version, now);
+    }
+  }).immediate();
+}

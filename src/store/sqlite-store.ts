@@ -1,0 +1,340 @@
+// The Store on one SQLite file under DATA_DIR. WAL with synchronous=FULL: a transaction is on disk
+// when its commit returns, which is what lets a webhook be acknowledged right after acceptDelivery.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { z } from "zod";
+import { migrate } from "./migrations.js";
+import type {
+  AcceptedWork,
+  DeliveryRecord,
+  DispatchLogEntry,
+  DispatchOutcome,
+  GitHubRequest,
+  InstallationRecord,
+  OutboxStats,
+  OutboxTask,
+  OutboxTaskInput,
+  Store,
+  TaskExclusion,
+} from "./store.js";
+
+export const DATABASE_FILE = "relay.sqlite";
+
+/** How an entity comes out of a query whose columns are aliased to its field names: optional fields are NULL. */
+type Row<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
+
+type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
+  requestJson: string;
+  dispatchDeliveryId: string | null;
+  dispatchRepo: string | null;
+};
+
+/** What a task transition needs to mirror itself into the task's dispatch-log row. */
+interface TransitionedTask {
+  attempts: number;
+  dispatchDeliveryId: string | null;
+  dispatchRepo: string | null;
+}
+
+interface LogChange {
+  outcome: DispatchOutcome;
+  reason: string | null;
+  sentAt: number | null;
+}
+
+const TASK_COLUMNS = `id, key, kind, repo, installation_id AS installationId, request_json AS requestJson,
+  dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo, attempts,
+  created_at AS createdAt, next_attempt_at AS nextAttemptAt, last_error AS lastError`;
+const LOG_COLUMNS = `delivery_id AS deliveryId, downstream_repo AS downstreamRepo, upstream_repo AS upstreamRepo,
+  event, action, pr_number AS prNumber, head_sha AS headSha, backend_name AS backendName, level, outcome,
+  reason, attempts, created_at AS createdAt, sent_at AS sentAt`;
+const INSTALLATION_COLUMNS = "repo, installation_id AS installationId, checked_at AS checkedAt";
+// Exclusion lists arrive as JSON arrays, so the statement is prepared once whatever their length.
+const PENDING_NOT_EXCLUDED = `status = 'pending' AND id NOT IN (SELECT value FROM json_each(@excludeIds))
+  AND (installation_id IS NULL OR installation_id NOT IN (SELECT value FROM json_each(@excludeInstallations)))`;
+// RETURNING gives the post-update row; the status guard makes every transition a no-op on a finished task.
+const TRANSITIONED = `WHERE id = @id AND status = 'pending'
+  RETURNING attempts, dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo`;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    deliveryHash: db.prepare<[string], string>("SELECT payload_hash FROM deliveries WHERE id = ?").pluck(),
+    hasDelivery: db.prepare<[string], number>("SELECT 1 FROM deliveries WHERE id = ?").pluck(),
+    // A new payload under a known id is processed (tasks still deduplicate by key); remember its hash.
+    upsertDelivery: db.prepare<[DeliveryRecord & { now: number }]>(
+      `INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES (@id, @event, @payloadHash, @now)
+       ON CONFLICT (id) DO UPDATE SET event = excluded.event, payload_hash = excluded.payload_hash`,
+    ),
+    insertTask: db.prepare<[ReturnType<typeof taskParams>]>(
+      `INSERT INTO outbox (key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo,
+         status, attempts, created_at, next_attempt_at)
+       VALUES (@key, @kind, @repo, @installationId, @requestJson, @dispatchDeliveryId, @dispatchRepo,
+         'pending', 0, @now, @now)
+       ON CONFLICT DO NOTHING`,
+    ),
+    insertLog: db.prepare<[ReturnType<typeof logParams>]>(
+      `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action,
+         pr_number, head_sha, backend_name, level, outcome, reason, attempts, created_at, sent_at)
+       VALUES (@deliveryId, @downstreamRepoKey, @downstreamRepo, @upstreamRepo, @event, @action,
+         @prNumber, @headSha, @backendName, @level, @outcome, @reason, @attempts, @createdAt, @sentAt)
+       ON CONFLICT (delivery_id, downstream_repo_key) DO NOTHING`,
+    ),
+    dueTasks: db.prepare<[ExclusionParams & { now: number; limit: number }], TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM outbox WHERE ${PENDING_NOT_EXCLUDED} AND next_attempt_at <= @now
+       ORDER BY next_attempt_at, id LIMIT @limit`,
+    ),
+    nextDueAt: db.prepare<[ExclusionParams], number | null>(
+      `SELECT min(next_attempt_at) FROM outbox WHERE ${PENDING_NOT_EXCLUDED}`,
+    ).pluck(),
+    deferTask: db.prepare<[{ id: number; at: number }]>(
+      "UPDATE outbox SET next_attempt_at = @at WHERE id = @id AND status = 'pending'",
+    ),
+    markSent: db.prepare<[{ id: number; at: number; resultId: number | null }], TransitionedTask>(
+      `UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = @at, result_id = @resultId ${TRANSITIONED}`,
+    ),
+    scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
+      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error ${TRANSITIONED}`,
+    ),
+    markFailed: db.prepare<[{ id: number; at: number; reason: string; status: "failed" | "dead" }], TransitionedTask>(
+      `UPDATE outbox SET status = @status, attempts = attempts + 1, finished_at = @at, last_error = @reason ${TRANSITIONED}`,
+    ),
+    updateLog: db.prepare<[LogChange & { attempts: number; deliveryId: string; downstreamRepoKey: string }]>(
+      `UPDATE dispatch_log SET outcome = @outcome, reason = @reason, attempts = @attempts, sent_at = @sentAt
+       WHERE delivery_id = @deliveryId AND downstream_repo_key = @downstreamRepoKey`,
+    ),
+    outboxStats: db.prepare<[], Row<OutboxStats>>(
+      `SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') AS pending,
+              (SELECT min(created_at) FROM outbox WHERE status = 'pending') AS oldestPendingAt,
+              (SELECT count(*) FROM outbox WHERE status = 'dead') AS dead`,
+    ),
+    dispatchLog: db.prepare<[string], Row<DispatchLogEntry>>(
+      `SELECT ${LOG_COLUMNS} FROM dispatch_log WHERE delivery_id = ? ORDER BY rowid`,
+    ),
+    checkRunId: db.prepare<[string], number | null>(
+      "SELECT result_id FROM outbox WHERE key = ? AND kind = 'check_run' AND status = 'sent'",
+    ).pluck(),
+    getInstallation: db.prepare<[string], Row<InstallationRecord>>(
+      `SELECT ${INSTALLATION_COLUMNS} FROM installations WHERE repo_key = ?`,
+    ),
+    setInstallation: db.prepare<[{ repoKey: string; repo: string; installationId: number | null; now: number }]>(
+      `INSERT INTO installations (repo_key, repo, installation_id, checked_at) VALUES (@repoKey, @repo, @installationId, @now)
+       ON CONFLICT (repo_key) DO UPDATE SET
+         repo = excluded.repo, installation_id = excluded.installation_id, checked_at = excluded.checked_at`,
+    ),
+    dropInstallation: db.prepare<[number, number]>(
+      "UPDATE installations SET installation_id = NULL, checked_at = ? WHERE installation_id = ?",
+    ),
+    listInstallations: db.prepare<[], Row<InstallationRecord>>(
+      `SELECT ${INSTALLATION_COLUMNS} FROM installations ORDER BY repo_key`,
+    ),
+  };
+}
+
+interface ExclusionParams {
+  excludeIds: string;
+  excludeInstallations: string;
+}
+
+function exclusionParams(exclude: TaskExclusion = {}): ExclusionParams {
+  return {
+    excludeIds: JSON.stringify(exclude.excludeIds ?? []),
+    excludeInstallations: JSON.stringify(exclude.excludeInstallations ?? []),
+  };
+}
+
+function repoKey(repo: string): string {
+  return repo.toLowerCase();
+}
+
+/** Drops NULL columns, so optional fields come out absent rather than null. */
+function fromRow<T>(row: Row<T>): T {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)) as T;
+}
+
+function taskParams(task: OutboxTaskInput, now: number) {
+  const { route, params } = task.request;
+  return {
+    key: task.key,
+    kind: task.kind,
+    repo: task.repo,
+    installationId: task.installationId ?? null,
+    requestJson: JSON.stringify({ route, params }),
+    dispatchDeliveryId: task.dispatch?.deliveryId ?? null,
+    dispatchRepo: task.dispatch?.downstreamRepo ?? null,
+    now,
+  };
+}
+
+function logParams(entry: DispatchLogEntry) {
+  return {
+    ...entry,
+    downstreamRepoKey: repoKey(entry.downstreamRepo),
+    action: entry.action ?? null,
+    prNumber: entry.prNumber ?? null,
+    reason: entry.reason ?? null,
+    sentAt: entry.sentAt ?? null,
+  };
+}
+
+const GitHubRequestSchema = z.object({ route: z.string().min(1), params: z.record(z.string(), z.unknown()) });
+
+function parseRequest(json: string): GitHubRequest | undefined {
+  try {
+    return GitHubRequestSchema.safeParse(JSON.parse(json)).data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** undefined when the stored request is unreadable. */
+function toTask({ requestJson, dispatchDeliveryId, dispatchRepo, ...rest }: TaskRow): OutboxTask | undefined {
+  const request = parseRequest(requestJson);
+  if (!request) return undefined;
+  const task: OutboxTask = { ...fromRow<Omit<OutboxTask, "request" | "dispatch">>(rest), request };
+  if (dispatchDeliveryId !== null && dispatchRepo !== null) {
+    task.dispatch = { deliveryId: dispatchDeliveryId, downstreamRepo: dispatchRepo };
+  }
+  return task;
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
+
+  /** Takes ownership of `db`: configures it, brings its schema up to date, and closes it in close(). */
+  constructor(db: Database.Database) {
+    db.pragma("busy_timeout = 5000");
+    db.pragma("journal_mode = WAL");
+    // NORMAL may lose the last commits on power loss; acknowledged webhooks must not be lost.
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, Date.now());
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#transaction = db.transaction((work: () => unknown) => work());
+  }
+
+  /** IMMEDIATE takes the write lock up front: a read-then-write deferred transaction can fail with SQLITE_BUSY. */
+  #write<T>(work: () => T): T {
+    return this.#transaction.immediate(work) as T;
+  }
+
+  acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate" {
+    return this.#write(() => {
+      if (this.#sql.deliveryHash.get(delivery.id) === delivery.payloadHash) return "duplicate";
+      this.#sql.upsertDelivery.run({ id: delivery.id, event: delivery.event, payloadHash: delivery.payloadHash, now });
+      for (const task of work.tasks) this.#sql.insertTask.run(taskParams(task, now));
+      for (const entry of work.log) this.#sql.insertLog.run(logParams(entry));
+      return "accepted";
+    });
+  }
+
+  hasDelivery(id: string): boolean {
+    return this.#sql.hasDelivery.get(id) !== undefined;
+  }
+
+  dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[] {
+    const tasks: OutboxTask[] = [];
+    for (const row of this.#sql.dueTasks.all({ now, limit, ...exclusionParams(exclude) })) {
+      const task = toTask(row);
+      if (task) tasks.push(task);
+      // It can never be sent: dead-letter it rather than wedge the queue or drop it silently.
+      else this.markFailed(row.id, { at: now, reason: "unreadable_request", outcome: "dead" });
+    }
+    return tasks;
+  }
+
+  nextDueAt(exclude?: TaskExclusion): number | undefined {
+    return this.#sql.nextDueAt.get(exclusionParams(exclude)) ?? undefined;
+  }
+
+  deferTask(taskId: number, at: number): void {
+    this.#sql.deferTask.run({ id: taskId, at });
+  }
+
+  markSent(taskId: number, result: { at: number; resultId?: number }): void {
+    this.#advance(() => this.#sql.markSent.get({ id: taskId, at: result.at, resultId: result.resultId ?? null }), {
+      outcome: "sent",
+      reason: null,
+      sentAt: result.at,
+    });
+  }
+
+  scheduleRetry(taskId: number, retry: { at: number; error: string }): void {
+    this.#advance(() => this.#sql.scheduleRetry.get({ id: taskId, ...retry }), {
+      outcome: "pending",
+      reason: null,
+      sentAt: null,
+    });
+  }
+
+  markFailed(taskId: number, failure: { at: number; reason: string; outcome: "failed" | "dead" }): void {
+    const { at, reason, outcome } = failure;
+    this.#advance(() => this.#sql.markFailed.get({ id: taskId, at, reason, status: outcome }), {
+      outcome,
+      reason,
+      sentAt: null,
+    });
+  }
+
+  /** Runs a task transition and mirrors it into the task's dispatch-log row, atomically. */
+  #advance(transition: () => TransitionedTask | undefined, change: LogChange): void {
+    this.#write(() => {
+      const task = transition();
+      if (!task || task.dispatchDeliveryId === null || task.dispatchRepo === null) return;
+      this.#sql.updateLog.run({
+        ...change,
+        attempts: task.attempts,
+        deliveryId: task.dispatchDeliveryId,
+        downstreamRepoKey: repoKey(task.dispatchRepo),
+      });
+    });
+  }
+
+  outboxStats(): OutboxStats {
+    return fromRow<OutboxStats>(this.#sql.outboxStats.get()!);
+  }
+
+  dispatchLog(deliveryId: string): DispatchLogEntry[] {
+    return this.#sql.dispatchLog.all(deliveryId).map((row) => fromRow<DispatchLogEntry>(row));
+  }
+
+  checkRunId(key: string): number | undefined {
+    return this.#sql.checkRunId.get(key) ?? undefined;
+  }
+
+  getInstallation(repo: string): InstallationRecord | undefined {
+    const row = this.#sql.getInstallation.get(repoKey(repo));
+    return row && fromRow<InstallationRecord>(row);
+  }
+
+  setInstallation(repo: string, installationId: number | undefined, now: number): void {
+    this.#sql.setInstallation.run({ repoKey: repoKey(repo), repo, installationId: installationId ?? null, now });
+  }
+
+  dropInstallation(installationId: number, now: number): void {
+    this.#sql.dropInstallation.run(now, installationId);
+  }
+
+  listInstallations(): InstallationRecord[] {
+    return this.#sql.listInstallations.all().map((row) => fromRow<InstallationRecord>(row));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** Opens (creating if needed) `<dataDir>/relay.sqlite`. */
+export function openSqliteStore(dataDir: string): Store {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(path.join(dataDir, DATABASE_FILE));
+  try {
+    return new SqliteStore(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

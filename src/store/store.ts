@@ -1,0 +1,130 @@
+// The relay's durable state behind one small interface. Implementations: SQLite (sqlite-store.ts);
+// a Redis one comes with scale-out. Nothing SQL-shaped crosses this boundary.
+//
+// Times are Unix epoch milliseconds. Repos are stored as given; lookups are case-insensitive.
+
+export type TaskKind = "dispatch" | "check_run";
+
+/** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
+export interface GitHubRequest {
+  /** Octokit route, e.g. "POST /repos/{owner}/{repo}/dispatches". */
+  route: string;
+  params: Record<string, unknown>;
+}
+
+export interface OutboxTaskInput {
+  /**
+   * Idempotency key: a second task with the same key is ignored, whatever the first one's state.
+   * Dispatches: `dispatch:<delivery>:<downstream repo>`; aggregate check runs: `check:<repo>:<name>:<sha>`.
+   */
+  key: string;
+  kind: TaskKind;
+  /** The repo the request writes to (downstream repo for dispatches, upstream repo for check runs). */
+  repo: string;
+  /** Installation to authenticate as; undefined means "resolve the repo's installation at send time". */
+  installationId?: number;
+  request: GitHubRequest;
+  /** For dispatch tasks: the dispatch-log row this task reports into. */
+  dispatch?: { deliveryId: string; downstreamRepo: string };
+}
+
+export interface OutboxTask extends OutboxTaskInput {
+  id: number;
+  attempts: number;
+  createdAt: number;
+  nextAttemptAt: number;
+  lastError?: string;
+}
+
+export type DispatchOutcome = "pending" | "sent" | "skipped" | "failed" | "dead";
+
+/** One row per (delivery, downstream repo): what happened to that dispatch, whatever it was. */
+export interface DispatchLogEntry {
+  deliveryId: string;
+  downstreamRepo: string;
+  upstreamRepo: string;
+  event: "pull_request" | "push";
+  action?: string;
+  prNumber?: number;
+  headSha: string;
+  backendName: string;
+  level: string;
+  outcome: DispatchOutcome;
+  /** Why it was skipped, failed or dead-lettered (e.g. `not_installed`, `untrusted_author`, `http_404`). */
+  reason?: string;
+  attempts: number;
+  createdAt: number;
+  /** When GitHub accepted the dispatch; `sentAt - createdAt` is the time to send. */
+  sentAt?: number;
+}
+
+export interface DeliveryRecord {
+  /** GitHub's delivery id (`X-GitHub-Delivery`); redeliveries reuse it. */
+  id: string;
+  event: string;
+  /** Hash of the payload, so a redelivery of the same event is recognised. */
+  payloadHash: string;
+}
+
+export interface AcceptedWork {
+  tasks: OutboxTaskInput[];
+  /** Rows for every target considered: pending ones (with a task) and skipped ones (with a reason). */
+  log: DispatchLogEntry[];
+}
+
+export interface TaskExclusion {
+  /** Task ids to leave out (e.g. those in flight). */
+  excludeIds?: readonly number[];
+  /** Installations to leave out (e.g. those out of write budget); tasks without an installation id stay in. */
+  excludeInstallations?: readonly number[];
+}
+
+export interface OutboxStats {
+  pending: number;
+  /** createdAt of the oldest pending task. */
+  oldestPendingAt?: number;
+  dead: number;
+}
+
+export interface InstallationRecord {
+  repo: string;
+  /** undefined when the App is known not to be installed on the repo. */
+  installationId?: number;
+  checkedAt: number;
+}
+
+export interface Store {
+  /**
+   * Records a webhook delivery and its work in one atomic step. Returns "duplicate" (storing nothing)
+   * when a delivery with this id and payload hash was accepted before.
+   */
+  acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate";
+  hasDelivery(id: string): boolean;
+
+  /** Pending tasks whose next attempt is due, oldest first, leaving out the excluded ones. */
+  dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[];
+  /** The earliest nextAttemptAt among pending tasks, leaving out the excluded ones. */
+  nextDueAt(exclude?: TaskExclusion): number | undefined;
+  /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
+  deferTask(taskId: number, at: number): void;
+  /** GitHub accepted the request. `resultId` is the created object's id (check runs). */
+  markSent(taskId: number, result: { at: number; resultId?: number }): void;
+  /** A transient failure: try again at `at` (attempts is incremented). */
+  scheduleRetry(taskId: number, retry: { at: number; error: string }): void;
+  /** A permanent failure ("failed") or a task past its maximum age or attempts ("dead"). */
+  markFailed(taskId: number, failure: { at: number; reason: string; outcome: "failed" | "dead" }): void;
+  outboxStats(): OutboxStats;
+
+  dispatchLog(deliveryId: string): DispatchLogEntry[];
+
+  /** The id of the check run a sent `check_run` task created, by its task key. */
+  checkRunId(key: string): number | undefined;
+
+  getInstallation(repo: string): InstallationRecord | undefined;
+  setInstallation(repo: string, installationId: number | undefined, now: number): void;
+  /** Marks every repo recorded under this installation as not installed (it was deleted or suspended). */
+  dropInstallation(installationId: number, now: number): void;
+  listInstallations(): InstallationRecord[];
+
+  close(): void;
+}

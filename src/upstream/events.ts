@@ -1,0 +1,108 @@
+// Upstream webhook payloads reduced to the facts the planner needs (pure). Only this module reads
+// Probot's payload shapes for upstream events.
+
+export interface PullRequestFacts {
+  kind: "pull_request";
+  deliveryId: string;
+  action: string;
+  repo: string;
+  installationId?: number;
+  number: number;
+  headSha: string;
+  headRef: string;
+  /** owner/repo of the PR head; differs from `repo` for fork PRs; null when the fork was deleted. */
+  headRepo: string | null;
+  baseRef: string;
+  baseSha: string;
+  url: string;
+  title: string;
+  author: string;
+  authorAssociation: string;
+  draft: boolean;
+  labels: string[];
+  /** The label added or removed, for labeled/unlabeled. */
+  label?: string;
+}
+
+export interface PushFacts {
+  kind: "push";
+  deliveryId: string;
+  repo: string;
+  installationId?: number;
+  ref: string;
+  after: string;
+  deleted: boolean;
+  defaultBranch?: string;
+  url: string;
+  pusher: string;
+}
+
+export type UpstreamEvent = PullRequestFacts | PushFacts;
+
+interface PullRequestPayload {
+  action: string;
+  installation?: { id: number };
+  repository: { full_name: string };
+  label?: { name: string };
+  pull_request: {
+    number: number;
+    html_url: string;
+    title: string;
+    draft?: boolean;
+    author_association: string;
+    user: { login: string } | null;
+    labels: Array<{ name: string }>;
+    head: { sha: string; ref: string; repo: { full_name: string } | null };
+    base: { sha: string; ref: string };
+  };
+}
+
+interface PushPayload {
+  installation?: { id: number };
+  repository: { full_name: string; default_branch?: string; html_url: string };
+  ref: string;
+  after: string;
+  deleted: boolean;
+  compare: string;
+  head_commit: { url: string } | null;
+  pusher: { name: string };
+}
+
+export function pullRequestFacts(deliveryId: string, payload: PullRequestPayload): PullRequestFacts {
+  const pr = payload.pull_request;
+  return {
+    kind: "pull_request",
+    deliveryId,
+    action: payload.action,
+    repo: payload.repository.full_name,
+    ...(payload.installation && { installationId: payload.installation.id }),
+    number: pr.number,
+    headSha: pr.head.sha,
+    headRef: pr.head.ref,
+    headRepo: pr.head.repo?.full_name ?? null,
+    baseRef: pr.base.ref,
+    baseSha: pr.base.sha,
+    url: pr.html_url,
+    title: pr.title,
+    author: pr.user?.login ?? "ghost",
+    authorAssociation: pr.author_association,
+    draft: pr.draft ?? false,
+    labels: pr.labels.map((label) => label.name),
+    ...(payload.label && { label: payload.label.name }),
+  };
+}
+
+export function pushFacts(deliveryId: string, payload: PushPayload): PushFacts {
+  return {
+    kind: "push",
+    deliveryId,
+    repo: payload.repository.full_name,
+    ...(payload.installation && { installationId: payload.installation.id }),
+    ref: payload.ref,
+    after: payload.after,
+    deleted: payload.deleted,
+    ...(payload.repository.default_branch && { defaultBranch: payload.repository.default_branch }),
+    url: payload.head_commit?.url ?? payload.compare,
+    pusher: payload.pusher.name,
+  };
+}

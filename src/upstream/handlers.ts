@@ -1,0 +1,89 @@
+// Upstream webhooks → plan → durably stored work. The webhook is answered only after the store has the
+// work; sending happens afterwards in the outbox worker, so GitHub's 10 s timeout never depends on the
+// number of downstreams.
+import { createHash } from "node:crypto";
+import type { Context, Probot } from "probot";
+import type { AllowlistSource } from "../allowlist/source.js";
+import type { RelayConfig } from "../config.js";
+import { sameRepo } from "../github/repo-name.js";
+import type { RelayMetrics } from "../metrics.js";
+import type { Store } from "../store/store.js";
+import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
+import type { InstallationDirectory } from "./installations.js";
+import { buildWork } from "./intake.js";
+import { planDispatch } from "./planner.js";
+
+export interface UpstreamDependencies {
+  config: RelayConfig;
+  allowlist: AllowlistSource;
+  store: () => Store;
+  installations: () => InstallationDirectory;
+  metrics: RelayMetrics;
+  /** Called after new work is stored (wakes the outbox worker). */
+  onWork: () => void;
+}
+
+export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): void {
+  const { config, metrics } = deps;
+  app.on("pull_request", async (context) => {
+    if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
+    await accept(context, pullRequestFacts(context.id, context.payload), deps);
+  });
+  app.on("push", async (context) => {
+    if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
+    await accept(context, pushFacts(context.id, context.payload), deps);
+  });
+  app.on(["installation", "installation_repositories"], (context) => {
+    deps.installations().apply(context.name, context.payload);
+    metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
+  });
+}
+
+async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDependencies): Promise<void> {
+  const { config, metrics } = deps;
+  const allowlist = deps.allowlist.current();
+  if (!allowlist) {
+    metrics.webhooks.inc({ event: context.name, outcome: "error" });
+    // Failing the delivery (HTTP 500) makes GitHub record it as failed; missed-delivery recovery asks for it again.
+    throw new Error("no valid allowlist loaded yet; this delivery will be redelivered");
+  }
+  const installations = deps.installations();
+  const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), {
+    labelPrefix: config.labels.prefix,
+    drafts: config.dispatch.drafts,
+    trustedAssociations: config.dispatch.trustedAssociations,
+    trustLabel: config.dispatch.trustLabel,
+  });
+  if (plan.ignored) {
+    metrics.webhooks.inc({ event: context.name, outcome: "ignored" });
+    context.log.debug({ reason: plan.ignored }, "upstream event dispatches nothing");
+    return;
+  }
+  const now = Date.now();
+  const work = await buildWork(
+    event,
+    plan,
+    {
+      checkPrefix: config.labels.checkPrefix,
+      prEventType: config.dispatch.prEventType,
+      pushEventType: config.dispatch.pushEventType,
+      callbackUrl: config.callback.url,
+      webBaseUrl: config.github.webBaseUrl,
+      ticketKeys: { current: config.tickets.secret, ...(config.tickets.previousSecret && { previous: config.tickets.previousSecret }) },
+      ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
+    },
+    (repo) => installations.cachedId(repo),
+    now,
+  );
+  const payloadHash = createHash("sha256").update(JSON.stringify(context.payload)).digest("hex");
+  const outcome = deps.store().acceptDelivery({ id: context.id, event: context.name, payloadHash }, work, now);
+  metrics.webhooks.inc({ event: context.name, outcome });
+  for (const row of work.log) {
+    if (row.outcome === "skipped" && outcome === "accepted") metrics.dispatches.inc({ outcome: "skipped", reason: row.reason ?? "" });
+  }
+  context.log.info(
+    { delivery: context.id, outcome, dispatches: plan.dispatch.length, skipped: plan.skipped.length },
+    "upstream event accepted",
+  );
+  if (outcome === "accepted") deps.onWork();
+}

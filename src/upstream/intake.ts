@@ -1,0 +1,151 @@
+// Turns a plan into the work the store accepts for a webhook: outbox tasks (dispatches and queued
+// aggregate check runs) and a dispatch-log row for every target considered.
+import { aggregateCheckKey, queuedAggregateRequest } from "../checks/aggregate.js";
+import { buildDispatchPayload, type DispatchPayloadInput } from "../dispatch/payload.js";
+import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
+import { parseRepoSlug } from "../github/repo-name.js";
+import type { AcceptedWork, DispatchLogEntry, OutboxTaskInput } from "../store/store.js";
+import type { UpstreamEvent } from "./events.js";
+import type { Plan, Target } from "./planner.js";
+
+export interface IntakeSettings {
+  checkPrefix: string;
+  prEventType: string;
+  pushEventType: string;
+  callbackUrl: string;
+  /** Web base URL of the GitHub host (github.com or the GHES host), for links. */
+  webBaseUrl: string;
+  ticketKeys: TicketKeys;
+  ticketTtlSeconds: number;
+}
+
+export function dispatchKey(deliveryId: string, downstreamRepo: string): string {
+  return `dispatch:${deliveryId}:${downstreamRepo.toLowerCase()}`;
+}
+
+export async function buildWork(
+  event: UpstreamEvent,
+  plan: Plan,
+  settings: IntakeSettings,
+  installationOf: (repo: string) => number | undefined,
+  now: number,
+): Promise<AcceptedWork> {
+  const tasks: OutboxTaskInput[] = [];
+  const log: DispatchLogEntry[] = plan.skipped.map((target) => logRow(event, target, now, "skipped", target.reason));
+  for (const target of plan.dispatch) {
+    tasks.push(await dispatchTask(event, target, settings, installationOf(target.entry.repo), now));
+    log.push(logRow(event, target, now, "pending"));
+    if (target.showsCheckRun && event.kind === "pull_request") {
+      tasks.push({
+        key: aggregateCheckKey(event.repo, target.entry.name, event.headSha),
+        kind: "check_run",
+        repo: event.repo,
+        ...(event.installationId !== undefined && { installationId: event.installationId }),
+        request: queuedAggregateRequest({
+          upstreamRepo: event.repo,
+          headSha: event.headSha,
+          entry: target.entry,
+          checkPrefix: settings.checkPrefix,
+          deliveryId: event.deliveryId,
+          detailsUrl: `${settings.webBaseUrl}/${target.entry.repo}/actions`,
+        }),
+      });
+    }
+  }
+  return { tasks, log };
+}
+
+async function dispatchTask(
+  event: UpstreamEvent,
+  target: Target,
+  settings: IntakeSettings,
+  installationId: number | undefined,
+  now: number,
+): Promise<OutboxTaskInput> {
+  const { entry } = target;
+  const headSha = event.kind === "pull_request" ? event.headSha : event.after;
+  const ticket = await signTicket(
+    {
+      deliveryId: event.deliveryId,
+      downstreamRepo: entry.repo,
+      upstreamRepo: event.repo,
+      prNumber: event.kind === "pull_request" ? event.number : null,
+      headSha,
+      level: entry.level,
+    },
+    settings.ticketKeys,
+    { ttlSeconds: settings.ticketTtlSeconds, now: new Date(now) },
+  );
+  const common = {
+    deliveryId: event.deliveryId,
+    upstreamRepo: event.repo,
+    backend: { name: entry.name, level: entry.level, showsCheckRun: target.showsCheckRun, blocksPr: entry.policy.block_pr },
+    callbackUrl: settings.callbackUrl,
+    ticket,
+  };
+  const input: DispatchPayloadInput =
+    event.kind === "pull_request"
+      ? {
+          ...common,
+          event: "pull_request",
+          action: event.action,
+          pullRequest: {
+            number: event.number,
+            headSha: event.headSha,
+            headRef: event.headRef,
+            headRepo: event.headRepo,
+            baseRef: event.baseRef,
+            baseSha: event.baseSha,
+            htmlUrl: event.url,
+            title: event.title,
+            author: event.author,
+            draft: event.draft,
+            labels: event.labels,
+          },
+        }
+      : {
+          ...common,
+          event: "push",
+          push: { branch: event.ref.replace(/^refs\/heads\//, ""), headSha: event.after, commitUrl: event.url, author: event.pusher },
+        };
+  const { owner, repo } = parseRepoSlug(entry.repo);
+  return {
+    key: dispatchKey(event.deliveryId, entry.repo),
+    kind: "dispatch",
+    repo: entry.repo,
+    ...(installationId !== undefined && { installationId }),
+    request: {
+      route: "POST /repos/{owner}/{repo}/dispatches",
+      params: {
+        owner,
+        repo,
+        event_type: event.kind === "pull_request" ? settings.prEventType : settings.pushEventType,
+        client_payload: buildDispatchPayload(input),
+      },
+    },
+    dispatch: { deliveryId: event.deliveryId, downstreamRepo: entry.repo },
+  };
+}
+
+function logRow(
+  event: UpstreamEvent,
+  target: Target,
+  now: number,
+  outcome: "pending" | "skipped",
+  reason?: string,
+): DispatchLogEntry {
+  return {
+    deliveryId: event.deliveryId,
+    downstreamRepo: target.entry.repo,
+    upstreamRepo: event.repo,
+    event: event.kind,
+    ...(event.kind === "pull_request" && { action: event.action, prNumber: event.number }),
+    headSha: event.kind === "pull_request" ? event.headSha : event.after,
+    backendName: target.entry.name,
+    level: target.entry.level,
+    outcome,
+    ...(reason !== undefined && { reason }),
+    attempts: 0,
+    createdAt: now,
+  };
+}

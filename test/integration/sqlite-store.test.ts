@@ -1,0 +1,369 @@
+// The SQLite store on a real file: schema migrations, atomic webhook acceptance, the outbox lifecycle
+// mirrored into the dispatch log, installations, and data surviving a crash.
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DATABASE_FILE, SqliteStore, openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { AcceptedWork, DeliveryRecord, DispatchLogEntry, OutboxTaskInput, Store } from "../../src/store/store.js";
+
+const NOW = 1_700_000_000_000;
+const UPSTREAM = "pytorch/pytorch";
+
+function delivery(id: string, payloadHash = "hash-1"): DeliveryRecord {
+  return { id, event: "pull_request", payloadHash };
+}
+
+function dispatchTask(deliveryId: string, repo: string, installationId?: number): OutboxTaskInput {
+  const [owner, name] = repo.split("/");
+  return {
+    key: `dispatch:${deliveryId}:${repo}`,
+    kind: "dispatch",
+    repo,
+    ...(installationId !== undefined && { installationId }),
+    request: {
+      route: "POST /repos/{owner}/{repo}/dispatches",
+      params: { owner, repo: name, event_type: "pytorch-pr-trigger", client_payload: { pr_number: 7, head_sha: "abc" } },
+    },
+    dispatch: { deliveryId, downstreamRepo: repo },
+  };
+}
+
+function logEntry(deliveryId: string, repo: string, extra: Partial<DispatchLogEntry> = {}): DispatchLogEntry {
+  return {
+    deliveryId,
+    downstreamRepo: repo,
+    upstreamRepo: UPSTREAM,
+    event: "pull_request",
+    action: "opened",
+    prNumber: 7,
+    headSha: "abc",
+    backendName: repo.split("/")[1] ?? repo,
+    level: "L2",
+    outcome: "pending",
+    attempts: 0,
+    createdAt: NOW,
+    ...extra,
+  };
+}
+
+/** Work for one delivery: a dispatch task and a pending log row per repo. */
+function work(deliveryId: string, repos: string[], installationId?: number): AcceptedWork {
+  return {
+    tasks: repos.map((repo) => dispatchTask(deliveryId, repo, installationId)),
+    log: repos.map((repo) => logEntry(deliveryId, repo)),
+  };
+}
+
+function checkRunTask(sha: string): OutboxTaskInput {
+  return {
+    key: `check:${UPSTREAM}:oot / npu:${sha}`,
+    kind: "check_run",
+    repo: UPSTREAM,
+    installationId: 1,
+    request: { route: "POST /repos/{owner}/{repo}/check-runs", params: { name: "oot / npu", head_sha: sha } },
+  };
+}
+
+let root: string;
+let dir: string;
+let opened: Array<{ close(): void }>;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "relay-store-"));
+  dir = root;
+  opened = [];
+});
+afterEach(async () => {
+  for (const handle of opened) handle.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+function open(): Store {
+  const store = openSqliteStore(dir);
+  opened.push(store);
+  return store;
+}
+
+/** A store plus a second look at the same connection, for what the Store interface does not expose. */
+function openWithConnection(): { store: SqliteStore; db: Database.Database } {
+  const db = new Database(path.join(dir, DATABASE_FILE));
+  const store = new SqliteStore(db);
+  opened.push(store);
+  return { store, db };
+}
+
+function taskId(store: Store, key: string): number {
+  const task = store.dueTasks(Number.MAX_SAFE_INTEGER, 1000).find((candidate) => candidate.key === key);
+  if (!task) throw new Error(`no pending task ${key}`);
+  return task.id;
+}
+
+describe("opening", () => {
+  it("creates the data directory, records each migration once and keeps data across reopening", async () => {
+    dir = path.join(dir, "nested", "data");
+    const first = open();
+    first.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    first.close();
+    expect((await stat(path.join(dir, DATABASE_FILE))).isFile()).toBe(true);
+
+    const { store, db } = openWithConnection();
+    const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
+    expect(migrations).toEqual([{ version: 1, applied_at: expect.any(Number) }]);
+    store.close();
+
+    const { store: again, db: sameFile } = openWithConnection();
+    expect(sameFile.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual(migrations);
+    expect(again.hasDelivery("d1")).toBe(true);
+    expect(again.outboxStats().pending).toBe(1);
+  });
+
+  it("runs in WAL mode with synchronous FULL, a busy timeout and foreign keys", () => {
+    const { db } = openWithConnection();
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("synchronous", { simple: true })).toBe(2); // FULL
+    expect(db.pragma("busy_timeout", { simple: true })).toBe(5000);
+    expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
+  });
+
+  it("refuses a database migrated by a newer relay", () => {
+    const { store, db } = openWithConnection();
+    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
+    store.close();
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(1\)/);
+  });
+});
+
+describe("acceptDelivery", () => {
+  let store: Store;
+  beforeEach(() => {
+    store = open();
+  });
+
+  it("stores a delivery's tasks and log, then recognises a redelivery of the same payload", () => {
+    expect(store.hasDelivery("d1")).toBe(false);
+    expect(store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW)).toBe("accepted");
+    expect(store.hasDelivery("d1")).toBe(true);
+
+    expect(store.acceptDelivery(delivery("d1"), work("d1", ["gamma/tpu"]), NOW + 1)).toBe("duplicate");
+    expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["acme/npu", "beta/xpu"]);
+    expect(store.dispatchLog("d1").map((entry) => entry.downstreamRepo)).toEqual(["acme/npu", "beta/xpu"]);
+  });
+
+  it("processes the same id with a different payload, still deduplicating tasks by key", () => {
+    store.acceptDelivery(delivery("d1", "hash-1"), work("d1", ["acme/npu"]), NOW);
+    expect(store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["acme/npu", "beta/xpu"]), NOW + 1)).toBe("accepted");
+    expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["acme/npu", "beta/xpu"]);
+    expect(store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["gamma/tpu"]), NOW + 2)).toBe("duplicate");
+  });
+
+  it("ignores a task whose key another delivery already stored", () => {
+    store.acceptDelivery(delivery("d1"), { tasks: [checkRunTask("abc")], log: [] }, NOW);
+    store.acceptDelivery(delivery("d2"), { tasks: [checkRunTask("abc")], log: [] }, NOW + 1);
+    expect(store.outboxStats().pending).toBe(1);
+  });
+
+  it("never resets or repeats a sent dispatch on redelivery, whatever the repo's casing", () => {
+    store.acceptDelivery(delivery("d1", "hash-1"), work("d1", ["acme/npu"]), NOW);
+    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 5 });
+    store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["ACME/NPU"]), NOW + 10);
+    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 1, sentAt: NOW + 5 })]);
+    expect(store.outboxStats().pending).toBe(0);
+  });
+
+  it("stores nothing when any part of the work is rejected", () => {
+    const bad = work("d1", ["acme/npu", "beta/xpu"]);
+    bad.log[1] = logEntry("d1", "beta/xpu", { event: "issues" as "push" });
+    expect(() => store.acceptDelivery(delivery("d1"), bad, NOW)).toThrow(/CHECK constraint/);
+    expect(store.hasDelivery("d1")).toBe(false);
+    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
+  });
+
+  it("returns log rows as given: optional fields absent, not null", () => {
+    const skipped = logEntry("d1", "beta/xpu", { outcome: "skipped", reason: "not_installed" });
+    delete skipped.action;
+    delete skipped.prNumber;
+    store.acceptDelivery(delivery("d1"), { tasks: [], log: [logEntry("d1", "acme/npu"), skipped] }, NOW);
+    expect(store.dispatchLog("d1")).toStrictEqual([logEntry("d1", "acme/npu"), skipped]);
+    expect(store.dispatchLog("other")).toEqual([]);
+  });
+});
+
+describe("outbox", () => {
+  let store: Store;
+  beforeEach(() => {
+    store = open();
+  });
+
+  it("returns due tasks as stored, by next attempt then id, up to the limit", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"], 11), NOW);
+    store.acceptDelivery(delivery("d2"), { tasks: [checkRunTask("abc")], log: [] }, NOW + 10);
+    const [first, second, third] = store.dueTasks(NOW + 10, 10);
+    expect(first).toStrictEqual({
+      ...dispatchTask("d1", "acme/npu", 11),
+      id: expect.any(Number),
+      attempts: 0,
+      createdAt: NOW,
+      nextAttemptAt: NOW,
+    });
+    expect([second?.key, third?.key]).toEqual(["dispatch:d1:beta/xpu", checkRunTask("abc").key]);
+    expect(third).not.toHaveProperty("dispatch");
+
+    store.scheduleRetry(first!.id, { at: NOW + 20, error: "http_503" });
+    expect(store.dueTasks(NOW + 10, 10).map((task) => task.repo)).toEqual(["beta/xpu", UPSTREAM]);
+    expect(store.dueTasks(NOW + 20, 2).map((task) => task.repo)).toEqual(["beta/xpu", UPSTREAM]);
+    expect(store.dueTasks(NOW + 20, 10).at(-1)).toMatchObject({ repo: "acme/npu", attempts: 1, lastError: "http_503" });
+    expect(store.dueTasks(NOW - 1, 10)).toEqual([]);
+  });
+
+  it("leaves out excluded tasks and installations, keeping tasks with no installation", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
+    store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu"]), NOW + 1);
+    store.acceptDelivery(delivery("d3"), work("d3", ["gamma/tpu"], 33), NOW + 2);
+    const gamma = taskId(store, "dispatch:d3:gamma/tpu");
+    const exclude = { excludeIds: [gamma], excludeInstallations: [11] };
+    expect(store.dueTasks(NOW + 5, 10, exclude).map((task) => task.repo)).toEqual(["beta/xpu"]);
+    expect(store.nextDueAt(exclude)).toBe(NOW + 1);
+    expect(store.nextDueAt({ excludeInstallations: [11, 33], excludeIds: [taskId(store, "dispatch:d2:beta/xpu")] })).toBeUndefined();
+    expect(store.nextDueAt()).toBe(NOW);
+  });
+
+  it("has no next due time when nothing is pending", () => {
+    expect(store.nextDueAt()).toBeUndefined();
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW });
+    expect(store.nextDueAt()).toBeUndefined();
+  });
+
+  it("defers a pending task without counting an attempt", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    const id = taskId(store, "dispatch:d1:acme/npu");
+    store.deferTask(id, NOW + 500);
+    expect(store.nextDueAt()).toBe(NOW + 500);
+    expect(store.dueTasks(NOW + 500, 10)).toMatchObject([{ id, attempts: 0, nextAttemptAt: NOW + 500 }]);
+    expect(store.dispatchLog("d1")[0]).toMatchObject({ outcome: "pending", attempts: 0 });
+  });
+
+  it("marks a task sent in the outbox and its dispatch log", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    const id = taskId(store, "dispatch:d1:acme/npu");
+    store.scheduleRetry(id, { at: NOW + 100, error: "http_502" });
+    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { attempts: 1 })]);
+
+    store.markSent(id, { at: NOW + 150 });
+    expect(store.dueTasks(NOW + 1000, 10)).toEqual([]);
+    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 2, sentAt: NOW + 150 })]);
+  });
+
+  it.each(["failed", "dead"] as const)("marks a task %s with its reason", (outcome) => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    store.markFailed(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 5, reason: "http_404", outcome });
+    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome, reason: "http_404", attempts: 1 })]);
+    expect(store.outboxStats()).toEqual({ pending: 0, dead: outcome === "dead" ? 1 : 0 });
+  });
+
+  it("ignores every transition of a finished task", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    const id = taskId(store, "dispatch:d1:acme/npu");
+    store.markSent(id, { at: NOW + 5 });
+    store.scheduleRetry(id, { at: NOW + 10, error: "http_500" });
+    store.deferTask(id, NOW + 10);
+    store.markFailed(id, { at: NOW + 10, reason: "http_404", outcome: "dead" });
+    store.markSent(id, { at: NOW + 10 });
+    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 1, sentAt: NOW + 5 })]);
+    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
+    expect(store.nextDueAt()).toBeUndefined();
+  });
+
+  it("counts pending and dead tasks and dates the oldest pending one", () => {
+    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu", "gamma/tpu"]), NOW + 10);
+    store.markFailed(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 20, reason: "max_age", outcome: "dead" });
+    expect(store.outboxStats()).toEqual({ pending: 2, oldestPendingAt: NOW + 10, dead: 1 });
+  });
+
+  it("knows a check run's id only once its task was sent", () => {
+    const task = checkRunTask("abc");
+    store.acceptDelivery(delivery("d1"), { tasks: [task, dispatchTask("d1", "acme/npu")], log: [logEntry("d1", "acme/npu")] }, NOW);
+    expect(store.checkRunId(task.key)).toBeUndefined();
+    store.markSent(taskId(store, task.key), { at: NOW + 1, resultId: 4242 });
+    expect(store.checkRunId(task.key)).toBe(4242);
+    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 1, resultId: 1 });
+    expect(store.checkRunId("dispatch:d1:acme/npu")).toBeUndefined();
+    expect(store.checkRunId("check:unknown")).toBeUndefined();
+  });
+
+  it("dead-letters a task whose stored request cannot be read", () => {
+    const { store: direct, db } = openWithConnection();
+    direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
+    db.prepare("UPDATE outbox SET request_json = '{\"route\":' WHERE repo = 'acme/npu'").run();
+    expect(direct.dueTasks(NOW, 10).map((task) => task.repo)).toEqual(["beta/xpu"]);
+    expect(direct.dispatchLog("d1")[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request", attempts: 1 });
+    expect(direct.outboxStats()).toMatchObject({ pending: 1, dead: 1 });
+  });
+});
+
+describe("installations", () => {
+  it("remembers installations by repo, case-insensitively, including known non-installations", () => {
+    const store = open();
+    expect(store.getInstallation("acme/npu")).toBeUndefined();
+    store.setInstallation("Acme/NPU", 11, NOW);
+    store.setInstallation("beta/xpu", undefined, NOW);
+    store.setInstallation("gamma/tpu", 11, NOW);
+    expect(store.getInstallation("acme/npu")).toStrictEqual({ repo: "Acme/NPU", installationId: 11, checkedAt: NOW });
+    expect(store.getInstallation("BETA/xpu")).toStrictEqual({ repo: "beta/xpu", checkedAt: NOW });
+
+    store.setInstallation("acme/npu", 12, NOW + 1);
+    expect(store.getInstallation("ACME/npu")).toStrictEqual({ repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 });
+
+    store.dropInstallation(11, NOW + 2);
+    expect(store.listInstallations()).toStrictEqual([
+      { repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 },
+      { repo: "beta/xpu", checkedAt: NOW },
+      { repo: "gamma/tpu", checkedAt: NOW + 2 },
+    ]);
+  });
+});
+
+describe("durability", () => {
+  it("keeps accepted work for the next process when the first one never closed its store", () => {
+    const crashed = open();
+    crashed.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    const restarted = open();
+    expect(restarted.dueTasks(NOW, 10).map((task) => task.key)).toEqual(["dispatch:d1:acme/npu"]);
+    expect(restarted.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu")]);
+  });
+
+  it("recovers a commit from the write-ahead log after the writer is killed", async () => {
+    open().close();
+    const script = path.join(dir, "writer.mjs");
+    await writeFile(
+      script,
+      `import { createRequire } from "node:module";
+       const [driver, file] = process.argv.slice(2);
+       const Database = createRequire(import.meta.url)(driver);
+       const db = new Database(file);
+       db.pragma("journal_mode = WAL");
+       db.pragma("synchronous = FULL");
+       db.prepare("INSERT INTO outbox (key, kind, repo, request_json, status, attempts, created_at, next_attempt_at)"
+         + " VALUES ('check:killed', 'check_run', 'pytorch/pytorch', '{\\"route\\":\\"GET /\\",\\"params\\":{}}', 'pending', 0, 1, 1)").run();
+       process.send("committed");
+       setTimeout(() => {}, 30_000); // wait to be killed`,
+    );
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    const child = fork(script, [driver, path.join(dir, DATABASE_FILE)], { execArgv: [], stdio: "inherit" });
+    const exited = once(child, "exit");
+    await once(child, "message");
+    process.kill(child.pid!, "SIGKILL");
+    expect(await exited).toEqual([null, "SIGKILL"]);
+
+    // The commit is only in the WAL: the killed writer never checkpointed it into the main file.
+    expect((await stat(path.join(dir, `${DATABASE_FILE}-wal`))).size).toBeGreaterThan(0);
+    expect(open().dueTasks(NOW, 10)).toMatchObject([{ key: "check:killed", request: { route: "GET /", params: {} } }]);
+  });
+});
