@@ -1,17 +1,29 @@
 // Starts the relay on loopback through Probot's own Server, as `probot run` does.
 import { createHmac } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Probot, ProbotOctokit, Server } from "probot";
+import type { DispatchService } from "../../src/dispatch/service.js";
 import { createApp } from "../../src/index.js";
 import { testLog, testPrivateKey } from "./probot.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
+export const TICKET_SECRET = "test-ticket-secret-0123456789abcdef0123456789";
 
 export interface RunningRelay {
   url: string;
+  dispatch?: DispatchService;
   stop(): Promise<void>;
 }
 
-export async function startRelay(env: Record<string, string | undefined>): Promise<RunningRelay> {
+export interface RelayOptions {
+  /** GitHub API base URL (a stand-in's apiUrl); default api.github.com, for nock. */
+  baseUrl?: string;
+}
+
+export async function startRelay(env: Record<string, string | undefined>, options: RelayOptions = {}): Promise<RunningRelay> {
+  let dispatch: DispatchService | undefined;
   const server = new Server({
     host: "127.0.0.1",
     port: 0,
@@ -21,16 +33,29 @@ export async function startRelay(env: Record<string, string | undefined>): Promi
       privateKey: testPrivateKey(),
       secret: WEBHOOK_SECRET,
       log: testLog,
+      ...(options.baseUrl && { baseUrl: options.baseUrl }),
       Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
     }),
   });
-  await server.load(createApp({ env }));
+  await server.load(
+    createApp({
+      env: { RELAY_TICKET_SECRET: TICKET_SECRET, RELAY_REDELIVERY_MINUTES: "0", DATA_DIR: tempDir(), ...env },
+      onDispatchService: (service) => (dispatch = service),
+    }),
+  );
   await server.start();
-  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    dispatch,
+    async stop() {
+      await dispatch?.stop();
+      await server.stop();
+    },
+  };
 }
 
 /** Delivers a webhook the way GitHub does: JSON body signed with the webhook secret. */
-export async function deliver(relay: RunningRelay, name: string, payload: unknown, id = "delivery-1"): Promise<Response> {
+export async function deliver(relay: { url: string }, name: string, payload: unknown, id = "delivery-1"): Promise<Response> {
   const body = JSON.stringify(payload);
   const signature = `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`;
   return fetch(`${relay.url}/api/github/webhooks`, {
@@ -43,4 +68,9 @@ export async function deliver(relay: RunningRelay, name: string, payload: unknow
     },
     body,
   });
+}
+
+/** A fresh directory under the OS temp dir (tests never write into the working tree). */
+export function tempDir(prefix = "relay-test-"): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
 }

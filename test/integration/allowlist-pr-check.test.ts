@@ -6,6 +6,7 @@ import type { Probot } from "probot";
 import { createApp } from "../../src/index.js";
 import { webhookExample } from "../helpers/fixtures.js";
 import { testProbot } from "../helpers/probot.js";
+import { tempDir } from "../helpers/server.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/Codertocat/Hello-World";
@@ -27,7 +28,7 @@ type CheckRunBody = {
 
 async function loadApp(serverMode: boolean): Promise<Probot> {
   const probot = testProbot();
-  await probot.load(createApp({ env: { ALLOWLIST_REPO: "Codertocat/Hello-World" } }), {
+  await probot.load(createApp({ env: { ALLOWLIST_REPO: "Codertocat/Hello-World", DATA_DIR: tempDir() } }), {
     cwd: process.cwd(),
     addHandler: serverMode
       ? () => undefined

@@ -24,8 +24,13 @@ afterAll(async () => {
 
 /** The environment a child gets: none of the developer's GitHub App settings leak in. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: "json", ...extra };
-  return env;
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_FORMAT: "json",
+    DATA_DIR: path.join(dir, `data-${randomUUID()}`),
+    ...extra,
+  };
 }
 
 async function freePort(): Promise<number> {

@@ -36,6 +36,17 @@ describe("loadConfig defaults", () => {
         refreshSeconds: 300,
       },
       labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
+      dispatch: {
+        prEventType: "pytorch-pr-trigger",
+        pushEventType: "pytorch-push-trigger",
+        drafts: false,
+        trustedAssociations: ["OWNER", "MEMBER", "COLLABORATOR"],
+        trustLabel: "ciflow/oot-approved",
+        ticketTtlSeconds: 14 * 24 * 3600,
+      },
+      outbox: { concurrency: 16, writesPerMinute: 80, writesPerHour: 500, maxAgeMs: 12 * 3_600_000, requestTimeoutMs: 30_000 },
+      redeliveryIntervalMs: 600_000,
+      installationRecheckMs: 600_000,
       github: { apiBaseUrl: "https://api.github.com", webBaseUrl: "https://github.com" },
       callback: {
         url: "http://localhost:3000/relay/callback",
@@ -44,6 +55,25 @@ describe("loadConfig defaults", () => {
       },
       clickhouse: { kind: "embedded", path: path.resolve("data", "clickhouse"), database: "default" },
     });
+  });
+
+  it("reads the dispatch and outbox settings", () => {
+    const config = loadConfig({
+      RELAY_PR_EVENT_TYPE: "crcr-pr",
+      RELAY_DISPATCH_DRAFTS: "true",
+      RELAY_TRUSTED_ASSOCIATIONS: "OWNER, MEMBER",
+      RELAY_WRITES_PER_MINUTE: "40",
+      RELAY_REDELIVERY_MINUTES: "0",
+    });
+    expect(config.dispatch).toMatchObject({ prEventType: "crcr-pr", drafts: true, trustedAssociations: ["OWNER", "MEMBER"] });
+    expect(config.outbox.writesPerMinute).toBe(40);
+    expect(config.redeliveryIntervalMs).toBe(0);
+  });
+
+  it("names the variable and the allowed values for bad dispatch settings", () => {
+    expect(() => loadConfig({ RELAY_DISPATCH_DRAFTS: "yes", RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS", RELAY_OUTBOX_CONCURRENCY: "0" })).toThrow(
+      /RELAY_DISPATCH_DRAFTS: "yes" is not a boolean[\s\S]*RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS" is not a comma-separated list[\s\S]*RELAY_OUTBOX_CONCURRENCY: "0"/,
+    );
   });
 
   it("treats empty strings as unset", () => {
