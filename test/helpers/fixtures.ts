@@ -10,7 +10,6 @@ const require = createRequire(import.meta.url);
 const groups = require("@octokit/webhooks-examples") as ExampleGroup[];
 
 // Payload types are loose on purpose: tests edit fields the way GitHub would send them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Payload = Record<string, any>;
 
 /** Every example payload of `event`, deep-cloned. */

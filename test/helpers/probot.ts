@@ -13,8 +13,9 @@ export function testPrivateKey(): string {
   return privateKey;
 }
 
-export function testProbot(): Probot {
+export function testProbot(options: { baseUrl?: string } = {}): Probot {
   return new Probot({
+    ...options,
     appId: 1,
     privateKey: testPrivateKey(),
     log: testLog,

@@ -150,6 +150,26 @@ describe("dispatch end to end", () => {
     expect(ready.checks.dispatch.details.notInstalled).toEqual(["ghost/not-installed"]);
   });
 
+  it("learns installations from installation_repositories events", async () => {
+    github.install(11, ["acme/npu-backend"]);
+    const running = await start(`L1:\n  - acme/npu-backend\n  - ghost/late-installer\n`);
+    await deliver(running, "pull_request", openedPr(), "delivery-before");
+    await settled(running);
+
+    github.install(31, ["ghost/late-installer"]);
+    const added = webhookExample("installation_repositories", (p) => p.action === "added");
+    added.installation.id = 31;
+    added.repositories_added = [{ full_name: "ghost/late-installer", name: "late-installer" }];
+    expect((await deliver(running, "installation_repositories", added, "delivery-install")).status).toBe(200);
+
+    const again = openedPr();
+    again.action = "synchronize";
+    await deliver(running, "pull_request", again, "delivery-after");
+    await settled(running);
+    expect(dispatches().filter((request) => request.path === "/repos/ghost/late-installer/dispatches")).toHaveLength(1);
+    expect(dispatches().find((request) => request.path.startsWith("/repos/ghost/"))!.installationId).toBe(31);
+  });
+
   it("holds an untrusted author's PR until the trust label is added", async () => {
     github.install(11, ["acme/npu-backend"]);
     const running = await start(`L2:\n  - acme/npu-backend\n`);
