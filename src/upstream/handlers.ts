@@ -34,8 +34,13 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     await accept(context, pushFacts(context.id, context.payload), deps);
   });
   app.on(["installation", "installation_repositories"], (context) => {
-    deps.installations().apply(context.name, context.payload);
+    const installations = deps.installations();
+    installations.apply(context.name, context.payload);
     metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
+    // Payloads do not always list the repos (e.g. unsuspend): look again at allowlisted repos without the
+    // App, in the background so the webhook answer never waits on lookups.
+    const gained = context.name === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(context.payload.action);
+    if (gained) void installations.recheckMissing((deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
   });
 }
 

@@ -61,7 +61,16 @@ export class InstallationDirectory {
       const record = this.store.getInstallation(repo);
       return !record || (record.installationId === undefined && this.#now() - record.checkedAt >= this.options.recheckMs);
     });
-    for (const repo of stale) {
+    await this.#lookupAll(stale);
+  }
+
+  /** Looks up now every repo among `repos` recorded as not installed (e.g. after an installation appeared). */
+  async recheckMissing(repos: readonly string[]): Promise<void> {
+    await this.#lookupAll(this.notInstalled(repos));
+  }
+
+  async #lookupAll(repos: readonly string[]): Promise<void> {
+    for (const repo of repos) {
       try {
         await this.lookup(repo);
       } catch (error) {
