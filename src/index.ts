@@ -15,6 +15,8 @@ export interface AppDependencies {
   env?: Record<string, string | undefined>;
   /** Receives the running dispatch service (tests use it to wait for or stop the worker). */
   onDispatchService?: (service: DispatchService) => void;
+  /** Finish in-flight GitHub requests on SIGTERM before exiting (default true; tests turn it off). */
+  gracefulShutdown?: boolean;
 }
 
 export function createApp(deps: AppDependencies = {}) {
@@ -49,6 +51,10 @@ export function createApp(deps: AppDependencies = {}) {
       readiness.dispatch = () => running.readiness();
       running.start();
       deps.onDispatchService?.(running);
+      if (deps.gracefulShutdown ?? true) {
+        // Record the outcome of requests on the wire before exiting, so a deploy is not a crash.
+        process.once("SIGTERM", () => void running.stop().finally(() => process.exit(0)));
+      }
       await allowlist.start();
     }
   };

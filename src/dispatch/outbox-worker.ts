@@ -154,9 +154,14 @@ export class OutboxWorker {
   #failed(task: OutboxTask, error: unknown): void {
     const { store, metrics, log, maxAgeMs } = this.options;
     const now = this.#now();
+    // Octokit reports network errors and timeouts as status 500 without a response: no answer arrived.
     const response = (error as { response?: { headers?: Record<string, string> } }).response;
     const verdict = classifyFailure(
-      { status: httpStatus(error), headers: response?.headers ?? {}, message: error instanceof Error ? error.message : String(error) },
+      {
+        ...(response && { status: httpStatus(error) }),
+        headers: response?.headers ?? {},
+        message: error instanceof Error ? error.message : String(error),
+      },
       now,
     );
     if (verdict.kind === "permanent") {

@@ -146,7 +146,7 @@ export interface PushInput {
   branch: string;
   /** The pushed `after` sha. */
   headSha: string;
-  /** `head_commit.url`. */
+  /** `head_commit.url`, or the compare URL when the push has no head commit. */
   commitUrl: string;
   /** Login of the user who pushed (`sender.login`). */
   author: string;

@@ -8,7 +8,7 @@ export type FailureVerdict =
   | { kind: "permanent"; reason: string };
 
 export interface FailureFacts {
-  /** HTTP status; undefined for errors that never got a response. */
+  /** HTTP status of GitHub's answer; undefined when no answer arrived (network error, timeout). */
   status?: number;
   headers?: Record<string, string | number | undefined>;
   message: string;
@@ -20,10 +20,12 @@ export function classifyFailure(failure: FailureFacts, now: number): FailureVerd
   const { status, message } = failure;
   const retryAfterMs = retryAfter(failure.headers ?? {}, now);
   if (status === undefined || status >= 500) {
-    // Octokit reports network errors and aborted (timed-out) requests as status 500 without a response.
     return { kind: "transient", reason: status === undefined ? "network" : `http_${status}`, ...(retryAfterMs !== undefined && { retryAfterMs }) };
   }
   if (status === 429) return { kind: "transient", reason: "rate_limited", retryAfterMs: retryAfterMs ?? SECONDARY_LIMIT_FLOOR_MS };
+  if (status === 403 && String(failure.headers?.["x-ratelimit-remaining"]) === "0") {
+    return { kind: "transient", reason: "rate_limited", retryAfterMs: retryAfterMs ?? SECONDARY_LIMIT_FLOOR_MS };
+  }
   if (status === 403 && (retryAfterMs !== undefined || /rate limit|abuse/i.test(message))) {
     return { kind: "transient", reason: "secondary_rate_limit", retryAfterMs: retryAfterMs ?? SECONDARY_LIMIT_FLOOR_MS };
   }

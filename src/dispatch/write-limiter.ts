@@ -1,7 +1,9 @@
 // Per-installation pacing of content-creating requests (pure, clock injected). GitHub's secondary
 // limits allow no more than 80 content-generating requests a minute and 500 an hour
-// (docs.github.com, "Rate limits for the REST API"), and they apply per installation: each installation
-// has its own sliding windows here, so one busy installation never slows the others.
+// (docs.github.com, "Rate limits for the REST API"). Each installation acts with its own token, so each
+// gets its own sliding windows here: one busy installation never slows the others. (GitHub documents
+// primary limits per installation; how secondary limits are counted for Apps is not documented, so
+// the budgets are configurable.)
 
 export interface WriteBudget {
   perMinute: number;

@@ -33,7 +33,9 @@ export interface PushFacts {
   after: string;
   deleted: boolean;
   defaultBranch?: string;
+  /** head_commit.url, or the compare URL when the push has no head commit. */
   url: string;
+  /** Login of the user who pushed (sender.login; pusher.name when there is no sender). */
   pusher: string;
 }
 
@@ -66,6 +68,7 @@ interface PushPayload {
   compare: string;
   head_commit: { url: string } | null;
   pusher: { name: string };
+  sender?: { login: string };
 }
 
 export function pullRequestFacts(deliveryId: string, payload: PullRequestPayload): PullRequestFacts {
@@ -103,6 +106,6 @@ export function pushFacts(deliveryId: string, payload: PushPayload): PushFacts {
     deleted: payload.deleted,
     ...(payload.repository.default_branch && { defaultBranch: payload.repository.default_branch }),
     url: payload.head_commit?.url ?? payload.compare,
-    pusher: payload.pusher.name,
+    pusher: payload.sender?.login ?? payload.pusher.name,
   };
 }

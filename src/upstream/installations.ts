@@ -25,10 +25,15 @@ export class InstallationDirectory {
     private readonly options: { log: Logger; recheckMs: number; now?: () => number },
   ) {}
 
-  /** true/false when known; undefined when this repo was never looked up. */
+  /**
+   * true when the App is installed; false when a recent check found it absent; undefined when never
+   * checked or the absence is older than the recheck interval (then dispatching looks again).
+   */
   known(repo: string): boolean | undefined {
     const record = this.store.getInstallation(repo);
-    return record === undefined ? undefined : record.installationId !== undefined;
+    if (record?.installationId !== undefined) return true;
+    if (record && this.#now() - record.checkedAt < this.options.recheckMs) return false;
+    return undefined;
   }
 
   /** The recorded installation id, without any lookup. */
@@ -79,7 +84,7 @@ export class InstallationDirectory {
     }
   }
 
-  /** Forget what is known about a repo (e.g. a dispatch answered 404), so the next use looks again. */
+  /** Forget what is known about a repo (e.g. a dispatch answered 404): the next dispatch looks it up again. */
   forget(repo: string): void {
     this.store.setInstallation(repo, undefined, 0);
   }
@@ -100,8 +105,12 @@ export class InstallationDirectory {
     }
   }
 
+  /** Repos recorded without the App (however long ago). */
   notInstalled(repos: readonly string[]): string[] {
-    return repos.filter((repo) => this.known(repo) === false);
+    return repos.filter((repo) => {
+      const record = this.store.getInstallation(repo);
+      return record !== undefined && record.installationId === undefined;
+    });
   }
 
   async #fetch(repo: string): Promise<number | undefined> {

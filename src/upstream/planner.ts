@@ -65,7 +65,7 @@ function ignoredBecause(event: UpstreamEvent, settings: PlannerSettings): string
     return undefined;
   }
   if (DISPATCHING_ACTIONS.has(event.action)) return undefined;
-  if (event.action === "labeled" && event.label === settings.trustLabel) {
+  if (event.action === "labeled" && sameLabel(event.label, settings.trustLabel)) {
     // The label only matters where it lifts the trust gate; a trusted author's PR was dispatched already.
     return isTrustedAuthor(event, settings) ? "trust label on a trusted author's PR" : undefined;
   }
@@ -74,10 +74,17 @@ function ignoredBecause(event: UpstreamEvent, settings: PlannerSettings): string
 
 function prGate(event: PullRequestFacts, settings: PlannerSettings): SkipReason | undefined {
   if (event.draft && !settings.drafts) return "draft";
-  if (!isTrustedAuthor(event, settings) && !event.labels.includes(settings.trustLabel)) return "untrusted_author";
+  if (!isTrustedAuthor(event, settings) && !event.labels.some((label) => sameLabel(label, settings.trustLabel))) {
+    return "untrusted_author";
+  }
   return undefined;
 }
 
 function isTrustedAuthor(event: PullRequestFacts, settings: PlannerSettings): boolean {
   return settings.trustedAssociations.includes(event.authorAssociation);
+}
+
+/** GitHub label names are unique regardless of case. */
+function sameLabel(a: string | undefined, b: string): boolean {
+  return a?.toLowerCase() === b.toLowerCase();
 }

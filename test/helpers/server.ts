@@ -41,6 +41,7 @@ export async function startRelay(env: Record<string, string | undefined>, option
     createApp({
       env: { RELAY_TICKET_SECRET: TICKET_SECRET, RELAY_REDELIVERY_MINUTES: "0", DATA_DIR: tempDir(), ...env },
       onDispatchService: (service) => (dispatch = service),
+      gracefulShutdown: false,
     }),
   );
   await server.start();

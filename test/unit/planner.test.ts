@@ -96,6 +96,9 @@ describe("planDispatch", () => {
     const labeled = pr("labeled", { authorAssociation: "FIRST_TIME_CONTRIBUTOR", label: "ciflow/oot-approved", labels: ["ciflow/oot-approved"] });
     expect(planDispatch(labeled, allowlist(), everyoneInstalled, SETTINGS).dispatch).toHaveLength(4);
 
+    const otherCase = pr("labeled", { authorAssociation: "NONE", label: "CIFlow/OOT-Approved", labels: ["CIFlow/OOT-Approved"] });
+    expect(planDispatch(otherCase, allowlist(), everyoneInstalled, SETTINGS).dispatch).toHaveLength(4);
+
     // Later pushes keep going through while the label stays on.
     const pushed = pr("synchronize", { authorAssociation: "CONTRIBUTOR", labels: ["ciflow/oot-approved"] });
     expect(planDispatch(pushed, allowlist(), everyoneInstalled, SETTINGS).dispatch).toHaveLength(4);

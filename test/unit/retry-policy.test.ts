@@ -41,7 +41,7 @@ describe("classifyFailure", () => {
     const reset = String(Math.floor(NOW / 1000) + 120);
     expect(
       classifyFailure({ status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }, message: "API rate limit exceeded" }, NOW),
-    ).toMatchObject({ kind: "transient", retryAfterMs: 120_000 });
+    ).toMatchObject({ kind: "transient", reason: "rate_limited", retryAfterMs: 120_000 });
   });
 });
 
