@@ -1,25 +1,15 @@
 // Upstream webhook payloads reduced to the facts the planner needs (pure). Only this module reads
 // Probot's payload shapes for upstream events.
+import type { PullRequestInput } from "../dispatch/payload.js";
 
-export interface PullRequestFacts {
+/** A pull_request event: the PR fields the dispatch payload carries, plus what the planner decides on. */
+export interface PullRequestFacts extends PullRequestInput {
   kind: "pull_request";
   deliveryId: string;
   action: string;
   repo: string;
   installationId?: number;
-  number: number;
-  headSha: string;
-  headRef: string;
-  /** owner/repo of the PR head; differs from `repo` for fork PRs; null when the fork was deleted. */
-  headRepo: string | null;
-  baseRef: string;
-  baseSha: string;
-  url: string;
-  title: string;
-  author: string;
   authorAssociation: string;
-  draft: boolean;
-  labels: string[];
   /** The label added or removed, for labeled/unlabeled. */
   label?: string;
 }
@@ -85,7 +75,7 @@ export function pullRequestFacts(deliveryId: string, payload: PullRequestPayload
     headRepo: pr.head.repo?.full_name ?? null,
     baseRef: pr.base.ref,
     baseSha: pr.base.sha,
-    url: pr.html_url,
+    htmlUrl: pr.html_url,
     title: pr.title,
     author: pr.user?.login ?? "ghost",
     authorAssociation: pr.author_association,

@@ -89,19 +89,7 @@ async function dispatchTask(
           ...common,
           event: "pull_request",
           action: event.action,
-          pullRequest: {
-            number: event.number,
-            headSha: event.headSha,
-            headRef: event.headRef,
-            headRepo: event.headRepo,
-            baseRef: event.baseRef,
-            baseSha: event.baseSha,
-            htmlUrl: event.url,
-            title: event.title,
-            author: event.author,
-            draft: event.draft,
-            labels: event.labels,
-          },
+          pullRequest: event,
         }
       : {
           ...common,

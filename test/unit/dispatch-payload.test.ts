@@ -6,7 +6,8 @@ import {
   MAX_TITLE_LENGTH,
   buildDispatchPayload,
 } from "../../src/dispatch/payload.js";
-import type { DispatchPayloadInput, PullRequestInput } from "../../src/dispatch/payload.js";
+import type { DispatchPayloadInput } from "../../src/dispatch/payload.js";
+import { pullRequestFacts } from "../../src/upstream/events.js";
 import { webhookExample } from "../helpers/fixtures.js";
 import type { Payload } from "../helpers/fixtures.js";
 
@@ -19,30 +20,13 @@ const common = {
 
 const labelNames = (labels: Array<{ name: string }>) => labels.map((label) => label.name);
 
-function pullRequestFacts(payload: Payload): PullRequestInput {
-  const pr = payload.pull_request;
-  return {
-    number: pr.number,
-    headSha: pr.head.sha,
-    headRef: pr.head.ref,
-    headRepo: pr.head.repo?.full_name ?? null,
-    baseRef: pr.base.ref,
-    baseSha: pr.base.sha,
-    htmlUrl: pr.html_url,
-    title: pr.title,
-    author: pr.user.login,
-    draft: pr.draft,
-    labels: labelNames(pr.labels),
-  };
-}
-
 function prInput(payload: Payload = webhookExample("pull_request", (p) => p.action === "labeled")): DispatchPayloadInput {
   return {
     ...common,
     upstreamRepo: payload.repository.full_name,
     event: "pull_request",
     action: payload.action,
-    pullRequest: pullRequestFacts(payload),
+    pullRequest: pullRequestFacts("delivery", payload as never),
   };
 }
 
