@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { OutboxTask, Store } from "../store/store.js";
+import type { GitHubRequest, OutboxTask, Store } from "../store/store.js";
 import type { InstallationDirectory } from "../upstream/installations.js";
 import { backoffDelay, classifyFailure } from "./retry-policy.js";
 import type { WriteLimiter } from "./write-limiter.js";
@@ -138,13 +138,11 @@ export class OutboxWorker {
         }
       }
       const client: GitHubClient = await clients.get(installationId);
-      const response = await client.request(task.request.route, {
-        ...task.request.params,
-        request: { signal: AbortSignal.timeout(requestTimeoutMs) },
-      });
+      const { route, params } = requestFor(task, store);
+      const response = await client.request(route, { ...params, request: { signal: AbortSignal.timeout(requestTimeoutMs) } });
       const data: unknown = response.data;
       const resultId = typeof data === "object" && data !== null && "id" in data && typeof data.id === "number" ? data.id : undefined;
-      store.markSent(task.id, { at: this.#now(), ...(resultId !== undefined && { resultId }) });
+      store.markSent(task.id, { at: this.#now(), version: task.version, ...(resultId !== undefined && { resultId }) });
       if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome: "sent", reason: "" });
     } catch (error) {
       this.#failed(task, error);
@@ -202,4 +200,16 @@ export class OutboxWorker {
   #now(): number {
     return (this.options.now ?? Date.now)();
   }
+}
+
+/**
+ * The request to send for a task. A check-run task holds the run's desired state: the first send
+ * creates the run, later ones update it in place (same id), so re-reports never add duplicate runs.
+ */
+export function requestFor(task: OutboxTask, store: Pick<Store, "checkRunId">): GitHubRequest {
+  if (task.kind !== "check_run") return task.request;
+  const checkRunId = store.checkRunId(task.key);
+  if (checkRunId === undefined) return task.request;
+  const { head_sha: _headSha, ...update } = task.request.params;
+  return { route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", params: { ...update, check_run_id: checkRunId } };
 }

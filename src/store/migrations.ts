@@ -67,6 +67,38 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX installations_by_id ON installations (installation_id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Check-run tasks hold a desired state; a newer state bumps the version while the old one is sent.
+      ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+
+      -- One row per reported job attempt; the job itself is JSON so its fields can grow without migrations.
+      CREATE TABLE jobs (
+        delivery_id         TEXT NOT NULL,
+        downstream_repo_key TEXT NOT NULL,
+        run_id              INTEGER NOT NULL,
+        run_attempt         INTEGER NOT NULL,
+        job_name            TEXT NOT NULL,
+        upstream_repo_key   TEXT NOT NULL,
+        backend_name        TEXT NOT NULL,
+        head_sha            TEXT NOT NULL,
+        job_json            TEXT NOT NULL,
+        updated_at          INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, downstream_repo_key, run_id, run_attempt, job_name)
+      );
+      CREATE INDEX jobs_by_backend_sha ON jobs (upstream_repo_key, backend_name, head_sha);
+
+      -- HUD rows waiting to be written to ClickHouse: nothing accepted is lost while it is unavailable.
+      CREATE TABLE hud_rows (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        row_json    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        exported_at INTEGER
+      );
+      CREATE INDEX hud_rows_pending ON hud_rows (id) WHERE exported_at IS NULL;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -12,10 +12,13 @@ import type {
   DispatchOutcome,
   GitHubRequest,
   InstallationRecord,
+  JobEffects,
+  JobKey,
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
   Store,
+  StoredJob,
   TaskExclusion,
 } from "./store.js";
 
@@ -43,7 +46,7 @@ interface LogChange {
   sentAt: number | null;
 }
 
-const TASK_COLUMNS = `id, key, kind, repo, installation_id AS installationId, request_json AS requestJson,
+const TASK_COLUMNS = `id, key, kind, repo, version, installation_id AS installationId, request_json AS requestJson,
   dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo, attempts,
   created_at AS createdAt, next_attempt_at AS nextAttemptAt, last_error AS lastError`;
 const LOG_COLUMNS = `delivery_id AS deliveryId, downstream_repo AS downstreamRepo, upstream_repo AS upstreamRepo,
@@ -90,8 +93,46 @@ function prepareStatements(db: Database.Database) {
     deferTask: db.prepare<[{ id: number; at: number }]>(
       "UPDATE outbox SET next_attempt_at = @at WHERE id = @id AND status = 'pending'",
     ),
-    markSent: db.prepare<[{ id: number; at: number; resultId: number | null }], TransitionedTask>(
-      `UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = @at, result_id = @resultId ${TRANSITIONED}`,
+    // A version that moved on while the request was on the wire keeps the task pending for the newer state.
+    markSent: db.prepare<[{ id: number; at: number; resultId: number | null; version: number | null }], TransitionedTask>(
+      `UPDATE outbox SET
+         status = CASE WHEN @version IS NULL OR version = @version THEN 'sent' ELSE 'pending' END,
+         finished_at = CASE WHEN @version IS NULL OR version = @version THEN @at ELSE NULL END,
+         attempts = attempts + 1, next_attempt_at = @at, result_id = coalesce(@resultId, result_id) ${TRANSITIONED}`,
+    ),
+    syncCheckRun: db.prepare<[ReturnType<typeof taskParams>]>(
+      `INSERT INTO outbox (key, kind, repo, installation_id, request_json, status, attempts, created_at, next_attempt_at)
+       VALUES (@key, @kind, @repo, @installationId, @requestJson, 'pending', 0, @now, @now)
+       ON CONFLICT (key) DO UPDATE SET
+         request_json = excluded.request_json,
+         version = version + 1,
+         created_at = CASE WHEN status = 'pending' THEN created_at ELSE excluded.created_at END,
+         next_attempt_at = CASE WHEN status = 'pending' THEN next_attempt_at ELSE excluded.next_attempt_at END,
+         status = 'pending', finished_at = NULL, last_error = NULL`,
+    ),
+    hasTask: db.prepare<[string], number>("SELECT 1 FROM outbox WHERE key = ?").pluck(),
+    dispatchSentAt: db.prepare<[string, string], number | null>(
+      "SELECT sent_at FROM dispatch_log WHERE delivery_id = ? AND downstream_repo_key = ?",
+    ).pluck(),
+    getJob: db.prepare<[{ deliveryId: string; repoKey: string; runId: number; runAttempt: number; jobName: string }], string>(
+      `SELECT job_json FROM jobs WHERE delivery_id = @deliveryId AND downstream_repo_key = @repoKey
+         AND run_id = @runId AND run_attempt = @runAttempt AND job_name = @jobName`,
+    ).pluck(),
+    backendJobs: db.prepare<[string, string, string], string>(
+      `SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
+       ORDER BY rowid`,
+    ).pluck(),
+    upsertJob: db.prepare<[Record<string, string | number>]>(
+      `INSERT INTO jobs (delivery_id, downstream_repo_key, run_id, run_attempt, job_name, upstream_repo_key,
+         backend_name, head_sha, job_json, updated_at)
+       VALUES (@deliveryId, @repoKey, @runId, @runAttempt, @jobName, @upstreamRepoKey, @backendName, @headSha,
+         @jobJson, @updatedAt)
+       ON CONFLICT (delivery_id, downstream_repo_key, run_id, run_attempt, job_name) DO UPDATE SET
+         job_json = excluded.job_json, updated_at = excluded.updated_at`,
+    ),
+    insertHudRow: db.prepare<[string, number]>("INSERT INTO hud_rows (row_json, created_at) VALUES (?, ?)"),
+    pendingHudRows: db.prepare<[number], { id: number; rowJson: string }>(
+      "SELECT id, row_json AS rowJson FROM hud_rows WHERE exported_at IS NULL ORDER BY id LIMIT ?",
     ),
     scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
       `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error ${TRANSITIONED}`,
@@ -112,7 +153,7 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${LOG_COLUMNS} FROM dispatch_log WHERE delivery_id = ? ORDER BY rowid`,
     ),
     checkRunId: db.prepare<[string], number | null>(
-      "SELECT result_id FROM outbox WHERE key = ? AND kind = 'check_run' AND status = 'sent'",
+      "SELECT result_id FROM outbox WHERE key = ? AND kind = 'check_run' AND result_id IS NOT NULL",
     ).pluck(),
     getInstallation: db.prepare<[string], Row<InstallationRecord>>(
       `SELECT ${INSTALLATION_COLUMNS} FROM installations WHERE repo_key = ?`,
@@ -254,8 +295,9 @@ export class SqliteStore implements Store {
     this.#sql.deferTask.run({ id: taskId, at });
   }
 
-  markSent(taskId: number, result: { at: number; resultId?: number }): void {
-    this.#advance(() => this.#sql.markSent.get({ id: taskId, at: result.at, resultId: result.resultId ?? null }), {
+  markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): void {
+    const params = { id: taskId, at: result.at, resultId: result.resultId ?? null, version: result.version ?? null };
+    this.#advance(() => this.#sql.markSent.get(params), {
       outcome: "sent",
       reason: null,
       sentAt: result.at,
@@ -303,6 +345,46 @@ export class SqliteStore implements Store {
 
   checkRunId(key: string): number | undefined {
     return this.#sql.checkRunId.get(key) ?? undefined;
+  }
+
+  hasTask(key: string): boolean {
+    return this.#sql.hasTask.get(key) !== undefined;
+  }
+
+  dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined {
+    return this.#sql.dispatchSentAt.get(deliveryId, repoKey(downstreamRepo)) ?? undefined;
+  }
+
+  getJob(key: JobKey): StoredJob | undefined {
+    const json = this.#sql.getJob.get({ ...key, repoKey: repoKey(key.downstreamRepo) });
+    return json === undefined ? undefined : (JSON.parse(json) as StoredJob);
+  }
+
+  backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[] {
+    return this.#sql.backendJobs.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as StoredJob);
+  }
+
+  recordJob(job: StoredJob, effects: JobEffects, now: number): void {
+    this.#write(() => {
+      this.#sql.upsertJob.run({
+        deliveryId: job.deliveryId,
+        repoKey: repoKey(job.downstreamRepo),
+        runId: job.runId,
+        runAttempt: job.runAttempt,
+        jobName: job.jobName,
+        upstreamRepoKey: repoKey(job.upstreamRepo),
+        backendName: job.backendName,
+        headSha: job.headSha,
+        jobJson: JSON.stringify(job),
+        updatedAt: job.updatedAt,
+      });
+      for (const task of effects.checkRuns) this.#sql.syncCheckRun.run(taskParams(task, now));
+      if (effects.hudRow) this.#sql.insertHudRow.run(JSON.stringify(effects.hudRow), now);
+    });
+  }
+
+  pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }> {
+    return this.#sql.pendingHudRows.all(limit).map(({ id, rowJson }) => ({ id, row: JSON.parse(rowJson) as Record<string, unknown> }));
   }
 
   getInstallation(repo: string): InstallationRecord | undefined {

@@ -30,6 +30,8 @@ export interface OutboxTaskInput {
 
 export interface OutboxTask extends OutboxTaskInput {
   id: number;
+  /** Bumped when a newer desired state replaces a check-run task's request (see syncCheckRuns). */
+  version: number;
   attempts: number;
   createdAt: number;
   nextAttemptAt: number;
@@ -86,6 +88,43 @@ export interface OutboxStats {
   dead: number;
 }
 
+export interface JobKey {
+  deliveryId: string;
+  downstreamRepo: string;
+  runId: number;
+  runAttempt: number;
+  jobName: string;
+}
+
+/** One reported job attempt, as the relay knows it. Times are the relay's clock (ms). */
+export interface StoredJob extends JobKey {
+  upstreamRepo: string;
+  prNumber: number | null;
+  headSha: string;
+  backendName: string;
+  level: string;
+  workflowName: string;
+  status: "in_progress" | "completed";
+  conclusion?: string;
+  startedAt?: number;
+  completedAt?: number;
+  /** Dispatch accepted by GitHub → first in_progress report. */
+  queueMs?: number;
+  /** in_progress → completed; absent when the start report was never seen. */
+  executionMs?: number;
+  /** Identifies the last accepted report, so an identical repeat is recognised. */
+  fingerprint: string;
+  /** The last accepted callback body, without its ticket. */
+  report: Record<string, unknown>;
+  updatedAt: number;
+}
+
+export interface JobEffects {
+  /** Desired states of check runs (kind "check_run"), keyed per check run. */
+  checkRuns: OutboxTaskInput[];
+  hudRow?: Record<string, unknown>;
+}
+
 export interface InstallationRecord {
   repo: string;
   /** undefined when the App is known not to be installed on the repo. */
@@ -107,8 +146,12 @@ export interface Store {
   nextDueAt(exclude?: TaskExclusion): number | undefined;
   /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
   deferTask(taskId: number, at: number): void;
-  /** GitHub accepted the request. `resultId` is the created object's id (check runs). */
-  markSent(taskId: number, result: { at: number; resultId?: number }): void;
+  /**
+   * GitHub accepted the request. `resultId` is the created object's id (check runs). When the task's
+   * version moved on while it was being sent (a newer check-run state arrived), it stays pending so
+   * the newer state is written too.
+   */
+  markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): void;
   /** A transient failure: try again at `at` (attempts is incremented). */
   scheduleRetry(taskId: number, retry: { at: number; error: string }): void;
   /** A permanent failure ("failed") or a task past its maximum age or attempts ("dead"). */
@@ -117,8 +160,23 @@ export interface Store {
 
   dispatchLog(deliveryId: string): DispatchLogEntry[];
 
-  /** The id of the check run a sent `check_run` task created, by its task key. */
+  /** The id of the check run a `check_run` task created, by its task key. */
   checkRunId(key: string): number | undefined;
+  /** Does a task with this key exist (in any state)? */
+  hasTask(key: string): boolean;
+  /** When the dispatch to this downstream was accepted by GitHub. */
+  dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined;
+
+  getJob(key: JobKey): StoredJob | undefined;
+  /** Every job attempt reported for a backend on a head sha (for the aggregate check run). */
+  backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[];
+  /**
+   * Stores a job's new state with its effects, atomically: check-run desired states (created, or
+   * replacing a pending/sent state of the same key — only the latest is written) and a HUD row.
+   */
+  recordJob(job: StoredJob, effects: JobEffects, now: number): void;
+  /** HUD rows not yet written to ClickHouse, oldest first. */
+  pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }>;
 
   getInstallation(repo: string): InstallationRecord | undefined;
   setInstallation(repo: string, installationId: number | undefined, now: number): void;

@@ -113,7 +113,10 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([{ version: 1, applied_at: expect.any(Number) }]);
+    expect(migrations).toEqual([
+      { version: 1, applied_at: expect.any(Number) },
+      { version: 2, applied_at: expect.any(Number) },
+    ]);
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -134,7 +137,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(1\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(2\)/);
   });
 });
 
@@ -206,6 +209,7 @@ describe("outbox", () => {
     expect(first).toStrictEqual({
       ...dispatchTask("d1", "acme/npu", 11),
       id: expect.any(Number),
+      version: 0,
       attempts: 0,
       createdAt: NOW,
       nextAttemptAt: NOW,

@@ -1,0 +1,107 @@
+// Jobs, check-run desired states (coalescing) and pending HUD rows in the SQLite store.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { requestFor } from "../../src/dispatch/outbox-worker.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { OutboxTaskInput, Store, StoredJob } from "../../src/store/store.js";
+import { tempDir } from "../helpers/server.js";
+
+const NOW = 1_800_000_000_000;
+let store: Store;
+
+beforeEach(() => {
+  store = openSqliteStore(tempDir());
+});
+afterEach(() => store.close());
+
+function checkRun(status: string, conclusion?: string): OutboxTaskInput {
+  return {
+    key: "check:up/stream:npu:abc:ci/test",
+    kind: "check_run",
+    repo: "up/stream",
+    installationId: 1,
+    request: {
+      route: "POST /repos/{owner}/{repo}/check-runs",
+      params: { owner: "up", repo: "stream", name: "oot / npu / ci / test", head_sha: "abc", status, ...(conclusion && { conclusion }) },
+    },
+  };
+}
+
+function job(status: "in_progress" | "completed", jobName = "test"): StoredJob {
+  return {
+    deliveryId: "d1",
+    downstreamRepo: "Acme/NPU",
+    runId: 7,
+    runAttempt: 1,
+    jobName,
+    upstreamRepo: "Up/Stream",
+    prNumber: 5,
+    headSha: "abc",
+    backendName: "npu",
+    level: "L3",
+    workflowName: "ci",
+    status,
+    fingerprint: status,
+    report: { status },
+    updatedAt: NOW,
+  };
+}
+
+describe("check-run desired states", () => {
+  it("keeps only the latest pending state, and a state arriving mid-send is written after it", () => {
+    store.recordJob(job("in_progress"), { checkRuns: [checkRun("in_progress")] }, NOW);
+    store.recordJob(job("in_progress"), { checkRuns: [checkRun("in_progress")] }, NOW + 1);
+    const [pending] = store.dueTasks(NOW + 1, 10);
+    expect(store.dueTasks(NOW + 1, 10)).toHaveLength(1);
+    expect(pending).toMatchObject({ version: 1 });
+
+    // Sent as version 1 while version 2 (completed) arrives: the task stays pending with the newer state.
+    store.recordJob(job("completed"), { checkRuns: [checkRun("completed", "failure")] }, NOW + 2);
+    store.markSent(pending!.id, { at: NOW + 3, version: pending!.version, resultId: 4242 });
+    const [again] = store.dueTasks(NOW + 3, 10);
+    expect(again).toMatchObject({ id: pending!.id, version: 2, request: { params: { status: "completed", conclusion: "failure" } } });
+    expect(store.checkRunId(again!.key)).toBe(4242);
+
+    // The second send updates the same run in place.
+    expect(requestFor(again!, store)).toEqual({
+      route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
+      params: { owner: "up", repo: "stream", name: "oot / npu / ci / test", status: "completed", conclusion: "failure", check_run_id: 4242 },
+    });
+    store.markSent(again!.id, { at: NOW + 4, version: again!.version });
+    expect(store.dueTasks(NOW + 4, 10)).toEqual([]);
+
+    // A later state re-opens the finished task rather than adding another.
+    store.recordJob(job("completed"), { checkRuns: [checkRun("completed", "success")] }, NOW + 5);
+    expect(store.dueTasks(NOW + 5, 10)).toMatchObject([{ id: pending!.id, version: 3 }]);
+    expect(store.outboxStats().pending).toBe(1);
+  });
+});
+
+describe("jobs and HUD rows", () => {
+  it("stores jobs by key (repo case-insensitive) and lists a backend's jobs on a sha", () => {
+    store.recordJob(job("in_progress", "build"), { checkRuns: [] }, NOW);
+    store.recordJob(job("completed", "test"), { checkRuns: [], hudRow: { job: "test", status: "completed" } }, NOW);
+    expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 1, jobName: "test" })).toMatchObject({
+      status: "completed",
+    });
+    expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
+    expect(store.backendJobs("up/stream", "npu", "abc").map((j) => j.jobName)).toEqual(["build", "test"]);
+    expect(store.pendingHudRows(10)).toEqual([{ id: 1, row: { job: "test", status: "completed" } }]);
+  });
+
+  it("knows when a dispatch was sent and whether a task exists", () => {
+    store.acceptDelivery(
+      { id: "d1", event: "pull_request", payloadHash: "h" },
+      {
+        tasks: [{ key: "dispatch:d1:acme/npu", kind: "dispatch", repo: "acme/npu", request: { route: "POST /x", params: {} }, dispatch: { deliveryId: "d1", downstreamRepo: "acme/npu" } }],
+        log: [{ deliveryId: "d1", downstreamRepo: "acme/npu", upstreamRepo: "up/stream", event: "pull_request", headSha: "abc", backendName: "npu", level: "L3", outcome: "pending", attempts: 0, createdAt: NOW }],
+      },
+      NOW,
+    );
+    expect(store.dispatchSentAt("d1", "Acme/NPU")).toBeUndefined();
+    const [task] = store.dueTasks(NOW, 1);
+    store.markSent(task!.id, { at: NOW + 50 });
+    expect(store.dispatchSentAt("d1", "Acme/NPU")).toBe(NOW + 50);
+    expect(store.hasTask("dispatch:d1:acme/npu")).toBe(true);
+    expect(store.hasTask("dispatch:d1:other/repo")).toBe(false);
+  });
+});
