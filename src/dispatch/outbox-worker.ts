@@ -7,13 +7,14 @@ import type { RelayMetrics } from "../metrics.js";
 import type { GitHubRequest, OutboxTask, Store } from "../store/store.js";
 import type { InstallationDirectory } from "../upstream/installations.js";
 import { backoffDelay, classifyFailure } from "./retry-policy.js";
-import type { WriteLimiter } from "./write-limiter.js";
+import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
 
 export interface OutboxWorkerOptions {
   store: Store;
   clients: InstallationClients;
   installations: InstallationDirectory;
-  limiter: WriteLimiter;
+  /** Per-installation write budget. */
+  limiter: SlidingWindowLimiter<number>;
   metrics: RelayMetrics;
   log: Logger;
   concurrency: number;

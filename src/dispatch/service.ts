@@ -10,7 +10,7 @@ import type { Store } from "../store/store.js";
 import { InstallationDirectory } from "../upstream/installations.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { OutboxWorker } from "./outbox-worker.js";
-import { WriteLimiter } from "./write-limiter.js";
+import { writeLimiter } from "../limits/sliding-window.js";
 
 /** Events whose missed deliveries are worth asking GitHub for again. */
 export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);
@@ -36,7 +36,7 @@ export function createDispatchService(
     store,
     clients,
     installations,
-    limiter: new WriteLimiter({ perMinute: config.outbox.writesPerMinute, perHour: config.outbox.writesPerHour }),
+    limiter: writeLimiter({ perMinute: config.outbox.writesPerMinute, perHour: config.outbox.writesPerHour }),
     metrics,
     log,
     concurrency: config.outbox.concurrency,

@@ -1,7 +1,7 @@
 // The outbox worker on a real SQLite store against the GitHub stand-in: maximum age and dead letters.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
-import { WriteLimiter } from "../../src/dispatch/write-limiter.js";
+import { writeLimiter } from "../../src/limits/sliding-window.js";
 import { installationClients } from "../../src/github/installation-clients.js";
 import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
@@ -33,7 +33,7 @@ function startWorker(maxAgeMs: number): OutboxWorker {
     store,
     clients,
     installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
-    limiter: new WriteLimiter({ perMinute: 80, perHour: 500 }),
+    limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
     metrics: createMetrics({ defaultMetrics: false }),
     log: testLog,
     concurrency: 4,

@@ -1,0 +1,137 @@
+// Check runs for reported jobs (pure): one per reported job, updated in place, and the backend's
+// aggregate rolled up from its jobs. The outputs stay within GitHub's check-run limits.
+import type { AllowlistEntry } from "../allowlist/types.js";
+import type { CallbackBody } from "../callback/schema.js";
+import { worstConclusion } from "../callback/lifecycle.js";
+import type { GitHubRequest, StoredJob } from "../store/store.js";
+import { aggregateCheckName } from "./aggregate.js";
+import { capText } from "./text-limits.js";
+
+const SHOWN_FAILED_TESTS = 50;
+/** Conclusions that mean "did not pass" and may be softened for non-blocking backends. */
+const FAILING = new Set(["failure", "timed_out"]);
+
+export interface CheckContext {
+  upstreamRepo: string;
+  headSha: string;
+  checkPrefix: string;
+  entry: Pick<AllowlistEntry, "repo" | "name" | "level" | "policy">;
+  /**
+   * Conclusion shown instead of failure/timed_out for backends that do not block PRs (e.g. "neutral"),
+   * for deployments whose tooling treats every red check as blocking. Undefined passes conclusions through.
+   */
+  nonBlockingFailureConclusion?: string;
+}
+
+export function jobCheckName(context: CheckContext, workflowName: string, jobName: string): string {
+  return `${aggregateCheckName(context.checkPrefix, context.entry.name)} / ${workflowName} / ${jobName}`;
+}
+
+/** One check run per (backend, sha, workflow, job): a re-run's new attempt updates the same run. */
+export function jobCheckKey(context: CheckContext, workflowName: string, jobName: string): string {
+  return `check:${context.upstreamRepo.toLowerCase()}:${context.entry.name.toLowerCase()}:${context.headSha}:${workflowName}/${jobName}`;
+}
+
+/** `external_id` of the relay's check runs for a downstream run: lets a re-request find the run. */
+export function runExternalId(downstreamRepo: string, runId: number): string {
+  return `run:${downstreamRepo.toLowerCase()}:${runId}`;
+}
+
+export function jobCheckRequest(context: CheckContext, job: StoredJob, body: CallbackBody): GitHubRequest {
+  const [owner, repo] = context.upstreamRepo.split("/");
+  const completed = job.status === "completed";
+  return {
+    route: "POST /repos/{owner}/{repo}/check-runs",
+    params: {
+      owner,
+      repo,
+      name: jobCheckName(context, body.workflow.name, body.job.name),
+      head_sha: context.headSha,
+      status: job.status,
+      ...(completed && job.conclusion && { conclusion: shownConclusion(context, job.conclusion) }),
+      ...(job.startedAt !== undefined && { started_at: new Date(job.startedAt).toISOString() }),
+      ...(completed && job.completedAt !== undefined && { completed_at: new Date(job.completedAt).toISOString() }),
+      details_url: body.job.url ?? body.workflow.url,
+      external_id: runExternalId(job.downstreamRepo, job.runId),
+      output: { title: jobTitle(job, body), summary: capText(jobSummary(context, job, body)) },
+    },
+  };
+}
+
+/**
+ * The backend's aggregate: in progress while any reported job runs, completed with the worst
+ * conclusion once none does. It never shows success while a job is running or has failed.
+ */
+export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob[], detailsUrl: string): GitHubRequest {
+  const [owner, repo] = context.upstreamRepo.split("/");
+  const latest = latestAttempts(jobs);
+  const running = latest.filter((job) => job.status === "in_progress");
+  const done = latest.filter((job) => job.status === "completed");
+  const conclusion = running.length === 0 && done.length > 0 ? worstConclusion(done.map((job) => job.conclusion ?? "failure")) : undefined;
+  const newest = latest.reduce<StoredJob | undefined>((a, b) => (a === undefined || b.updatedAt >= a.updatedAt ? b : a), undefined);
+  const lines = latest.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
+  return {
+    route: "POST /repos/{owner}/{repo}/check-runs",
+    params: {
+      owner,
+      repo,
+      name: aggregateCheckName(context.checkPrefix, context.entry.name),
+      head_sha: context.headSha,
+      status: conclusion === undefined ? "in_progress" : "completed",
+      ...(conclusion !== undefined && { conclusion: shownConclusion(context, conclusion) }),
+      details_url: detailsUrl,
+      ...(newest && { external_id: runExternalId(newest.downstreamRepo, newest.runId) }),
+      output: {
+        title:
+          conclusion === undefined
+            ? `${running.length} of ${latest.length} jobs running`
+            : `${done.filter((job) => job.conclusion === "success").length} of ${latest.length} jobs passed`,
+        summary: capText(
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts.\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
+        ),
+      },
+    },
+  };
+}
+
+/** The latest attempt of each (workflow, job): an older attempt's failure does not outlive its re-run. */
+export function latestAttempts(jobs: readonly StoredJob[]): StoredJob[] {
+  const latest = new Map<string, StoredJob>();
+  for (const job of jobs) {
+    const key = `${job.workflowName}\u0000${job.jobName}`;
+    const seen = latest.get(key);
+    if (!seen || job.runId > seen.runId || (job.runId === seen.runId && job.runAttempt > seen.runAttempt)) latest.set(key, job);
+  }
+  return [...latest.values()];
+}
+
+function shownConclusion(context: CheckContext, conclusion: string): string {
+  if (context.nonBlockingFailureConclusion && !context.entry.policy.block_pr && FAILING.has(conclusion)) {
+    return context.nonBlockingFailureConclusion;
+  }
+  return conclusion;
+}
+
+function jobTitle(job: StoredJob, body: CallbackBody): string {
+  const tests = body.tests;
+  const counts = tests ? ` — ${tests.passed} passed, ${tests.failed} failed, ${tests.skipped} skipped` : "";
+  return job.status === "completed" ? `${job.conclusion ?? "completed"}${counts}` : `running${counts}`;
+}
+
+function jobSummary(context: CheckContext, job: StoredJob, body: CallbackBody): string {
+  const parts = [`\`${context.entry.repo}\` (${context.entry.level}) · workflow **${body.workflow.name}**, attempt ${job.runAttempt}`];
+  if (body.tests) {
+    const { total, passed, failed, skipped, errors } = body.tests;
+    parts.push(`**Tests:** ${total} total, ${passed} passed, ${failed} failed, ${skipped} skipped${errors ? `, ${errors} errors` : ""}`);
+  }
+  if (body.failure_kind) parts.push(`**Failure kind:** ${body.failure_kind}`);
+  if (body.failed_tests?.length) {
+    const shown = body.failed_tests.slice(0, SHOWN_FAILED_TESTS).map((name) => `- \`${name.replace(/`/g, "'")}\``);
+    const more = body.failed_tests.length > SHOWN_FAILED_TESTS ? `\n- … and ${body.failed_tests.length - SHOWN_FAILED_TESTS} more` : "";
+    parts.push(`**Failed tests:**\n${shown.join("\n")}${more}`);
+  }
+  const links = [`[workflow run](${body.workflow.url})`, ...(body.artifact_url ? [`[artifacts](${body.artifact_url})`] : [])];
+  parts.push(links.join(" · "));
+  if (body.summary) parts.push(body.summary);
+  return parts.join("\n\n");
+}
