@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
 
 export interface SchemaEntry {
@@ -22,6 +23,7 @@ export const SCHEMAS: readonly SchemaEntry[] = [
     description:
       "client_payload of the repository_dispatch a downstream repository receives from the cross-repo CI relay.",
   },
+  CALLBACK_SCHEMA_ENTRY,
 ];
 
 // Both src/schemas/ and lib/schemas/ sit two levels below the repository root.
