@@ -55,6 +55,38 @@ function eventType(fallback: string) {
   ]).default(fallback);
 }
 
+const BuildkitePipelines = z
+  .array(
+    z.strictObject({
+      organizationId: z.string().min(1),
+      pipelineId: z.string().min(1),
+      repo: z.string().refine(isRepoSlug, "must be an owner/repo name"),
+      requiredClaims: z.record(z.string(), z.array(z.string()).min(1)).optional(),
+    }),
+  )
+  .refine(
+    (pipelines) => new Set(pipelines.map((p) => `${p.organizationId}/${p.pipelineId}`)).size === pipelines.length,
+    "lists the same organizationId/pipelineId twice",
+  );
+
+/** RELAY_BUILDKITE_PIPELINES: a JSON array mapping Buildkite pipelines (by immutable ids) to repos. */
+function parseBuildkitePipelines(value: string, ctx: z.RefinementCtx) {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not JSON; set it to a JSON array of {organizationId, pipelineId, repo, requiredClaims?}" });
+    return z.NEVER;
+  }
+  const parsed = BuildkitePipelines.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "value"}: ${issue.message}`).join("; ");
+    ctx.addIssue({ code: "custom", message: `is not a valid pipeline mapping (${problems}); see docs/callback.md` });
+    return z.NEVER;
+  }
+  return parsed.data;
+}
+
 /** Absolute http(s) URL. Whitespace is refused because URL() would silently trim it. */
 function httpUrl(value: string): URL | undefined {
   if (/\s/.test(value) || !URL.canParse(value)) return undefined;
@@ -160,6 +192,24 @@ const EnvVars = z.object({
   RELAY_GITHUB_TIMEOUT_SECONDS: integer("a GitHub request timeout in seconds", 1, 300, 30),
   RELAY_REDELIVERY_MINUTES: integer("a redelivery interval in minutes (0 turns it off)", 0, 24 * 60, 10),
   RELAY_INSTALLATION_RECHECK_MINUTES: integer("an installation recheck interval in minutes", 1, 24 * 60, 10),
+
+  RELAY_CALLBACK_RATE_LIMIT: integer("a number of callbacks per minute per repo", 1, 100_000, 120),
+  RELAY_CHECK_UPDATE_DELAY_SECONDS: integer("a delay in seconds for in-progress check-run updates", 0, 600, 5),
+  RELAY_NONBLOCKING_FAILURE_CONCLUSION: checked([
+    (value) => value === "neutral",
+    (value) => `${quote(value)} is not supported; set it to neutral, or leave it unset to show conclusions as reported`,
+  ]).optional(),
+  RELAY_BUILDKITE_PIPELINES: z
+    .string()
+    .transform((value, ctx) => parseBuildkitePipelines(value, ctx))
+    .optional(),
+  RELAY_BUILDKITE_AUDIENCE: z.string().default("cross-repo-ci-relay"),
+  RELAY_BUILDKITE_ISSUER: checked([
+    (value) => httpUrl(value)?.protocol === "https:",
+    (value) => `${quote(value)} is not an https URL; set it to Buildkite's OIDC issuer (default https://agent.buildkite.com)`,
+  ])
+    .transform(withoutTrailingSlash)
+    .default("https://agent.buildkite.com"),
 
   RELAY_PUBLIC_URL: checked(
     [
@@ -307,6 +357,13 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       url: `${publicUrl}/relay/callback`,
       audience: vars.CALLBACK_AUDIENCE,
       oidcIssuer: vars.GITHUB_OIDC_ISSUER,
+      ratePerMinute: vars.RELAY_CALLBACK_RATE_LIMIT,
+      checkUpdateDelayMs: vars.RELAY_CHECK_UPDATE_DELAY_SECONDS * 1000,
+      nonBlockingFailureConclusion: vars.RELAY_NONBLOCKING_FAILURE_CONCLUSION,
+      buildkite:
+        vars.RELAY_BUILDKITE_PIPELINES === undefined
+          ? undefined
+          : { issuer: vars.RELAY_BUILDKITE_ISSUER, audience: vars.RELAY_BUILDKITE_AUDIENCE, pipelines: vars.RELAY_BUILDKITE_PIPELINES },
     },
     // Outside production a missing secret is replaced by a random one: tickets then die with the process.
     tickets:

@@ -5,6 +5,11 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
+import { callbackRoute } from "./callback/route.js";
+import { createOidcVerifier } from "./callback/oidc.js";
+import { processCallback } from "./callback/process.js";
+import { ticketKeys } from "./dispatch/ticket.js";
+import { SlidingWindowLimiter } from "./limits/sliding-window.js";
 import { createMetrics } from "./metrics.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -25,15 +30,37 @@ export function createApp(deps: AppDependencies = {}) {
     const metrics = createMetrics();
     // Filled in as components are created; /readyz reads it on every request.
     const readiness: Record<string, ReadinessCheck> = {};
-    const serverMode = mountRoutes(addHandler, createRouter(healthRoutes(readiness, metrics)));
-    const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
-    readiness.allowlist = () => allowlist.readiness();
-
     // Opened on first use, so a config-repo workflow step (`probot receive`) never creates DATA_DIR.
     let store: Store | undefined;
     let service: DispatchService | undefined;
     const openStore = () => (store ??= openSqliteStore(config.dataDir));
     const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics }));
+
+    const callbacks = callbackRoute({
+      verifier: createOidcVerifier({
+        github: { issuer: config.callback.oidcIssuer, audience: config.callback.audience },
+        ...(config.callback.buildkite && { buildkite: config.callback.buildkite }),
+      }),
+      limiter: new SlidingWindowLimiter<string>([{ ms: 60_000, limit: config.callback.ratePerMinute }]),
+      process: (identity, body) =>
+        processCallback(identity, body, {
+          store: openStore(),
+          allowlist: () => allowlist.current(),
+          settings: {
+            ticketKeys: ticketKeys(config),
+            checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
+            checkPrefix: config.labels.checkPrefix,
+            webBaseUrl: config.github.webBaseUrl,
+            ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
+          },
+          onWork: () => service?.worker.notify(),
+        }),
+      metrics,
+      log: app.log.child({ name: "callback" }),
+    });
+    const serverMode = mountRoutes(addHandler, createRouter([...healthRoutes(readiness, metrics), callbacks]));
+    const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
+    readiness.allowlist = () => allowlist.readiness();
     handleUpstreamEvents(app, {
       config,
       allowlist,

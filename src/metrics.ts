@@ -14,6 +14,7 @@ export interface RelayMetrics {
   outboxRetries: Counter<"kind" | "reason">;
   githubRequests: Counter<"method" | "status">;
   redeliveries: Counter<"outcome">;
+  callbacks: Counter<"status">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -72,6 +73,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_github_requests_total",
       help: "GitHub API requests made by the outbox and background jobs, by method and response status.",
       labelNames: ["method", "status"],
+      registers: [registry],
+    }),
+    callbacks: new Counter({
+      name: "relay_callbacks_total",
+      help: "Callbacks on /relay/callback by HTTP status answered.",
+      labelNames: ["status"],
       registers: [registry],
     }),
     redeliveries: new Counter({

@@ -9,14 +9,14 @@ export interface BuildkitePipelineMapping {
   /** The owner/repo this pipeline speaks for. */
   repo: string;
   /** Claims that must hold one of the listed values, e.g. `{ build_branch: ["main"] }`. */
-  requiredClaims?: Record<string, string[]>;
+  requiredClaims?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface BuildkiteSettings {
   /** Defaults to {@link DEFAULT_BUILDKITE_ISSUER}. */
   issuer?: string;
   audience: string;
-  pipelines: BuildkitePipelineMapping[];
+  pipelines: readonly BuildkitePipelineMapping[];
 }
 
 export type BuildkiteResolution =
@@ -48,7 +48,7 @@ export function resolveBuildkiteRepo(
 
 function checkRequiredClaims(
   claims: Record<string, unknown>,
-  required: Record<string, string[]>,
+  required: Readonly<Record<string, readonly string[]>>,
 ): BuildkiteResolution | undefined {
   for (const [claim, allowed] of Object.entries(required)) {
     const value = claims[claim];

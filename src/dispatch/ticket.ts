@@ -56,6 +56,12 @@ const ClaimsSchema = z.object({
   lvl: z.enum(LEVELS),
 });
 
+/** The ticket keys in force, from configuration (RELAY_TICKET_SECRET and its previous value). */
+export function ticketKeys(config: { tickets: { secret: string; previousSecret?: string | undefined } }): TicketKeys {
+  const { secret, previousSecret } = config.tickets;
+  return { current: secret, ...(previousSecret && { previous: previousSecret }) };
+}
+
 /** The JWT `kid` of a secret: names the key without revealing it. */
 export function ticketKeyId(secret: string): string {
   return createHash("sha256").update(secret).digest("hex").slice(0, 16);

@@ -98,16 +98,22 @@ function prepareStatements(db: Database.Database) {
       `UPDATE outbox SET
          status = CASE WHEN @version IS NULL OR version = @version THEN 'sent' ELSE 'pending' END,
          finished_at = CASE WHEN @version IS NULL OR version = @version THEN @at ELSE NULL END,
-         attempts = attempts + 1, next_attempt_at = @at, result_id = coalesce(@resultId, result_id) ${TRANSITIONED}`,
+         next_attempt_at = CASE WHEN @version IS NULL OR version = @version THEN @at ELSE next_attempt_at END,
+         attempts = attempts + 1, result_id = coalesce(@resultId, result_id) ${TRANSITIONED}`,
     ),
     syncCheckRun: db.prepare<[ReturnType<typeof taskParams>]>(
       `INSERT INTO outbox (key, kind, repo, installation_id, request_json, status, attempts, created_at, next_attempt_at)
-       VALUES (@key, @kind, @repo, @installationId, @requestJson, 'pending', 0, @now, @now)
+       VALUES (@key, @kind, @repo, @installationId, @requestJson, 'pending', 0, @now, @notBefore)
        ON CONFLICT (key) DO UPDATE SET
          request_json = excluded.request_json,
          version = version + 1,
          created_at = CASE WHEN status = 'pending' THEN created_at ELSE excluded.created_at END,
-         next_attempt_at = CASE WHEN status = 'pending' THEN next_attempt_at ELSE excluded.next_attempt_at END,
+         -- A task still waiting keeps the sooner of the two send times (unless it waits out a failure's
+         -- backoff); one already due or on the wire gets the new state's own send time.
+         next_attempt_at = CASE
+           WHEN status = 'pending' AND last_error IS NOT NULL THEN next_attempt_at
+           WHEN status = 'pending' AND next_attempt_at > excluded.created_at THEN min(next_attempt_at, excluded.next_attempt_at)
+           ELSE excluded.next_attempt_at END,
          status = 'pending', finished_at = NULL, last_error = NULL`,
     ),
     hasTask: db.prepare<[string], number>("SELECT 1 FROM outbox WHERE key = ?").pluck(),
@@ -204,6 +210,7 @@ function taskParams(task: OutboxTaskInput, now: number) {
     dispatchDeliveryId: task.dispatch?.deliveryId ?? null,
     dispatchRepo: task.dispatch?.downstreamRepo ?? null,
     now,
+    notBefore: Math.max(now, task.notBefore ?? now),
   };
 }
 

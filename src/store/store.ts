@@ -26,6 +26,8 @@ export interface OutboxTaskInput {
   request: GitHubRequest;
   /** For dispatch tasks: the dispatch-log row this task reports into. */
   dispatch?: { deliveryId: string; downstreamRepo: string };
+  /** Earliest send time (default: now). Intermediate check-run states wait a little so bursts coalesce. */
+  notBefore?: number;
 }
 
 export interface OutboxTask extends OutboxTaskInput {

@@ -6,6 +6,7 @@ import type { Context, Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
 import { sameRepo } from "../github/repo-name.js";
+import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
@@ -74,7 +75,7 @@ async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDepe
       pushEventType: config.dispatch.pushEventType,
       callbackUrl: config.callback.url,
       webBaseUrl: config.github.webBaseUrl,
-      ticketKeys: { current: config.tickets.secret, ...(config.tickets.previousSecret && { previous: config.tickets.previousSecret }) },
+      ticketKeys: ticketKeys(config),
       ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
     },
     (repo) => installations.cachedId(repo),

@@ -52,6 +52,10 @@ describe("loadConfig defaults", () => {
         url: "http://localhost:3000/relay/callback",
         audience: "cross-repo-ci-relay",
         oidcIssuer: "https://token.actions.githubusercontent.com",
+        ratePerMinute: 120,
+        checkUpdateDelayMs: 5000,
+        nonBlockingFailureConclusion: undefined,
+        buildkite: undefined,
       },
       clickhouse: { kind: "embedded", path: path.resolve("data", "clickhouse"), database: "default" },
     });
@@ -73,6 +77,22 @@ describe("loadConfig defaults", () => {
   it("names the variable and the allowed values for bad dispatch settings", () => {
     expect(() => loadConfig({ RELAY_DISPATCH_DRAFTS: "yes", RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS", RELAY_OUTBOX_CONCURRENCY: "0" })).toThrow(
       /RELAY_DISPATCH_DRAFTS: "yes" is not a boolean[\s\S]*RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS" is not a comma-separated list[\s\S]*RELAY_OUTBOX_CONCURRENCY: "0"/,
+    );
+  });
+
+  it("reads the Buildkite pipeline mapping and rejects a malformed one", () => {
+    const pipelines = [{ organizationId: "org-1", pipelineId: "pipe-1", repo: "acme/npu", requiredClaims: { build_branch: ["main"] } }];
+    expect(loadConfig({ RELAY_BUILDKITE_PIPELINES: JSON.stringify(pipelines) }).callback.buildkite).toEqual({
+      issuer: "https://agent.buildkite.com",
+      audience: "cross-repo-ci-relay",
+      pipelines,
+    });
+    expect(() => loadConfig({ RELAY_BUILDKITE_PIPELINES: "[{" })).toThrow(/RELAY_BUILDKITE_PIPELINES: is not JSON/);
+    expect(() => loadConfig({ RELAY_BUILDKITE_PIPELINES: JSON.stringify([...pipelines, ...pipelines]) })).toThrow(
+      /RELAY_BUILDKITE_PIPELINES: is not a valid pipeline mapping \(value: lists the same organizationId\/pipelineId twice\)/,
+    );
+    expect(() => loadConfig({ RELAY_BUILDKITE_PIPELINES: JSON.stringify([{ organizationId: "o", pipelineId: "p", repo: "nope" }]) })).toThrow(
+      /0\.repo: must be an owner\/repo name/,
     );
   });
 

@@ -1,0 +1,156 @@
+// What an authenticated callback does: ticket check, policy, job lifecycle, and the effects stored
+// atomically with the new job state (check-run desired states, a HUD row). The facts that matter —
+// which PR, which sha, which backend — come from the relay-signed ticket, never from the body.
+import { findEntry } from "../allowlist/policy.js";
+import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
+import { aggregateCheckKey } from "../checks/aggregate.js";
+import { aggregateRequest, jobCheckKey, jobCheckRequest, type CheckContext } from "../checks/job-checks.js";
+import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
+import { resultRow } from "../hud/result-row.js";
+import type { JobEffects, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
+import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
+import type { OidcIdentity } from "./oidc.js";
+import type { CallbackBody } from "./schema.js";
+
+export interface CallbackSettings {
+  ticketKeys: TicketKeys;
+  /** How long an intermediate (in_progress) check-run state waits, so a burst of reports becomes one write. */
+  checkUpdateDelayMs: number;
+  checkPrefix: string;
+  nonBlockingFailureConclusion?: string;
+  /** Web base URL of the GitHub host, for links to downstream repos. */
+  webBaseUrl: string;
+}
+
+export interface CallbackDependencies {
+  store: Store;
+  allowlist: () => Allowlist | undefined;
+  settings: CallbackSettings;
+  /** New outbox work was stored (wakes the worker). */
+  onWork: () => void;
+  now?: () => number;
+}
+
+export interface CallbackAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export async function processCallback(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies): Promise<CallbackAnswer> {
+  const now = (deps.now ?? Date.now)();
+  if (body.ticket === undefined) {
+    return { status: 422, body: { error: "self-reports (nightly) are not accepted by this relay version; report on a dispatched run with its ticket" } };
+  }
+  const verified = await verifyTicket(body.ticket, deps.settings.ticketKeys, { now: new Date(now) });
+  if (!verified.ok) return { status: 401, body: { error: `ticket rejected (${verified.reason}): ${verified.message}` } };
+  const claims = verified.claims;
+  // The token proves who is calling; the ticket says what they may report on. Both must name one repo.
+  if (claims.downstreamRepo !== identity.repo) {
+    return { status: 403, body: { error: `the ticket was issued to ${claims.downstreamRepo}, but the token is for ${identity.repo}` } };
+  }
+  const allowlist = deps.allowlist();
+  if (!allowlist) return { status: 503, body: { error: "the relay has no allowlist loaded yet; retry later" } };
+  const entry = findEntry(allowlist, identity.repo);
+  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
+  if (!entry.policy.display_on_hud && entry.policy.display_on_pr === "never") {
+    // L1 gives no feedback upstream; the reporting step must not fail for it.
+    return { status: 202, body: { accepted: true, ignored: `${identity.repo} is ${entry.level}: results are not shown upstream` } };
+  }
+  return recordReport(claims, entry, body, deps, now);
+}
+
+function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): CallbackAnswer {
+  const { store } = deps;
+  const key = {
+    deliveryId: claims.deliveryId,
+    downstreamRepo: claims.downstreamRepo,
+    runId: body.workflow.run_id,
+    runAttempt: body.workflow.run_attempt,
+    jobName: body.job.name,
+  };
+  const current = store.getJob(key);
+  const step = transition(current && jobState(current), lifecycleReport(body), now, store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo));
+  if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
+  if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
+
+  const { ticket: _ticket, ...report } = body;
+  const job: StoredJob = {
+    ...key,
+    upstreamRepo: claims.upstreamRepo,
+    prNumber: claims.prNumber,
+    headSha: claims.headSha,
+    backendName: entry.name,
+    level: entry.level,
+    workflowName: body.workflow.name,
+    status: step.next.status,
+    ...(step.next.conclusion !== undefined && { conclusion: step.next.conclusion }),
+    ...(step.next.startedAt !== undefined && { startedAt: step.next.startedAt }),
+    ...(step.next.completedAt !== undefined && { completedAt: step.next.completedAt }),
+    ...carriedDurations(current, step),
+    fingerprint: step.next.lastReport,
+    report,
+    updatedAt: now,
+  };
+  store.recordJob(job, effects(job, body, entry, claims, deps), now);
+  deps.onWork();
+  return { status: 200, body: { accepted: true, duplicate: false, job: { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) } } };
+}
+
+function jobState(job: StoredJob): JobState {
+  return {
+    status: job.status,
+    ...(job.conclusion !== undefined && { conclusion: job.conclusion }),
+    ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
+    ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
+    lastReport: job.fingerprint,
+  };
+}
+
+/** Queue time is measured at the start and kept; execution time at completion. */
+function carriedDurations(current: StoredJob | undefined, step: ReturnType<typeof transition>): Pick<StoredJob, "queueMs" | "executionMs"> {
+  const queueMs = "queueMs" in step && step.queueMs !== undefined ? step.queueMs : current?.queueMs;
+  const executionMs = "executionMs" in step ? step.executionMs : undefined;
+  return { ...(queueMs !== undefined && { queueMs }), ...(executionMs !== undefined && { executionMs }) };
+}
+
+function effects(job: StoredJob, body: CallbackBody, entry: AllowlistEntry, claims: TicketClaims, deps: CallbackDependencies): JobEffects {
+  const { store, settings } = deps;
+  const result: JobEffects = { checkRuns: [] };
+  if (entry.policy.display_on_hud) result.hudRow = resultRow(job, body, claims.prNumber === null ? "push" : "pull_request");
+  // Shown on this PR exactly when the dispatch created the backend's aggregate check run.
+  const aggregateKey = aggregateCheckKey(claims.upstreamRepo, entry.name, claims.headSha);
+  if (claims.prNumber === null || !store.hasTask(aggregateKey)) return result;
+
+  const context: CheckContext = {
+    upstreamRepo: claims.upstreamRepo,
+    headSha: claims.headSha,
+    checkPrefix: settings.checkPrefix,
+    entry,
+    ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
+  };
+  const others = store.backendJobs(claims.upstreamRepo, entry.name, claims.headSha).filter((other) => !sameJob(other, job));
+  // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
+  const now = job.updatedAt;
+  const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
+    key,
+    kind: "check_run",
+    repo: claims.upstreamRepo,
+    request,
+    notBefore: request.params.status === "completed" ? now : now + settings.checkUpdateDelayMs,
+  });
+  result.checkRuns.push(
+    task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body)),
+    task(aggregateKey, aggregateRequest(context, [...others, job], `${settings.webBaseUrl}/${entry.repo}/actions`)),
+  );
+  return result;
+}
+
+function sameJob(a: StoredJob, b: StoredJob): boolean {
+  return (
+    a.deliveryId === b.deliveryId &&
+    a.downstreamRepo.toLowerCase() === b.downstreamRepo.toLowerCase() &&
+    a.runId === b.runId &&
+    a.runAttempt === b.runAttempt &&
+    a.jobName === b.jobName
+  );
+}

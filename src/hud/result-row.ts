@@ -1,0 +1,40 @@
+// The HUD's results row for one job attempt (pure). Rows wait in the store until the ClickHouse
+// writer exports them; the version column lets a later state of the same attempt replace an earlier one.
+import type { CallbackBody } from "../callback/schema.js";
+import type { StoredJob } from "../store/store.js";
+
+export function resultRow(job: StoredJob, body: CallbackBody, eventType: "pull_request" | "push"): Record<string, unknown> {
+  return {
+    upstream_repo: job.upstreamRepo.toLowerCase(),
+    pr_number: job.prNumber,
+    head_sha: job.headSha,
+    delivery_id: job.deliveryId,
+    downstream_repo: job.downstreamRepo.toLowerCase(),
+    backend_name: job.backendName,
+    level: job.level,
+    event_type: eventType,
+    workflow_name: body.workflow.name,
+    workflow_url: body.workflow.url,
+    run_id: job.runId,
+    run_attempt: job.runAttempt,
+    job_name: job.jobName,
+    job_url: body.job.url ?? null,
+    status: job.status,
+    conclusion: job.conclusion ?? null,
+    failure_kind: body.failure_kind ?? null,
+    queue_ms: job.queueMs ?? null,
+    execution_ms: job.executionMs ?? null,
+    relay_started_at: job.startedAt ?? null,
+    relay_completed_at: job.completedAt ?? null,
+    reported_started_at: body.started_at ?? null,
+    reported_completed_at: body.completed_at ?? null,
+    tests_total: body.tests?.total ?? null,
+    tests_passed: body.tests?.passed ?? null,
+    tests_failed: body.tests?.failed ?? null,
+    tests_skipped: body.tests?.skipped ?? null,
+    failed_tests: body.failed_tests ?? [],
+    artifact_url: body.artifact_url ?? null,
+    environment: body.environment ?? {},
+    version: job.updatedAt,
+  };
+}

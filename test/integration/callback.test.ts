@@ -1,0 +1,235 @@
+// POST /relay/callback end to end: a PR is dispatched through the running relay (GitHub played by
+// the stand-in), the downstream reports with an OIDC token from a local issuer and the ticket it
+// received, and the relay turns the reports into check runs updated in place.
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { signTicket } from "../../src/dispatch/ticket.js";
+import { webhookExample, type Payload } from "../helpers/fixtures.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
+import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { deliver, startRelay, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
+
+const UPSTREAM = "Codertocat/Hello-World";
+const ALLOWLIST = `
+L1:
+  - one/l1-backend
+L3:
+  npu:
+    acme/npu-backend: [npu-oncall]
+L4:
+  - beta/tpu-backend: "@tpu-oncall"
+`;
+
+let github: GitHubStandIn;
+let oidc: OidcIssuer;
+let relay: RunningRelay;
+let pr: Payload;
+
+async function start(env: Record<string, string> = {}): Promise<void> {
+  const file = path.join(tempDir(), "allowlist.yml");
+  await writeFile(file, ALLOWLIST);
+  relay = await startRelay(
+    {
+      UPSTREAM_REPO: UPSTREAM,
+      ALLOWLIST_FILE: file,
+      GHE_HOST: github.host,
+      GHE_PROTOCOL: "http",
+      GITHUB_OIDC_ISSUER: oidc.issuer,
+      RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+      ...env,
+    },
+    { baseUrl: github.apiUrl },
+  );
+}
+
+beforeEach(async () => {
+  github = await startGitHubStandIn();
+  oidc = await startOidcIssuer();
+  github.install(1, [UPSTREAM]);
+  github.install(11, ["acme/npu-backend"]);
+  github.install(12, ["beta/tpu-backend"]);
+  github.install(13, ["one/l1-backend"]);
+  pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
+  pr.pull_request.author_association = "MEMBER";
+  pr.pull_request.labels = [];
+});
+afterEach(async () => {
+  await relay?.stop();
+  await github.close();
+  await oidc.close();
+});
+
+async function settled(): Promise<void> {
+  await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
+}
+
+/** Dispatches the PR and returns the ticket each backend received. */
+async function dispatchPr(): Promise<Record<string, string>> {
+  expect((await deliver(relay, "pull_request", pr, "cb-delivery")).status).toBe(200);
+  await settled();
+  const tickets: Record<string, string> = {};
+  for (const request of github.find("POST", /\/dispatches$/)) {
+    const body = request.body as { client_payload: { ticket: string } };
+    tickets[request.path.split("/").slice(2, 4).join("/")] = body.client_payload.ticket;
+  }
+  return tickets;
+}
+
+function report(ticket: string, overrides: Record<string, unknown> = {}) {
+  return {
+    schema_version: 1,
+    ticket,
+    status: "in_progress",
+    workflow: { name: "ci", run_id: 555, run_attempt: 1, url: "https://ci.example.org/runs/555" },
+    job: { name: "test (cpu, 1/2)", url: "https://ci.example.org/runs/555/jobs/1" },
+    ...overrides,
+  };
+}
+
+async function post(body: unknown, token?: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${relay.url}/relay/callback`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }), ...extraHeaders },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown>, headers: response.headers };
+}
+
+const tokenFor = (repository: string) => oidc.mint({ repository });
+
+describe("callback → job lifecycle → check runs", () => {
+  it("creates the job's check run, updates it and the aggregate in place, and ends with the worst conclusion", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    const token = await tokenFor("beta/tpu-backend");
+
+    expect((await post(report(tickets["beta/tpu-backend"]!), token)).json).toMatchObject({ accepted: true, duplicate: false, job: { status: "in_progress" } });
+    await settled();
+    const completed = report(tickets["beta/tpu-backend"]!, {
+      status: "completed",
+      conclusion: "failure",
+      failure_kind: "test",
+      tests: { total: 10, passed: 8, failed: 2, skipped: 0 },
+      failed_tests: ["test_ops.py::test_add", "test_ops.py::test_mul"],
+    });
+    expect((await post(completed, token)).json).toMatchObject({ accepted: true, job: { status: "completed", conclusion: "failure" } });
+    expect((await post(completed, token)).json).toEqual({ accepted: true, duplicate: true });
+    const backwards = await post(report(tickets["beta/tpu-backend"]!), token);
+    expect(backwards.status).toBe(409);
+    expect(backwards.json.error).toContain("already completed");
+    await settled();
+
+    const runs = [...github.checkRuns.values()];
+    const job = runs.find((run) => run.name === "oot / tpu-backend / ci / test (cpu, 1/2)")!;
+    const aggregate = runs.find((run) => run.name === "oot / tpu-backend")!;
+    expect(runs).toHaveLength(2);
+    expect(job).toMatchObject({ status: "completed", conclusion: "failure", details_url: "https://ci.example.org/runs/555/jobs/1", external_id: "run:beta/tpu-backend:555" });
+    expect(aggregate).toMatchObject({ status: "completed", conclusion: "failure", head_sha: pr.pull_request.head.sha });
+    const jobOutput = job.output as { title: string; summary: string };
+    expect(jobOutput.title).toBe("failure — 8 passed, 2 failed, 0 skipped");
+    expect(jobOutput.summary).toContain("`test_ops.py::test_mul`");
+    expect(jobOutput.summary).toContain("**Failure kind:** test");
+    // Created once each, then only updated in place.
+    expect(github.find("POST", /\/check-runs$/)).toHaveLength(2);
+    expect(github.find("PATCH", /\/check-runs\/\d+$/).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("shows nothing on the PR for an L3 backend without its label, and ignores L1 reports with 202", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    const npu = await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "success" }), await tokenFor("acme/npu-backend"));
+    expect(npu.status).toBe(200);
+    const l1 = await post(report(tickets["one/l1-backend"]!, { status: "completed", conclusion: "success" }), await tokenFor("one/l1-backend"));
+    expect(l1).toMatchObject({ status: 202, json: { accepted: true, ignored: "one/l1-backend is L1: results are not shown upstream" } });
+    await settled();
+    expect([...github.checkRuns.values()].map((run) => run.name)).toEqual(["oot / tpu-backend"]);
+  });
+});
+
+describe("callback authentication and limits", () => {
+  it("answers each bad request with its specific status and message", async () => {
+    await start({ RELAY_CALLBACK_RATE_LIMIT: "100" });
+    const tickets = await dispatchPr();
+    const tpuTicket = tickets["beta/tpu-backend"]!;
+    const tpuToken = await tokenFor("beta/tpu-backend");
+
+    expect(await post(report(tpuTicket))).toMatchObject({ status: 401, json: { reason: "missing_token" } });
+    expect(await post(report(tpuTicket), await oidc.mint({ repository: "beta/tpu-backend" }, { audience: "someone-else" }))).toMatchObject({
+      status: 401,
+      json: { reason: "wrong_audience" },
+    });
+    // A token for repo A with a ticket for repo B.
+    const crossed = await post(report(tpuTicket), await tokenFor("acme/npu-backend"));
+    expect(crossed.status).toBe(403);
+    expect(crossed.json.error).toBe("the ticket was issued to beta/tpu-backend, but the token is for acme/npu-backend");
+    // A forged ticket: claims for another sha signed with a key the relay does not hold.
+    const forged = await signTicket(
+      { deliveryId: "cb-delivery", downstreamRepo: "beta/tpu-backend", upstreamRepo: UPSTREAM, prNumber: 2, headSha: "f".repeat(40), level: "L4" },
+      { current: "an-attackers-secret-that-is-long-enough-000" },
+      { ttlSeconds: 3600 },
+    );
+    expect((await post(report(forged), tpuToken)).status).toBe(401);
+    // A genuine ticket whose payload was edited (another sha): the signature no longer matches.
+    const [header, payload, signature] = tpuTicket.split(".");
+    const claims = JSON.parse(Buffer.from(payload!, "base64url").toString()) as Record<string, unknown>;
+    const edited = Buffer.from(JSON.stringify({ ...claims, sha: "0".repeat(40) })).toString("base64url");
+    expect((await post(report(`${header}.${edited}.${signature}`), tpuToken)).json.error).toMatch(/^ticket rejected \(bad_signature\)/);
+    const expired = await signTicket(
+      { deliveryId: "cb-delivery", downstreamRepo: "beta/tpu-backend", upstreamRepo: UPSTREAM, prNumber: 2, headSha: pr.pull_request.head.sha, level: "L4" },
+      { current: TICKET_SECRET },
+      { ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) },
+    );
+    expect((await post(report(expired), tpuToken)).json.error).toMatch(/^ticket rejected \(expired\)/);
+    expect(await post("{not json", tpuToken)).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^body is not JSON/) } });
+    expect(await post({ schema_version: 1, status: "completed" }, tpuToken)).toMatchObject({ status: 400, json: { error: expect.stringContaining("conclusion") } });
+    const unlisted = await post(report(tpuTicket), await tokenFor("stranger/repo"));
+    expect(unlisted.status).toBe(403);
+    const huge = await post(report(tpuTicket, { summary: "x".repeat(2 * 1024 * 1024) }), tpuToken);
+    expect(huge.status).toBe(413);
+    expect((await fetch(`${relay.url}/relay/callback`)).status).toBe(405);
+  });
+
+  it("limits callbacks per verified repo with 429 and Retry-After", async () => {
+    await start({ RELAY_CALLBACK_RATE_LIMIT: "3" });
+    const tickets = await dispatchPr();
+    const token = await tokenFor("beta/tpu-backend");
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await post(report(tickets["beta/tpu-backend"]!), token)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const limited = await post(report(tickets["beta/tpu-backend"]!), token);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Another repo has its own budget.
+    expect((await post(report(tickets["acme/npu-backend"]!), await tokenFor("acme/npu-backend"))).status).toBe(200);
+  });
+});
+
+describe("coalescing check-run writes", () => {
+  it("200 callbacks for 20 jobs end in every run's final state with far fewer writes, none rate limited", async () => {
+    await start({ RELAY_CALLBACK_RATE_LIMIT: "1000", RELAY_WRITES_PER_MINUTE: "50", RELAY_CHECK_UPDATE_DELAY_SECONDS: "5" });
+    const tickets = await dispatchPr();
+    const token = await tokenFor("beta/tpu-backend");
+    const jobs = Array.from({ length: 20 }, (_, i) => `shard ${i}`);
+    const posts: Array<Promise<unknown>> = [];
+    for (const name of jobs) {
+      for (let step = 0; step < 9; step += 1) {
+        posts.push(post(report(tickets["beta/tpu-backend"]!, { job: { name }, summary: `progress ${step}` }), token));
+      }
+      posts.push(post(report(tickets["beta/tpu-backend"]!, { job: { name }, status: "completed", conclusion: "success" }), token));
+    }
+    const answers = (await Promise.all(posts)) as Array<{ status: number }>;
+    expect(answers.every((answer) => answer.status === 200 || answer.status === 409)).toBe(true);
+
+    await expect
+      .poll(() => [...github.checkRuns.values()].filter((run) => String(run.name).includes("/ shard ") && run.status === "completed").length, {
+        timeout: 60_000,
+        interval: 200,
+      })
+      .toBe(20);
+    await settled();
+    const writes = github.find("*", /\/check-runs/).filter((request) => request.method !== "GET");
+    expect(writes.length).toBeLessThan(50);
+    expect(writes.every((request) => request.status !== 403 && request.status !== 429)).toBe(true);
+    expect([...github.checkRuns.values()].find((run) => run.name === "oot / tpu-backend")).toMatchObject({ status: "completed", conclusion: "success" });
+  }, 90_000);
+});
