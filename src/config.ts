@@ -194,6 +194,8 @@ const EnvVars = z.object({
   RELAY_INSTALLATION_RECHECK_MINUTES: integer("an installation recheck interval in minutes", 1, 24 * 60, 10),
 
   RELAY_CALLBACK_RATE_LIMIT: integer("a number of callbacks per minute per repo", 1, 100_000, 120),
+  RELAY_JOB_TIMEOUT_HOURS: integer("a job timeout in hours", 1, 24 * 7, 6),
+  RELAY_START_TIMEOUT_MINUTES: integer("a start timeout in minutes", 1, 24 * 60 * 7, 120),
   RELAY_CHECK_UPDATE_DELAY_SECONDS: integer("a delay in seconds for in-progress check-run updates", 0, 600, 5),
   RELAY_NONBLOCKING_FAILURE_CONCLUSION: checked([
     (value) => value === "neutral",
@@ -359,6 +361,8 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       oidcIssuer: vars.GITHUB_OIDC_ISSUER,
       ratePerMinute: vars.RELAY_CALLBACK_RATE_LIMIT,
       checkUpdateDelayMs: vars.RELAY_CHECK_UPDATE_DELAY_SECONDS * 1000,
+      jobTimeoutMs: vars.RELAY_JOB_TIMEOUT_HOURS * 3_600_000,
+      startTimeoutMs: vars.RELAY_START_TIMEOUT_MINUTES * 60_000,
       nonBlockingFailureConclusion: vars.RELAY_NONBLOCKING_FAILURE_CONCLUSION,
       buildkite:
         vars.RELAY_BUILDKITE_PIPELINES === undefined

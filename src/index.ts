@@ -2,7 +2,7 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createDispatchService, type DispatchService } from "./dispatch/service.js";
+import { callbackSettings, createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
 import { callbackRoute } from "./callback/route.js";
@@ -46,13 +46,7 @@ export function createApp(deps: AppDependencies = {}) {
         processCallback(identity, body, {
           store: openStore(),
           allowlist: () => allowlist.current(),
-          settings: {
-            ticketKeys: ticketKeys(config),
-            checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
-            checkPrefix: config.labels.checkPrefix,
-            webBaseUrl: config.github.webBaseUrl,
-            ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
-          },
+          settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
           onWork: () => service?.worker.notify(),
         }),
       metrics,

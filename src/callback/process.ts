@@ -91,7 +91,7 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
     report,
     updatedAt: now,
   };
-  store.recordJob(job, effects(job, body, entry, claims, deps), now);
+  store.recordJob(job, jobEffects(job, body, entry, { store, settings: deps.settings }), now);
   deps.onWork();
   return { status: 200, body: { accepted: true, duplicate: false, job: { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) } } };
 }
@@ -113,30 +113,38 @@ function carriedDurations(current: StoredJob | undefined, step: ReturnType<typeo
   return { ...(queueMs !== undefined && { queueMs }), ...(executionMs !== undefined && { executionMs }) };
 }
 
-function effects(job: StoredJob, body: CallbackBody, entry: AllowlistEntry, claims: TicketClaims, deps: CallbackDependencies): JobEffects {
+/**
+ * What a job's new state changes besides itself: its HUD row (backends shown on the HUD) and, where
+ * the dispatch showed this backend's check on the PR and the head is still open, the job's check run
+ * and the backend's aggregate.
+ */
+export function jobEffects(
+  job: StoredJob,
+  body: CallbackBody,
+  entry: AllowlistEntry,
+  deps: { store: Store; settings: Omit<CallbackSettings, "ticketKeys"> },
+): JobEffects {
   const { store, settings } = deps;
   const result: JobEffects = { checkRuns: [] };
-  if (entry.policy.display_on_hud) result.hudRow = resultRow(job, body, claims.prNumber === null ? "push" : "pull_request");
-  // Shown on this PR exactly when the dispatch created the backend's aggregate check run.
-  const aggregateKey = aggregateCheckKey(claims.upstreamRepo, entry.name, claims.headSha);
-  if (claims.prNumber === null || !store.hasTask(aggregateKey)) return result;
+  if (entry.policy.display_on_hud) result.hudRow = resultRow(job, body, job.prNumber === null ? "push" : "pull_request");
+  const aggregateKey = aggregateCheckKey(job.upstreamRepo, entry.name, job.headSha);
+  if (job.prNumber === null || !store.hasTask(aggregateKey) || store.shaClosed(job.upstreamRepo, job.headSha)) return result;
 
   const context: CheckContext = {
-    upstreamRepo: claims.upstreamRepo,
-    headSha: claims.headSha,
+    upstreamRepo: job.upstreamRepo,
+    headSha: job.headSha,
     checkPrefix: settings.checkPrefix,
     entry,
     ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
   };
-  const others = store.backendJobs(claims.upstreamRepo, entry.name, claims.headSha).filter((other) => !sameJob(other, job));
+  const others = store.backendJobs(job.upstreamRepo, entry.name, job.headSha).filter((other) => !sameJob(other, job));
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
-  const now = job.updatedAt;
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
     key,
     kind: "check_run",
-    repo: claims.upstreamRepo,
+    repo: job.upstreamRepo,
     request,
-    notBefore: request.params.status === "completed" ? now : now + settings.checkUpdateDelayMs,
+    notBefore: request.params.status === "completed" ? job.updatedAt : job.updatedAt + settings.checkUpdateDelayMs,
   });
   result.checkRuns.push(
     task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body)),

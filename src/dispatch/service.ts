@@ -1,8 +1,9 @@
-// The background side of dispatch: the outbox worker, installation rechecks and missed-delivery
-// recovery. Runs only in server mode (`probot run`); under `probot receive` work stays in the store.
+// The background side of dispatch: the outbox worker, installation rechecks, missed-delivery
+// recovery and the sweeper. Runs only in server mode (`probot run`); under `probot receive` work stays in the store.
 import type { Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
+import { sweep, type SweepSettings } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
 import { installationClients } from "../github/installation-clients.js";
 import { observeOutbox, type RelayMetrics } from "../metrics.js";
@@ -11,6 +12,20 @@ import { InstallationDirectory } from "../upstream/installations.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { OutboxWorker } from "./outbox-worker.js";
 import { writeLimiter } from "../limits/sliding-window.js";
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/** How callbacks and the sweeper render check runs and time jobs out, from configuration. */
+export function callbackSettings(config: RelayConfig): SweepSettings {
+  return {
+    checkPrefix: config.labels.checkPrefix,
+    webBaseUrl: config.github.webBaseUrl,
+    checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
+    jobTimeoutMs: config.callback.jobTimeoutMs,
+    startTimeoutMs: config.callback.startTimeoutMs,
+    ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
+  };
+}
 
 /** Events whose missed deliveries are worth asking GitHub for again. */
 export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);
@@ -61,6 +76,16 @@ export function createDispatchService(
       worker.start();
       allowlist.onLoaded((current) => void installations.refresh(current.entries.map((entry) => entry.repo)));
       every(config.installationRecheckMs, () => installations.refresh(allowlisted()));
+      every(SWEEP_INTERVAL_MS, () => {
+        const current = allowlist.current();
+        if (!current) return Promise.resolve();
+        const swept = sweep(store, current, callbackSettings(config), Date.now());
+        if (swept.timedOut + swept.neverReported > 0) {
+          log.info(swept, "sweeper concluded silent jobs and backends");
+          worker.notify();
+        }
+        return Promise.resolve();
+      });
       if (config.redeliveryIntervalMs > 0) {
         every(config.redeliveryIntervalMs, async () =>
           redeliverMissed(await clients.app(), {

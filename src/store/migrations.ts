@@ -99,6 +99,21 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hud_rows_pending ON hud_rows (id) WHERE exported_at IS NULL;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Head shas whose check runs were concluded by the relay (superseded, PR closed): later reports
+      -- still reach the HUD but no longer move those check runs.
+      CREATE TABLE closed_shas (
+        upstream_repo_key TEXT NOT NULL,
+        head_sha          TEXT NOT NULL,
+        reason            TEXT NOT NULL,
+        closed_at         INTEGER NOT NULL,
+        PRIMARY KEY (upstream_repo_key, head_sha)
+      );
+      CREATE INDEX dispatch_log_sent ON dispatch_log (outcome, sent_at);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -136,6 +136,27 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (delivery_id, downstream_repo_key, run_id, run_attempt, job_name) DO UPDATE SET
          job_json = excluded.job_json, updated_at = excluded.updated_at`,
     ),
+    checkRunTasks: db.prepare<[string, string], TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM outbox WHERE kind = 'check_run' AND key LIKE ? ESCAPE '\\'
+         AND json_extract(request_json, '$.params.head_sha') = ? ORDER BY id`,
+    ),
+    closeSha: db.prepare<[string, string, string, number]>(
+      "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    shaClosed: db.prepare<[string, string], number>("SELECT 1 FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?").pluck(),
+    staleJobs: db.prepare<[number, number], string>(
+      `SELECT job_json FROM jobs WHERE json_extract(job_json, '$.status') = 'in_progress'
+         AND json_extract(job_json, '$.startedAt') < ? ORDER BY updated_at LIMIT ?`,
+    ).pluck(),
+    unreportedDispatches: db.prepare<[number, number], Row<DispatchLogEntry>>(
+      `SELECT ${LOG_COLUMNS} FROM dispatch_log d WHERE d.outcome = 'sent' AND d.sent_at < ? AND d.pr_number IS NOT NULL
+         AND d.reason IS NULL
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.delivery_id = d.delivery_id AND j.downstream_repo_key = d.downstream_repo_key)
+       ORDER BY d.sent_at LIMIT ?`,
+    ),
+    markNeverReported: db.prepare<[string, string]>(
+      "UPDATE dispatch_log SET reason = 'never_reported' WHERE delivery_id = ? AND downstream_repo_key = ?",
+    ),
     insertHudRow: db.prepare<[string, number]>("INSERT INTO hud_rows (row_json, created_at) VALUES (?, ?)"),
     pendingHudRows: db.prepare<[number], { id: number; rowJson: string }>(
       "SELECT id, row_json AS rowJson FROM hud_rows WHERE exported_at IS NULL ORDER BY id LIMIT ?",
@@ -385,9 +406,40 @@ export class SqliteStore implements Store {
         jobJson: JSON.stringify(job),
         updatedAt: job.updatedAt,
       });
-      for (const task of effects.checkRuns) this.#sql.syncCheckRun.run(taskParams(task, now));
+      this.syncCheckRuns(effects.checkRuns, now);
       if (effects.hudRow) this.#sql.insertHudRow.run(JSON.stringify(effects.hudRow), now);
     });
+  }
+
+  syncCheckRuns(tasks: readonly OutboxTaskInput[], now: number): void {
+    this.#write(() => {
+      for (const task of tasks) this.#sql.syncCheckRun.run(taskParams(task, now));
+    });
+  }
+
+  checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[] {
+    const prefix = `check:${repoKey(upstreamRepo)}:`.replace(/[\\%_]/g, (char) => `\\${char}`);
+    return this.#sql.checkRunTasks.all(`${prefix}%`, headSha).flatMap((row) => toTask(row) ?? []);
+  }
+
+  closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean {
+    return this.#sql.closeSha.run(repoKey(upstreamRepo), headSha, reason, now).changes > 0;
+  }
+
+  shaClosed(upstreamRepo: string, headSha: string): boolean {
+    return this.#sql.shaClosed.get(repoKey(upstreamRepo), headSha) !== undefined;
+  }
+
+  staleJobs(before: number, limit: number): StoredJob[] {
+    return this.#sql.staleJobs.all(before, limit).map((json) => JSON.parse(json) as StoredJob);
+  }
+
+  unreportedDispatches(sentBefore: number, limit: number): DispatchLogEntry[] {
+    return this.#sql.unreportedDispatches.all(sentBefore, limit).map((row) => fromRow<DispatchLogEntry>(row));
+  }
+
+  markNeverReported(deliveryId: string, downstreamRepo: string): void {
+    this.#sql.markNeverReported.run(deliveryId, repoKey(downstreamRepo));
   }
 
   pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }> {

@@ -177,6 +177,19 @@ export interface Store {
    * replacing a pending/sent state of the same key — only the latest is written) and a HUD row.
    */
   recordJob(job: StoredJob, effects: JobEffects, now: number): void;
+  /** Sets check-run desired states (as recordJob does for a job's effects). */
+  syncCheckRuns(tasks: readonly OutboxTaskInput[], now: number): void;
+  /** Check-run tasks (desired states) for an upstream head sha. */
+  checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[];
+  /** Marks a head sha's check runs as concluded by the relay (returns false when it already was). */
+  closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean;
+  shaClosed(upstreamRepo: string, headSha: string): boolean;
+  /** Jobs still in progress that started before `before`. */
+  staleJobs(before: number, limit: number): StoredJob[];
+  /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */
+  unreportedDispatches(sentBefore: number, limit: number): DispatchLogEntry[];
+  /** Records on a dispatch-log row that the backend never reported. */
+  markNeverReported(deliveryId: string, downstreamRepo: string): void;
   /** HUD rows not yet written to ClickHouse, oldest first. */
   pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }>;
 

@@ -12,6 +12,7 @@ import type { Store } from "../store/store.js";
 import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "./installations.js";
 import { buildWork } from "./intake.js";
+import { concludeHead } from "./pr-closure.js";
 import { planDispatch } from "./planner.js";
 
 export interface UpstreamDependencies {
@@ -27,8 +28,10 @@ export interface UpstreamDependencies {
 export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): void {
   const { config, metrics } = deps;
   app.on("pull_request", async (context) => {
-    if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
-    await accept(context, pullRequestFacts(context.id, context.payload), deps);
+    const { payload } = context;
+    if (!sameRepo(payload.repository.full_name, config.upstream.repo)) return;
+    concludeOldHead(payload, deps);
+    await accept(context, pullRequestFacts(context.id, payload), deps);
   });
   app.on("push", async (context) => {
     if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
@@ -43,6 +46,23 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     const gained = context.name === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(context.payload.action);
     if (gained) void installations.recheckMissing((deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
   });
+}
+
+/** A new head supersedes the old one's check runs; closing the PR ends its head's. */
+function concludeOldHead(
+  payload: { action: string; before?: string; after?: string; repository: { full_name: string }; pull_request: { head: { sha: string } } },
+  deps: UpstreamDependencies,
+): void {
+  const repo = payload.repository.full_name;
+  const now = Date.now();
+  let concluded = 0;
+  if (payload.action === "synchronize" && payload.before) {
+    const after = payload.after ?? payload.pull_request.head.sha;
+    concluded = concludeHead(deps.store(), repo, payload.before, "superseded", `A new commit (${after}) was pushed to this pull request; its results are reported on that commit.`, now);
+  } else if (payload.action === "closed") {
+    concluded = concludeHead(deps.store(), repo, payload.pull_request.head.sha, "closed", "The pull request was closed before this backend finished.", now);
+  }
+  if (concluded > 0) deps.onWork();
 }
 
 async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDependencies): Promise<void> {

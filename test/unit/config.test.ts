@@ -54,6 +54,8 @@ describe("loadConfig defaults", () => {
         oidcIssuer: "https://token.actions.githubusercontent.com",
         ratePerMinute: 120,
         checkUpdateDelayMs: 5000,
+        jobTimeoutMs: 6 * 3_600_000,
+        startTimeoutMs: 120 * 60_000,
         nonBlockingFailureConclusion: undefined,
         buildkite: undefined,
       },
