@@ -1,6 +1,7 @@
 // Starts the relay on loopback through Probot's own Server, as `probot run` does.
 import { createHmac } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Probot, ProbotOctokit, Server } from "probot";
@@ -26,7 +27,8 @@ export async function startRelay(env: Record<string, string | undefined>, option
   let dispatch: DispatchService | undefined;
   const server = new Server({
     host: "127.0.0.1",
-    port: 0,
+    // Probot's Server treats port 0 as "unset" and falls back to 3000, so pick a free port first.
+    port: await freePort(),
     log: testLog,
     Probot: Probot.defaults({
       appId: 1,
@@ -74,4 +76,16 @@ export async function deliver(relay: { url: string }, name: string, payload: unk
 /** A fresh directory under the OS temp dir (tests never write into the working tree). */
 export function tempDir(prefix = "relay-test-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -3,13 +3,12 @@
 // restarted on the same DATA_DIR. Every dispatch must then arrive exactly once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { webhookExample } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { testPrivateKey } from "../helpers/probot.js";
-import { deliver, tempDir, TICKET_SECRET, WEBHOOK_SECRET } from "../helpers/server.js";
+import { deliver, freePort, tempDir, TICKET_SECRET, WEBHOOK_SECRET } from "../helpers/server.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const REPOS = ["acme/one", "acme/two", "acme/three", "acme/four", "acme/five"];
@@ -19,14 +18,6 @@ let children: ChildProcess[] = [];
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startChild(): Promise<string> {
   const port = await freePort();

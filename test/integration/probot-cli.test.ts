@@ -3,12 +3,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { webhookExample, webhookExamples } from "../helpers/fixtures.js";
 import { testPrivateKey } from "../helpers/probot.js";
+import { freePort } from "../helpers/server.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const PROBOT = path.join(ROOT, "node_modules/probot/bin/probot.js");
@@ -33,15 +33,6 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 interface Exit {
   code: number | null;

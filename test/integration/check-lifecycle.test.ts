@@ -1,0 +1,193 @@
+// Check runs that end without a final report: superseded heads, closed PRs, silent jobs and backends.
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseAllowlist } from "../../src/allowlist/parse.js";
+import { sweep } from "../../src/callback/sweeper.js";
+import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggregate.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
+import { webhookExample, type Payload } from "../helpers/fixtures.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
+import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { deliver, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
+
+const UPSTREAM = "Codertocat/Hello-World";
+
+describe("superseded and closed pull requests", () => {
+  let github: GitHubStandIn;
+  let oidc: OidcIssuer;
+  let relay: RunningRelay;
+  let pr: Payload;
+
+  beforeEach(async () => {
+    github = await startGitHubStandIn();
+    oidc = await startOidcIssuer();
+    github.install(1, [UPSTREAM]);
+    github.install(12, ["beta/tpu-backend"]);
+    const file = path.join(tempDir(), "allowlist.yml");
+    await writeFile(file, `L4:\n  - beta/tpu-backend: "@tpu-oncall"\n`);
+    relay = await startRelay(
+      { UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: file, GHE_HOST: github.host, GHE_PROTOCOL: "http", GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0" },
+      { baseUrl: github.apiUrl },
+    );
+    pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
+    pr.pull_request.author_association = "MEMBER";
+  });
+  afterEach(async () => {
+    await relay.stop();
+    await github.close();
+    await oidc.close();
+  });
+
+  const settled = () => expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 10_000, interval: 50 }).toMatchObject({ pending: 0 });
+
+  async function startJob(): Promise<string> {
+    await deliver(relay, "pull_request", pr, "open-delivery");
+    await settled();
+    const ticket = (github.find("POST", /\/dispatches$/)[0]!.body as { client_payload: { ticket: string } }).client_payload.ticket;
+    await postReport(ticket, { status: "in_progress" });
+    await settled();
+    return ticket;
+  }
+
+  async function postReport(ticket: string, fields: Record<string, unknown>): Promise<number> {
+    const response = await fetch(`${relay.url}/relay/callback`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: "beta/tpu-backend" })}` },
+      body: JSON.stringify({
+        schema_version: 1,
+        ticket,
+        workflow: { name: "ci", run_id: 9, run_attempt: 1, url: "https://ci.example.org/runs/9" },
+        job: { name: "test" },
+        ...fields,
+      }),
+    });
+    return response.status;
+  }
+
+  const runsOn = (sha: string) => [...github.checkRuns.values()].filter((run) => run.head_sha === sha);
+
+  it("concludes the old head's open check runs as cancelled when a new commit is pushed, and stops moving them", async () => {
+    const ticket = await startJob();
+    const oldSha = pr.pull_request.head.sha as string;
+    expect(runsOn(oldSha).map((run) => run.status).sort()).toEqual(["in_progress", "in_progress"]);
+
+    const sync = webhookExample("pull_request", (p) => p.action === "synchronize");
+    sync.pull_request.author_association = "MEMBER";
+    sync.before = oldSha;
+    sync.after = "1".repeat(40);
+    sync.pull_request.head.sha = "1".repeat(40);
+    expect((await deliver(relay, "pull_request", sync, "sync-delivery")).status).toBe(200);
+    await settled();
+
+    expect(runsOn(oldSha)).toHaveLength(2);
+    for (const run of runsOn(oldSha)) {
+      expect(run).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: "Superseded" } });
+      expect(String((run.output as { summary: string }).summary)).toContain("1111111111");
+    }
+    // The new head gets its own queued aggregate.
+    expect(runsOn("1".repeat(40))).toMatchObject([{ name: "oot / tpu-backend", status: "queued" }]);
+
+    // A late report for the old head is recorded but moves no check run.
+    const patchesBefore = github.find("PATCH", /\/check-runs\//).length;
+    expect(await postReport(ticket, { status: "completed", conclusion: "failure" })).toBe(200);
+    await settled();
+    expect(github.find("PATCH", /\/check-runs\//)).toHaveLength(patchesBefore);
+  });
+
+  it("concludes open check runs as cancelled when the PR is closed", async () => {
+    await startJob();
+    const closed = structuredClone(pr);
+    closed.action = "closed";
+    expect((await deliver(relay, "pull_request", closed, "close-delivery")).status).toBe(200);
+    await settled();
+    for (const run of runsOn(pr.pull_request.head.sha)) {
+      expect(run).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: "Pull request closed" } });
+    }
+  });
+});
+
+describe("sweeper", () => {
+  const NOW = Date.parse("2026-11-29T12:00:00Z");
+  const HOUR = 3_600_000;
+  const SHA = "a".repeat(40);
+  const parsed = parseAllowlist(`L4:\n  - beta/tpu-backend: "@oncall"\nL2:\n  - acme/npu-backend\n`);
+  if (!parsed.ok) throw new Error("bad test allowlist");
+  const allowlist = parsed.allowlist;
+  const tpu = allowlist.entries[0]!;
+  const settings = { checkPrefix: "oot", webBaseUrl: "https://github.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
+  let store: Store;
+
+  beforeEach(() => {
+    store = openSqliteStore(tempDir());
+  });
+  afterEach(() => store.close());
+
+  function dispatched(repo: string, at: number, withAggregate: boolean): void {
+    const deliveryId = `d-${repo}`;
+    store.acceptDelivery(
+      { id: deliveryId, event: "pull_request", payloadHash: repo },
+      {
+        tasks: [
+          { key: `dispatch:${deliveryId}:${repo}`, kind: "dispatch", repo, request: { route: "POST /x", params: {} }, dispatch: { deliveryId, downstreamRepo: repo } },
+          ...(withAggregate
+            ? [{
+                key: aggregateCheckKey(UPSTREAM, tpu.name, SHA),
+                kind: "check_run" as const,
+                repo: UPSTREAM,
+                request: queuedAggregateRequest({ upstreamRepo: UPSTREAM, headSha: SHA, entry: tpu, checkPrefix: "oot", deliveryId, detailsUrl: "https://x" }),
+              }]
+            : []),
+        ],
+        log: [{ deliveryId, downstreamRepo: repo, upstreamRepo: UPSTREAM, event: "pull_request", prNumber: 5, headSha: SHA, backendName: repo.split("/")[1]!, level: "L4", outcome: "pending", attempts: 0, createdAt: at }],
+      },
+      at,
+    );
+    for (const task of store.dueTasks(at, 10)) store.markSent(task.id, { at, resultId: 77 });
+  }
+
+  it("concludes a backend that never reported as timed_out and records it once", () => {
+    dispatched("beta/tpu-backend", NOW - 3 * HOUR, true);
+    dispatched("acme/npu-backend", NOW - 30 * 60_000, false);
+    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1 });
+    const [aggregate] = store.dueTasks(NOW, 10);
+    expect(aggregate!.request.params).toMatchObject({ status: "completed", conclusion: "timed_out", output: { title: "Backend never reported" } });
+    expect(store.dispatchLog("d-beta/tpu-backend")[0]).toMatchObject({ outcome: "sent", reason: "never_reported" });
+    expect(sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0 });
+    // The quieter backend gets its turn once its own start timeout passes.
+    expect(sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1 });
+  });
+
+  it("times out a job in progress longer than the job timeout, with its check runs and HUD row", () => {
+    dispatched("beta/tpu-backend", NOW - 8 * HOUR, true);
+    store.recordJob(
+      {
+        deliveryId: "d-beta/tpu-backend",
+        downstreamRepo: "beta/tpu-backend",
+        runId: 3,
+        runAttempt: 1,
+        jobName: "test",
+        upstreamRepo: UPSTREAM,
+        prNumber: 5,
+        headSha: SHA,
+        backendName: "tpu-backend",
+        level: "L4",
+        workflowName: "ci",
+        status: "in_progress",
+        startedAt: NOW - 7 * HOUR,
+        fingerprint: "x",
+        report: { schema_version: 1, status: "in_progress", workflow: { name: "ci", run_id: 3, run_attempt: 1, url: "https://ci/3" }, job: { name: "test" } },
+        updatedAt: NOW - 7 * HOUR,
+      },
+      { checkRuns: [] },
+      NOW - 7 * HOUR,
+    );
+    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0 });
+    const job = store.getJob({ deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend", runId: 3, runAttempt: 1, jobName: "test" });
+    expect(job).toMatchObject({ status: "completed", conclusion: "timed_out", executionMs: 7 * HOUR, fingerprint: "relay:timed_out" });
+    const names = store.dueTasks(NOW, 10).map((task) => [task.request.params.name, task.request.params.conclusion]);
+    expect(names).toEqual(expect.arrayContaining([["oot / tpu-backend / ci / test", "timed_out"], ["oot / tpu-backend", "timed_out"]]));
+    expect(store.pendingHudRows(10).at(-1)!.row).toMatchObject({ conclusion: "timed_out", failure_kind: "infra" });
+  });
+});
