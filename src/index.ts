@@ -45,6 +45,8 @@ export function createApp(deps: AppDependencies = {}) {
       process: (identity, body) =>
         processCallback(identity, body, {
           store: openStore(),
+          upstreamCommit: (sha) => dispatch().upstreamCommit(sha),
+          upstreamRepo: config.upstream.repo,
           allowlist: () => allowlist.current(),
           settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
           onWork: () => service?.worker.notify(),

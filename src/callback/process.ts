@@ -9,6 +9,7 @@ import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ti
 import { resultRow } from "../hud/result-row.js";
 import type { JobEffects, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
 import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
+import type { CommitCheck } from "../upstream/commit-check.js";
 import type { OidcIdentity } from "./oidc.js";
 import type { CallbackBody } from "./schema.js";
 
@@ -24,6 +25,9 @@ export interface CallbackSettings {
 
 export interface CallbackDependencies {
   store: Store;
+  /** Checks that a self-report's upstream sha exists upstream. */
+  upstreamCommit: (sha: string) => Promise<CommitCheck>;
+  upstreamRepo: string;
   allowlist: () => Allowlist | undefined;
   settings: CallbackSettings;
   /** New outbox work was stored (wakes the worker). */
@@ -38,9 +42,7 @@ export interface CallbackAnswer {
 
 export async function processCallback(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies): Promise<CallbackAnswer> {
   const now = (deps.now ?? Date.now)();
-  if (body.ticket === undefined) {
-    return { status: 422, body: { error: "self-reports (nightly) are not accepted by this relay version; report on a dispatched run with its ticket" } };
-  }
+  if (body.ticket === undefined) return recordSelfReport(identity, body, deps, now);
   const verified = await verifyTicket(body.ticket, deps.settings.ticketKeys, { now: new Date(now) });
   if (!verified.ok) return { status: 401, body: { error: `ticket rejected (${verified.reason}): ${verified.message}` } };
   const claims = verified.claims;
@@ -94,6 +96,52 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
   store.recordJob(job, jobEffects(job, body, entry, { store, settings: deps.settings }), now);
   deps.onWork();
   return { status: 200, body: { accepted: true, duplicate: false, job: { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) } } };
+}
+
+/**
+ * A nightly/periodic run the relay did not dispatch: no ticket, so the OIDC identity alone says who
+ * reports; HUD only (L2 and up), never check runs; the tested sha must exist upstream.
+ */
+async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
+  const nightly = body.nightly;
+  if (!nightly) return { status: 400, body: { error: "a report without a ticket must carry nightly" } };
+  const entry = findEntry(deps.allowlist() ?? { entries: [], byRepo: new Map(), requirements: {} }, identity.repo);
+  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
+  if (!entry.policy.display_on_hud) {
+    return { status: 403, body: { error: `${identity.repo} is ${entry.level}: self-reports are accepted from backends shown on the HUD (L2 and up)` } };
+  }
+  const check = await deps.upstreamCommit(nightly.upstream_sha);
+  if (check === "missing") {
+    return { status: 422, body: { error: `${nightly.upstream_sha} is not a commit of ${deps.upstreamRepo}; report the upstream sha the run tested` } };
+  }
+  const key = {
+    deliveryId: `self:${nightly.event}:${body.workflow.run_id}`,
+    downstreamRepo: identity.repo,
+    runId: body.workflow.run_id,
+    runAttempt: body.workflow.run_attempt,
+    jobName: body.job.name,
+  };
+  const current = deps.store.getJob(key);
+  const step = transition(current && jobState(current), lifecycleReport(body), now);
+  if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
+  if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
+  const job: StoredJob = {
+    ...key,
+    upstreamRepo: deps.upstreamRepo,
+    prNumber: null,
+    headSha: nightly.upstream_sha,
+    backendName: entry.name,
+    level: entry.level,
+    workflowName: body.workflow.name,
+    status: "completed",
+    ...(body.conclusion !== undefined && { conclusion: body.conclusion }),
+    completedAt: now,
+    fingerprint: step.next.lastReport,
+    report: { ...body, upstream_verified: check === "exists" },
+    updatedAt: now,
+  };
+  deps.store.recordJob(job, { checkRuns: [], hudRow: resultRow(job, body, nightly.event) }, now);
+  return { status: 200, body: { accepted: true, duplicate: false, upstream_verified: check === "exists" } };
 }
 
 function jobState(job: StoredJob): JobState {

@@ -9,6 +9,7 @@ import { installationClients } from "../github/installation-clients.js";
 import { observeOutbox, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { InstallationDirectory } from "../upstream/installations.js";
+import { upstreamCommitChecker, type CommitCheck } from "../upstream/commit-check.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { OutboxWorker } from "./outbox-worker.js";
 import { writeLimiter } from "../limits/sliding-window.js";
@@ -32,6 +33,8 @@ export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "che
 
 export interface DispatchService {
   installations: InstallationDirectory;
+  /** Whether a sha exists in the upstream repo (for self-reports). */
+  upstreamCommit: (sha: string) => Promise<CommitCheck>;
   worker: OutboxWorker;
   /** Starts the worker and the periodic jobs. */
   start(): void;
@@ -71,6 +74,7 @@ export function createDispatchService(
 
   return {
     installations,
+    upstreamCommit: upstreamCommitChecker(clients, installations, config.upstream.repo, log),
     worker,
     start() {
       worker.start();

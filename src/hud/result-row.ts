@@ -3,7 +3,8 @@
 import type { CallbackBody } from "../callback/schema.js";
 import type { StoredJob } from "../store/store.js";
 
-export function resultRow(job: StoredJob, body: CallbackBody, eventType: "pull_request" | "push"): Record<string, unknown> {
+/** `eventType`: pull_request, push, or a self-report's kind (nightly, periodic, …). */
+export function resultRow(job: StoredJob, body: CallbackBody, eventType: string): Record<string, unknown> {
   return {
     upstream_repo: job.upstreamRepo.toLowerCase(),
     pr_number: job.prNumber,

@@ -147,6 +147,41 @@ describe("callback → job lifecycle → check runs", () => {
   });
 });
 
+describe("nightly self-reports", () => {
+  const nightly = (sha: string, runId = 900) => ({
+    schema_version: 1,
+    status: "completed",
+    conclusion: "success",
+    workflow: { name: "nightly", run_id: runId, run_attempt: 1, url: `https://ci.example.org/runs/${runId}` },
+    job: { name: "full suite" },
+    tests: { total: 3, passed: 3, failed: 0, skipped: 0 },
+    nightly: { upstream_sha: sha, event: "nightly" },
+  });
+
+  it("accepts a completed self-report for a commit that exists upstream, with no check runs", async () => {
+    await start();
+    const token = await tokenFor("acme/npu-backend");
+    const sha = "b".repeat(40);
+    expect(await post(nightly(sha), token)).toMatchObject({ status: 200, json: { accepted: true, upstream_verified: true } });
+    expect(await post(nightly(sha), token)).toMatchObject({ status: 200, json: { duplicate: true } });
+    expect(github.find("GET", `/repos/${UPSTREAM}/commits/${sha}`)).toHaveLength(1);
+    expect(github.checkRuns.size).toBe(0);
+  });
+
+  it("rejects a sha unknown upstream, L1 backends and unlisted repos; records an unverified report during an outage", async () => {
+    await start();
+    const token = await tokenFor("acme/npu-backend");
+    github.script("GET", /\/commits\/c+$/, [{ status: 422, body: { message: "No commit found for SHA" } }]);
+    const missing = await post(nightly("c".repeat(40)), token);
+    expect(missing.status).toBe(422);
+    expect(missing.json.error).toContain("is not a commit of Codertocat/Hello-World");
+    expect((await post(nightly("d".repeat(40)), await tokenFor("one/l1-backend"))).status).toBe(403);
+    expect((await post(nightly("d".repeat(40)), await tokenFor("stranger/repo"))).status).toBe(403);
+    github.script("GET", /\/commits\/e+$/, [{ status: 502, body: { message: "Bad Gateway" } }]);
+    expect(await post(nightly("e".repeat(40), 901), token)).toMatchObject({ status: 200, json: { accepted: true, upstream_verified: false } });
+  });
+});
+
 describe("callback authentication and limits", () => {
   it("answers each bad request with its specific status and message", async () => {
     await start({ RELAY_CALLBACK_RATE_LIMIT: "100" });
