@@ -58,8 +58,9 @@ async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Pr
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
-  } catch (error) {
-    return { status: 400, body: { error: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` } };
+  } catch {
+    // Not the parser's message: it quotes the body, and answers never echo what was sent.
+    return { status: 400, body: { error: "body is not JSON; send the report as a JSON object (Content-Type: application/json)" } };
   }
   const parsed = parseCallbackBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };

@@ -22,7 +22,6 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
   let timedOut = 0;
   for (const job of store.staleJobs(now - settings.jobTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, job.downstreamRepo);
-    if (!entry) continue;
     const hours = Math.round(settings.jobTimeoutMs / 3_600_000);
     const summary = `The relay timed this job out: it reported in_progress but no result within ${hours} h.`;
     const report = { ...job.report, status: "completed", conclusion: "timed_out", failure_kind: "infra", summary };
@@ -36,7 +35,9 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
       report,
       updatedAt: now,
     };
-    store.recordJob(next, jobEffects(next, report as unknown as CallbackBody, entry, { store, settings }), now);
+    // A repo since removed from the allowlist still leaves the stale set, just without effects.
+    const effects = entry ? jobEffects(next, report as unknown as CallbackBody, entry, { store, settings }) : { checkRuns: [] };
+    store.recordJob(next, effects, now);
     timedOut += 1;
   }
 
@@ -53,7 +54,7 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
             ...aggregate,
             request: concludedRequest(
               aggregate.request,
-              "timed_out",
+              entry?.policy.block_pr ? "timed_out" : (settings.nonBlockingFailureConclusion ?? "timed_out"),
               "Backend never reported",
               `\`${dispatch.downstreamRepo}\` received this commit but reported no job within ${minutes} min. This counts as an infrastructure failure of the backend.`,
             ),

@@ -117,6 +117,7 @@ function prepareStatements(db: Database.Database) {
          status = 'pending', finished_at = NULL, last_error = NULL`,
     ),
     hasTask: db.prepare<[string], number>("SELECT 1 FROM outbox WHERE key = ?").pluck(),
+    taskByKey: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM outbox WHERE key = ?`),
     dispatchSentAt: db.prepare<[string, string], number | null>(
       "SELECT sent_at FROM dispatch_log WHERE delivery_id = ? AND downstream_repo_key = ?",
     ).pluck(),
@@ -143,6 +144,7 @@ function prepareStatements(db: Database.Database) {
     closeSha: db.prepare<[string, string, string, number]>(
       "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
+    reopenSha: db.prepare<[string, string]>("DELETE FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?"),
     shaClosed: db.prepare<[string, string], number>("SELECT 1 FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?").pluck(),
     staleJobs: db.prepare<[number, number], string>(
       `SELECT job_json FROM jobs WHERE json_extract(job_json, '$.status') = 'in_progress'
@@ -379,6 +381,11 @@ export class SqliteStore implements Store {
     return this.#sql.hasTask.get(key) !== undefined;
   }
 
+  taskByKey(key: string): OutboxTask | undefined {
+    const row = this.#sql.taskByKey.get(key);
+    return row && toTask(row);
+  }
+
   dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined {
     return this.#sql.dispatchSentAt.get(deliveryId, repoKey(downstreamRepo)) ?? undefined;
   }
@@ -428,6 +435,10 @@ export class SqliteStore implements Store {
 
   shaClosed(upstreamRepo: string, headSha: string): boolean {
     return this.#sql.shaClosed.get(repoKey(upstreamRepo), headSha) !== undefined;
+  }
+
+  reopenSha(upstreamRepo: string, headSha: string): void {
+    this.#sql.reopenSha.run(repoKey(upstreamRepo), headSha);
   }
 
   staleJobs(before: number, limit: number): StoredJob[] {

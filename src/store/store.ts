@@ -166,6 +166,8 @@ export interface Store {
   checkRunId(key: string): number | undefined;
   /** Does a task with this key exist (in any state)? */
   hasTask(key: string): boolean;
+  /** The task with this key, in any state. */
+  taskByKey(key: string): OutboxTask | undefined;
   /** When the dispatch to this downstream was accepted by GitHub. */
   dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined;
 
@@ -184,6 +186,8 @@ export interface Store {
   /** Marks a head sha's check runs as concluded by the relay (returns false when it already was). */
   closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean;
   shaClosed(upstreamRepo: string, headSha: string): boolean;
+  /** Undoes closeSha (a PR reopened without a new commit). */
+  reopenSha(upstreamRepo: string, headSha: string): void;
   /** Jobs still in progress that started before `before`. */
   staleJobs(before: number, limit: number): StoredJob[];
   /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */

@@ -48,7 +48,7 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
   });
 }
 
-/** A new head supersedes the old one's check runs; closing the PR ends its head's. */
+/** A new head supersedes the old one's check runs; closing the PR ends its head's; reopening revives them. */
 function concludeOldHead(
   payload: { action: string; before?: string; after?: string; repository: { full_name: string }; pull_request: { head: { sha: string } } },
   deps: UpstreamDependencies,
@@ -59,6 +59,8 @@ function concludeOldHead(
   if (payload.action === "synchronize" && payload.before) {
     const after = payload.after ?? payload.pull_request.head.sha;
     concluded = concludeHead(deps.store(), repo, payload.before, "superseded", `A new commit (${after}) was pushed to this pull request; its results are reported on that commit.`, now);
+  } else if (payload.action === "reopened") {
+    deps.store().reopenSha(repo, payload.pull_request.head.sha);
   } else if (payload.action === "closed") {
     concluded = concludeHead(deps.store(), repo, payload.pull_request.head.sha, "closed", "The pull request was closed before this backend finished.", now);
   }
@@ -102,7 +104,13 @@ async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDepe
     now,
   );
   const payloadHash = createHash("sha256").update(JSON.stringify(context.payload)).digest("hex");
-  const outcome = deps.store().acceptDelivery({ id: context.id, event: context.name, payloadHash }, work, now);
+  const store = deps.store();
+  const outcome = store.acceptDelivery({ id: context.id, event: context.name, payloadHash }, work, now);
+  // A reopened PR may carry the same head as when it closed: its aggregate check runs exist already
+  // (concluded cancelled), so set them queued again rather than leave the insert ignored.
+  if (outcome === "accepted" && event.kind === "pull_request" && event.action === "reopened") {
+    store.syncCheckRuns(work.tasks.filter((task) => task.kind === "check_run"), now);
+  }
   metrics.webhooks.inc({ event: context.name, outcome });
   for (const row of work.log) {
     if (row.outcome === "skipped" && outcome === "accepted") metrics.dispatches.inc({ outcome: "skipped", reason: row.reason ?? "" });

@@ -105,6 +105,13 @@ describe("superseded and closed pull requests", () => {
     for (const run of runsOn(pr.pull_request.head.sha)) {
       expect(run).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: "Pull request closed" } });
     }
+
+    // Reopened with the same head: the aggregate is queued again and follows new reports.
+    const reopened = structuredClone(pr);
+    reopened.action = "reopened";
+    expect((await deliver(relay, "pull_request", reopened, "reopen-delivery")).status).toBe(200);
+    await settled();
+    expect(runsOn(pr.pull_request.head.sha).find((run) => run.name === "oot / tpu-backend")).toMatchObject({ status: "queued" });
   });
 });
 

@@ -6,18 +6,21 @@ describe("capText", () => {
     expect(capText("short", 10)).toBe("short");
   });
 
-  it("cuts to the limit and says so", () => {
+  it("cuts to the byte limit and says so", () => {
     const capped = capText("x".repeat(CHECK_TEXT_LIMIT + 10));
-    expect(capped).toHaveLength(CHECK_TEXT_LIMIT);
+    expect(Buffer.byteLength(capped)).toBeLessThanOrEqual(CHECK_TEXT_LIMIT);
     expect(capped.endsWith("(truncated)")).toBe(true);
   });
 
-  it("never splits a surrogate pair", () => {
-    const text = "a".repeat(20) + "😀".repeat(20);
-    for (let limit = 20; limit < 40; limit++) {
-      const capped = capText(text, limit);
-      expect(capped.length).toBeLessThanOrEqual(limit);
-      expect(capped).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  it("counts bytes, not characters, and never splits a character", () => {
+    const text = "é".repeat(40_000) + "😀".repeat(20_000);
+    const capped = capText(text);
+    expect(Buffer.byteLength(capped)).toBeLessThanOrEqual(CHECK_TEXT_LIMIT);
+    expect(capped).not.toContain("\uFFFD");
+    for (let limit = 30; limit < 60; limit++) {
+      const small = capText("ab😀😀😀😀😀😀😀😀😀😀😀😀", limit);
+      expect(Buffer.byteLength(small)).toBeLessThanOrEqual(limit);
+      expect(small).not.toMatch(/\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
     }
   });
 });

@@ -1,0 +1,118 @@
+// Re-runs from the PR page: "Re-run" on one of the relay's check runs (check_run rerequested) or on
+// its suite (check_suite rerequested). A check run whose external_id names a downstream run re-runs
+// that run's failed jobs; one that names only a dispatch (no run ever reported) is dispatched again
+// with a fresh ticket.
+import type { Logger } from "pino";
+import { DispatchPayloadV1 } from "../dispatch/payload.js";
+import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
+import { httpStatus } from "../github/client.js";
+import type { InstallationClients } from "../github/installation-clients.js";
+import { parseRepoSlug } from "../github/repo-name.js";
+import type { Store } from "../store/store.js";
+import type { InstallationDirectory } from "../upstream/installations.js";
+import { dispatchKey } from "../upstream/intake.js";
+
+export type RerequestTarget = { kind: "run"; repo: string; runId: number } | { kind: "dispatch"; deliveryId: string; repo: string };
+
+/** Reads an external_id the relay wrote (`run:<repo>:<id>` or `dispatch:<delivery>:<repo>`). */
+export function parseExternalId(externalId: string | null | undefined): RerequestTarget | undefined {
+  const run = /^run:([^:]+\/[^:]+):(\d+)$/.exec(externalId ?? "");
+  if (run) return { kind: "run", repo: run[1]!, runId: Number(run[2]) };
+  const dispatch = /^dispatch:(.+):([^:]+\/[^:]+)$/.exec(externalId ?? "");
+  if (dispatch) return { kind: "dispatch", deliveryId: dispatch[1]!, repo: dispatch[2]! };
+  return undefined;
+}
+
+export interface RerequestDependencies {
+  store: Store;
+  clients: InstallationClients;
+  installations: InstallationDirectory;
+  ticketKeys: TicketKeys;
+  ticketTtlSeconds: number;
+  log: Logger;
+  onWork: () => void;
+}
+
+/** Acts on each distinct target once; returns what was done, for logs and tests. */
+export async function rerequest(targets: readonly RerequestTarget[], newDeliveryId: string, deps: RerequestDependencies): Promise<string[]> {
+  const done: string[] = [];
+  const seen = new Set<string>();
+  for (const target of targets) {
+    const id = target.kind === "run" ? `run:${target.repo}:${target.runId}` : `dispatch:${target.deliveryId}:${target.repo}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    done.push(target.kind === "run" ? await rerunFailedJobs(target, deps) : await redispatch(target, newDeliveryId, deps));
+  }
+  return done;
+}
+
+async function rerunFailedJobs(target: Extract<RerequestTarget, { kind: "run" }>, deps: RerequestDependencies): Promise<string> {
+  const installationId = await deps.installations.resolve(target.repo);
+  if (installationId === undefined) return `skipped ${target.repo}#${target.runId}: the App is not installed there`;
+  const { owner, repo } = parseRepoSlug(target.repo);
+  try {
+    await (await deps.clients.get(installationId)).request("POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs", {
+      owner,
+      repo,
+      run_id: target.runId,
+    });
+    return `re-ran failed jobs of ${target.repo}#${target.runId}`;
+  } catch (error) {
+    // GitHub refuses a re-run while the run is still going (403): nothing to do, the run will report.
+    if (httpStatus(error) === 403 || httpStatus(error) === 409) return `${target.repo}#${target.runId} is already running`;
+    throw error;
+  }
+}
+
+async function redispatch(target: Extract<RerequestTarget, { kind: "dispatch" }>, newDeliveryId: string, deps: RerequestDependencies): Promise<string> {
+  const original = deps.store.taskByKey(dispatchKey(target.deliveryId, target.repo));
+  const parsed = DispatchPayloadV1.safeParse(original?.request.params.client_payload);
+  if (!original || !parsed.success) return `skipped dispatch ${target.deliveryId} to ${target.repo}: the original dispatch is unknown`;
+  const old = parsed.data;
+  const now = Date.now();
+  const ticket = await signTicket(
+    {
+      deliveryId: newDeliveryId,
+      downstreamRepo: target.repo,
+      upstreamRepo: old.upstream.repo,
+      prNumber: old.pr_number,
+      headSha: old.head_sha,
+      level: old.backend.level,
+    },
+    deps.ticketKeys,
+    { ttlSeconds: deps.ticketTtlSeconds, now: new Date(now) },
+  );
+  const payload = DispatchPayloadV1.parse({ ...old, delivery_id: newDeliveryId, ticket });
+  deps.store.acceptDelivery(
+    { id: newDeliveryId, event: "rerequest", payloadHash: `${target.deliveryId}:${target.repo}` },
+    {
+      tasks: [
+        {
+          ...original,
+          key: dispatchKey(newDeliveryId, target.repo),
+          request: { route: original.request.route, params: { ...original.request.params, client_payload: payload } },
+          dispatch: { deliveryId: newDeliveryId, downstreamRepo: target.repo },
+        },
+      ],
+      log: [
+        {
+          deliveryId: newDeliveryId,
+          downstreamRepo: target.repo,
+          upstreamRepo: old.upstream.repo,
+          event: old.event.name,
+          action: "rerequested",
+          ...(old.pr_number !== null && { prNumber: old.pr_number }),
+          headSha: old.head_sha,
+          backendName: old.backend.name,
+          level: old.backend.level,
+          outcome: "pending",
+          attempts: 0,
+          createdAt: now,
+        },
+      ],
+    },
+    now,
+  );
+  deps.onWork();
+  return `dispatched ${target.repo} again for ${old.head_sha.slice(0, 12)}`;
+}
