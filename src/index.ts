@@ -62,6 +62,7 @@ export function createApp(deps: AppDependencies = {}) {
       allowlist,
       store: openStore,
       installations: () => dispatch().installations,
+      clients: () => dispatch().clients,
       metrics,
       onWork: () => service?.worker.notify(),
     });

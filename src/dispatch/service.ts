@@ -5,7 +5,7 @@ import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
 import { sweep, type SweepSettings } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
-import { installationClients } from "../github/installation-clients.js";
+import { installationClients, type InstallationClients } from "../github/installation-clients.js";
 import { observeOutbox, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { InstallationDirectory } from "../upstream/installations.js";
@@ -33,6 +33,7 @@ export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "che
 
 export interface DispatchService {
   installations: InstallationDirectory;
+  clients: InstallationClients;
   /** Whether a sha exists in the upstream repo (for self-reports). */
   upstreamCommit: (sha: string) => Promise<CommitCheck>;
   worker: OutboxWorker;
@@ -74,6 +75,7 @@ export function createDispatchService(
 
   return {
     installations,
+    clients,
     upstreamCommit: upstreamCommitChecker(clients, installations, config.upstream.repo, log),
     worker,
     start() {

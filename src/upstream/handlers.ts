@@ -13,6 +13,8 @@ import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "./installations.js";
 import { buildWork } from "./intake.js";
 import { concludeHead } from "./pr-closure.js";
+import { parseExternalId, rerequest, type RerequestTarget } from "../checks/rerequest.js";
+import type { InstallationClients } from "../github/installation-clients.js";
 import { planDispatch } from "./planner.js";
 
 export interface UpstreamDependencies {
@@ -20,6 +22,7 @@ export interface UpstreamDependencies {
   allowlist: AllowlistSource;
   store: () => Store;
   installations: () => InstallationDirectory;
+  clients: () => InstallationClients;
   metrics: RelayMetrics;
   /** Called after new work is stored (wakes the outbox worker). */
   onWork: () => void;
@@ -37,6 +40,24 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
     await accept(context, pushFacts(context.id, context.payload), deps);
   });
+  app.on("check_run.rerequested", async (context) => {
+    const { check_run: run, repository } = context.payload;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || deps.store().shaClosed(repository.full_name, run.head_sha)) return;
+    const target = parseExternalId(run.external_id);
+    if (target) await rerun(context, [target], deps);
+  });
+  app.on("check_suite.rerequested", async (context) => {
+    const { check_suite: suite, repository } = context.payload;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || deps.store().shaClosed(repository.full_name, suite.head_sha)) return;
+    const targets = deps
+      .store()
+      .checkRunTasks(repository.full_name, suite.head_sha)
+      .flatMap((task) => {
+        const externalId = task.request.params.external_id;
+        return (typeof externalId === "string" && parseExternalId(externalId)) || [];
+      });
+    await rerun(context, targets, deps);
+  });
   app.on(["installation", "installation_repositories"], (context) => {
     const installations = deps.installations();
     installations.apply(context.name, context.payload);
@@ -46,6 +67,21 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     const gained = context.name === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(context.payload.action);
     if (gained) void installations.recheckMissing((deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
   });
+}
+
+async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<void> {
+  const { config } = deps;
+  const done = await rerequest(targets, context.id, {
+    store: deps.store(),
+    clients: deps.clients(),
+    installations: deps.installations(),
+    ticketKeys: ticketKeys(config),
+    ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
+    log: context.log,
+    onWork: deps.onWork,
+  });
+  deps.metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
+  context.log.info({ done }, "re-run requested from the pull request");
 }
 
 /** A new head supersedes the old one's check runs; closing the PR ends its head's; reopening revives them. */

@@ -268,3 +268,49 @@ describe("coalescing check-run writes", () => {
     expect([...github.checkRuns.values()].find((run) => run.name === "oot / tpu-backend")).toMatchObject({ status: "completed", conclusion: "success" });
   }, 90_000);
 });
+
+describe("re-runs from the pull request", () => {
+  function rerequested(name: string, externalId: string, sha: string, id: number) {
+    const payload = webhookExample("check_run", (p) => p.action === "rerequested");
+    payload.check_run = { ...payload.check_run, id, name, external_id: externalId, head_sha: sha };
+    payload.repository.full_name = UPSTREAM;
+    return payload;
+  }
+
+  it("re-runs the downstream run behind a job's check run, and dispatches again where no run ever reported", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    await post(report(tickets["beta/tpu-backend"]!, { status: "completed", conclusion: "failure" }), await tokenFor("beta/tpu-backend"));
+    await settled();
+    const sha = pr.pull_request.head.sha as string;
+
+    const job = rerequested("oot / tpu-backend / ci / test (cpu, 1/2)", "run:beta/tpu-backend:555", sha, 1001);
+    expect((await deliver(relay, "check_run", job, "rerun-1")).status).toBe(200);
+    expect(github.find("POST", "/repos/beta/tpu-backend/actions/runs/555/rerun-failed-jobs")).toMatchObject([{ installationId: 12 }]);
+
+    // A dispatch that never produced a run: dispatched again with a fresh ticket bound to the new delivery.
+    const aggregate = rerequested("oot / npu", "dispatch:cb-delivery:acme/npu-backend", sha, 1002);
+    expect((await deliver(relay, "check_run", aggregate, "rerun-2")).status).toBe(200);
+    await settled();
+    const again = github.find("POST", "/repos/acme/npu-backend/dispatches").at(-1)!;
+    const payload = (again.body as { client_payload: { delivery_id: string; ticket: string; head_sha: string } }).client_payload;
+    expect(payload).toMatchObject({ delivery_id: "rerun-2", head_sha: sha });
+    expect(payload.ticket).not.toBe(tickets["acme/npu-backend"]);
+    expect(github.find("POST", "/repos/acme/npu-backend/dispatches")).toHaveLength(2);
+  });
+
+  it("re-runs every distinct downstream run behind the suite once", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    const token = await tokenFor("beta/tpu-backend");
+    for (const name of ["a", "b"]) {
+      await post(report(tickets["beta/tpu-backend"]!, { job: { name }, status: "completed", conclusion: "failure" }), token);
+    }
+    await settled();
+    const suite = webhookExample("check_suite", (p) => p.action === "rerequested");
+    suite.check_suite.head_sha = pr.pull_request.head.sha;
+    suite.repository.full_name = UPSTREAM;
+    expect((await deliver(relay, "check_suite", suite, "suite-rerun")).status).toBe(200);
+    expect(github.find("POST", /\/actions\/runs\/555\/rerun-failed-jobs$/)).toHaveLength(1);
+  });
+});
