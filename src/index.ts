@@ -2,7 +2,8 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { callbackSettings, createDispatchService, type DispatchService } from "./dispatch/service.js";
+import { callbackSettings } from "./callback/settings.js";
+import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
 import { callbackRoute } from "./callback/route.js";

@@ -176,7 +176,8 @@ export function jobEffects(
   const result: JobEffects = { checkRuns: [] };
   if (entry.policy.display_on_hud) result.hudRow = resultRow(job, body, job.prNumber === null ? "push" : "pull_request");
   const aggregateKey = aggregateCheckKey(job.upstreamRepo, entry.name, job.headSha);
-  if (job.prNumber === null || !store.hasTask(aggregateKey) || store.shaClosed(job.upstreamRepo, job.headSha)) return result;
+  const hidden = store.shaClosed(job.upstreamRepo, job.headSha) || store.checksHidden(job.upstreamRepo, entry.name, job.headSha);
+  if (job.prNumber === null || !store.hasTask(aggregateKey) || hidden) return result;
 
   const context: CheckContext = {
     upstreamRepo: job.upstreamRepo,

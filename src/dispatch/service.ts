@@ -3,7 +3,8 @@
 import type { Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
-import { sweep, type SweepSettings } from "../callback/sweeper.js";
+import { callbackSettings } from "../callback/settings.js";
+import { sweep } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
 import { installationClients, type InstallationClients } from "../github/installation-clients.js";
 import { observeOutbox, type RelayMetrics } from "../metrics.js";
@@ -16,17 +17,6 @@ import { writeLimiter } from "../limits/sliding-window.js";
 
 const SWEEP_INTERVAL_MS = 60_000;
 
-/** How callbacks and the sweeper render check runs and time jobs out, from configuration. */
-export function callbackSettings(config: RelayConfig): SweepSettings {
-  return {
-    checkPrefix: config.labels.checkPrefix,
-    webBaseUrl: config.github.webBaseUrl,
-    checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
-    jobTimeoutMs: config.callback.jobTimeoutMs,
-    startTimeoutMs: config.callback.startTimeoutMs,
-    ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
-  };
-}
 
 /** Events whose missed deliveries are worth asking GitHub for again. */
 export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);

@@ -114,6 +114,21 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dispatch_log_sent ON dispatch_log (outcome, sent_at);
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Backends whose check runs on a head sha were concluded because their PR label was removed:
+      -- later reports reach the HUD but do not move those runs until the label is added again.
+      CREATE TABLE hidden_checks (
+        upstream_repo_key TEXT NOT NULL,
+        backend_name      TEXT NOT NULL,
+        head_sha          TEXT NOT NULL,
+        hidden_at         INTEGER NOT NULL,
+        PRIMARY KEY (upstream_repo_key, backend_name, head_sha)
+      );
+      CREATE INDEX dispatch_log_by_sha ON dispatch_log (head_sha);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -144,6 +144,19 @@ function prepareStatements(db: Database.Database) {
     closeSha: db.prepare<[string, string, string, number]>(
       "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
+    hideChecks: db.prepare<[string, string, string, number]>(
+      "INSERT INTO hidden_checks (upstream_repo_key, backend_name, head_sha, hidden_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    showChecks: db.prepare<[string, string, string]>(
+      "DELETE FROM hidden_checks WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?",
+    ),
+    checksHidden: db.prepare<[string, string, string], number>(
+      "SELECT 1 FROM hidden_checks WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?",
+    ).pluck(),
+    dispatchFor: db.prepare<[string, string, string], Row<DispatchLogEntry>>(
+      `SELECT ${LOG_COLUMNS} FROM dispatch_log WHERE head_sha = ? AND lower(upstream_repo) = ? AND downstream_repo_key = ?
+         AND outcome IN ('sent', 'pending') ORDER BY created_at DESC LIMIT 1`,
+    ),
     reopenSha: db.prepare<[string, string]>("DELETE FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?"),
     shaClosed: db.prepare<[string, string], number>("SELECT 1 FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?").pluck(),
     staleJobs: db.prepare<[number, number], string>(
@@ -435,6 +448,20 @@ export class SqliteStore implements Store {
 
   shaClosed(upstreamRepo: string, headSha: string): boolean {
     return this.#sql.shaClosed.get(repoKey(upstreamRepo), headSha) !== undefined;
+  }
+
+  setChecksHidden(upstreamRepo: string, backendName: string, headSha: string, hidden: boolean, now: number): void {
+    if (hidden) this.#sql.hideChecks.run(repoKey(upstreamRepo), backendName, headSha, now);
+    else this.#sql.showChecks.run(repoKey(upstreamRepo), backendName, headSha);
+  }
+
+  checksHidden(upstreamRepo: string, backendName: string, headSha: string): boolean {
+    return this.#sql.checksHidden.get(repoKey(upstreamRepo), backendName, headSha) !== undefined;
+  }
+
+  dispatchFor(upstreamRepo: string, headSha: string, downstreamRepo: string): DispatchLogEntry | undefined {
+    const row = this.#sql.dispatchFor.get(headSha, repoKey(upstreamRepo), repoKey(downstreamRepo));
+    return row && fromRow<DispatchLogEntry>(row);
   }
 
   reopenSha(upstreamRepo: string, headSha: string): void {

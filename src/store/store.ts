@@ -186,6 +186,11 @@ export interface Store {
   /** Marks a head sha's check runs as concluded by the relay (returns false when it already was). */
   closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean;
   shaClosed(upstreamRepo: string, headSha: string): boolean;
+  /** Hides (true) or shows again (false) a backend's check runs on a head sha (its PR label removed/added). */
+  setChecksHidden(upstreamRepo: string, backendName: string, headSha: string, hidden: boolean, now: number): void;
+  checksHidden(upstreamRepo: string, backendName: string, headSha: string): boolean;
+  /** The dispatch of `headSha` to `downstreamRepo` that was sent (or is pending), newest first. */
+  dispatchFor(upstreamRepo: string, headSha: string, downstreamRepo: string): DispatchLogEntry | undefined;
   /** Undoes closeSha (a PR reopened without a new commit). */
   reopenSha(upstreamRepo: string, headSha: string): void;
   /** Jobs still in progress that started before `before`. */

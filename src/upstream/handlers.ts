@@ -9,7 +9,10 @@ import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
-import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
+import { labelFor } from "../allowlist/policy.js";
+import { hideBackendChecks, showBackendChecks } from "../checks/label-checks.js";
+import { callbackSettings } from "../callback/settings.js";
+import { pullRequestFacts, pushFacts, type PullRequestFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "./installations.js";
 import { buildWork } from "./intake.js";
 import { concludeHead } from "./pr-closure.js";
@@ -34,6 +37,7 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     const { payload } = context;
     if (!sameRepo(payload.repository.full_name, config.upstream.repo)) return;
     concludeOldHead(payload, deps);
+    followLabel(pullRequestFacts(context.id, payload), deps);
     await accept(context, pullRequestFacts(context.id, payload), deps);
   });
   app.on("push", async (context) => {
@@ -67,6 +71,23 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     const gained = context.name === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(context.payload.action);
     if (gained) void installations.recheckMissing((deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
   });
+}
+
+/** Adding or removing a label-only backend's label shows or hides its check runs on the head. */
+function followLabel(event: PullRequestFacts, deps: UpstreamDependencies): void {
+  if ((event.action !== "labeled" && event.action !== "unlabeled") || !event.label) return;
+  const { config } = deps;
+  const label = event.label.toLowerCase();
+  const entry = deps.allowlist
+    .current()
+    ?.entries.find((candidate) => candidate.policy.display_on_pr === "label_only" && labelFor(candidate, config.labels.prefix).toLowerCase() === label);
+  if (!entry) return;
+  const now = Date.now();
+  const changed =
+    event.action === "labeled"
+      ? showBackendChecks(deps.store(), entry, event.repo, event.headSha, callbackSettings(config), now)
+      : hideBackendChecks(deps.store(), entry, event.repo, event.headSha, event.label, now);
+  if (changed > 0) deps.onWork();
 }
 
 async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<void> {

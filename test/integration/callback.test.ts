@@ -314,3 +314,68 @@ describe("re-runs from the pull request", () => {
     expect(github.find("POST", /\/actions\/runs\/555\/rerun-failed-jobs$/)).toHaveLength(1);
   });
 });
+
+describe("L3 label timing", () => {
+  function labelEvent(action: "labeled" | "unlabeled", name: string) {
+    const payload = structuredClone(pr);
+    payload.action = action;
+    payload.label = { name };
+    payload.pull_request.labels = action === "labeled" ? [{ name }] : [];
+    return payload;
+  }
+  const npuRuns = () => [...github.checkRuns.values()].filter((run) => String(run.name).startsWith("oot / npu"));
+
+  it("label added while jobs run: backfills the aggregate and job runs, which then follow reports", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    const token = await tokenFor("acme/npu-backend");
+    await post(report(tickets["acme/npu-backend"]!), token);
+    await settled();
+    expect(npuRuns()).toEqual([]);
+
+    await deliver(relay, "pull_request", labelEvent("labeled", "ciflow/oot/npu"), "label-1");
+    await settled();
+    expect(Object.fromEntries(npuRuns().map((run) => [run.name, run.status]))).toEqual({
+      "oot / npu": "in_progress",
+      "oot / npu / ci / test (cpu, 1/2)": "in_progress",
+    });
+    await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "success" }), token);
+    await settled();
+    expect(npuRuns().every((run) => run.status === "completed" && run.conclusion === "success")).toBe(true);
+  });
+
+  it("label added after jobs finished: creates completed runs from the stored results", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), await tokenFor("acme/npu-backend"));
+    await settled();
+    await deliver(relay, "pull_request", labelEvent("labeled", "CIFlow/OOT/NPU"), "label-2");
+    await settled();
+    expect(npuRuns().map((run) => [run.status, run.conclusion])).toEqual([
+      ["completed", "failure"],
+      ["completed", "failure"],
+    ]);
+  });
+
+  it("label added before any report: a queued aggregate; removed: open runs end neutral and stop following", async () => {
+    await start();
+    const tickets = await dispatchPr();
+    await deliver(relay, "pull_request", labelEvent("labeled", "ciflow/oot/npu"), "label-3");
+    await settled();
+    expect(npuRuns()).toMatchObject([{ name: "oot / npu", status: "queued" }]);
+
+    await deliver(relay, "pull_request", labelEvent("unlabeled", "ciflow/oot/npu"), "unlabel-3");
+    await settled();
+    expect(npuRuns()).toMatchObject([{ status: "completed", conclusion: "neutral", output: { title: "Label removed" } }]);
+    const token = await tokenFor("acme/npu-backend");
+    expect((await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), token)).status).toBe(200);
+    await settled();
+    expect(npuRuns()).toHaveLength(1);
+    expect(npuRuns()[0]).toMatchObject({ conclusion: "neutral" });
+
+    // Labelled again: shown again, with what was reported meanwhile.
+    await deliver(relay, "pull_request", labelEvent("labeled", "ciflow/oot/npu"), "relabel-3");
+    await settled();
+    expect(npuRuns().map((run) => run.conclusion)).toEqual(["failure", "failure"]);
+  });
+});

@@ -1,0 +1,15 @@
+// Check-run and timeout settings shared by callbacks, the sweeper and label handling, from configuration.
+import type { RelayConfig } from "../config.js";
+import type { SweepSettings } from "./sweeper.js";
+
+/** How callbacks and the sweeper render check runs and time jobs out, from configuration. */
+export function callbackSettings(config: RelayConfig): SweepSettings {
+  return {
+    checkPrefix: config.labels.checkPrefix,
+    webBaseUrl: config.github.webBaseUrl,
+    checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
+    jobTimeoutMs: config.callback.jobTimeoutMs,
+    startTimeoutMs: config.callback.startTimeoutMs,
+    ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
+  };
+}
