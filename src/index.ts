@@ -64,6 +64,7 @@ export function createApp(deps: AppDependencies = {}) {
       store: openStore,
       installations: () => dispatch().installations,
       clients: () => dispatch().clients,
+      log: app.log.child({ name: "upstream" }),
       metrics,
       onWork: () => service?.worker.notify(),
     });

@@ -129,6 +129,9 @@ function prepareStatements(db: Database.Database) {
       `SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
        ORDER BY rowid`,
     ).pluck(),
+    shaJobs: db.prepare<[string, string], string>(
+      "SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND head_sha = ? ORDER BY rowid",
+    ).pluck(),
     upsertJob: db.prepare<[Record<string, string | number>]>(
       `INSERT INTO jobs (delivery_id, downstream_repo_key, run_id, run_attempt, job_name, upstream_repo_key,
          backend_name, head_sha, job_json, updated_at)
@@ -410,6 +413,10 @@ export class SqliteStore implements Store {
 
   backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[] {
     return this.#sql.backendJobs.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as StoredJob);
+  }
+
+  shaJobs(upstreamRepo: string, headSha: string): StoredJob[] {
+    return this.#sql.shaJobs.all(repoKey(upstreamRepo), headSha).map((json) => JSON.parse(json) as StoredJob);
   }
 
   recordJob(job: StoredJob, effects: JobEffects, now: number): void {

@@ -172,6 +172,8 @@ export interface Store {
   dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined;
 
   getJob(key: JobKey): StoredJob | undefined;
+  /** Every job attempt reported on a head sha, any backend. */
+  shaJobs(upstreamRepo: string, headSha: string): StoredJob[];
   /** Every job attempt reported for a backend on a head sha (for the aggregate check run). */
   backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[];
   /**

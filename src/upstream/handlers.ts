@@ -2,6 +2,7 @@
 // work; sending happens afterwards in the outbox worker, so GitHub's 10 s timeout never depends on the
 // number of downstreams.
 import { createHash } from "node:crypto";
+import type { Logger } from "pino";
 import type { Context, Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
@@ -16,7 +17,7 @@ import { pullRequestFacts, pushFacts, type PullRequestFacts, type UpstreamEvent 
 import type { InstallationDirectory } from "./installations.js";
 import { buildWork } from "./intake.js";
 import { concludeHead } from "./pr-closure.js";
-import { parseExternalId, rerequest, type RerequestTarget } from "../checks/rerequest.js";
+import { cancelRuns, parseExternalId, rerequest, type RerequestTarget } from "../checks/rerequest.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { planDispatch } from "./planner.js";
 
@@ -27,6 +28,7 @@ export interface UpstreamDependencies {
   installations: () => InstallationDirectory;
   clients: () => InstallationClients;
   metrics: RelayMetrics;
+  log: Logger;
   /** Called after new work is stored (wakes the outbox worker). */
   onWork: () => void;
 }
@@ -90,6 +92,19 @@ function followLabel(event: PullRequestFacts, deps: UpstreamDependencies): void 
   if (changed > 0) deps.onWork();
 }
 
+/** Downstream runs still going for a closed PR's head are cancelled in the background (best effort). */
+function cancelInFlightRuns(upstreamRepo: string, headSha: string, deps: UpstreamDependencies): void {
+  const runs = new Map<string, { repo: string; runId: number }>();
+  for (const job of deps.store().shaJobs(upstreamRepo, headSha)) {
+    if (job.status === "in_progress") runs.set(`${job.downstreamRepo}#${job.runId}`, { repo: job.downstreamRepo, runId: job.runId });
+  }
+  if (runs.size === 0) return;
+  const log = deps.log;
+  void cancelRuns([...runs.values()], { clients: deps.clients(), installations: deps.installations(), log }).then((cancelled) =>
+    log.info({ upstreamRepo, headSha, cancelled }, "cancelled downstream runs of a closed pull request"),
+  );
+}
+
 async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<void> {
   const { config } = deps;
   const done = await rerequest(targets, context.id, {
@@ -119,7 +134,9 @@ function concludeOldHead(
   } else if (payload.action === "reopened") {
     deps.store().reopenSha(repo, payload.pull_request.head.sha);
   } else if (payload.action === "closed") {
-    concluded = concludeHead(deps.store(), repo, payload.pull_request.head.sha, "closed", "The pull request was closed before this backend finished.", now);
+    const headSha = payload.pull_request.head.sha;
+    concluded = concludeHead(deps.store(), repo, headSha, "closed", "The pull request was closed before this backend finished.", now);
+    cancelInFlightRuns(repo, headSha, deps);
   }
   if (concluded > 0) deps.onWork();
 }

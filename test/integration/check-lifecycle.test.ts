@@ -105,6 +105,9 @@ describe("superseded and closed pull requests", () => {
     for (const run of runsOn(pr.pull_request.head.sha)) {
       expect(run).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: "Pull request closed" } });
     }
+    // The downstream run still in progress is cancelled through the Actions API.
+    await expect.poll(() => github.find("POST", "/repos/beta/tpu-backend/actions/runs/9/cancel").length).toBe(1);
+    expect(github.find("POST", "/repos/beta/tpu-backend/actions/runs/9/cancel")[0]).toMatchObject({ installationId: 12 });
 
     // Reopened with the same head: the aggregate is queued again and follows new reports.
     const reopened = structuredClone(pr);
