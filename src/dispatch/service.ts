@@ -4,6 +4,7 @@ import type { Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
 import { callbackSettings } from "../callback/settings.js";
+import { concludeUnshownBackends } from "../checks/policy-change.js";
 import { sweep } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
 import { installationClients, type InstallationClients } from "../github/installation-clients.js";
@@ -70,7 +71,12 @@ export function createDispatchService(
     worker,
     start() {
       worker.start();
-      allowlist.onLoaded((current) => void installations.refresh(current.entries.map((entry) => entry.repo)));
+      let previous = allowlist.current();
+      allowlist.onLoaded((current) => {
+        void installations.refresh(current.entries.map((entry) => entry.repo));
+        if (previous && concludeUnshownBackends(store, previous, current, config.upstream.repo, Date.now()) > 0) worker.notify();
+        previous = current;
+      });
       every(config.installationRecheckMs, () => installations.refresh(allowlisted()));
       every(SWEEP_INTERVAL_MS, () => {
         const current = allowlist.current();

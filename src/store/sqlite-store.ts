@@ -144,6 +144,10 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${TASK_COLUMNS} FROM outbox WHERE kind = 'check_run' AND key LIKE ? ESCAPE '\\'
          AND json_extract(request_json, '$.params.head_sha') = ? ORDER BY id`,
     ),
+    openBackendCheckRuns: db.prepare<[string], TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM outbox WHERE kind = 'check_run' AND key LIKE ? ESCAPE '\\'
+         AND json_extract(request_json, '$.params.status') <> 'completed' ORDER BY id`,
+    ),
     closeSha: db.prepare<[string, string, string, number]>(
       "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
@@ -447,6 +451,11 @@ export class SqliteStore implements Store {
   checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[] {
     const prefix = `check:${repoKey(upstreamRepo)}:`.replace(/[\\%_]/g, (char) => `\\${char}`);
     return this.#sql.checkRunTasks.all(`${prefix}%`, headSha).flatMap((row) => toTask(row) ?? []);
+  }
+
+  openBackendCheckRuns(upstreamRepo: string, backendName: string): OutboxTask[] {
+    const prefix = `check:${repoKey(upstreamRepo)}:${backendName.toLowerCase()}:`.replace(/[\\%_]/g, (char) => `\\${char}`);
+    return this.#sql.openBackendCheckRuns.all(`${prefix}%`).flatMap((row) => toTask(row) ?? []);
   }
 
   closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean {

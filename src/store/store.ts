@@ -183,6 +183,8 @@ export interface Store {
   recordJob(job: StoredJob, effects: JobEffects, now: number): void;
   /** Sets check-run desired states (as recordJob does for a job's effects). */
   syncCheckRuns(tasks: readonly OutboxTaskInput[], now: number): void;
+  /** A backend's check-run tasks whose desired state is not final, on any sha. */
+  openBackendCheckRuns(upstreamRepo: string, backendName: string): OutboxTask[];
   /** Check-run tasks (desired states) for an upstream head sha. */
   checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[];
   /** Marks a head sha's check runs as concluded by the relay (returns false when it already was). */

@@ -19,16 +19,17 @@ describe("superseded and closed pull requests", () => {
   let oidc: OidcIssuer;
   let relay: RunningRelay;
   let pr: Payload;
+  let allowlistFile: string;
 
   beforeEach(async () => {
     github = await startGitHubStandIn();
     oidc = await startOidcIssuer();
     github.install(1, [UPSTREAM]);
     github.install(12, ["beta/tpu-backend"]);
-    const file = path.join(tempDir(), "allowlist.yml");
-    await writeFile(file, `L4:\n  - beta/tpu-backend: "@tpu-oncall"\n`);
+    allowlistFile = path.join(tempDir(), "allowlist.yml");
+    await writeFile(allowlistFile, `L4:\n  - beta/tpu-backend: "@tpu-oncall"\n`);
     relay = await startRelay(
-      { UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: file, GHE_HOST: github.host, GHE_PROTOCOL: "http", GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0" },
+      { UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: allowlistFile, GHE_HOST: github.host, GHE_PROTOCOL: "http", GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0" },
       { baseUrl: github.apiUrl },
     );
     pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
@@ -94,6 +95,15 @@ describe("superseded and closed pull requests", () => {
     expect(await postReport(ticket, { status: "completed", conclusion: "failure" })).toBe(200);
     await settled();
     expect(github.find("PATCH", /\/check-runs\//)).toHaveLength(patchesBefore);
+  });
+
+  it("concludes a backend's open check runs neutral when the allowlist stops showing them", async () => {
+    await startJob();
+    await writeFile(allowlistFile, `L2:\n  - beta/tpu-backend\n`);
+    await expect
+      .poll(() => runsOn(pr.pull_request.head.sha).map((run) => run.conclusion), { timeout: 10_000, interval: 100 })
+      .toEqual(["neutral", "neutral"]);
+    expect(runsOn(pr.pull_request.head.sha)[0]).toMatchObject({ output: { title: "No longer shown" } });
   });
 
   it("concludes open check runs as cancelled when the PR is closed", async () => {
