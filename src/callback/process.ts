@@ -105,7 +105,9 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
 async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
   const nightly = body.nightly;
   if (!nightly) return { status: 400, body: { error: "a report without a ticket must carry nightly" } };
-  const entry = findEntry(deps.allowlist() ?? { entries: [], byRepo: new Map(), requirements: {} }, identity.repo);
+  const allowlist = deps.allowlist();
+  if (!allowlist) return { status: 503, body: { error: "the relay has no allowlist loaded yet; retry later" } };
+  const entry = findEntry(allowlist, identity.repo);
   if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
   if (!entry.policy.display_on_hud) {
     return { status: 403, body: { error: `${identity.repo} is ${entry.level}: self-reports are accepted from backends shown on the HUD (L2 and up)` } };
@@ -186,7 +188,10 @@ export function jobEffects(
     entry,
     ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
   };
-  const others = store.backendJobs(job.upstreamRepo, entry.name, job.headSha).filter((other) => !sameJob(other, job));
+  // Self-reports (no PR) on the same sha are not part of this PR's aggregate.
+  const others = store
+    .backendJobs(job.upstreamRepo, entry.name, job.headSha)
+    .filter((other) => other.prNumber !== null && !sameJob(other, job));
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
     key,

@@ -11,6 +11,8 @@ import { parseCallbackBody, type CallbackBody } from "./schema.js";
 
 /** Above the largest valid body even with every character JSON-escaped (about 1 MB). */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
+/** Not an HTTP answer: the client disconnected before its body arrived, so nothing is sent or counted. */
+const ABORTED = -1;
 
 export interface CallbackRouteDependencies {
   verifier: OidcVerifier;
@@ -34,16 +36,24 @@ export function callbackRoute(deps: CallbackRouteDependencies): Route {
         deps.log.error({ err: error instanceof Error ? error.message : String(error) }, "callback failed");
         answer = { status: 500, body: { error: "internal error; the report was not stored, retry later" } };
       }
+      if (req.destroyed && answer.status === ABORTED) return;
       deps.metrics.callbacks.inc({ status: String(answer.status) });
       sendJson(res, answer.status, answer.body, answer.headers);
-      if (answer.status === 413) req.resume();
     },
   };
 }
 
 async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Promise<CallbackAnswer & { headers?: Record<string, string> }> {
   const raw = await readBody(req, MAX_CALLBACK_BYTES);
-  if (raw === undefined) return { status: 413, body: { error: `body larger than ${MAX_CALLBACK_BYTES} bytes; shorten the summary or the failed-test list` } };
+  if (raw === "aborted") return { status: ABORTED, body: {} };
+  if (raw === "too_large") {
+    // The rest of the body is never read, so the connection cannot carry another request.
+    return {
+      status: 413,
+      body: { error: `body larger than ${MAX_CALLBACK_BYTES} bytes; shorten the summary or the failed-test list` },
+      headers: { connection: "close" },
+    };
+  }
 
   const auth = await deps.verifier.verify(req.headers.authorization);
   if (!auth.ok) return { status: auth.status, body: { error: auth.message, reason: auth.reason } };
@@ -67,15 +77,19 @@ async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Pr
   return deps.process(auth.identity, parsed.body);
 }
 
-/** The body, or undefined when it exceeds `limit` (declared or streamed). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(req.headers["content-length"] ?? 0) > limit) return undefined;
+/** The body; "too_large" when it exceeds `limit` (declared or streamed); "aborted" when the client left. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | "too_large" | "aborted"> {
+  if (Number(req.headers["content-length"] ?? 0) > limit) return "too_large";
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) return "too_large";
+      chunks.push(chunk);
+    }
+  } catch {
+    return "aborted";
   }
   return Buffer.concat(chunks);
 }

@@ -13,9 +13,10 @@ type Settings = Omit<CallbackSettings, "ticketKeys">;
 
 /** Creates or refreshes the backend's check runs on `headSha` from what is stored. Returns how many. */
 export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamRepo: string, headSha: string, settings: Settings, now: number): number {
+  // Shown again whatever else holds: a label re-added while the PR is closed applies when it reopens.
+  store.setChecksHidden(upstreamRepo, entry.name, headSha, false, now);
   const dispatch = store.dispatchFor(upstreamRepo, headSha, entry.repo);
   if (!dispatch || store.shaClosed(upstreamRepo, headSha)) return 0;
-  store.setChecksHidden(upstreamRepo, entry.name, headSha, false, now);
   const context: CheckContext = {
     upstreamRepo,
     headSha,
@@ -24,7 +25,7 @@ export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamR
     ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
   };
   const detailsUrl = `${settings.webBaseUrl}/${entry.repo}/actions`;
-  const jobs = latestAttempts(store.backendJobs(upstreamRepo, entry.name, headSha));
+  const jobs = latestAttempts(store.backendJobs(upstreamRepo, entry.name, headSha).filter((job) => job.prNumber !== null));
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({ key, kind: "check_run", repo: upstreamRepo, request });
   const aggregate = task(
     aggregateCheckKey(upstreamRepo, entry.name, headSha),

@@ -58,8 +58,16 @@ async function rerunFailedJobs(target: Extract<RerequestTarget, { kind: "run" }>
     });
     return `re-ran failed jobs of ${target.repo}#${target.runId}`;
   } catch (error) {
-    // GitHub refuses a re-run while the run is still going (403): nothing to do, the run will report.
-    if (httpStatus(error) === 403 || httpStatus(error) === 409) return `${target.repo}#${target.runId} is already running`;
+    const status = httpStatus(error);
+    const message = error instanceof Error ? error.message : String(error);
+    // GitHub refuses a re-run while the run is still going: nothing to do, the run will report.
+    if ((status === 403 || status === 409) && /already running|in progress|is running/i.test(message)) {
+      return `${target.repo}#${target.runId} is already running`;
+    }
+    if (status === 403 || status === 404) {
+      deps.log.warn({ repo: target.repo, runId: target.runId, err: message }, "cannot re-run: does the App have actions: write there?");
+      return `could not re-run ${target.repo}#${target.runId}: ${message.slice(0, 200)}`;
+    }
     throw error;
   }
 }

@@ -171,8 +171,8 @@ function prepareStatements(db: Database.Database) {
          AND json_extract(job_json, '$.startedAt') < ? ORDER BY updated_at LIMIT ?`,
     ).pluck(),
     unreportedDispatches: db.prepare<[number, number], Row<DispatchLogEntry>>(
-      `SELECT ${LOG_COLUMNS} FROM dispatch_log d WHERE d.outcome = 'sent' AND d.sent_at < ? AND d.pr_number IS NOT NULL
-         AND d.reason IS NULL
+      `SELECT ${LOG_COLUMNS} FROM dispatch_log d WHERE d.outcome = 'sent' AND d.sent_at < ? AND d.reason IS NULL
+         AND NOT EXISTS (SELECT 1 FROM closed_shas c WHERE c.upstream_repo_key = lower(d.upstream_repo) AND c.head_sha = d.head_sha)
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.delivery_id = d.delivery_id AND j.downstream_repo_key = d.downstream_repo_key)
        ORDER BY d.sent_at LIMIT ?`,
     ),
