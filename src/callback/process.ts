@@ -4,7 +4,7 @@
 import { findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
 import { aggregateCheckKey } from "../checks/aggregate.js";
-import { aggregateRequest, jobCheckKey, jobCheckRequest, type CheckContext } from "../checks/job-checks.js";
+import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
 import { resultRow } from "../hud/result-row.js";
 import type { JobEffects, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
@@ -21,6 +21,8 @@ export interface CallbackSettings {
   nonBlockingFailureConclusion?: string;
   /** Web base URL of the GitHub host, for links to downstream repos. */
   webBaseUrl: string;
+  /** Public base URL of the relay, for HUD links. */
+  publicUrl: string;
 }
 
 export interface CallbackDependencies {
@@ -181,13 +183,7 @@ export function jobEffects(
   const hidden = store.shaClosed(job.upstreamRepo, job.headSha) || store.checksHidden(job.upstreamRepo, entry.name, job.headSha);
   if (job.prNumber === null || !store.hasTask(aggregateKey) || hidden) return result;
 
-  const context: CheckContext = {
-    upstreamRepo: job.upstreamRepo,
-    headSha: job.headSha,
-    checkPrefix: settings.checkPrefix,
-    entry,
-    ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
-  };
+  const context = checkContext(entry, job.upstreamRepo, job.headSha, settings);
   // Self-reports (no PR) on the same sha are not part of this PR's aggregate.
   const others = store
     .backendJobs(job.upstreamRepo, entry.name, job.headSha)

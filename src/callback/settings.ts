@@ -7,6 +7,7 @@ export function callbackSettings(config: RelayConfig): SweepSettings {
   return {
     checkPrefix: config.labels.checkPrefix,
     webBaseUrl: config.github.webBaseUrl,
+    publicUrl: config.publicUrl,
     checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
     jobTimeoutMs: config.callback.jobTimeoutMs,
     startTimeoutMs: config.callback.startTimeoutMs,

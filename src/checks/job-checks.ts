@@ -21,6 +21,26 @@ export interface CheckContext {
    * for deployments whose tooling treats every red check as blocking. Undefined passes conclusions through.
    */
   nonBlockingFailureConclusion?: string;
+  /** The backend's HUD page, linked from every check run. */
+  hudUrl: string;
+}
+
+export interface CheckSettings {
+  checkPrefix: string;
+  nonBlockingFailureConclusion?: string;
+  /** Public base URL of the relay (RELAY_PUBLIC_URL), for HUD links. */
+  publicUrl: string;
+}
+
+export function checkContext(entry: CheckContext["entry"], upstreamRepo: string, headSha: string, settings: CheckSettings): CheckContext {
+  return {
+    upstreamRepo,
+    headSha,
+    checkPrefix: settings.checkPrefix,
+    entry,
+    hudUrl: `${settings.publicUrl}/hud/${entry.repo.toLowerCase()}`,
+    ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
+  };
 }
 
 export function jobCheckName(context: CheckContext, workflowName: string, jobName: string): string {
@@ -87,7 +107,7 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
             ? `${running.length} of ${latest.length} jobs running`
             : `${done.filter((job) => job.conclusion === "success").length} of ${latest.length} jobs passed`,
         summary: capText(
-          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts.\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
         ),
       },
     },
@@ -130,7 +150,11 @@ function jobSummary(context: CheckContext, job: StoredJob, body: CallbackBody): 
     const more = body.failed_tests.length > SHOWN_FAILED_TESTS ? `\n- … and ${body.failed_tests.length - SHOWN_FAILED_TESTS} more` : "";
     parts.push(`**Failed tests:**\n${shown.join("\n")}${more}`);
   }
-  const links = [`[workflow run](${body.workflow.url})`, ...(body.artifact_url ? [`[artifacts](${body.artifact_url})`] : [])];
+  const links = [
+    `[workflow run](${body.workflow.url})`,
+    ...(body.artifact_url ? [`[artifacts](${body.artifact_url})`] : []),
+    `[HUD](${context.hudUrl})`,
+  ];
   parts.push(links.join(" · "));
   if (body.summary) parts.push(body.summary);
   return parts.join("\n\n");

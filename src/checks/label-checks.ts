@@ -7,7 +7,7 @@ import type { CallbackBody } from "../callback/schema.js";
 import type { OutboxTaskInput, Store } from "../store/store.js";
 import { aggregateCheckKey, queuedAggregateRequest } from "./aggregate.js";
 import { concludedRequest, openCheckRuns } from "./conclude.js";
-import { aggregateRequest, jobCheckKey, jobCheckRequest, latestAttempts, type CheckContext } from "./job-checks.js";
+import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest, latestAttempts } from "./job-checks.js";
 
 type Settings = Omit<CallbackSettings, "ticketKeys">;
 
@@ -17,13 +17,7 @@ export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamR
   store.setChecksHidden(upstreamRepo, entry.name, headSha, false, now);
   const dispatch = store.dispatchFor(upstreamRepo, headSha, entry.repo);
   if (!dispatch || store.shaClosed(upstreamRepo, headSha)) return 0;
-  const context: CheckContext = {
-    upstreamRepo,
-    headSha,
-    checkPrefix: settings.checkPrefix,
-    entry,
-    ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
-  };
+  const context = checkContext(entry, upstreamRepo, headSha, settings);
   const detailsUrl = `${settings.webBaseUrl}/${entry.repo}/actions`;
   const jobs = latestAttempts(store.backendJobs(upstreamRepo, entry.name, headSha).filter((job) => job.prNumber !== null));
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({ key, kind: "check_run", repo: upstreamRepo, request });

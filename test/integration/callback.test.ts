@@ -130,6 +130,8 @@ describe("callback → job lifecycle → check runs", () => {
     expect(jobOutput.title).toBe("failure — 8 passed, 2 failed, 0 skipped");
     expect(jobOutput.summary).toContain("`test_ops.py::test_mul`");
     expect(jobOutput.summary).toContain("**Failure kind:** test");
+    expect(jobOutput.summary).toContain("[workflow run](https://ci.example.org/runs/555)");
+    expect(jobOutput.summary).toContain("[HUD](http://localhost:3000/hud/beta/tpu-backend)");
     // Created once each, then only updated in place.
     expect(github.find("POST", /\/check-runs$/)).toHaveLength(2);
     expect(github.find("PATCH", /\/check-runs\/\d+$/).length).toBeGreaterThanOrEqual(2);
