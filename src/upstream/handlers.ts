@@ -38,9 +38,10 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
   app.on("pull_request", async (context) => {
     const { payload } = context;
     if (!sameRepo(payload.repository.full_name, config.upstream.repo)) return;
+    const event = pullRequestFacts(context.id, payload);
     concludeOldHead(payload, deps);
-    followLabel(pullRequestFacts(context.id, payload), deps);
-    await accept(context, pullRequestFacts(context.id, payload), deps);
+    followLabel(event, deps);
+    await accept(context, event, deps);
   });
   app.on("push", async (context) => {
     if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
