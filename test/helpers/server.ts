@@ -1,6 +1,6 @@
 // Starts the relay on loopback through Probot's own Server, as `probot run` does.
 import { createHmac } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -55,6 +55,20 @@ export async function startRelay(env: Record<string, string | undefined>, option
       await server.stop();
     },
   };
+}
+
+/**
+ * The relay wired to a GitHub stand-in (as a GitHub Enterprise host) with `allowlist` as its local
+ * allowlist file, and optionally a local OIDC issuer for callbacks.
+ */
+export async function startRelayAgainst(
+  github: { host: string; apiUrl: string },
+  allowlist: string,
+  env: Record<string, string> = {},
+): Promise<RunningRelay> {
+  const file = path.join(tempDir(), "allowlist.yml");
+  writeFileSync(file, allowlist);
+  return startRelay({ ALLOWLIST_FILE: file, GHE_HOST: github.host, GHE_PROTOCOL: "http", ...env }, { baseUrl: github.apiUrl });
 }
 
 /** Delivers a webhook the way GitHub does: JSON body signed with the webhook secret. */

@@ -6,7 +6,6 @@
 // the process stays up; and the store is consistent afterwards: every accepted report is one stored job (of
 // the dispatched PR, or of the self-reported sha), with its HUD row and check-run task, and nothing else.
 // Reproduce a failure with FUZZ_SEED=<seed printed in the message>.
-import { writeFile } from "node:fs/promises";
 import { Agent, request as httpRequest, type ClientRequest } from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -20,7 +19,7 @@ import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelay, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
+import { deliver, startRelayAgainst, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_c0de);
 const RUNS = 10_500;
@@ -111,23 +110,15 @@ beforeAll(async () => {
   pr.pull_request.labels = [];
 
   dataDir = tempDir("relay-fuzz-");
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, ALLOWLIST);
-  relay = await startRelay(
-    {
-      UPSTREAM_REPO: UPSTREAM,
-      ALLOWLIST_FILE: file,
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_OIDC_ISSUER: oidc.issuer,
-      DATA_DIR: dataDir,
-      RELAY_CALLBACK_RATE_LIMIT: "100000",
-      RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
-      RELAY_WRITES_PER_MINUTE: "10000",
-      RELAY_WRITES_PER_HOUR: "100000",
-    },
-    { baseUrl: github.apiUrl },
-  );
+  relay = await startRelayAgainst(github, ALLOWLIST, {
+    UPSTREAM_REPO: UPSTREAM,
+    GITHUB_OIDC_ISSUER: oidc.issuer,
+    DATA_DIR: dataDir,
+    RELAY_CALLBACK_RATE_LIMIT: "100000",
+    RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+    RELAY_WRITES_PER_MINUTE: "10000",
+    RELAY_WRITES_PER_HOUR: "100000",
+  });
 
   expect((await deliver(relay, "pull_request", pr, DELIVERY)).status).toBe(200);
   await settled();

@@ -1,14 +1,12 @@
 // POST /relay/callback end to end: a PR is dispatched through the running relay (GitHub played by
 // the stand-in), the downstream reports with an OIDC token from a local issuer and the ticket it
 // received, and the relay turns the reports into check runs updated in place.
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { signTicket } from "../../src/dispatch/ticket.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelay, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
+import { deliver, startRelayAgainst, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
 const UPSTREAM = "Codertocat/Hello-World";
 const ALLOWLIST = `
@@ -27,20 +25,12 @@ let relay: RunningRelay;
 let pr: Payload;
 
 async function start(env: Record<string, string> = {}): Promise<void> {
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, ALLOWLIST);
-  relay = await startRelay(
-    {
-      UPSTREAM_REPO: UPSTREAM,
-      ALLOWLIST_FILE: file,
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_OIDC_ISSUER: oidc.issuer,
-      RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
-      ...env,
-    },
-    { baseUrl: github.apiUrl },
-  );
+  relay = await startRelayAgainst(github, ALLOWLIST, {
+    UPSTREAM_REPO: UPSTREAM,
+    GITHUB_OIDC_ISSUER: oidc.issuer,
+    RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+    ...env,
+  });
 }
 
 beforeEach(async () => {

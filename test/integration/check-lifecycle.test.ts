@@ -10,7 +10,7 @@ import type { Store } from "../../src/store/store.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
+import { deliver, startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
 
 const UPSTREAM = "Codertocat/Hello-World";
 
@@ -28,10 +28,13 @@ describe("superseded and closed pull requests", () => {
     github.install(12, ["beta/tpu-backend"]);
     allowlistFile = path.join(tempDir(), "allowlist.yml");
     await writeFile(allowlistFile, `L4:\n  - beta/tpu-backend: "@tpu-oncall"\n`);
-    relay = await startRelay(
-      { UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: allowlistFile, GHE_HOST: github.host, GHE_PROTOCOL: "http", GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0" },
-      { baseUrl: github.apiUrl },
-    );
+    // The allowlist file is rewritten by one test, so this suite keeps its own path.
+    relay = await startRelayAgainst(github, "", {
+      UPSTREAM_REPO: UPSTREAM,
+      ALLOWLIST_FILE: allowlistFile,
+      GITHUB_OIDC_ISSUER: oidc.issuer,
+      RELAY_CHECK_UPDATE_DELAY_SECONDS: "0",
+    });
     pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
     pr.pull_request.author_association = "MEMBER";
   });

@@ -1,12 +1,10 @@
 // Upstream webhook → stored work → repository_dispatch and queued check runs, against the GitHub
 // stand-in on loopback (a real HTTP server, so timing and concurrency are real).
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyTicket } from "../../src/dispatch/ticket.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { deliver, startRelay, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
+import { deliver, startRelayAgainst, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
 const UPSTREAM = "Codertocat/Hello-World";
 const UPSTREAM_INSTALLATION = 1;
@@ -24,17 +22,8 @@ afterEach(async () => {
   await github.close();
 });
 
-async function writeAllowlist(text: string): Promise<string> {
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, text);
-  return file;
-}
-
 async function start(allowlist: string, env: Record<string, string> = {}): Promise<RunningRelay> {
-  relay = await startRelay(
-    { UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: await writeAllowlist(allowlist), GHE_HOST: github.host, GHE_PROTOCOL: "http", ...env },
-    { baseUrl: github.apiUrl },
-  );
+  relay = await startRelayAgainst(github, allowlist, { UPSTREAM_REPO: UPSTREAM, ...env });
   return relay;
 }
 
