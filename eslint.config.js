@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["lib/", "node_modules/", "data/", "coverage/", "test-results/"] },
+  { ignores: ["lib/", "node_modules/", "data/", "coverage/", "test-results/", "actions/*/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
