@@ -15,6 +15,7 @@ import { MAX_SUMMARY_LENGTH } from "../../src/callback/schema.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { deliver, freePort, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
 
 const run = promisify(execFile);
@@ -57,6 +58,8 @@ async function startTokenService(): Promise<typeof tokenService> {
   return state;
 }
 
+let dataDir: string;
+
 beforeEach(async () => {
   github = await startGitHubStandIn();
   oidc = await startOidcIssuer();
@@ -66,8 +69,10 @@ beforeEach(async () => {
   github.install(12, [DOWNSTREAM]);
   const file = path.join(tempDir(), "allowlist.yml");
   await writeFile(file, ALLOWLIST);
+  dataDir = tempDir("relay-action-");
   relay = await startRelay(
     {
+      DATA_DIR: dataDir,
       UPSTREAM_REPO: UPSTREAM,
       ALLOWLIST_FILE: file,
       GHE_HOST: github.host,
@@ -191,6 +196,19 @@ describe("report-ci-result against a live relay", () => {
     const check = [...github.checkRuns.values()].find((run) => run.name === name)!;
     expect(check).toMatchObject({ status: "completed", conclusion: "failure" });
     expect((check.output as { summary: string }).summary).toContain("`test.test_nn.TestConv::test_conv3d`");
+
+    // The relay recorded the job's state and its HUD row.
+    const store = openSqliteStore(dataDir);
+    try {
+      const [job] = store.shaJobs(UPSTREAM, String(check.head_sha));
+      expect(job).toMatchObject({ downstreamRepo: DOWNSTREAM.toLowerCase(), status: "completed", conclusion: "failure", runId: 555 });
+      expect(store.pendingHudRows(10).map(({ row }) => [row.job_name, row.status, row.tests_failed])).toEqual([
+        [name.split(" / ").at(-1), "in_progress", null],
+        [name.split(" / ").at(-1), "completed", 2],
+      ]);
+    } finally {
+      store.close();
+    }
   });
 
   it("fails the step without the id-token permission, naming it", async () => {
