@@ -2,15 +2,10 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { callbackSettings } from "./callback/settings.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
-import { callbackRoute } from "./callback/route.js";
-import { createOidcVerifier } from "./callback/oidc.js";
-import { processCallback } from "./callback/process.js";
-import { ticketKeys } from "./dispatch/ticket.js";
-import { SlidingWindowLimiter } from "./limits/sliding-window.js";
+import { setUpCallbacks } from "./callback/setup.js";
 import { createMetrics } from "./metrics.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -37,23 +32,13 @@ export function createApp(deps: AppDependencies = {}) {
     const openStore = () => (store ??= openSqliteStore(config.dataDir));
     const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics }));
 
-    const callbacks = callbackRoute({
-      verifier: createOidcVerifier({
-        github: { issuer: config.callback.oidcIssuer, audience: config.callback.audience },
-        ...(config.callback.buildkite && { buildkite: config.callback.buildkite }),
-      }),
-      limiter: new SlidingWindowLimiter<string>([{ ms: 60_000, limit: config.callback.ratePerMinute }]),
-      process: (identity, body) =>
-        processCallback(identity, body, {
-          store: openStore(),
-          upstreamCommit: (sha) => dispatch().upstreamCommit(sha),
-          upstreamRepo: config.upstream.repo,
-          allowlist: () => allowlist.current(),
-          settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
-          onWork: () => service?.worker.notify(),
-        }),
+    const callbacks = setUpCallbacks(app, {
+      config,
       metrics,
-      log: app.log.child({ name: "callback" }),
+      store: openStore,
+      allowlist: () => allowlist.current(),
+      upstreamCommit: (sha) => dispatch().upstreamCommit(sha),
+      onWork: () => service?.worker.notify(),
     });
     const serverMode = mountRoutes(addHandler, createRouter([...healthRoutes(readiness, metrics), callbacks]));
     const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
