@@ -16,7 +16,7 @@ import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { deliver, freePort, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
+import { deliver, freePort, startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -67,21 +67,13 @@ beforeEach(async () => {
   github.install(1, [UPSTREAM]);
   github.install(11, ["acme/npu-backend"]);
   github.install(12, [DOWNSTREAM]);
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, ALLOWLIST);
   dataDir = tempDir("relay-action-");
-  relay = await startRelay(
-    {
-      DATA_DIR: dataDir,
-      UPSTREAM_REPO: UPSTREAM,
-      ALLOWLIST_FILE: file,
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_OIDC_ISSUER: oidc.issuer,
-      RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
-    },
-    { baseUrl: github.apiUrl },
-  );
+  relay = await startRelayAgainst(github, ALLOWLIST, {
+    DATA_DIR: dataDir,
+    UPSTREAM_REPO: UPSTREAM,
+    GITHUB_OIDC_ISSUER: oidc.issuer,
+    RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+  });
 });
 afterEach(async () => {
   await relay?.stop();
