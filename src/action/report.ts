@@ -10,6 +10,8 @@ import {
   parseCallbackBody,
   type CallbackBody,
 } from "../callback/schema.js";
+import { capLength, TRUNCATION_NOTE } from "../checks/text-limits.js";
+import { parseRetryAfter } from "../dispatch/retry-policy.js";
 import { nodeFileSystem, type FileSystem } from "./files.js";
 import { ActionInputError, escapeCommandData, getBooleanInput, getInput, type Env } from "./inputs.js";
 import { JUnitError, mergeJUnit, parseJUnit } from "./junit.js";
@@ -20,7 +22,6 @@ export const DEFAULT_AUDIENCE = "cross-repo-ci-relay";
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 2000, 4000];
 /** A Retry-After longer than this is not waited for (the report counts as unreachable). */
 export const MAX_RETRY_AFTER_MS = 60_000;
-export const TRUNCATION_NOTE = "\n\n… (truncated)";
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ActionDeps {
@@ -53,6 +54,8 @@ export interface ReportResult {
   /** The body sent (or that would have been sent). */
   body?: CallbackBody;
 }
+
+export { TRUNCATION_NOTE };
 
 export async function runReport(deps: ActionDeps): Promise<ReportResult> {
   const log = deps.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
@@ -200,11 +203,7 @@ async function readSummary(env: Env, fs: FileSystem, cwd: string): Promise<strin
 
 /** Cuts a summary to MAX_SUMMARY_LENGTH including the truncation note, never inside a surrogate pair. */
 export function capSummary(summary: string): string {
-  if (summary.length <= MAX_SUMMARY_LENGTH) return summary;
-  let cut = MAX_SUMMARY_LENGTH - TRUNCATION_NOTE.length;
-  const code = summary.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  return summary.slice(0, cut) + TRUNCATION_NOTE;
+  return capLength(summary, MAX_SUMMARY_LENGTH);
 }
 
 async function readTests(env: Env, fs: FileSystem, cwd: string, log: (line: string) => void): Promise<Record<string, unknown>> {
@@ -352,9 +351,5 @@ function describeAnswer(answer: unknown, text: string): string {
 }
 
 function retryAfterMs(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return header === null ? undefined : parseRetryAfter(header, Date.now());
 }

@@ -4,7 +4,7 @@
 export const CHECK_TEXT_LIMIT = 65_535;
 export const ANNOTATIONS_PER_REQUEST = 50;
 
-const TRUNCATION_NOTE = "\n\n… (truncated)";
+export const TRUNCATION_NOTE = "\n\n… (truncated)";
 
 /** Cuts `text` to at most `limitBytes` UTF-8 bytes, saying so, without splitting a character. */
 export function capText(text: string, limitBytes = CHECK_TEXT_LIMIT): string {
@@ -13,4 +13,13 @@ export function capText(text: string, limitBytes = CHECK_TEXT_LIMIT): string {
   // A cut inside a multi-byte sequence decodes to U+FFFD at the end: drop it.
   const head = Buffer.from(text).subarray(0, Math.max(0, room)).toString("utf8").replace(/\uFFFD+$/, "");
   return head + TRUNCATION_NOTE;
+}
+
+/** Cuts `text` to at most `limit` UTF-16 code units (zod's string length), saying so, without splitting a surrogate pair. */
+export function capLength(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  let cut = limit - TRUNCATION_NOTE.length;
+  const code = text.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return text.slice(0, cut) + TRUNCATION_NOTE;
 }

@@ -36,16 +36,20 @@ export function classifyFailure(failure: FailureFacts, now: number): FailureVerd
 
 function retryAfter(headers: Record<string, string | number | undefined>, now: number): number | undefined {
   const value = headers["retry-after"];
-  if (value !== undefined) {
-    const seconds = Number(value);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const date = Date.parse(String(value));
-    if (Number.isFinite(date)) return Math.max(0, date - now);
-  }
+  const asked = value === undefined ? undefined : parseRetryAfter(String(value), now);
+  if (asked !== undefined) return asked;
   if (String(headers["x-ratelimit-remaining"]) === "0" && headers["x-ratelimit-reset"] !== undefined) {
     return Math.max(0, Number(headers["x-ratelimit-reset"]) * 1000 - now);
   }
   return undefined;
+}
+
+/** A Retry-After header (seconds, or an HTTP date) as milliseconds from `now`; undefined when unreadable. */
+export function parseRetryAfter(value: string, now: number): number | undefined {
+  const seconds = Number(value);
+  if (value.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
 export interface BackoffSettings {

@@ -19984,6 +19984,25 @@ function isRecord(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+// src/checks/text-limits.ts
+var TRUNCATION_NOTE = "\n\n\u2026 (truncated)";
+function capLength(text, limit) {
+  if (text.length <= limit) return text;
+  let cut = limit - TRUNCATION_NOTE.length;
+  const code = text.charCodeAt(cut - 1);
+  if (code >= 55296 && code <= 56319) cut -= 1;
+  return text.slice(0, cut) + TRUNCATION_NOTE;
+}
+
+// src/dispatch/retry-policy.ts
+function parseRetryAfter(value, now) {
+  const seconds = Number(value);
+  if (value.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1e3);
+  const date5 = Date.parse(value);
+  return Number.isFinite(date5) ? Math.max(0, date5 - now) : void 0;
+}
+var DEFAULT_BACKOFF = { baseMs: 1e3, capMs: 5 * 6e4 };
+
 // src/action/files.ts
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -24371,7 +24390,6 @@ function errorMessage(error62) {
 var DEFAULT_AUDIENCE = "cross-repo-ci-relay";
 var DEFAULT_RETRY_DELAYS_MS = [1e3, 2e3, 4e3];
 var MAX_RETRY_AFTER_MS = 6e4;
-var TRUNCATION_NOTE = "\n\n\u2026 (truncated)";
 var REQUEST_TIMEOUT_MS = 3e4;
 async function runReport(deps) {
   const log = deps.log ?? ((line) => void process.stdout.write(`${line}
@@ -24499,11 +24517,7 @@ async function readSummary(env, fs, cwd) {
   }
 }
 function capSummary(summary) {
-  if (summary.length <= MAX_SUMMARY_LENGTH) return summary;
-  let cut = MAX_SUMMARY_LENGTH - TRUNCATION_NOTE.length;
-  const code = summary.charCodeAt(cut - 1);
-  if (code >= 55296 && code <= 56319) cut -= 1;
-  return summary.slice(0, cut) + TRUNCATION_NOTE;
+  return capLength(summary, MAX_SUMMARY_LENGTH);
 }
 async function readTests(env, fs, cwd, log) {
   const counts = getInput(env, "tests");
@@ -24628,11 +24642,7 @@ function describeAnswer(answer, text) {
   return text.slice(0, 500) || "(empty answer)";
 }
 function retryAfterMs(header) {
-  if (header === null) return void 0;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1e3;
-  const date5 = Date.parse(header);
-  return Number.isNaN(date5) ? void 0 : Math.max(0, date5 - Date.now());
+  return header === null ? void 0 : parseRetryAfter(header, Date.now());
 }
 
 // src/action/main.ts
