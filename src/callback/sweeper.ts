@@ -45,7 +45,7 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
   for (const dispatch of store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, dispatch.downstreamRepo);
     const aggregateKey = entry && aggregateCheckKey(dispatch.upstreamRepo, entry.name, dispatch.headSha);
-    const aggregate = aggregateKey ? store.checkRunTasks(dispatch.upstreamRepo, dispatch.headSha).find((task) => task.key === aggregateKey) : undefined;
+    const aggregate = aggregateKey ? store.taskByKey(aggregateKey) : undefined;
     if (aggregate && aggregate.request.params.status !== "completed") {
       const minutes = Math.round(settings.startTimeoutMs / 60_000);
       store.syncCheckRuns(
