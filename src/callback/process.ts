@@ -73,7 +73,9 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
     jobName: body.job.name,
   };
   const current = store.getJob(key);
-  const step = transition(current && jobState(current), lifecycleReport(body), now, store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo));
+  // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
+  const dispatchedAt = key.runAttempt === 1 ? store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
+  const step = transition(current && jobState(current), lifecycleReport(body), now, dispatchedAt);
   if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
   if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
 

@@ -63,7 +63,7 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
         now,
       );
     }
-    store.markNeverReported(dispatch.deliveryId, dispatch.downstreamRepo);
+    store.markNeverReported(dispatch.deliveryId, dispatch.downstreamRepo, now);
     neverReported += 1;
   }
   return { timedOut, neverReported };

@@ -129,6 +129,25 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dispatch_log_by_sha ON dispatch_log (head_sha);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- hud_rows becomes the ClickHouse export queue for both HUD tables: job-attempt results and
+      -- snapshots of dispatch-log rows. Rows leave the queue once written; rows ClickHouse refuses are
+      -- kept with the error (rejected_at) for an operator to inspect.
+      DROP INDEX hud_rows_pending;
+      ALTER TABLE hud_rows DROP COLUMN exported_at;
+      ALTER TABLE hud_rows ADD COLUMN target TEXT NOT NULL DEFAULT 'results' CHECK (target IN ('results', 'dispatches'));
+      ALTER TABLE hud_rows ADD COLUMN rejected_at INTEGER;
+      ALTER TABLE hud_rows ADD COLUMN error TEXT;
+      CREATE INDEX hud_rows_pending ON hud_rows (id) WHERE rejected_at IS NULL;
+
+      -- What the HUD's history grid shows per PR or push; hud_version orders a row's snapshots.
+      ALTER TABLE dispatch_log ADD COLUMN title TEXT;
+      ALTER TABLE dispatch_log ADD COLUMN author TEXT;
+      ALTER TABLE dispatch_log ADD COLUMN hud_version INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

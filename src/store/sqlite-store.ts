@@ -11,12 +11,15 @@ import type {
   DispatchLogEntry,
   DispatchOutcome,
   GitHubRequest,
+  HudQueueStats,
+  HudTarget,
   InstallationRecord,
   JobEffects,
   JobKey,
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
+  QueuedHudRow,
   Store,
   StoredJob,
   TaskExclusion,
@@ -51,7 +54,7 @@ const TASK_COLUMNS = `id, key, kind, repo, version, installation_id AS installat
   created_at AS createdAt, next_attempt_at AS nextAttemptAt, last_error AS lastError`;
 const LOG_COLUMNS = `delivery_id AS deliveryId, downstream_repo AS downstreamRepo, upstream_repo AS upstreamRepo,
   event, action, pr_number AS prNumber, head_sha AS headSha, backend_name AS backendName, level, outcome,
-  reason, attempts, created_at AS createdAt, sent_at AS sentAt`;
+  reason, attempts, created_at AS createdAt, sent_at AS sentAt, title, author`;
 const INSTALLATION_COLUMNS = "repo, installation_id AS installationId, checked_at AS checkedAt";
 // Exclusion lists arrive as JSON arrays, so the statement is prepared once whatever their length.
 const PENDING_NOT_EXCLUDED = `status = 'pending' AND id NOT IN (SELECT value FROM json_each(@excludeIds))
@@ -78,9 +81,9 @@ function prepareStatements(db: Database.Database) {
     ),
     insertLog: db.prepare<[ReturnType<typeof logParams>]>(
       `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action,
-         pr_number, head_sha, backend_name, level, outcome, reason, attempts, created_at, sent_at)
+         pr_number, head_sha, backend_name, level, outcome, reason, attempts, created_at, sent_at, title, author)
        VALUES (@deliveryId, @downstreamRepoKey, @downstreamRepo, @upstreamRepo, @event, @action,
-         @prNumber, @headSha, @backendName, @level, @outcome, @reason, @attempts, @createdAt, @sentAt)
+         @prNumber, @headSha, @backendName, @level, @outcome, @reason, @attempts, @createdAt, @sentAt, @title, @author)
        ON CONFLICT (delivery_id, downstream_repo_key) DO NOTHING`,
     ),
     dueTasks: db.prepare<[ExclusionParams & { now: number; limit: number }], TaskRow>(
@@ -179,9 +182,23 @@ function prepareStatements(db: Database.Database) {
     markNeverReported: db.prepare<[string, string]>(
       "UPDATE dispatch_log SET reason = 'never_reported' WHERE delivery_id = ? AND downstream_repo_key = ?",
     ),
-    insertHudRow: db.prepare<[string, number]>("INSERT INTO hud_rows (row_json, created_at) VALUES (?, ?)"),
-    pendingHudRows: db.prepare<[number], { id: number; rowJson: string }>(
-      "SELECT id, row_json AS rowJson FROM hud_rows WHERE exported_at IS NULL ORDER BY id LIMIT ?",
+    insertHudRow: db.prepare<[HudTarget, string, number]>("INSERT INTO hud_rows (target, row_json, created_at) VALUES (?, ?, ?)"),
+    // Each snapshot of a dispatch-log row gets a larger version than the last, even within one millisecond.
+    bumpLogVersion: db.prepare<[{ now: number; deliveryId: string; repoKey: string }], Row<DispatchLogEntry> & { hudVersion: number }>(
+      `UPDATE dispatch_log SET hud_version = max(hud_version + 1, @now)
+       WHERE delivery_id = @deliveryId AND downstream_repo_key = @repoKey RETURNING ${LOG_COLUMNS}, hud_version AS hudVersion`,
+    ),
+    pendingHudRows: db.prepare<[number], { id: number; target: HudTarget; rowJson: string }>(
+      "SELECT id, target, row_json AS rowJson FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT ?",
+    ),
+    removeHudRows: db.prepare<[string]>("DELETE FROM hud_rows WHERE id IN (SELECT value FROM json_each(?))"),
+    rejectHudRows: db.prepare<[number, string, string]>(
+      "UPDATE hud_rows SET rejected_at = ?, error = ? WHERE id IN (SELECT value FROM json_each(?))",
+    ),
+    hudQueueStats: db.prepare<[], Row<HudQueueStats>>(
+      `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL) AS pending,
+              (SELECT min(created_at) FROM hud_rows WHERE rejected_at IS NULL) AS oldestPendingAt,
+              (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL) AS rejected`,
     ),
     scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
       `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error ${TRANSITIONED}`,
@@ -265,6 +282,8 @@ function logParams(entry: DispatchLogEntry) {
     prNumber: entry.prNumber ?? null,
     reason: entry.reason ?? null,
     sentAt: entry.sentAt ?? null,
+    title: entry.title ?? null,
+    author: entry.author ?? null,
   };
 }
 
@@ -317,7 +336,9 @@ export class SqliteStore implements Store {
       if (this.#sql.deliveryHash.get(delivery.id) === delivery.payloadHash) return "duplicate";
       this.#sql.upsertDelivery.run({ id: delivery.id, event: delivery.event, payloadHash: delivery.payloadHash, now });
       for (const task of work.tasks) this.#sql.insertTask.run(taskParams(task, now));
-      for (const entry of work.log) this.#sql.insertLog.run(logParams(entry));
+      for (const entry of work.log) {
+        if (this.#sql.insertLog.run(logParams(entry)).changes > 0) this.#queueDispatchSnapshot(entry.deliveryId, entry.downstreamRepo, now);
+      }
       return "accepted";
     });
   }
@@ -347,11 +368,7 @@ export class SqliteStore implements Store {
 
   markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): void {
     const params = { id: taskId, at: result.at, resultId: result.resultId ?? null, version: result.version ?? null };
-    this.#advance(() => this.#sql.markSent.get(params), {
-      outcome: "sent",
-      reason: null,
-      sentAt: result.at,
-    });
+    this.#advance(() => this.#sql.markSent.get(params), { outcome: "sent", reason: null, sentAt: result.at }, result.at);
   }
 
   scheduleRetry(taskId: number, retry: { at: number; error: string }): void {
@@ -364,15 +381,14 @@ export class SqliteStore implements Store {
 
   markFailed(taskId: number, failure: { at: number; reason: string; outcome: "failed" | "dead" }): void {
     const { at, reason, outcome } = failure;
-    this.#advance(() => this.#sql.markFailed.get({ id: taskId, at, reason, status: outcome }), {
-      outcome,
-      reason,
-      sentAt: null,
-    });
+    this.#advance(() => this.#sql.markFailed.get({ id: taskId, at, reason, status: outcome }), { outcome, reason, sentAt: null }, at);
   }
 
-  /** Runs a task transition and mirrors it into the task's dispatch-log row, atomically. */
-  #advance(transition: () => TransitionedTask | undefined, change: LogChange): void {
+  /**
+   * Runs a task transition and mirrors it into the task's dispatch-log row, atomically. A final outcome
+   * (`finishedAt`) is also queued for the HUD; a retry is not (the final snapshot carries the attempts).
+   */
+  #advance(transition: () => TransitionedTask | undefined, change: LogChange, finishedAt?: number): void {
     this.#write(() => {
       const task = transition();
       if (!task || task.dispatchDeliveryId === null || task.dispatchRepo === null) return;
@@ -382,7 +398,14 @@ export class SqliteStore implements Store {
         deliveryId: task.dispatchDeliveryId,
         downstreamRepoKey: repoKey(task.dispatchRepo),
       });
+      if (finishedAt !== undefined) this.#queueDispatchSnapshot(task.dispatchDeliveryId, task.dispatchRepo, finishedAt);
     });
+  }
+
+  /** Queues the dispatch-log row's current state for the HUD (inside the caller's transaction). */
+  #queueDispatchSnapshot(deliveryId: string, downstreamRepo: string, now: number): void {
+    const row = this.#sql.bumpLogVersion.get({ now, deliveryId, repoKey: repoKey(downstreamRepo) });
+    if (row) this.#sql.insertHudRow.run("dispatches", JSON.stringify(fromRow(row)), now);
   }
 
   outboxStats(): OutboxStats {
@@ -438,7 +461,7 @@ export class SqliteStore implements Store {
         updatedAt: job.updatedAt,
       });
       this.syncCheckRuns(effects.checkRuns, now);
-      if (effects.hudRow) this.#sql.insertHudRow.run(JSON.stringify(effects.hudRow), now);
+      if (effects.hudRow) this.#sql.insertHudRow.run("results", JSON.stringify(effects.hudRow), now);
     });
   }
 
@@ -492,12 +515,29 @@ export class SqliteStore implements Store {
     return this.#sql.unreportedDispatches.all(sentBefore, limit).map((row) => fromRow<DispatchLogEntry>(row));
   }
 
-  markNeverReported(deliveryId: string, downstreamRepo: string): void {
-    this.#sql.markNeverReported.run(deliveryId, repoKey(downstreamRepo));
+  markNeverReported(deliveryId: string, downstreamRepo: string, now: number): void {
+    this.#write(() => {
+      this.#sql.markNeverReported.run(deliveryId, repoKey(downstreamRepo));
+      this.#queueDispatchSnapshot(deliveryId, downstreamRepo, now);
+    });
   }
 
-  pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }> {
-    return this.#sql.pendingHudRows.all(limit).map(({ id, rowJson }) => ({ id, row: JSON.parse(rowJson) as Record<string, unknown> }));
+  pendingHudRows(limit: number): QueuedHudRow[] {
+    return this.#sql.pendingHudRows
+      .all(limit)
+      .map(({ id, target, rowJson }) => ({ id, target, row: JSON.parse(rowJson) as Record<string, unknown> }));
+  }
+
+  removeHudRows(ids: readonly number[]): void {
+    this.#sql.removeHudRows.run(JSON.stringify(ids));
+  }
+
+  rejectHudRows(ids: readonly number[], error: string, now: number): void {
+    this.#sql.rejectHudRows.run(now, error, JSON.stringify(ids));
+  }
+
+  hudQueueStats(): HudQueueStats {
+    return fromRow<HudQueueStats>(this.#sql.hudQueueStats.get()!);
   }
 
   getInstallation(repo: string): InstallationRecord | undefined {

@@ -60,6 +60,28 @@ export interface DispatchLogEntry {
   createdAt: number;
   /** When GitHub accepted the dispatch; `sentAt - createdAt` is the time to send. */
   sentAt?: number;
+  /** PR title, or the head commit's message for a push (HUD history grid). */
+  title?: string;
+  /** PR author, or the pusher. */
+  author?: string;
+}
+
+/** The two HUD tables rows are queued for (see src/hud/tables.ts). */
+export type HudTarget = "results" | "dispatches";
+
+/** A row waiting in the store for the ClickHouse writer. */
+export interface QueuedHudRow {
+  id: number;
+  target: HudTarget;
+  row: Record<string, unknown>;
+}
+
+export interface HudQueueStats {
+  pending: number;
+  /** Queue time of the oldest pending row. */
+  oldestPendingAt?: number;
+  /** Rows ClickHouse refused, kept for inspection. */
+  rejected: number;
 }
 
 export interface DeliveryRecord {
@@ -202,9 +224,17 @@ export interface Store {
   /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */
   unreportedDispatches(sentBefore: number, limit: number): DispatchLogEntry[];
   /** Records on a dispatch-log row that the backend never reported. */
-  markNeverReported(deliveryId: string, downstreamRepo: string): void;
-  /** HUD rows not yet written to ClickHouse, oldest first. */
-  pendingHudRows(limit: number): Array<{ id: number; row: Record<string, unknown> }>;
+  markNeverReported(deliveryId: string, downstreamRepo: string, now: number): void;
+  /**
+   * HUD rows not yet written to ClickHouse, oldest first. Result rows come from recordJob; every change
+   * of a dispatch-log row queues a snapshot of it (target "dispatches", with a `hudVersion` that grows).
+   */
+  pendingHudRows(limit: number): QueuedHudRow[];
+  /** Rows now in ClickHouse: they leave the queue. */
+  removeHudRows(ids: readonly number[]): void;
+  /** Rows ClickHouse refused: kept, with the error, and no longer offered by pendingHudRows. */
+  rejectHudRows(ids: readonly number[], error: string, now: number): void;
+  hudQueueStats(): HudQueueStats;
 
   getInstallation(repo: string): InstallationRecord | undefined;
   setInstallation(repo: string, installationId: number | undefined, now: number): void;

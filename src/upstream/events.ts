@@ -27,6 +27,8 @@ export interface PushFacts {
   url: string;
   /** Login of the user who pushed (sender.login; pusher.name when there is no sender). */
   pusher: string;
+  /** First line of the head commit's message (the HUD's trunk view shows it). */
+  headline?: string;
 }
 
 export type UpstreamEvent = PullRequestFacts | PushFacts;
@@ -56,7 +58,7 @@ interface PushPayload {
   after: string;
   deleted: boolean;
   compare: string;
-  head_commit: { url: string } | null;
+  head_commit: { url: string; message?: string } | null;
   pusher: { name: string };
   sender?: { login: string };
 }
@@ -97,5 +99,6 @@ export function pushFacts(deliveryId: string, payload: PushPayload): PushFacts {
     ...(payload.repository.default_branch && { defaultBranch: payload.repository.default_branch }),
     url: payload.head_commit?.url ?? payload.compare,
     pusher: payload.sender?.login ?? payload.pusher.name,
+    ...(payload.head_commit?.message && { headline: payload.head_commit.message.split("\n", 1)[0] }),
   };
 }

@@ -3,6 +3,7 @@
 import { aggregateCheckKey, queuedAggregateRequest } from "../checks/aggregate.js";
 import { buildDispatchPayload, type DispatchPayloadInput } from "../dispatch/payload.js";
 import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
+import { capLength } from "../checks/text-limits.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import type { AcceptedWork, DispatchLogEntry, OutboxTaskInput } from "../store/store.js";
 import type { UpstreamEvent } from "./events.js";
@@ -18,6 +19,9 @@ export interface IntakeSettings {
   ticketKeys: TicketKeys;
   ticketTtlSeconds: number;
 }
+
+/** GitHub caps PR titles at 256 characters; commit headlines have no limit. */
+const MAX_TITLE_LENGTH = 256;
 
 export function dispatchKey(deliveryId: string, downstreamRepo: string): string {
   return `dispatch:${deliveryId}:${downstreamRepo.toLowerCase()}`;
@@ -135,5 +139,15 @@ function logRow(
     ...(reason !== undefined && { reason }),
     attempts: 0,
     createdAt: now,
+    ...historyFacts(event),
+  };
+}
+
+/** Title and author for the HUD's history grid; the title is the uploader's text, so it is capped. */
+function historyFacts(event: UpstreamEvent): Pick<DispatchLogEntry, "title" | "author"> {
+  const title = event.kind === "pull_request" ? event.title : event.headline;
+  return {
+    ...(title !== undefined && { title: capLength(title, MAX_TITLE_LENGTH) }),
+    author: event.kind === "pull_request" ? event.author : event.pusher,
   };
 }

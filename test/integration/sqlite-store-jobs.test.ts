@@ -85,7 +85,7 @@ describe("jobs and HUD rows", () => {
     });
     expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
     expect(store.backendJobs("up/stream", "npu", "abc").map((j) => j.jobName)).toEqual(["build", "test"]);
-    expect(store.pendingHudRows(10)).toEqual([{ id: 1, row: { job: "test", status: "completed" } }]);
+    expect(store.pendingHudRows(10)).toEqual([{ id: 1, target: "results", row: { job: "test", status: "completed" } }]);
   });
 
   it("knows when a dispatch was sent and whether a task exists", () => {
@@ -103,5 +103,76 @@ describe("jobs and HUD rows", () => {
     expect(store.dispatchSentAt("d1", "Acme/NPU")).toBe(NOW + 50);
     expect(store.hasTask("dispatch:d1:acme/npu")).toBe(true);
     expect(store.hasTask("dispatch:d1:other/repo")).toBe(false);
+  });
+});
+
+describe("HUD export queue", () => {
+  const target = (repo: string) => ({
+    deliveryId: "d9",
+    downstreamRepo: repo,
+    upstreamRepo: "up/stream",
+    event: "pull_request" as const,
+    action: "opened",
+    prNumber: 5,
+    headSha: "abc",
+    backendName: repo.split("/")[1]!,
+    level: "L3",
+    attempts: 0,
+    createdAt: NOW,
+    title: "Fix <b>things</b>",
+    author: "octocat",
+  });
+
+  function accept(): void {
+    store.acceptDelivery(
+      { id: "d9", event: "pull_request", payloadHash: "h" },
+      {
+        tasks: [{ key: "dispatch:d9:acme/npu", kind: "dispatch", repo: "acme/npu", request: { route: "POST /x", params: {} }, dispatch: { deliveryId: "d9", downstreamRepo: "acme/npu" } }],
+        log: [
+          { ...target("acme/npu"), outcome: "pending" },
+          { ...target("beta/tpu"), outcome: "skipped", reason: "label_missing" },
+        ],
+      },
+      NOW,
+    );
+  }
+
+  const snapshots = () => store.pendingHudRows(100).filter((queued) => queued.target === "dispatches").map((queued) => queued.row);
+
+  it("queues a snapshot of every dispatch-log row when it is recorded, sent, failed or marked never reported, with growing versions", () => {
+    accept();
+    expect(snapshots()).toEqual([
+      { ...target("acme/npu"), outcome: "pending", hudVersion: NOW },
+      { ...target("beta/tpu"), outcome: "skipped", reason: "label_missing", hudVersion: NOW },
+    ]);
+    // A redelivery of the same webhook records nothing new.
+    accept();
+    expect(snapshots()).toHaveLength(2);
+
+    const [task] = store.dueTasks(NOW, 1);
+    store.scheduleRetry(task!.id, { at: NOW + 10, error: "http_502" });
+    expect(snapshots()).toHaveLength(2); // a retry is not a new outcome
+    // Sent within the same millisecond as it was recorded: the version still grows.
+    store.markSent(task!.id, { at: NOW });
+    store.markNeverReported("d9", "ACME/npu", NOW + 7_200_000);
+    expect(snapshots().slice(2)).toEqual([
+      { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, hudVersion: NOW + 1 },
+      { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, reason: "never_reported", hudVersion: NOW + 7_200_000 },
+    ]);
+  });
+
+  it("removes written rows, sets refused ones aside and reports depth and age", () => {
+    accept();
+    store.recordJob(job("completed"), { checkRuns: [], hudRow: { job: "test" } }, NOW + 5);
+    expect(store.hudQueueStats()).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
+    const [first, second, third] = store.pendingHudRows(10);
+    expect(third).toMatchObject({ target: "results", row: { job: "test" } });
+
+    store.removeHudRows([first!.id]);
+    store.rejectHudRows([second!.id], "row: bad", NOW + 6);
+    expect(store.pendingHudRows(10).map((queued) => queued.id)).toEqual([third!.id]);
+    expect(store.hudQueueStats()).toEqual({ pending: 1, oldestPendingAt: NOW + 5, rejected: 1 });
+    store.removeHudRows([third!.id]);
+    expect(store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
   });
 });
