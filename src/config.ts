@@ -241,6 +241,10 @@ const EnvVars = z.object({
       `${quote(value)} is not a database identifier; use letters, digits and "_", not starting with a digit (default default)`,
   ]).default("default"),
 
+  RELAY_HUD_BATCH_ROWS: integer("a number of rows per ClickHouse insert", 1, 100_000, 1000),
+  RELAY_HUD_FLUSH_MS: integer("a flush interval in milliseconds", 10, 600_000, 2000),
+  RELAY_HUD_RETENTION_DAYS: integer("a retention in days", 1, 36_500, 365),
+
   CALLBACK_AUDIENCE: z.string().default("cross-repo-ci-relay"),
   GITHUB_OIDC_ISSUER: checked(
     [
@@ -384,6 +388,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
             password: vars.CLICKHOUSE_PASSWORD,
             database: vars.CLICKHOUSE_DATABASE,
           },
+    hud: { batchRows: vars.RELAY_HUD_BATCH_ROWS, flushMs: vars.RELAY_HUD_FLUSH_MS, retentionDays: vars.RELAY_HUD_RETENTION_DAYS },
   };
 }
 

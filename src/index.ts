@@ -6,6 +6,7 @@ import { createDispatchService, type DispatchService } from "./dispatch/service.
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
 import { setUpCallbacks } from "./callback/setup.js";
+import { setUpHud } from "./hud/setup.js";
 import { createMetrics } from "./metrics.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -14,10 +15,16 @@ import { handleUpstreamEvents } from "./upstream/handlers.js";
 export interface AppDependencies {
   /** Environment to configure from (tests pass their own). */
   env?: Record<string, string | undefined>;
-  /** Receives the running dispatch service (tests use it to wait for or stop the worker). */
-  onDispatchService?: (service: DispatchService) => void;
+  /** Receives the running relay (tests use it to watch the dispatch worker and to stop everything). */
+  onRunning?: (relay: RunningParts) => void;
   /** Finish in-flight GitHub requests on SIGTERM before exiting (default true; tests turn it off). */
   gracefulShutdown?: boolean;
+}
+
+export interface RunningParts {
+  dispatch: DispatchService;
+  /** Stops the background work: in-flight GitHub requests finish, the HUD writes what it can, stores close. */
+  stop(): Promise<void>;
 }
 
 export function createApp(deps: AppDependencies = {}) {
@@ -38,9 +45,13 @@ export function createApp(deps: AppDependencies = {}) {
       store: openStore,
       allowlist: () => allowlist.current(),
       upstreamCommit: (sha) => dispatch().upstreamCommit(sha),
-      onWork: () => service?.worker.notify(),
+      onWork: () => {
+        service?.worker.notify();
+        hud.notify();
+      },
     });
-    const serverMode = mountRoutes(addHandler, createRouter([...healthRoutes(readiness, metrics), callbacks]));
+    const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current() });
+    const serverMode = mountRoutes(addHandler, createRouter([...healthRoutes(readiness, metrics), callbacks, ...hud.routes]));
     const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
     readiness.allowlist = () => allowlist.readiness();
     handleUpstreamEvents(app, {
@@ -60,11 +71,17 @@ export function createApp(deps: AppDependencies = {}) {
     if (serverMode) {
       const running = dispatch();
       readiness.dispatch = () => running.readiness();
+      readiness.hud = () => hud.readiness();
       running.start();
-      deps.onDispatchService?.(running);
+      hud.start();
+      const stop = async () => {
+        await running.stop();
+        await hud.stop();
+      };
+      deps.onRunning?.({ dispatch: running, stop });
       if (deps.gracefulShutdown ?? true) {
         // Record the outcome of requests on the wire before exiting, so a deploy is not a crash.
-        process.once("SIGTERM", () => void running.stop().finally(() => process.exit(0)));
+        process.once("SIGTERM", () => void stop().finally(() => process.exit(0)));
       }
       await allowlist.start();
     }

@@ -1,6 +1,6 @@
 // Prometheus metrics: one registry per relay instance (tests create their own), every metric defined here.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { OutboxStats } from "./store/store.js";
+import type { HudQueueStats, OutboxStats } from "./store/store.js";
 
 export interface RelayMetrics {
   registry: Registry;
@@ -15,6 +15,9 @@ export interface RelayMetrics {
   githubRequests: Counter<"method" | "status">;
   redeliveries: Counter<"outcome">;
   callbacks: Counter<"status">;
+  hudRowsWritten: Counter<"table">;
+  hudWriteErrors: Counter;
+  hudRowsRejected: Counter<"table">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -87,6 +90,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       labelNames: ["outcome"],
       registers: [registry],
     }),
+    hudRowsWritten: new Counter({
+      name: "relay_hud_rows_written_total",
+      help: "Rows written to ClickHouse by the HUD writer, by table.",
+      labelNames: ["table"],
+      registers: [registry],
+    }),
+    hudWriteErrors: new Counter({
+      name: "relay_hud_write_errors_total",
+      help: "Failed ClickHouse writes (connection or insert); the rows stay queued and are retried.",
+      registers: [registry],
+    }),
+    hudRowsRejected: new Counter({
+      name: "relay_hud_rows_rejected_total",
+      help: "Queued HUD rows refused as malformed (kept in the store with the reason, not retried).",
+      labelNames: ["table"],
+      registers: [registry],
+    }),
   };
 }
 
@@ -115,6 +135,27 @@ export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, n
     registers: [metrics.registry],
     collect() {
       this.set(stats().dead);
+    },
+  });
+}
+
+/** HUD queue depth and age, read from the store at scrape time. */
+export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStats, now: () => number = Date.now): void {
+  new Gauge({
+    name: "relay_hud_rows_pending",
+    help: "HUD rows waiting in the store to be written to ClickHouse.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(stats().pending);
+    },
+  });
+  new Gauge({
+    name: "relay_hud_oldest_pending_age_seconds",
+    help: "Age of the oldest HUD row waiting to be written (0 when none).",
+    registers: [metrics.registry],
+    collect() {
+      const oldest = stats().oldestPendingAt;
+      this.set(oldest === undefined ? 0 : (now() - oldest) / 1000);
     },
   });
 }

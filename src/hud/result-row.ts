@@ -1,9 +1,17 @@
-// The HUD's results row for one job attempt (pure). Rows wait in the store until the ClickHouse
-// writer exports them; the version column lets a later state of the same attempt replace an earlier one.
+// The HUD's results row for one job attempt (pure). Rows wait in the store's HUD queue until the
+// ClickHouse writer exports them; `version` lets a later state of the same attempt replace an earlier one.
 import type { CallbackBody } from "../callback/schema.js";
+import { capLength } from "../checks/text-limits.js";
 import type { StoredJob } from "../store/store.js";
 
-/** `eventType`: pull_request, push, or a self-report's kind (nightly, periodic, …). */
+/** The HUD shows a short summary (tooltips, PR boxes); the full text is in the job's check run. */
+export const HUD_SUMMARY_LENGTH = 2000;
+
+/**
+ * `eventType`: pull_request, push, or a self-report's kind (nightly, periodic, …). Times are epoch ms;
+ * `first_report_at` never changes for a job attempt (first in_progress, else its completion), so the
+ * ClickHouse sorting key built on it keeps every version of the attempt in one place.
+ */
 export function resultRow(job: StoredJob, body: CallbackBody, eventType: string): Record<string, unknown> {
   return {
     upstream_repo: job.upstreamRepo.toLowerCase(),
@@ -23,8 +31,10 @@ export function resultRow(job: StoredJob, body: CallbackBody, eventType: string)
     status: job.status,
     conclusion: job.conclusion ?? null,
     failure_kind: body.failure_kind ?? null,
+    summary: body.summary === undefined ? null : capLength(body.summary, HUD_SUMMARY_LENGTH),
     queue_ms: job.queueMs ?? null,
     execution_ms: job.executionMs ?? null,
+    first_report_at: job.startedAt ?? job.completedAt ?? job.updatedAt,
     relay_started_at: job.startedAt ?? null,
     relay_completed_at: job.completedAt ?? null,
     reported_started_at: body.started_at ?? null,

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Probot, ProbotOctokit, Server } from "probot";
 import type { DispatchService } from "../../src/dispatch/service.js";
-import { createApp } from "../../src/index.js";
+import { createApp, type RunningParts } from "../../src/index.js";
 import { testLog, testPrivateKey } from "./probot.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
@@ -21,14 +21,16 @@ export interface RunningRelay {
 export interface RelayOptions {
   /** GitHub API base URL (a stand-in's apiUrl); default api.github.com, for nock. */
   baseUrl?: string;
+  /** Port on 127.0.0.1; default a free one (pick it yourself to know RELAY_PUBLIC_URL up front). */
+  port?: number;
 }
 
 export async function startRelay(env: Record<string, string | undefined>, options: RelayOptions = {}): Promise<RunningRelay> {
-  let dispatch: DispatchService | undefined;
+  let running: RunningParts | undefined;
   const server = new Server({
     host: "127.0.0.1",
     // Probot's Server treats port 0 as "unset" and falls back to 3000, so pick a free port first.
-    port: await freePort(),
+    port: options.port ?? (await freePort()),
     log: testLog,
     Probot: Probot.defaults({
       appId: 1,
@@ -42,16 +44,16 @@ export async function startRelay(env: Record<string, string | undefined>, option
   await server.load(
     createApp({
       env: { RELAY_TICKET_SECRET: TICKET_SECRET, RELAY_REDELIVERY_MINUTES: "0", DATA_DIR: tempDir(), ...env },
-      onDispatchService: (service) => (dispatch = service),
+      onRunning: (parts) => (running = parts),
       gracefulShutdown: false,
     }),
   );
   await server.start();
   return {
     url: `http://127.0.0.1:${server.port}`,
-    dispatch,
+    ...(running && { dispatch: running.dispatch }),
     async stop() {
-      await dispatch?.stop();
+      await running?.stop();
       await server.stop();
     },
   };

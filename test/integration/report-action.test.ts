@@ -17,6 +17,7 @@ import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { deliver, freePort, startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
+import type { PrView } from "../../src/hud/views.js";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -73,6 +74,7 @@ beforeEach(async () => {
     UPSTREAM_REPO: UPSTREAM,
     GITHUB_OIDC_ISSUER: oidc.issuer,
     RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+    RELAY_HUD_FLUSH_MS: "50",
   });
 });
 afterEach(async () => {
@@ -189,18 +191,21 @@ describe("report-ci-result against a live relay", () => {
     expect(check).toMatchObject({ status: "completed", conclusion: "failure" });
     expect((check.output as { summary: string }).summary).toContain("`test.test_nn.TestConv::test_conv3d`");
 
-    // The relay recorded the job's state and its HUD row.
+    // The relay recorded the job's state, and the HUD shows the completed attempt with its test counts.
     const store = openSqliteStore(dataDir);
+    let prNumber: number | null;
     try {
       const [job] = store.shaJobs(UPSTREAM, String(check.head_sha));
       expect(job).toMatchObject({ downstreamRepo: DOWNSTREAM.toLowerCase(), status: "completed", conclusion: "failure", runId: 555 });
-      expect(store.pendingHudRows(10).map(({ row }) => [row.job_name, row.status, row.tests_failed])).toEqual([
-        [name.split(" / ").at(-1), "in_progress", null],
-        [name.split(" / ").at(-1), "completed", 2],
-      ]);
+      prNumber = job!.prNumber;
     } finally {
       store.close();
     }
+    const hudJobs = async () => {
+      const view = (await (await fetch(`${relay.url}/api/hud/pr/${prNumber}`)).json()) as PrView;
+      return view.gating.flatMap((box) => box.jobs.map((cell) => [cell.jobName, cell.status, cell.tests?.failed]));
+    };
+    await expect.poll(hudJobs, { timeout: 10_000, interval: 50 }).toEqual([[name.split(" / ").at(-1), "completed", 2]]);
   });
 
   it("fails the step without the id-token permission, naming it", async () => {

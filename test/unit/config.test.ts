@@ -60,6 +60,7 @@ describe("loadConfig defaults", () => {
         buildkite: undefined,
       },
       clickhouse: { kind: "embedded", path: path.resolve("data", "clickhouse"), database: "default" },
+      hud: { batchRows: 1000, flushMs: 2000, retentionDays: 365 },
     });
   });
 

@@ -1,0 +1,319 @@
+// The offline end-to-end demo (`npm run demo`): the relay with its embedded stores under a fresh temp dir,
+// GitHub played by the test stand-in, a local OIDC issuer in place of GitHub Actions' token service, and
+// two simulated downstream backends. A real pull_request "opened" webhook goes in; dispatches, check runs
+// and HUD rows come out. Dev tooling only: nothing under src/ imports this or the stand-in.
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { DispatchPayload } from "../src/dispatch/payload.js";
+import type { PrView } from "../src/hud/views.js";
+import type { OutboxStats } from "../src/store/store.js";
+import { webhookExample } from "../test/helpers/fixtures.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../test/helpers/github-stand-in.js";
+import { startOidcIssuer, type OidcIssuer } from "../test/helpers/oidc-issuer.js";
+import { deliver, freePort, startRelay, tempDir, type RunningRelay } from "../test/helpers/server.js";
+
+/** The repo of the @octokit/webhooks-examples payload replayed below. */
+const UPSTREAM = "Codertocat/Hello-World";
+const WORKFLOW = "pytorch-pr";
+// An L4 backend (check runs on every PR) and an L3 one (check runs only with its label, added below).
+// The device-group form names them "tpu" and "npu" (check runs "oot / tpu", "oot / npu").
+const NPU_LABEL = "ciflow/oot/npu";
+const ALLOWLIST = `
+L3:
+  npu:
+    demo-npu/torch-npu: [npu-oncall]
+L4:
+  tpu:
+    demo-tpu/tpu-backend: [tpu-oncall]
+`;
+
+/** The fields of the replayed webhook the demo reads or changes. */
+interface PullRequestEvent {
+  number: number;
+  pull_request: { author_association: string; head: { sha: string }; labels: Array<{ name: string } & Record<string, unknown>> };
+}
+
+interface SimulatedJob {
+  name: string;
+  /** The completed report's result fields (callback body v1). */
+  result: Record<string, unknown>;
+}
+
+/** What each downstream's CI "runs": one NPU job fails two tests, so the HUD has something to show. */
+const DOWNSTREAMS: Record<string, SimulatedJob[]> = {
+  "demo-tpu/tpu-backend": [
+    { name: "test (tpu, 1/1)", result: { conclusion: "success", tests: { total: 1480, passed: 1423, failed: 0, skipped: 57 } } },
+  ],
+  "demo-npu/torch-npu": [
+    { name: "test (npu, 1/2)", result: { conclusion: "success", tests: { total: 812, passed: 790, failed: 0, skipped: 22 } } },
+    {
+      name: "test (npu, 2/2)",
+      result: {
+        conclusion: "failure",
+        failure_kind: "test",
+        tests: { total: 798, passed: 771, failed: 2, skipped: 25 },
+        failed_tests: ["test/test_ops.py::TestCommonNPU::test_matmul_bfloat16", "test/test_ops.py::TestCommonNPU::test_addmm_bfloat16"],
+        summary: "Two bfloat16 matmul tests fail on the NPU since this change.",
+      },
+    },
+  ],
+};
+
+export interface DemoOptions {
+  /** Receives the human-readable output, one line at a time; default: discarded. */
+  print?: (line: string) => void;
+  /** Leave everything running after a successful run (stop it with the result's `stop`). */
+  keepRunning?: boolean;
+}
+
+export interface DemoDispatch {
+  /** The downstream repo (owner/repo) the repository_dispatch went to. */
+  repo: string;
+  eventType: string;
+  payload: DispatchPayload;
+}
+
+export interface ReportedJob {
+  backend: string;
+  downstreamRepo: string;
+  name: string;
+  conclusion: string;
+}
+
+export interface DemoCheckRun {
+  name: string;
+  status: string;
+  conclusion: string | null;
+  title: string;
+}
+
+
+export interface DemoResult {
+  relayUrl: string;
+  prNumber: number;
+  dispatches: DemoDispatch[];
+  reports: ReportedJob[];
+  checkRuns: DemoCheckRun[];
+  hud: { pr: PrView; urls: string[] };
+  /** Stops the relay and the stand-ins and removes the temp dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const print = options.print ?? (() => undefined);
+  const dir = tempDir("relay-demo-");
+  const stops: Array<() => Promise<void>> = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const stopOne of stops.reverse()) await stopOne();
+      rmSync(dir, { recursive: true, force: true });
+    })());
+
+  try {
+    const github = await startGitHubStandIn();
+    stops.push(() => github.close());
+    const oidc = await startOidcIssuer();
+    stops.push(() => oidc.close());
+    const relay = await startDemoRelay(github, oidc, dir);
+    stops.push(() => relay.stop());
+    print("Cross-repo CI relay: offline demo");
+    print(`  relay              ${relay.url}  (DATA_DIR ${path.join(dir, "data")})`);
+    print(`  GitHub stand-in    ${github.apiUrl}`);
+    print(`  OIDC issuer        ${oidc.issuer}`);
+
+    const pr = webhookExample("pull_request", (payload) => payload.action === "opened" && payload.installation !== undefined) as PullRequestEvent;
+    pr.pull_request.author_association = "MEMBER"; // a trusted author: dispatched without approval
+    pr.pull_request.labels.push({ id: 1, node_id: "LA_demo", url: "", name: NPU_LABEL, color: "ededed", default: false, description: null });
+    const { number: prNumber, pull_request: { head, labels } } = pr;
+    const response = await deliver(relay, "pull_request", pr, "demo-delivery");
+    if (response.status !== 200) throw new Error(`the relay answered the webhook with ${response.status}: ${await response.text()}`);
+    print("");
+    print(`1. Webhook pull_request "opened" for ${UPSTREAM}#${prNumber} (labels: ${labels.map((label) => label.name).join(", ")}) → ${response.status}`);
+
+    await settled(relay);
+    const dispatches = recordedDispatches(github);
+    print("");
+    print("2. repository_dispatch sent by the relay (as recorded by the GitHub stand-in)");
+    for (const { repo, eventType, payload } of dispatches) {
+      print(`   ${repo}  event_type=${eventType}`);
+      print(`     backend ${payload.backend.name} (${payload.backend.level}), check runs shown: ${payload.backend.shows_check_run}, blocks PR: ${payload.backend.blocks_pr}`);
+      print(`     PR #${payload.pr_number} "${payload.upstream.title}" at ${payload.head_sha.slice(0, 12)}, labels [${payload.upstream.labels.join(", ")}]`);
+      print(`     callback_url ${payload.callback_url}, ticket ${payload.ticket.slice(0, 16)}… (${payload.ticket.length} chars)`);
+    }
+
+    print("");
+    print("3. Simulated downstream CI reports to the callback URL (OIDC token + ticket)");
+    const reports = await reportAll(relay, oidc, dispatches, print);
+
+    const checkRuns = await finalCheckRuns(github, head.sha, dispatches.length + reports.length);
+    print("");
+    print(`4. Check runs on ${UPSTREAM}@${head.sha.slice(0, 12)} (as the relay left them on the stand-in)`);
+    const width = Math.max(...checkRuns.map((run) => run.name.length));
+    for (const run of checkRuns) print(`   ${run.name.padEnd(width)}  ${run.status} ${run.conclusion ?? ""}  "${run.title}"`);
+
+    const hudPr = await waitForHud(relay.url, prNumber, reports);
+    const urls = [`${relay.url}/hud`, ...dispatches.map((dispatch) => `${relay.url}/hud/${dispatch.repo}`), `${relay.url}/hud/pr/${prNumber}`];
+    await checkPages(urls);
+    print("");
+    print(`5. HUD: GET /api/hud/pr/${prNumber} shows`);
+    for (const box of [...hudPr.gating, ...hudPr.hudOnly]) {
+      const jobs = box.jobs.map((job) => `${job.jobName} ${job.conclusion ?? job.status}`).join("; ");
+      print(`   ${box.backendName} (${box.level}, ${box.downstreamRepo}): ${box.missing ? box.missing.detail : jobs}`);
+    }
+    print("   Open in a browser:");
+    for (const url of urls) print(`     ${url}`);
+
+    if (!options.keepRunning) await stop();
+    return { relayUrl: relay.url, prNumber, dispatches, reports, checkRuns, hud: { pr: hudPr, urls }, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The relay against the stand-in, on a port chosen up front so callback_url and HUD links point at it. */
+async function startDemoRelay(github: GitHubStandIn, oidc: OidcIssuer, dir: string): Promise<RunningRelay> {
+  const allowlistFile = path.join(dir, "allowlist.yml");
+  writeFileSync(allowlistFile, ALLOWLIST);
+  github.install(1, [UPSTREAM]);
+  Object.keys(DOWNSTREAMS).forEach((repo, index) => github.install(11 + index, [repo]));
+  const port = await freePort();
+  return startRelay(
+    {
+      UPSTREAM_REPO: UPSTREAM,
+      ALLOWLIST_FILE: allowlistFile,
+      DATA_DIR: path.join(dir, "data"),
+      GHE_HOST: github.host,
+      GHE_PROTOCOL: "http",
+      GITHUB_OIDC_ISSUER: oidc.issuer,
+      RELAY_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Show every check-run state at once and flush HUD rows quickly: a demo has no bursts to coalesce.
+      RELAY_CHECK_UPDATE_DELAY_SECONDS: "0",
+      RELAY_HUD_FLUSH_MS: "100",
+    },
+    { baseUrl: github.apiUrl, port },
+  );
+}
+
+/** Waits until the relay has sent everything it stored (dispatches, check runs). */
+async function settled(relay: RunningRelay): Promise<void> {
+  await waitFor(
+    10_000,
+    () => {
+      const outbox = relay.dispatch?.readiness().details.outbox as OutboxStats | undefined;
+      if (outbox && outbox.dead > 0) throw new Error(`${outbox.dead} GitHub request(s) failed for good; rerun with TEST_LOG_LEVEL=info to see why`);
+      return outbox?.pending === 0 || undefined;
+    },
+    () => "the relay still has GitHub requests pending after 10 s",
+  );
+}
+
+/** What each downstream received, read back from the stand-in's recorded requests. */
+function recordedDispatches(github: GitHubStandIn): DemoDispatch[] {
+  const dispatches = github.find("POST", /^\/repos\/[^/]+\/[^/]+\/dispatches$/).map((request) => {
+    const body = request.body as { event_type: string; client_payload: DispatchPayload };
+    return { repo: request.path.split("/").slice(2, 4).join("/"), eventType: body.event_type, payload: body.client_payload };
+  });
+  const expected = Object.keys(DOWNSTREAMS);
+  if (dispatches.length !== expected.length || !expected.every((repo) => dispatches.some((dispatch) => dispatch.repo === repo))) {
+    throw new Error(`expected one dispatch to each of ${expected.join(", ")}; got ${dispatches.map((dispatch) => dispatch.repo).join(", ") || "none"}`);
+  }
+  return dispatches;
+}
+
+/** Each downstream reports its jobs the way report-ci-result does: in_progress first, then completed. */
+async function reportAll(relay: RunningRelay, oidc: OidcIssuer, dispatches: DemoDispatch[], print: (line: string) => void): Promise<ReportedJob[]> {
+  const reports: ReportedJob[] = [];
+  for (const status of ["in_progress", "completed"] as const) {
+    for (const [index, { repo, payload }] of dispatches.entries()) {
+      const runId = 7000 + index;
+      const workflow = { name: WORKFLOW, run_id: runId, run_attempt: 1, url: `https://github.com/${repo}/actions/runs/${runId}` };
+      for (const job of DOWNSTREAMS[repo] ?? []) {
+        const body = { schema_version: 1, ticket: payload.ticket, status, workflow, job: { name: job.name }, ...(status === "completed" && job.result) };
+        const response = await fetch(payload.callback_url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: repo })}` },
+          body: JSON.stringify(body),
+        });
+        const answer = await response.text();
+        if (response.status !== 200) throw new Error(`the relay refused ${repo}'s ${status} report for "${job.name}": ${response.status} ${answer}`);
+        const conclusion = String(job.result.conclusion);
+        print(`   ${repo.padEnd(20)}  ${job.name}  ${(status === "completed" ? `completed ${conclusion}` : status).padEnd(17)} → ${response.status} ${answer}`);
+        if (status === "completed") reports.push({ backend: payload.backend.name, downstreamRepo: repo, name: job.name, conclusion });
+      }
+    }
+    await settled(relay);
+  }
+  return reports;
+}
+
+/** The head's check runs once all of them (an aggregate per backend, one per job) have completed. */
+async function finalCheckRuns(github: GitHubStandIn, headSha: string, expected: number): Promise<DemoCheckRun[]> {
+  const runs = () =>
+    [...github.checkRuns.values()]
+      .filter((run) => run.head_sha === headSha)
+      .map((run) => ({
+        name: String(run.name),
+        status: String(run.status),
+        conclusion: typeof run.conclusion === "string" ? run.conclusion : null,
+        title: String((run.output as { title?: string } | undefined)?.title ?? ""),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  return waitFor(
+    10_000,
+    () => {
+      const current = runs();
+      return current.length === expected && current.every((run) => run.status === "completed") ? current : undefined;
+    },
+    () => `expected ${expected} completed check runs within 10 s; the stand-in has ${JSON.stringify(runs())}`,
+  );
+}
+
+/**
+ * Polls the HUD's JSON for the PR until every reported job shows up there completed. Rows reach
+ * ClickHouse through a batched writer (RELAY_HUD_FLUSH_MS), so they lag the callbacks a little.
+ */
+export async function waitForHud(relayUrl: string, prNumber: number, jobs: ReportedJob[], timeoutMs = 20_000): Promise<PrView> {
+  const url = `${relayUrl}/api/hud/pr/${prNumber}`;
+  let problem = "no answer yet";
+  return waitFor(
+    timeoutMs,
+    async () => {
+      const response = await fetch(url);
+      if (!response.ok) {
+        problem = `last answer: ${response.status} ${response.statusText} ${(await response.text()).slice(0, 200)}`.trim();
+        return undefined;
+      }
+      const hud = (await response.json()) as PrView;
+      const boxes = [...hud.gating, ...hud.hudOnly];
+      const absent = jobs.filter(
+        (job) => !boxes.some((box) => box.backendName === job.backend && box.jobs.some((cell) => cell.jobName === job.name && cell.status === "completed")),
+      );
+      if (absent.length === 0) return hud;
+      problem = `not shown completed: ${absent.map((job) => `${job.backend} / ${job.name}`).join(", ")}`;
+      return undefined;
+    },
+    () => `the HUD did not show every reported job as completed within ${timeoutMs / 1000} s at ${url} (${problem})`,
+  );
+}
+
+/** The HUD pages the demo points people at must answer. */
+async function checkPages(urls: string[]): Promise<void> {
+  for (const url of urls) {
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}, expected a HUD page`);
+  }
+}
+
+/** Polls `check` every 50 ms until it returns a value; past the timeout, throws `describe()`'s message. */
+async function waitFor<T>(timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, describe: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(describe());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

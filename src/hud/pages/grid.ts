@@ -1,0 +1,50 @@
+// The history grid (backend, trunk and L4 pages): rows of PR heads or commits × job columns, one glyph per cell.
+import type { HistoryGrid, HistoryRow } from "../views.js";
+import type { PageContext } from "./context.js";
+import { shorten } from "./format.js";
+import { externalLink, html, type SafeHtml } from "./html.js";
+import { jobGlyph, renderLegend } from "./job.js";
+import { missingLabel, shortTime, tag } from "./parts.js";
+import { githubUrl, hudPath } from "./urls.js";
+
+const TITLE_SHOWN = 60;
+
+/** Time, sha, title (with the missing marker when some cells did report), PR and author. */
+function rowHeader(row: HistoryRow, ctx: PageContext, marker: SafeHtml | null): SafeHtml {
+  const title =
+    row.title === null
+      ? html`<span class="muted">${row.eventType}</span>`
+      : html`<span title="${row.title}">${shorten(row.title, TITLE_SHOWN)}</span>`;
+  const pr =
+    row.prNumber === null
+      ? html`<span class="muted">–</span>`
+      : html`${externalLink(githubUrl.pr(ctx, row.prNumber), `#${row.prNumber}`, { title: "on GitHub" })} <a href="${hudPath.pr(row.prNumber, row.headSha)}" title="out-of-tree CI of this head">hud</a>`;
+  const sha = externalLink(githubUrl.commit(ctx, row.headSha), row.headSha.slice(0, 7), { title: row.headSha });
+  return html`<td>${shortTime(row.at)}</td><td class="sha">${sha}</td><td class="title">${title}${marker && html` ${marker}`}</td><td>${pr}</td><td>${row.author ?? ""}</td>`;
+}
+
+function renderRow(row: HistoryRow, columns: readonly string[], ctx: PageContext): SafeHtml {
+  // hasOwn: column keys are downstream-chosen names, and "__proto__" or "constructor" must not reach Object.prototype.
+  const cells = columns.map((column) => (Object.hasOwn(row.cells, column) ? row.cells[column] : undefined));
+  const cellsHtml = cells.map((cell) => html`<td class="cell">${cell && jobGlyph(cell, true)}</td>`);
+  if (row.missing === null) return html`<tr>${rowHeader(row, ctx, null)}${cellsHtml}</tr>`;
+  const marker = tag(missingLabel(row.missing.kind), "warn", row.missing.detail);
+  // Nothing came back at all (the usual case): the marker spans the row; otherwise it goes next to the title.
+  const reportedNothing = cells.every((cell) => cell === undefined);
+  return reportedNothing
+    ? html`<tr class="missing">${rowHeader(row, ctx, null)}<td class="missing-note" colspan="${Math.max(1, columns.length)}">${marker}</td></tr>`
+    : html`<tr class="missing">${rowHeader(row, ctx, marker)}${cellsHtml}</tr>`;
+}
+
+/** The legend and the grid, in a scroll box so wide grids scroll sideways under a sticky header. */
+export function renderHistoryGrid(grid: HistoryGrid, ctx: PageContext): SafeHtml {
+  if (grid.rows.length === 0) return html`<p class="muted">No runs in this window.</p>`;
+  const columnHeaders =
+    grid.columns.length === 0
+      ? html`<th scope="col">Jobs</th>`
+      : grid.columns.map((column) => html`<th scope="col" class="col" title="${column}"><span>${column}</span></th>`);
+  return html`${renderLegend()}<div class="scroll"><table class="grid">
+<thead><tr><th scope="col">Time</th><th scope="col">SHA</th><th scope="col">Title</th><th scope="col">PR</th><th scope="col">Author</th>${columnHeaders}</tr></thead>
+<tbody>${grid.rows.map((row) => renderRow(row, grid.columns, ctx))}</tbody>
+</table></div>`;
+}

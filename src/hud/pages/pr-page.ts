@@ -1,0 +1,84 @@
+// /hud/pr/<n>[?sha=]: the PR's "Out-of-Tree Backends" boxes for one head sha, like torchci's PR page.
+import type { JobCell, PrBackendBox, PrView } from "../views.js";
+import type { PageContext } from "./context.js";
+import { formatDuration, shorten } from "./format.js";
+import { externalLink, html, type SafeHtml } from "./html.js";
+import { formatTests, jobGlyph, jobHref, jobKind } from "./job.js";
+import { renderLayout } from "./layout.js";
+import { levelBadge, missingExplanation, tag } from "./parts.js";
+import { apiPath, githubUrl, hudPath } from "./urls.js";
+
+const FAILED_TESTS_SHOWN = 3;
+
+const STATE_TAGS: Record<PrBackendBox["state"], SafeHtml> = {
+  failing: tag("failing", "bad"),
+  running: tag("running", "run"),
+  passed: tag("passed", "ok"),
+  missing: tag("expected, not reporting", "warn"),
+};
+
+function jobLine(job: JobCell): SafeHtml {
+  const facts = [
+    job.status === "in_progress" ? "running" : formatDuration(job.executionMs),
+    job.tests && formatTests(job.tests),
+    job.runAttempt > 1 && `attempt ${job.runAttempt}`,
+  ].filter((fact): fact is string => typeof fact === "string");
+  const failedTests = ["failure", "infra"].includes(jobKind(job)) ? job.failedTests.slice(0, FAILED_TESTS_SHOWN) : [];
+  return html`<li>${jobGlyph(job, false)} ${externalLink(jobHref(job), `${job.workflowName} / ${job.jobName}`)} <span class="muted small">${facts.join(" · ")}</span>${
+    failedTests.length > 0 &&
+    html`<div class="failed-tests">${failedTests.map((test) => html`<div title="${test}">${shorten(test, 90)}</div>`)}</div>`
+  }</li>`;
+}
+
+/** One backend: its own level (never a default), its state, and its jobs or why there are none. */
+function backendBox(box: PrBackendBox, ctx: PageContext): SafeHtml {
+  // A box with `missing` set is "expected, not reporting" whatever else it has.
+  const state = box.missing === null ? box.state : "missing";
+  const jobs =
+    box.jobs.length > 0
+      ? html`<ul class="jobs">${box.jobs.map(jobLine)}</ul>`
+      : box.missing === null && html`<p class="muted">No jobs reported.</p>`;
+  return html`<section class="box state-${state}" aria-label="${box.backendName}">
+<header><h3><a href="${hudPath.backend(box.downstreamRepo, ctx.days)}">${box.backendName}</a></h3>${levelBadge(box.level)}${STATE_TAGS[state]}<span class="muted small">${box.downstreamRepo}</span></header>
+${box.missing && html`<p>${missingExplanation(box.missing)}</p>`}${jobs}
+</section>`;
+}
+
+function header(view: PrView, ctx: PageContext): SafeHtml {
+  const heads = view.shas.map((sha) =>
+    sha === view.headSha
+      ? html`<span aria-current="true" title="${sha}"><strong>${sha.slice(0, 7)}</strong></span>`
+      : html`<a href="${hudPath.pr(view.prNumber, sha)}" title="${sha}">${sha.slice(0, 7)}</a>`,
+  );
+  return html`<h1>PR #${view.prNumber}${view.title !== null && html`: ${view.title}`}</h1>
+<p>${view.author !== null && html`by ${externalLink(githubUrl.handle(ctx, view.author), view.author)} · `}${
+    view.headSha !== null &&
+    html`head ${externalLink(githubUrl.commit(ctx, view.headSha), view.headSha.slice(0, 7), { title: view.headSha })} · `
+  }${externalLink(githubUrl.pr(ctx, view.prNumber), "open on GitHub")}</p>
+${view.shas.length > 1 && html`<p class="shas">Heads (newest first): ${heads}</p>`}`;
+}
+
+export function renderPrPage(view: PrView, ctx: PageContext): string {
+  // The PR's own repository, should it ever differ from the relay's default upstream.
+  const prCtx = { ...ctx, upstreamRepo: view.upstreamRepo };
+  const boxes = (list: readonly PrBackendBox[]) => html`<div class="boxes">${list.map((box) => backendBox(box, prCtx))}</div>`;
+  const results =
+    view.headSha === null
+      ? html`<p>No out-of-tree CI has been recorded for this PR.</p>`
+      : html`<section><h2>Out-of-Tree Backends</h2>
+${view.gating.length === 0 ? html`<p class="muted">No merge-gating (L4) or check-run (L3) backend ran on this head.</p>` : boxes(view.gating)}
+</section>
+${view.hudOnly.length > 0 && html`<section class="hud-only"><h2>HUD only (L2)</h2><p class="muted small">Callback-only backends: their results are shown here, never on the PR.</p>${boxes(view.hudOnly)}</section>`}`;
+  // Without ?sha= the page shows the newest head; the JSON link mirrors whichever head is shown.
+  const pinnedSha = view.headSha !== null && view.headSha !== view.shas[0] ? view.headSha : null;
+  return renderLayout(
+    {
+      title: `PR #${view.prNumber}`,
+      nav: null,
+      path: hudPath.pr(view.prNumber),
+      jsonHref: apiPath.pr(view.prNumber, pinnedSha),
+      body: html`${header(view, prCtx)}${results}`,
+    },
+    prCtx,
+  );
+}

@@ -1,0 +1,151 @@
+// Reads of individual rows: latest job attempts (as JobCells with their identity) and dispatch-log
+// rows, for the grids and the PR view. Assembly happens in grid.ts and pr-view.ts (pure).
+import type { HudDatabase } from "../clickhouse.js";
+import type { JobCell } from "../views.js";
+import { CELL_COLUMNS, dispatchRows, isoTime, latestAttempts, num, select } from "./sql.js";
+
+/** A latest job attempt with what identifies where it belongs. */
+export interface JobRow {
+  downstreamRepo: string;
+  backendName: string;
+  level: string;
+  prNumber: number | null;
+  headSha: string;
+  deliveryId: string;
+  eventType: string;
+  /** Epoch ms of first_report_at, for ordering. */
+  at: number;
+  cell: JobCell;
+}
+
+export interface DispatchRow {
+  deliveryId: string;
+  downstreamRepo: string;
+  backendName: string;
+  level: string;
+  eventType: string;
+  prNumber: number | null;
+  headSha: string;
+  outcome: "pending" | "sent" | "skipped" | "failed" | "dead";
+  reason: string;
+  createdAt: number;
+  title: string;
+  author: string;
+}
+
+interface JobRowColumns {
+  downstream_repo: string;
+  backend_name: string;
+  level: string;
+  pr_number: number | string;
+  head_sha: string;
+  delivery_id: string;
+  event_type: string;
+  workflow_name: string;
+  workflow_url: string;
+  run_attempt: number | string;
+  job_name: string;
+  job_url: string | null;
+  status: "in_progress" | "completed";
+  conclusion: string | null;
+  failure_kind: string | null;
+  summary: string | null;
+  queue_ms: number | null;
+  execution_ms: number | null;
+  first_report_at: string;
+  first_report_ms: number | string;
+  relay_started_at: string | null;
+  tests_total: number | null;
+  tests_passed: number | null;
+  tests_failed: number | null;
+  tests_skipped: number | null;
+  failed_tests: string[];
+  artifact_url: string | null;
+  environment: Record<string, string>;
+}
+
+/** Latest attempts matching `where` (with `params`), newest first, at most `limit`. */
+export async function jobRows(db: HudDatabase, where: string, params: Record<string, unknown>, limit: number): Promise<JobRow[]> {
+  const rows = await select<JobRowColumns>(
+    db,
+    `SELECT *, toUnixTimestamp64Milli(first_report_at) AS first_report_ms
+      FROM (${latestAttempts(db.database, where, CELL_COLUMNS)})
+      ORDER BY first_report_at DESC, job_name
+      LIMIT {limit:UInt32}`,
+    { ...params, limit },
+  );
+  return rows.map((row) => ({
+    downstreamRepo: row.downstream_repo,
+    backendName: row.backend_name,
+    level: row.level,
+    prNumber: num(row.pr_number) || null,
+    headSha: row.head_sha,
+    deliveryId: row.delivery_id,
+    eventType: row.event_type,
+    at: num(row.first_report_ms),
+    cell: {
+      workflowName: row.workflow_name,
+      jobName: row.job_name,
+      status: row.status,
+      conclusion: row.conclusion,
+      failureKind: row.failure_kind,
+      runAttempt: num(row.run_attempt),
+      jobUrl: row.job_url,
+      workflowUrl: row.workflow_url,
+      queueMs: row.queue_ms,
+      executionMs: row.execution_ms,
+      tests:
+        row.tests_total === null
+          ? null
+          : { total: row.tests_total, passed: row.tests_passed ?? 0, failed: row.tests_failed ?? 0, skipped: row.tests_skipped ?? 0 },
+      failedTests: row.failed_tests,
+      summary: row.summary,
+      artifactUrl: row.artifact_url,
+      environment: row.environment,
+      startedAt: isoTime(row.relay_started_at),
+      firstReportAt: isoTime(row.first_report_at),
+    },
+  }));
+}
+
+interface DispatchColumns {
+  delivery_id: string;
+  downstream_repo: string;
+  backend_name: string;
+  level: string;
+  event_type: string;
+  pr_number: number | string;
+  head_sha: string;
+  outcome: DispatchRow["outcome"];
+  reason: string;
+  created_ms: number | string;
+  title: string;
+  author: string;
+}
+
+/** Dispatch-log rows matching `where`, newest first, at most `limit`. */
+export async function dispatchLogRows(db: HudDatabase, where: string, params: Record<string, unknown>, limit: number): Promise<DispatchRow[]> {
+  const rows = await select<DispatchColumns>(
+    db,
+    `SELECT delivery_id, downstream_repo, backend_name, level, event_type, pr_number, head_sha, outcome, reason,
+        toUnixTimestamp64Milli(created_at) AS created_ms, title, author
+      FROM (${dispatchRows(db.database, where)})
+      ORDER BY created_at DESC
+      LIMIT {limit:UInt32}`,
+    { ...params, limit },
+  );
+  return rows.map((row) => ({
+    deliveryId: row.delivery_id,
+    downstreamRepo: row.downstream_repo,
+    backendName: row.backend_name,
+    level: row.level,
+    eventType: row.event_type,
+    prNumber: num(row.pr_number) || null,
+    headSha: row.head_sha,
+    outcome: row.outcome,
+    reason: row.reason,
+    createdAt: num(row.created_ms),
+    title: row.title,
+    author: row.author,
+  }));
+}

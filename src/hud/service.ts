@@ -1,0 +1,105 @@
+// The HUD's views: ClickHouse reads (queries/) assembled with the allowlist by the pure modules.
+import type { Allowlist } from "../allowlist/types.js";
+import type { HudConnection } from "./clickhouse.js";
+import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
+import { backendHealth, summaryView } from "./health.js";
+import { prView } from "./pr-view.js";
+import { dailySeries } from "./queries/daily.js";
+import { dispatchLogRows, jobRows } from "./queries/rows.js";
+import { TIME_PARAM, windowParams, type Window } from "./queries/sql.js";
+import { dispatchCounts, jobCounts } from "./queries/stats.js";
+import type { BackendView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
+
+export interface HudServiceOptions {
+  connection: HudConnection;
+  allowlist: () => Allowlist | undefined;
+  /** The upstream repo the relay serves; PR numbers on the HUD are its PRs. */
+  upstreamRepo: string;
+  now?: () => number;
+}
+
+/** Grid rows per page and the job rows read to fill them. */
+const GRID_ROWS = 50;
+const GRID_JOB_LIMIT = 5000;
+const SHAS_PER_PR = 20;
+const DAY_MS = 86_400_000;
+
+const IN_WINDOW = (column: string) => `${column} >= {from:${TIME_PARAM}} AND ${column} < {to:${TIME_PARAM}}`;
+
+export class HudService {
+  constructor(private readonly options: HudServiceOptions) {}
+
+  async summary(days: number): Promise<SummaryView> {
+    const { window, span } = this.#window(days);
+    const db = await this.options.connection.get();
+    const [jobs, dispatches] = await Promise.all([jobCounts(db, window), dispatchCounts(db, window)]);
+    return summaryView(this.options.allowlist(), jobs, dispatches, span);
+  }
+
+  /** undefined when the repo is neither in the allowlist nor in the data of the window. */
+  async backend(repo: string, days: number): Promise<BackendView | undefined> {
+    const key = repo.toLowerCase();
+    const { window, span } = this.#window(days);
+    const db = await this.options.connection.get();
+    const filter = { ...windowParams(window), repo: key };
+    const [[jobs], [dispatches], daily, cells, sent] = await Promise.all([
+      jobCounts(db, window, key),
+      dispatchCounts(db, window, key),
+      dailySeries(db, window, key),
+      jobRows(db, `downstream_repo = {repo:String} AND ${IN_WINDOW("first_report_at")}`, filter, GRID_JOB_LIMIT),
+      dispatchLogRows(db, `downstream_repo = {repo:String} AND ${IN_WINDOW("created_at")}`, filter, GRID_JOB_LIMIT),
+    ]);
+    const allowlist = this.options.allowlist();
+    const entry = allowlist?.byRepo.get(key);
+    if (!entry && !jobs && !dispatches) return undefined;
+    return {
+      window: span,
+      health: backendHealth(allowlist, key, jobs, dispatches),
+      daily,
+      history: historyGrid(cells, sent, { column: jobColumn, maxRows: GRID_ROWS }),
+      oncalls: entry?.oncalls ?? [],
+    };
+  }
+
+  /** The PR's newest head sha (or `sha`, an older head of the same PR). */
+  async pr(prNumber: number, sha?: string): Promise<PrView> {
+    const db = await this.options.connection.get();
+    const upstreamRepo = this.options.upstreamRepo.toLowerCase();
+    const params = { upstream: upstreamRepo, pr: prNumber };
+    const [recent, reported] = await Promise.all([
+      dispatchLogRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32}", params, SHAS_PER_PR * 20),
+      jobRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32}", params, 1),
+    ]);
+    const shas = [...new Set([...recent.map((row) => row.headSha), ...reported.map((row) => row.headSha)])].slice(0, SHAS_PER_PR);
+    const headSha = sha ?? shas[0] ?? null;
+    const onSha = { ...params, sha: headSha ?? "" };
+    const [jobs, dispatches] =
+      headSha === null
+        ? [[], []]
+        : await Promise.all([
+            jobRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32} AND head_sha = {sha:String}", onSha, GRID_JOB_LIMIT),
+            dispatchLogRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32} AND head_sha = {sha:String}", onSha, GRID_JOB_LIMIT),
+          ]);
+    return prView({ upstreamRepo, prNumber, headSha, shas, jobs, dispatches, allowlist: this.options.allowlist() });
+  }
+
+  /** Upstream commits tested outside PRs (pushes, nightly self-reports); `level` keeps the allowlist's backends of that level. */
+  async trunk(days: number, level?: string): Promise<TrunkView> {
+    const { window, span } = this.#window(days);
+    const db = await this.options.connection.get();
+    const repos = level === undefined ? [] : (this.options.allowlist()?.entries.filter((entry) => entry.level === level).map((entry) => entry.key) ?? []);
+    const params = { ...windowParams(window), upstream: this.options.upstreamRepo.toLowerCase(), repos, byRepo: level !== undefined };
+    const scope = "upstream_repo = {upstream:String} AND (NOT {byRepo:Bool} OR has({repos:Array(String)}, downstream_repo))";
+    const [cells, sent] = await Promise.all([
+      jobRows(db, `${scope} AND event_type != 'pull_request' AND ${IN_WINDOW("first_report_at")}`, params, GRID_JOB_LIMIT),
+      dispatchLogRows(db, `${scope} AND event_type = 'push' AND ${IN_WINDOW("created_at")}`, params, GRID_JOB_LIMIT),
+    ]);
+    return { window: span, level: level ?? null, history: historyGrid(cells, sent, { column: backendJobColumn, maxRows: GRID_ROWS }) };
+  }
+
+  #window(days: number): { window: Window; span: TimeWindow } {
+    const to = (this.options.now ?? Date.now)();
+    const from = to - days * DAY_MS;
+    return { window: { from, to }, span: { days, from: new Date(from).toISOString(), to: new Date(to).toISOString() } };
+  }
+}

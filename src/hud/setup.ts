@@ -1,0 +1,65 @@
+// Wires the HUD: the ClickHouse connection (embedded chDB or a server), the batched writer that drains
+// the store's queue, the pages and API, metrics and the readiness report.
+import type { Probot } from "probot";
+import type { Allowlist } from "../allowlist/types.js";
+import type { RelayConfig } from "../config.js";
+import type { ReadinessReport } from "../http/health.js";
+import type { Route } from "../http/router.js";
+import { observeHudQueue, type RelayMetrics } from "../metrics.js";
+import type { Store } from "../store/store.js";
+import { HudConnection } from "./clickhouse.js";
+import { hudRoutes } from "./routes.js";
+import { HudService } from "./service.js";
+import { HudWriter } from "./writer.js";
+
+export interface HudWiring {
+  config: RelayConfig;
+  metrics: RelayMetrics;
+  store: () => Store;
+  allowlist: () => Allowlist | undefined;
+}
+
+export interface Hud {
+  routes: Route[];
+  /** Starts the writer (server mode only; `probot receive` never opens ClickHouse). */
+  start(): void;
+  /** New rows were queued. */
+  notify(): void;
+  /** Last flush, then closes ClickHouse (rows it could not write stay queued). */
+  stop(): Promise<void>;
+  /** Never makes /readyz fail: webhooks and callbacks work without ClickHouse; the rows wait. */
+  readiness(): ReadinessReport;
+}
+
+export function setUpHud(app: Probot, wiring: HudWiring): Hud {
+  const { config, metrics } = wiring;
+  const log = app.log.child({ name: "hud" });
+  const connection = new HudConnection(config.clickhouse, config.hud.retentionDays);
+  const service = new HudService({ connection, allowlist: wiring.allowlist, upstreamRepo: config.upstream.repo });
+  let writer: HudWriter | undefined;
+  return {
+    routes: hudRoutes({ service, upstreamRepo: config.upstream.repo, webBaseUrl: config.github.webBaseUrl, log }),
+    start() {
+      const store = wiring.store();
+      observeHudQueue(metrics, () => store.hudQueueStats());
+      writer = new HudWriter({ store, connection, metrics, log, batchRows: config.hud.batchRows, flushMs: config.hud.flushMs });
+      writer.start();
+    },
+    notify: () => writer?.notify(),
+    async stop() {
+      await writer?.stop();
+      await connection.close();
+    },
+    readiness() {
+      const queue = writer ? wiring.store().hudQueueStats() : undefined;
+      return {
+        ready: true,
+        details: {
+          clickhouse: config.clickhouse.kind,
+          ...(queue && { pending: queue.pending, rejected: queue.rejected }),
+          ...writer?.status(),
+        },
+      };
+    },
+  };
+}

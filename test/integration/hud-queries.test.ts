@@ -1,0 +1,182 @@
+// HUD queries on embedded ClickHouse (chDB) over the seeded history in test/helpers/hud-seed.ts, with
+// the exact figures that history must produce over 7 days.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HudService } from "../../src/hud/service.js";
+import { allowlistFrom, openTestHud, type TestHud } from "../helpers/hud.js";
+import { SEED_ALLOWLIST, SEED_NOW, seedHud, UPSTREAM } from "../helpers/hud-seed.js";
+
+let hud: TestHud;
+let service: HudService;
+const allowlist = allowlistFrom(SEED_ALLOWLIST);
+
+beforeAll(async () => {
+  hud = openTestHud();
+  seedHud(hud.store);
+  const flushed = await hud.writer.flush();
+  expect(flushed).toMatchObject({ rejected: 0 });
+  expect(flushed.error).toBeUndefined();
+  service = new HudService({ connection: hud.connection, allowlist: () => allowlist, upstreamRepo: UPSTREAM, now: () => SEED_NOW });
+});
+afterAll(() => hud.close());
+
+const iso = (daysAgo: number, plusMs = 0) => new Date(SEED_NOW - daysAgo * 86_400_000 + plusMs).toISOString();
+
+describe("per-backend numbers over a window", () => {
+  it("counts latest attempts only and keeps infrastructure and test failures apart", async () => {
+    const view = await service.backend("ACME/npu", 7);
+    expect(view!.health.stats).toEqual({
+      downstreamRepo: "acme/npu",
+      backendName: "npu",
+      level: "L4",
+      inAllowlist: true,
+      // d1..d5 sent; d6 failed (404); d0 is outside the window.
+      dispatches: 5,
+      dispatchFailures: 1,
+      // d1 and d2 (its infra failure was re-run and passed); d3 never reported, d4 timed out; d5 still runs.
+      available: 2,
+      unavailable: 2,
+      infraAvailability: 0.5,
+      // d1 build+test, d2 build+test (attempt 2), d4 test, d5 test, nightly test.
+      jobs: 7,
+      completed: 6,
+      succeeded: 4,
+      testFailures: 1,
+      infraFailures: 1,
+      timedOut: 1,
+      testPassRate: 0.8,
+      successRate: 4 / 6,
+      timeoutRate: 1 / 6,
+      // queue: 10, 30, 45, 60, 120 s (re-runs and self-reports have none); exact nearest rank ⌊q·n⌋.
+      queueMs: { p50: 45_000, p90: 120_000, avg: 53_000, samples: 5 },
+      // execution: 300, 600, 800, 900, 3600 s.
+      executionMs: { p50: 800_000, p90: 3_600_000, avg: 1_240_000, samples: 5 },
+      prs: 4,
+      lastRunAt: iso(0.5),
+    });
+  });
+
+  it("judges the level's requirements: a failing pass rate fails the backend", async () => {
+    const view = await service.backend("acme/npu", 7);
+    expect(view!.health.checks).toEqual([
+      { requirement: "min_infra_availability", threshold: 0.4, actual: 0.5, verdict: "meets" },
+      { requirement: "min_test_pass_rate", threshold: 0.9, actual: 0.8, verdict: "fails" },
+      { requirement: "max_queue_time_p50", threshold: 60, actual: 45, verdict: "meets" },
+    ]);
+    expect(view!.health.verdict).toBe("fails");
+    expect(view!.oncalls).toEqual(["npu-oncall"]);
+  });
+
+  it("plots one point per day with that day's pass rate and queue p50", async () => {
+    const view = await service.backend("acme/npu", 7);
+    expect(view!.daily.map((point) => point.day)).toEqual([
+      "2026-11-13", "2026-11-14", "2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20",
+    ]);
+    expect(view!.daily.filter((point) => point.jobs > 0)).toEqual([
+      { day: "2026-11-14", jobs: 2, testPassRate: 0.5, queueP50Ms: 120_000 },
+      { day: "2026-11-15", jobs: 2, testPassRate: 1, queueP50Ms: 30_000 },
+      { day: "2026-11-17", jobs: 1, testPassRate: null, queueP50Ms: 45_000 },
+      { day: "2026-11-18", jobs: 1, testPassRate: null, queueP50Ms: 10_000 },
+      { day: "2026-11-20", jobs: 1, testPassRate: 1, queueP50Ms: null },
+    ]);
+  });
+
+  it("widening the window to 30 days takes in the older PR", async () => {
+    const view = await service.backend("acme/npu", 30);
+    expect(view!.health.stats).toMatchObject({ dispatches: 6, available: 3, jobs: 8, succeeded: 5, prs: 5 });
+  });
+
+  it("knows no backend that is neither listed nor seen", async () => {
+    expect(await service.backend("nobody/here", 7)).toBeUndefined();
+  });
+});
+
+describe("history grid", () => {
+  it("has a row per PR head or trunk commit, newest first, latest attempt per cell, and marks rows with nothing reported", async () => {
+    const { history } = (await service.backend("acme/npu", 7))!;
+    expect(history.columns).toEqual(["ci / build", "ci / test", "nightly / test"]);
+    expect(history.rows.map((row) => [row.prNumber, row.headSha, row.missing])).toEqual([
+      [null, "trunk1", null],
+      [106, "sha106", { kind: "dispatch_failed", detail: "the relay could not deliver it (http_404)" }],
+      [105, "sha105", null],
+      [104, "sha104", null],
+      [103, "sha103", { kind: "never_reported", detail: "dispatched, but no job started before the start timeout (an infrastructure failure)" }],
+      [102, "sha102", null],
+      [101, "sha101", null],
+    ]);
+    const pr102 = history.rows.find((row) => row.prNumber === 102)!;
+    expect(pr102.cells["ci / test"]).toMatchObject({ runAttempt: 2, conclusion: "success", executionMs: 800_000 });
+    const pr101 = history.rows.find((row) => row.prNumber === 101)!;
+    expect(pr101).toMatchObject({ title: "Add <script>alert(1)</script> op", author: "octocat", at: iso(6), eventType: "pull_request" });
+    expect(pr101.cells["ci / test"]).toMatchObject({
+      conclusion: "failure",
+      failureKind: "test",
+      tests: { total: 100, passed: 98, failed: 2, skipped: 0 },
+      failedTests: ["test/test_ops.py::TestOps::test_add", "test/test_nn.py::TestNN::test_conv"],
+      summary: "2 tests failed",
+      queueMs: 120_000,
+      startedAt: iso(6, 120_000),
+    });
+    expect(history.rows.find((row) => row.prNumber === 105)!.cells["ci / test"]).toMatchObject({ status: "in_progress", conclusion: null });
+  });
+});
+
+describe("global summary", () => {
+  it("lists every backend by level, L4 first, worst first, including listed backends without data and unlisted ones with data", async () => {
+    const summary = await service.summary(7);
+    expect(summary.window).toEqual({ days: 7, from: iso(7), to: iso(0) });
+    expect(summary.levels.map((level) => [level.level, level.title, level.backends.map((b) => [b.stats.downstreamRepo, b.verdict])])).toEqual([
+      ["L4", "merge-gating", [["acme/npu", "fails"], ["zeta/late", "no_data"]]],
+      ["L3", "check runs on PR", [["beta/tpu", "meets"]]],
+      ["L2", "callback-only", [["delta/gone", "meets"], ["eps/new", "no_data"]]],
+      ["L1", "webhook-only", [["gamma/hooks", "meets"]]],
+    ]);
+    const tpu = summary.levels[1]!.backends[0]!.stats;
+    // The PR 102 dispatch was skipped (label missing): neither sent nor failed.
+    expect(tpu).toMatchObject({ dispatches: 2, available: 2, unavailable: 0, infraAvailability: 1, jobs: 2, testPassRate: 1, prs: 1 });
+    // An L1 backend never reports: its availability is not measurable, not 0.
+    expect(summary.levels[3]!.backends[0]!.stats).toMatchObject({ dispatches: 1, unavailable: 1, infraAvailability: null, jobs: 0 });
+    expect(summary.levels[2]!.backends[0]!.stats).toMatchObject({ inAllowlist: false, level: "L2", backendName: "gone" });
+    expect(summary.levels[0]!.requirements).toEqual({ min_test_pass_rate: 0.9, min_infra_availability: 0.4, max_queue_time_p50: 60 });
+  });
+});
+
+describe("PR view", () => {
+  it("shows the PR's newest head with each backend's own level, failed jobs first, and expected backends that are missing", async () => {
+    const view = await service.pr(101);
+    expect(view).toMatchObject({ upstreamRepo: UPSTREAM, prNumber: 101, headSha: "sha101", title: "Add <script>alert(1)</script> op", author: "octocat", shas: ["sha101"] });
+    expect(view.gating.map((box) => [box.backendName, box.level, box.state, box.jobs.map((job) => `${job.jobName}:${job.conclusion}`), box.missing?.kind ?? null])).toEqual([
+      ["npu", "L4", "failing", ["test:failure", "build:success"], null],
+      ["late", "L4", "missing", [], "not_dispatched"],
+      ["tpu", "L3", "passed", ["test:success"], null],
+    ]);
+    expect(view.hudOnly).toEqual([]);
+  });
+
+  it("says why a backend has nothing: never reported, dispatch failed, waiting, not dispatched", async () => {
+    const kind = async (pr: number, backend: string) => (await service.pr(pr)).gating.find((box) => box.backendName === backend)?.missing?.kind;
+    expect(await kind(103, "npu")).toBe("never_reported");
+    expect(await kind(106, "npu")).toBe("dispatch_failed");
+    expect(await kind(102, "tpu")).toBe("not_dispatched");
+    expect((await service.pr(102)).gating.find((box) => box.backendName === "tpu")!.missing!.detail).toBe("skipped (label_missing)");
+    expect((await service.pr(105)).gating.find((box) => box.backendName === "npu")).toMatchObject({ state: "running", missing: null });
+  });
+
+  it("puts L2 results in their own list and answers an unknown PR with no head", async () => {
+    expect((await service.pr(107)).hudOnly.map((box) => [box.backendName, box.level])).toEqual([["gone", "L2"]]);
+    expect(await service.pr(999)).toMatchObject({ headSha: null, shas: [], gating: [], hudOnly: [] });
+  });
+});
+
+describe("trunk view", () => {
+  it("shows pushes and self-reports, all levels or one level", async () => {
+    const all = await service.trunk(7);
+    expect(all.history.columns).toEqual(["npu · nightly / test", "tpu · ci / test"]);
+    expect(all.history.rows.map((row) => [row.headSha, row.title, Object.keys(row.cells)])).toEqual([
+      ["trunk2", "Bump version", ["tpu · ci / test"]],
+      ["trunk1", null, ["npu · nightly / test"]],
+    ]);
+    const l4 = await service.trunk(7, "L4");
+    expect(l4.level).toBe("L4");
+    expect(l4.history.rows.map((row) => row.headSha)).toEqual(["trunk1"]);
+  });
+});

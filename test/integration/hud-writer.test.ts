@@ -1,0 +1,148 @@
+// The HUD writer against embedded ClickHouse (chDB): batching, outages (rows stay queued and are all
+// written exactly once afterwards), replays after a crash, malformed rows, metrics.
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { openClickHouse } from "../../src/hud/clickhouse.js";
+import { DISPATCHES_TABLE, RESULTS_TABLE } from "../../src/hud/migrations.js";
+import { parseQueuedRow } from "../../src/hud/rows.js";
+import { observeHudQueue } from "../../src/metrics.js";
+import { openTestHud, type TestHud } from "../helpers/hud.js";
+import { seedDispatch, seedJob, SEED_NOW } from "../helpers/hud-seed.js";
+import { tempDir } from "../helpers/server.js";
+
+let hud: TestHud;
+beforeEach(() => {
+  hud = openTestHud({ batchRows: 3 });
+});
+afterEach(() => hud.close());
+
+const npu = { repo: "acme/npu", name: "npu", level: "L4" };
+
+function queueJobs(count: number, from = 0): void {
+  for (let index = from; index < from + count; index += 1) {
+    seedJob(hud.store, { ...npu, delivery: `d${index}`, pr: index + 1, sha: `sha${index}`, job: "test", at: SEED_NOW + index, conclusion: "success" });
+  }
+}
+
+async function count(table: string, final = true): Promise<number> {
+  const { client, database } = await hud.connection.get();
+  const result = await client.query({ query: `SELECT count() AS n FROM ${database}.${table}${final ? " FINAL" : ""}`, format: "JSONEachRow" });
+  return Number((await result.json<{ n: number | string }>())[0]!.n);
+}
+
+describe("batching", () => {
+  it("writes at most batchRows per insert, and a full batch without waiting for the timer", async () => {
+    const { client } = await hud.connection.get();
+    const insert = vi.spyOn(client, "insert");
+    hud.writer.start(); // flush interval 60 s: only a full batch is written during this test
+    queueJobs(2);
+    hud.writer.notify();
+    expect(hud.store.hudQueueStats().pending).toBe(2); // less than a batch: left for the timer
+
+    queueJobs(5, 2);
+    hud.writer.notify(); // 7 waiting ≥ 3: written now, in batches of at most 3
+    await expect.poll(() => hud.store.hudQueueStats().pending, { timeout: 10_000 }).toBe(0);
+    expect(insert.mock.calls.map(([params]) => (params.values as unknown[]).length)).toEqual([3, 3, 1]);
+    expect(await count(RESULTS_TABLE)).toBe(7);
+  });
+
+  it("writes what waits once the flush interval passes", async () => {
+    await hud.close();
+    hud = openTestHud({ batchRows: 1000, flushMs: 50 });
+    hud.writer.start();
+    queueJobs(2);
+    await expect.poll(() => hud.store.hudQueueStats().pending, { timeout: 10_000 }).toBe(0);
+    expect(await count(RESULTS_TABLE)).toBe(2);
+  });
+});
+
+describe("when ClickHouse is unavailable", () => {
+  it("keeps the rows while it cannot connect, then writes every one exactly once", async () => {
+    await hud.close();
+    // chDB serves one data directory per process: while another one is open, the HUD's cannot be.
+    const other = await openClickHouse({ kind: "embedded", path: path.join(tempDir(), "other"), database: "relay" });
+    await other.ping();
+    hud = openTestHud({ batchRows: 3, dir: hud.dir });
+    queueJobs(4);
+    seedDispatch(hud.store, { ...npu, delivery: "d0", pr: 1, sha: "sha0", at: SEED_NOW, outcome: "sent" });
+
+    const failed = await hud.writer.flush();
+    expect(failed).toMatchObject({ written: 0, error: expect.stringMatching(/only one active data directory/) });
+    expect(hud.store.hudQueueStats().pending).toBe(6); // 4 results, 2 dispatch snapshots (pending, sent)
+    expect(hud.writer.status()).toMatchObject({ failing: true });
+
+    await other.close();
+    const { drainPending } = await import("chdb");
+    await drainPending();
+    expect(await hud.writer.flush()).toEqual({ written: 6, rejected: 0 });
+    expect(hud.store.hudQueueStats().pending).toBe(0);
+    expect(await count(RESULTS_TABLE)).toBe(4);
+    // Two snapshots of one dispatch-log row: FINAL keeps the newer (sent).
+    expect(await count(DISPATCHES_TABLE)).toBe(1);
+    const { client, database } = await hud.connection.get();
+    const rows = await client.query({ query: `SELECT outcome, attempts FROM ${database}.${DISPATCHES_TABLE} FINAL`, format: "JSONEachRow" });
+    expect(await rows.json()).toEqual([{ outcome: "sent", attempts: 1 }]);
+  });
+
+  it("keeps rows queued through an outage in mid-run and loses none written before it", async () => {
+    queueJobs(2);
+    expect(await hud.writer.flush()).toEqual({ written: 2, rejected: 0 });
+    // ClickHouse goes away: the HUD's session is closed and the engine is busy with another data directory.
+    await hud.connection.reset();
+    const other = await openClickHouse({ kind: "embedded", path: path.join(tempDir(), "other"), database: "relay" });
+    await other.ping();
+
+    queueJobs(3, 2);
+    expect((await hud.writer.flush()).error).toMatch(/only one active data directory/);
+    expect((await hud.writer.flush()).error).toMatch(/only one active data directory/);
+    expect(hud.store.hudQueueStats().pending).toBe(3);
+    expect(await hud.metrics.registry.getSingleMetricAsString("relay_hud_write_errors_total")).toMatch(/ 2$/);
+
+    await other.close();
+    await (await import("chdb")).drainPending();
+    expect(await hud.writer.flush()).toEqual({ written: 3, rejected: 0 });
+    expect(await count(RESULTS_TABLE)).toBe(5);
+  });
+
+  it("a row written twice (crash between insert and dequeue) is read once with FINAL", async () => {
+    queueJobs(3);
+    const queued = hud.store.pendingHudRows(10);
+    await hud.writer.flush();
+    // Replay the same rows, as a restarted relay would if it crashed before removing them.
+    const { client, database } = await hud.connection.get();
+    const rows = queued.map((item) => parseQueuedRow(item.target, item.row)).map((parsed) => (parsed.ok ? parsed.row : {}));
+    await client.insert({ table: `${database}.${RESULTS_TABLE}`, values: rows, format: "JSONEachRow" });
+    expect(await count(RESULTS_TABLE, false)).toBe(6);
+    expect(await count(RESULTS_TABLE)).toBe(3);
+  });
+});
+
+describe("rows and metrics", () => {
+  it("sets malformed rows aside with the reason and writes the rest", async () => {
+    queueJobs(1);
+    hud.store.recordJob(
+      { deliveryId: "x", downstreamRepo: "acme/npu", runId: 1, runAttempt: 1, jobName: "j", upstreamRepo: "u/p", prNumber: 1, headSha: "s", backendName: "npu", level: "L4", workflowName: "ci", status: "completed", fingerprint: "f", report: {}, updatedAt: 1 },
+      { checkRuns: [], hudRow: { upstream_repo: "u/p", run_id: "not a number" } },
+      SEED_NOW,
+    );
+    expect(await hud.writer.flush()).toEqual({ written: 1, rejected: 1 });
+    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+    const text = await hud.metrics.registry.metrics();
+    expect(text).toMatch(/relay_hud_rows_rejected_total\{table="oot_ci_results"\} 1/);
+    expect(text).toMatch(/relay_hud_rows_written_total\{table="oot_ci_results"\} 1/);
+  });
+
+  it("reports the queue's depth and age at scrape time", async () => {
+    observeHudQueue(hud.metrics, () => hud.store.hudQueueStats(), () => SEED_NOW + 90_000);
+    queueJobs(2);
+    // seedJob queues each row at its job's completion time (SEED_NOW + index + 60 s).
+    const text = await hud.metrics.registry.metrics();
+    expect(text).toMatch(/relay_hud_rows_pending 2/);
+    expect(text).toMatch(/relay_hud_oldest_pending_age_seconds 30\b/);
+  });
+
+  it("refuses a queued row that does not fit the table, naming the field", () => {
+    expect(parseQueuedRow("results", { upstream_repo: "u/p" })).toMatchObject({ ok: false, error: expect.stringMatching(/pr_number/) });
+    expect(parseQueuedRow("dispatches", { deliveryId: "d" })).toMatchObject({ ok: false, error: expect.stringMatching(/downstreamRepo/) });
+  });
+});
