@@ -6,6 +6,7 @@ import { z } from "zod";
 import { LEVELS } from "../allowlist/types.js";
 import { isRepoSlug } from "../github/repo-name.js";
 import { sendJson, type Route, type RouteParams } from "../http/router.js";
+import { ChdbMissingError } from "./clickhouse.js";
 import type { PageContext } from "./pages/context.js";
 import { renderBackendPage } from "./pages/backend-page.js";
 import { renderErrorPage } from "./pages/error-page.js";
@@ -109,6 +110,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     } catch (error) {
       if (error instanceof BadRequest) [status, message] = [400, error.message];
       else if (error instanceof NotFound) [status, message] = [404, error.message];
+      else if (error instanceof ChdbMissingError) [status, message] = [503, error.message];
       else {
         options.log.error({ err: error }, "HUD query failed");
         [status, message] = [503, "the HUD database is unavailable right now; results are kept and will appear once it is back"];

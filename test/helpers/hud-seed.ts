@@ -62,6 +62,12 @@ interface JobSpec {
   summary?: string;
   failedTests?: string[];
   tests?: { total: number; passed: number; failed: number; skipped: number };
+  /** The callback's `environment` (what the job ran on). */
+  environment?: Record<string, string>;
+  /** The callback's `artifact_url`. */
+  artifactUrl?: string;
+  /** The callback's `job.url`; default a github.com job URL. Not validated here, so tests can seed hostile URLs. */
+  jobUrl?: string;
 }
 
 let hash = 0;
@@ -137,8 +143,10 @@ export function seedJob(store: Store, spec: JobSpec): void {
     ...(spec.summary && { summary: spec.summary }),
     ...(spec.failedTests && { failed_tests: spec.failedTests }),
     ...(spec.tests && { tests: spec.tests }),
+    ...(spec.environment && { environment: spec.environment }),
+    ...(spec.artifactUrl && { artifact_url: spec.artifactUrl }),
     workflow: { name: spec.workflow ?? "ci", run_id: job.runId, run_attempt: job.runAttempt, url: `https://github.com/${spec.repo}/actions/runs/${job.runId}` },
-    job: { name: spec.job, url: `https://github.com/${spec.repo}/actions/runs/${job.runId}/job/${spec.job.length}` },
+    job: { name: spec.job, url: spec.jobUrl ?? `https://github.com/${spec.repo}/actions/runs/${job.runId}/job/${spec.job.length}` },
   } as unknown as CallbackBody;
   const eventType = spec.eventType ?? (spec.pr === null ? "push" : "pull_request");
   store.recordJob(job, { checkRuns: [], hudRow: resultRow(job, body, eventType) }, job.updatedAt);

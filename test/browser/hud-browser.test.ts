@@ -1,0 +1,432 @@
+// The HUD pages in a real browser (Debian's Chromium driven by playwright-core): what a person looks
+// for on each page, with JavaScript off (the pages must work without it), plus hostile text from PR
+// authors and downstreams rendered with JavaScript on. Every page is watched for dialogs, console
+// errors and failed requests, and screenshotted to test-artifacts/screenshots/ for a human to look at.
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
+import { seedDispatch, seedHud, seedJob, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";
+import { startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  // Without these Chromium phones home, and this machine's closed network refuses it.
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-artifacts/screenshots");
+const VIEWPORT = { width: 1280, height: 900 };
+
+// Hostile text, seeded on PR 150 of beta/tpu so the seeded scenario's numbers for acme/npu stay as documented.
+const HOSTILE = {
+  prTitle: "Harden <svg onload=alert(6)> parser",
+  job: "<img src=x onerror=alert(1)>",
+  workflow: '"><script>alert(2)</script>',
+  summary: "<script>alert(3)</script> & <b>bold</b>",
+  failedTests: ["test/test_xss.py::test_<svg onload=alert(4)>", "test/test_xss.py::test_ok"],
+  environment: { device: "<script>alert(5)</script>" },
+  artifactUrl: 'https://artifacts.example/run?q="><img src=x onerror=alert(7)>',
+  jobUrl: "javascript:alert(8)",
+};
+
+let github: GitHubStandIn;
+let relay: RunningRelay;
+let browser: Browser;
+/** JavaScript off: the pages must do everything without it. */
+let noJs: BrowserContext;
+
+function seedHostile(store: Parameters<typeof seedHud>[0], now: number): void {
+  const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
+  const at = now - 3_600_000;
+  seedDispatch(store, { ...tpu, delivery: "x150", pr: 150, sha: "sha150", at, outcome: "sent", title: HOSTILE.prTitle });
+  seedJob(store, {
+    ...tpu,
+    delivery: "x150",
+    pr: 150,
+    sha: "sha150",
+    workflow: HOSTILE.workflow,
+    job: HOSTILE.job,
+    at: at + 10_000,
+    conclusion: "failure",
+    failureKind: "test",
+    queueMs: 10_000,
+    executionMs: 120_000,
+    summary: HOSTILE.summary,
+    failedTests: HOSTILE.failedTests,
+    tests: { total: 10, passed: 8, failed: 2, skipped: 0 },
+    environment: HOSTILE.environment,
+    artifactUrl: HOSTILE.artifactUrl,
+    jobUrl: HOSTILE.jobUrl,
+  });
+}
+
+async function hudPending(): Promise<number | undefined> {
+  const body = (await (await fetch(`${relay.url}/readyz`)).json()) as { checks: { hud: { details: { pending?: number } } } };
+  return body.checks.hud.details.pending;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: the browser tests drive Debian's Chromium; install it with \`apt-get install chromium\` (never a downloaded browser)`);
+  }
+  github = await startGitHubStandIn();
+  const dataDir = tempDir();
+  const store = openSqliteStore(dataDir);
+  const now = Date.now();
+  seedHud(store, now);
+  seedHostile(store, now);
+  store.close();
+  relay = await startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dataDir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
+  // The relay's writer drains the seeded queue into ClickHouse.
+  await expect.poll(hudPending, { timeout: 15_000, interval: 50 }).toBe(0);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  noJs = await browser.newContext({ javaScriptEnabled: false, viewport: VIEWPORT });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.stop();
+  await github?.close();
+});
+
+/** A page being watched: anything in `problems` (a dialog, a console error, a failed request) fails the test. */
+interface Visit {
+  page: Page;
+  problems: string[];
+}
+
+const visits: Visit[] = [];
+
+/** Opens `pathAndQuery` in a new page of `context`, watching it; expects the HTTP status. */
+async function visit(context: BrowserContext, pathAndQuery: string, status = 200): Promise<Visit> {
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("dialog", (dialog) => {
+    problems.push(`dialog (${dialog.type()}): ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
+  page.on("response", (response) => {
+    // The page itself may be an expected error page; anything else it loads must succeed.
+    if (response.status() >= 400 && response.request() !== page.mainFrame().url() && response.url() !== `${relay.url}${pathAndQuery}`) {
+      problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+  visits.push({ page, problems });
+  const response = await page.goto(`${relay.url}${pathAndQuery}`);
+  expect([pathAndQuery, response?.status()]).toEqual([pathAndQuery, status]);
+  return { page, problems };
+}
+
+// Every page a test opened must have stayed clean; then it is closed.
+afterEach(async () => {
+  for (const { page, problems } of visits.splice(0)) {
+    expect([page.url(), problems]).toEqual([page.url(), []]);
+    await page.close();
+  }
+});
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? "").replace(/\s+/g, " ").trim();
+const texts = async (locator: Locator): Promise<string[]> => (await locator.allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+
+/** The summary table row of a backend, by its link text. */
+const summaryRow = (page: Page, backend: string) =>
+  page.locator("tbody tr").filter({ has: page.getByRole("link", { name: backend, exact: true }) });
+
+/** A column of a summary table, by header text, as a cell locator within `row`. */
+async function summaryCell(row: Locator, header: string): Promise<Locator> {
+  const table = row.locator("xpath=ancestor::table");
+  const headers = await texts(table.locator("thead th"));
+  const index = headers.indexOf(header);
+  expect(index, `column ${header} in ${headers.join(" | ")}`).toBeGreaterThanOrEqual(0);
+  return row.locator("th, td").nth(index);
+}
+
+/** A PR page's box for one backend (its aria-label). */
+const box = (page: Page, backend: string) => page.locator("section.box", { has: page.locator(`h3 >> text="${backend}"`) });
+
+describe("summary /hud", () => {
+  it("has a section per level, L4 first, each with its heading", async () => {
+    const { page } = await visit(noJs, "/hud");
+    expect(await page.title()).toBe("Summary · Out-of-tree CI HUD");
+    expect(await texts(page.locator("main > section > h2"))).toEqual(["L4 merge-gating", "L3 check runs on PR", "L2 callback-only", "L1 webhook-only"]);
+    expect(await page.locator("main > section").evaluateAll((sections) => sections.map((s) => s.id))).toEqual(["level-L4", "level-L3", "level-L2", "level-L1"]);
+    expect(await texts(page.locator("#level-L4 tbody th a"))).toEqual(["npu", "late"]);
+    expect(await text(page.locator("#level-L4 .requirements"))).toContain("test pass rate ≥ 90%");
+    await screenshot(page, "summary");
+  });
+
+  it("marks acme/npu as failing, its pass rate cell flagged with the requirement in its tooltip", async () => {
+    const { page } = await visit(noJs, "/hud");
+    const npu = summaryRow(page, "npu");
+    expect(await text(npu.locator(".badge[class*=verdict]"))).toBe("fails");
+    const passRate = await summaryCell(npu, "Test pass rate");
+    expect(await text(passRate)).toBe("80% ✗");
+    expect(await passRate.getAttribute("class")).toContain("fail");
+    expect(await passRate.getAttribute("title")).toBe("requirement: min_test_pass_rate ≥ 90%");
+    // A met requirement is not flagged.
+    const availability = await summaryCell(npu, "Infra availability");
+    expect([await text(availability), await availability.getAttribute("class")]).toEqual(["50%", "num"]);
+    expect(await text(summaryRow(page, "late").locator(".badge[class*=verdict]"))).toBe("no data");
+  });
+
+  it("shows the webhook-only L1 backend as n/a, never 0%", async () => {
+    const { page } = await visit(noJs, "/hud");
+    const hooks = summaryRow(page, "hooks");
+    expect(await text(hooks.locator("td.na"))).toBe("n/a (webhook-only)");
+    expect(await text(hooks)).not.toMatch(/\b0%/);
+  });
+
+  it("links a backend to its page", async () => {
+    const { page } = await visit(noJs, "/hud");
+    await page.getByRole("link", { name: "npu", exact: true }).click();
+    await page.waitForURL(`${relay.url}/hud/acme/npu?days=7`);
+    expect(await text(page.locator("h1"))).toBe("npu L4 fails");
+  });
+
+  it("switches to 30 days from the range selector", async () => {
+    const { page } = await visit(noJs, "/hud");
+    expect(await text(page.locator("main > p.muted").first())).toMatch(/^Last 7 days: /);
+    await page.locator(".range").getByRole("link", { name: "30d" }).click();
+    await page.waitForURL(`${relay.url}/hud?days=30`);
+    expect(await text(page.locator("main > p.muted").first())).toMatch(/^Last 30 days: /);
+    expect(await text(page.locator(".range [aria-current]"))).toBe("30d");
+    await screenshot(page, "summary-30d");
+  });
+});
+
+describe("backend page /hud/acme/npu", () => {
+  it("shows the summary cards with the scenario's numbers", async () => {
+    const { page } = await visit(noJs, "/hud/acme/npu");
+    const cards = await page.locator(".card").evaluateAll((elements) =>
+      elements.map((card) => [".label", ".value", ".detail"].map((part) => card.querySelector(part)?.textContent ?? "")),
+    );
+    expect(cards).toEqual([
+      ["Test pass rate", "80%", "4 passed, 1 broke tests"],
+      ["Infra availability", "50%", "2 of 4 dispatches"],
+      ["PRs", "4", "7 jobs"],
+      ["Failures + timed out", "1 + 1", "1 test, 0 infra"],
+      ["Avg queue (dispatch to start)", "53s", "p50 45s · p90 2m 00s · 5 jobs"],
+      ["Avg execution", "20m 40s", "p50 13m 20s · p90 1h 00m · 5 jobs"],
+      ["Timeout rate", "16.7%", "1 of 6 finished jobs timed out"],
+      ["Dispatches", "5", "1 could not be delivered"],
+    ]);
+    expect(await texts(page.locator(".checks li"))).toEqual([
+      "meets infra availability ≥ 40% measured 50%",
+      "fails test pass rate ≥ 90% measured 80%",
+      "meets queue p50 ≤ 1m 00s measured 45s",
+    ]);
+    await screenshot(page, "backend-acme-npu");
+  });
+
+  it("draws two charts with a point or bar for every day that has one", async () => {
+    const { page } = await visit(noJs, "/hud/acme/npu");
+    const api = (await (await fetch(`${relay.url}/api/hud/backends/acme/npu?days=7`)).json()) as {
+      daily: Array<{ day: string; testPassRate: number | null; queueP50Ms: number | null }>;
+    };
+    const charts = page.locator("figure.chart svg");
+    expect(await charts.count()).toBe(2);
+    for (const chart of await charts.all()) expect(await chart.isVisible()).toBe(true);
+    expect(await page.locator("figure.chart figcaption").allTextContents()).toEqual(["Daily test pass rate", "Daily queue time p50 (dispatch to start)"]);
+    const days = (key: "testPassRate" | "queueP50Ms") => api.daily.filter((point) => point[key] !== null).map((point) => point.day);
+    const tipDays = async (selector: string) => (await charts.locator(`${selector} > title`).allTextContents()).map((tip) => tip.slice(0, 10));
+    expect(days("testPassRate").length).toBeGreaterThanOrEqual(2);
+    expect(await tipDays("circle.point")).toEqual(days("testPassRate"));
+    expect(await tipDays("rect.bar")).toEqual(days("queueP50Ms"));
+    // One x slot per day of the window.
+    expect(api.daily.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it("lists 7 runs, marking the one that never reported and the failed dispatch", async () => {
+    const { page } = await visit(noJs, "/hud/acme/npu");
+    const rows = page.locator("table.grid tbody tr");
+    expect(await rows.count()).toBe(7);
+    expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["ci / build", "ci / test", "nightly / test"]);
+    const row = (pr: number) => rows.filter({ has: page.getByRole("link", { name: `#${pr}`, exact: true }) });
+    for (const [pr, label, detail] of [
+      [103, "never reported", /no job started before the start timeout/],
+      [106, "dispatch failed", /could not deliver it \(http_404\)/],
+    ] as const) {
+      expect(await row(pr).getAttribute("class")).toBe("missing");
+      const marker = row(pr).locator(".missing-note .tag");
+      expect(await text(marker)).toBe(label);
+      expect(await marker.getAttribute("title")).toMatch(detail);
+      expect(await marker.isVisible()).toBe(true);
+    }
+    expect(await rows.locator("xpath=self::*[@class='missing']").count()).toBe(2);
+    // The failing test cell of PR 101: a red glyph whose tooltip has the test counts and failed tests.
+    const cell = row(101).locator("td.cell").nth(1).locator(".glyph");
+    expect([await text(cell), await cell.getAttribute("class")]).toEqual(["✗", "glyph k-failure"]);
+    const tooltip = await cell.getAttribute("title");
+    expect(tooltip).toContain("tests: 98/100 passed, 2 failed, 0 skipped");
+    expect(tooltip).toContain("test/test_ops.py::TestOps::test_add");
+    // The re-run of PR 102 shows its latest attempt.
+    expect(await row(102).locator("td.cell").nth(1).locator(".glyph").getAttribute("aria-label")).toBe("success, attempt 2");
+  });
+
+  it("shows the L1 backend without made-up numbers", async () => {
+    const { page } = await visit(noJs, "/hud/gamma/hooks");
+    const values = await texts(page.locator(".card .value"));
+    expect(values.slice(0, -1).every((value) => value === "n/a (webhook-only)")).toBe(true);
+    expect(values.at(-1)).toBe("1");
+    expect(await page.locator("figure.chart").count()).toBe(0);
+    await screenshot(page, "backend-gamma-hooks");
+  });
+});
+
+describe("PR page /hud/pr/<n>", () => {
+  it("shows the Out-of-Tree Backends boxes of PR 101: failing npu (failed job first), passing tpu, missing late", async () => {
+    const { page } = await visit(noJs, "/hud/pr/101");
+    expect(await text(page.locator("h1"))).toBe("PR #101: Add <script>alert(1)</script> op");
+    expect(await page.getByRole("heading", { name: "Out-of-Tree Backends" }).isVisible()).toBe(true);
+    expect(await texts(page.locator("section.box h3"))).toEqual(["npu", "late", "tpu"]);
+
+    const npu = box(page, "npu");
+    expect(await npu.getAttribute("class")).toBe("box state-failing");
+    expect(await texts(npu.locator("header .badge, header .tag"))).toEqual(["L4", "failing"]);
+    expect(await texts(npu.locator("ul.jobs > li > a, ul.jobs > li > span:not(.glyph, .small)"))).toEqual(["ci / test", "ci / build"]);
+    expect(await npu.locator("ul.jobs > li .glyph").evaluateAll((glyphs) => glyphs.map((glyph) => glyph.className))).toEqual(["glyph k-failure", "glyph k-success"]);
+    expect(await texts(npu.locator(".failed-tests > div"))).toEqual(["test/test_ops.py::TestOps::test_add", "test/test_nn.py::TestNN::test_conv"]);
+
+    const tpu = box(page, "tpu");
+    expect([await tpu.getAttribute("class"), await texts(tpu.locator("header .badge, header .tag"))]).toEqual(["box state-passed", ["L3", "passed"]]);
+    const late = box(page, "late");
+    expect([await late.getAttribute("class"), await texts(late.locator("header .badge, header .tag"))]).toEqual([
+      "box state-missing",
+      ["L4", "expected, not reporting"],
+    ]);
+    expect(await text(late.locator("p"))).toMatch(/^not dispatched: /);
+    await screenshot(page, "pr-101");
+  });
+
+  it("shows npu as never reported on PR 103", async () => {
+    const { page } = await visit(noJs, "/hud/pr/103");
+    const npu = box(page, "npu");
+    expect(await npu.getAttribute("class")).toBe("box state-missing");
+    expect(await texts(npu.locator("header .tag"))).toEqual(["expected, not reporting"]);
+    expect(await text(npu.locator("p"))).toMatch(/^never reported: dispatched, but no job started/);
+    await screenshot(page, "pr-103");
+  });
+
+  it("links a box to its backend page", async () => {
+    const { page } = await visit(noJs, "/hud/pr/101");
+    await box(page, "tpu").getByRole("link", { name: "tpu", exact: true }).click();
+    await page.waitForURL(`${relay.url}/hud/beta/tpu`);
+    expect(await text(page.locator("h1"))).toBe("tpu L3 meets");
+  });
+});
+
+describe("trunk pages", () => {
+  it("/hud/trunk lists both trunk commits across backends", async () => {
+    const { page } = await visit(noJs, "/hud/trunk");
+    expect(await text(page.locator("h1"))).toBe("Trunk");
+    expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["npu · nightly / test", "tpu · ci / test"]);
+    expect(await texts(page.locator("table.grid tbody td.sha"))).toEqual(["trunk2", "trunk1"]);
+    expect(await page.locator("table.grid tbody .glyph.k-success").count()).toBe(2);
+    expect(await text(page.locator("nav [aria-current=page]"))).toBe("Trunk");
+    await screenshot(page, "trunk");
+  });
+
+  it("/hud/l4 lists the L4 backends' trunk commit only", async () => {
+    const { page } = await visit(noJs, "/hud/l4");
+    expect(await text(page.locator("h1"))).toBe("Merge-gating backends on trunk");
+    expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["npu · nightly / test"]);
+    expect(await texts(page.locator("table.grid tbody td.sha"))).toEqual(["trunk1"]);
+    expect(await text(page.locator("nav [aria-current=page]"))).toBe("Main (L4)");
+    await screenshot(page, "l4");
+  });
+});
+
+describe("error page", () => {
+  it("answers an unknown backend with a readable 404 page", async () => {
+    const { page } = await visit(noJs, "/hud/nobody/here", 404);
+    expect(await text(page.locator("main"))).toContain("nobody/here is not in the allowlist and has no results in the last 7 days");
+    await screenshot(page, "error-404");
+  });
+});
+
+describe("hostile text from PR authors and downstreams", () => {
+  /** JavaScript on: escaping (and the CSP behind it) must keep every injected tag from running or existing. */
+  let withJs: BrowserContext;
+  beforeAll(async () => {
+    withJs = await browser.newContext({ javaScriptEnabled: true, viewport: VIEWPORT });
+  });
+  afterAll(async () => {
+    await withJs.close();
+  });
+
+  /** No injected element exists; the dialog/console watch of visit() catches anything that ran. */
+  async function expectNothingInjected(page: Page): Promise<void> {
+    const injected = await page.evaluate(() => ({
+      scripts: document.querySelectorAll("script").length,
+      imgX: document.querySelectorAll("img[src=x]").length,
+      svgOnload: document.querySelectorAll("svg[onload]").length,
+      handlers: document.querySelectorAll("[onerror], [onload]").length,
+      bold: document.querySelectorAll("main b").length,
+      jsLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
+    }));
+    expect(injected).toEqual({ scripts: 0, imgX: 0, svgOnload: 0, handlers: 0, bold: 0, jsLinks: 0 });
+  }
+
+  const visibleText = async (page: Page, literal: string) => page.getByText(literal, { exact: false }).first().isVisible();
+
+  for (const [name, javaScript] of [["without JavaScript", false], ["with JavaScript", true]] as const) {
+    it(`shows the hostile PR page's strings as text, ${name}`, async () => {
+      const { page } = await visit(javaScript ? withJs : noJs, "/hud/pr/150");
+      await expectNothingInjected(page);
+      expect(await text(page.locator("h1"))).toBe(`PR #150: ${HOSTILE.prTitle}`);
+      const tpu = box(page, "tpu");
+      expect(await tpu.getAttribute("class")).toBe("box state-failing");
+      expect(await text(tpu.locator("ul.jobs > li > a, ul.jobs > li > span:not(.glyph, .small)"))).toBe(`${HOSTILE.workflow} / ${HOSTILE.job}`);
+      for (const literal of [HOSTILE.job, HOSTILE.workflow, HOSTILE.failedTests[0]!]) expect([literal, await visibleText(page, literal)]).toEqual([literal, true]);
+      // The summary, environment and artifact URL are in the glyph's tooltip, as plain text.
+      const tooltip = await tpu.locator(".glyph").getAttribute("title");
+      expect(tooltip).toContain(`summary: ${HOSTILE.summary}`);
+      expect(tooltip).toContain(`ran on: device=${HOSTILE.environment.device}`);
+      expect(tooltip).toContain(`artifacts: ${HOSTILE.artifactUrl}`);
+      if (javaScript) await screenshot(page, "xss-pr-150");
+    });
+
+    it(`shows the hostile job in tpu's history grid as text, ${name}`, async () => {
+      const { page } = await visit(javaScript ? withJs : noJs, "/hud/beta/tpu");
+      await expectNothingInjected(page);
+      const column = `${HOSTILE.workflow} / ${HOSTILE.job}`;
+      expect(await texts(page.locator("table.grid thead th.col"))).toContain(column);
+      expect(await page.locator("table.grid thead th.col", { hasText: HOSTILE.job }).getAttribute("title")).toBe(column);
+      const row = page.locator("table.grid tbody tr").filter({ has: page.getByRole("link", { name: "#150", exact: true }) });
+      expect(await row.locator("td.title span").getAttribute("title")).toBe(HOSTILE.prTitle);
+      expect(await visibleText(page, HOSTILE.prTitle)).toBe(true);
+      // javascript: as the job URL is not linked: the glyph links to the workflow run instead.
+      const glyph = row.locator(".glyph.k-failure");
+      expect(await glyph.getAttribute("href")).toBe("https://github.com/beta/tpu/actions/runs/1150");
+      expect(await glyph.getAttribute("title")).toContain(`failed tests:\n  ${HOSTILE.failedTests.join("\n  ")}`);
+      if (javaScript) await screenshot(page, "xss-backend-beta-tpu");
+    });
+  }
+
+  it("runs nothing on any page with JavaScript on", async () => {
+    for (const pathAndQuery of ["/hud", "/hud?days=30", "/hud/acme/npu", "/hud/gamma/hooks", "/hud/pr/101", "/hud/pr/103", "/hud/trunk", "/hud/l4"]) {
+      const { page } = await visit(withJs, pathAndQuery);
+      await expectNothingInjected(page);
+    }
+  });
+});
