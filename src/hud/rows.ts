@@ -65,25 +65,28 @@ const ResultQueueRow = z.object({
   version: EpochMs,
 });
 
-/** A dispatch-log snapshot as the store queues it (DispatchLogEntry + hudVersion). */
+/**
+ * A dispatch-log snapshot as the store queues it (DispatchLogEntry + hudVersion); optional fields are
+ * absent, or null in snapshots the store's migration built in SQL.
+ */
 const DispatchQueueRow = z
   .object({
     deliveryId: z.string().min(1),
     downstreamRepo: z.string().min(1),
     upstreamRepo: z.string().min(1),
     event: z.enum(["pull_request", "push"]),
-    action: z.string().optional(),
-    prNumber: z.int().nonnegative().optional(),
+    action: z.string().nullish(),
+    prNumber: z.int().nonnegative().nullish(),
     headSha: z.string().min(1),
     backendName: z.string().min(1),
     level: z.string().min(1),
     outcome: z.enum(["pending", "sent", "skipped", "failed", "dead"]),
-    reason: z.string().optional(),
+    reason: z.string().nullish(),
     attempts: z.int().nonnegative(),
     createdAt: EpochMs,
-    sentAt: EpochMs.optional(),
-    title: z.string().optional(),
-    author: z.string().optional(),
+    sentAt: EpochMs.nullish(),
+    title: z.string().nullish(),
+    author: z.string().nullish(),
     hudVersion: z.int().positive(),
   })
   .transform((entry) => ({
@@ -100,8 +103,8 @@ const DispatchQueueRow = z
     reason: entry.reason ?? "",
     attempts: entry.attempts,
     created_at: clickHouseTime(entry.createdAt),
-    sent_at: entry.sentAt === undefined ? null : clickHouseTime(entry.sentAt),
-    send_ms: entry.sentAt === undefined ? null : Math.max(0, entry.sentAt - entry.createdAt),
+    sent_at: entry.sentAt == null ? null : clickHouseTime(entry.sentAt),
+    send_ms: entry.sentAt == null ? null : Math.max(0, entry.sentAt - entry.createdAt),
     title: entry.title ?? "",
     author: entry.author ?? "",
     version: entry.hudVersion,

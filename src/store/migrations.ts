@@ -6,7 +6,7 @@ interface Migration {
   sql: string;
 }
 
-const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -146,6 +146,17 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE dispatch_log ADD COLUMN title TEXT;
       ALTER TABLE dispatch_log ADD COLUMN author TEXT;
       ALTER TABLE dispatch_log ADD COLUMN hud_version INTEGER NOT NULL DEFAULT 0;
+
+      -- Dispatches recorded before this version reach the HUD too: one snapshot each.
+      UPDATE dispatch_log SET hud_version = max(created_at, coalesce(sent_at, 0));
+      INSERT INTO hud_rows (target, row_json, created_at)
+        SELECT 'dispatches', json_object(
+            'deliveryId', delivery_id, 'downstreamRepo', downstream_repo, 'upstreamRepo', upstream_repo,
+            'event', event, 'action', action, 'prNumber', pr_number, 'headSha', head_sha,
+            'backendName', backend_name, 'level', level, 'outcome', outcome, 'reason', reason,
+            'attempts', attempts, 'createdAt', created_at, 'sentAt', sent_at, 'hudVersion', hud_version),
+          hud_version
+        FROM dispatch_log ORDER BY created_at;
     `,
   },
 ];

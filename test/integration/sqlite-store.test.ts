@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseQueuedRow } from "../../src/hud/rows.js";
+import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore, openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { AcceptedWork, DeliveryRecord, DispatchLogEntry, OutboxTaskInput, Store } from "../../src/store/store.js";
 
@@ -135,6 +137,31 @@ describe("opening", () => {
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(5\)/);
+  });
+
+  it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {
+    // A database as schema version 4 left it, with one sent and one skipped dispatch.
+    const db = new Database(path.join(dir, DATABASE_FILE));
+    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 4)) {
+      db.exec(migration.sql);
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
+    }
+    db.prepare("INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES ('d1', 'pull_request', 'h', 1)").run();
+    const insert = db.prepare(
+      `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action, pr_number, head_sha,
+         backend_name, level, outcome, reason, attempts, created_at, sent_at) VALUES (?, ?, ?, 'up/stream', 'pull_request', 'opened', 7, 'abc', ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    insert.run("d1", "acme/npu", "Acme/NPU", "npu", "L4", "sent", null, 1, NOW, NOW + 900);
+    insert.run("d1", "beta/tpu", "beta/tpu", "tpu", "L3", "skipped", "label_missing", 0, NOW, null);
+    db.close();
+
+    const store = open();
+    const queued = store.pendingHudRows(10);
+    expect(queued.map((item) => [item.target, parseQueuedRow(item.target, item.row)])).toEqual([
+      ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "acme/npu", outcome: "sent", reason: "", send_ms: 900, version: NOW + 900 }) }],
+      ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "label_missing", sent_at: null, version: NOW }) }],
+    ]);
   });
 });
 
