@@ -1,181 +1,199 @@
-// What the HUD pages and their JSON mirrors show: plain data, computed by queries.ts from ClickHouse
-// and health.ts from the allowlist. Times are ISO-8601 strings (UTC); durations are milliseconds;
-// rates are fractions in [0, 1], null when there is nothing to divide by.
-import type { LevelRequirements } from "../allowlist/types.js";
+// What the HUD pages and their JSON mirrors (/api/hud/…) show: zod schemas, the one source of the types
+// the code uses and of the JSON Schemas published in docs/schemas/hud-*.json for anyone reading the API.
+// Times are ISO-8601 strings (UTC); durations are milliseconds; rates are fractions in [0, 1], null
+// when there is nothing to divide by.
+import { z } from "zod";
 
-export interface TimeWindow {
-  /** Length of the window in days (the pages offer 1, 7 and 30). */
-  days: number;
-  from: string;
-  to: string;
-}
+const Iso = z.string().describe("ISO-8601 time, UTC");
+const Rate = z.number().min(0).max(1).nullable();
+const Count = z.int().nonnegative();
+const Ms = z.number().nonnegative().nullable();
 
-/** One backend's numbers over a window. Job counts are latest attempts only (a re-run replaces its attempt). */
-export interface BackendStats {
-  downstreamRepo: string;
-  backendName: string;
-  /** The level in the allowlist now; the last level seen in the data when no longer listed. */
-  level: string;
-  inAllowlist: boolean;
-  /** Dispatches GitHub accepted in the window. */
-  dispatches: number;
-  /** Dispatches the relay could not deliver (failed or dead-lettered). */
-  dispatchFailures: number;
-  /** Sent dispatches whose jobs all completed without an infrastructure failure. */
-  available: number;
-  /** Sent dispatches that never started (no report by the start timeout), timed out, or failed for infrastructure. */
-  unavailable: number;
-  /** available / (available + unavailable); dispatches still running are in neither. */
-  infraAvailability: number | null;
-  jobs: number;
-  /** Jobs that finished (the denominator of success and timeout rates). */
-  completed: number;
-  succeeded: number;
-  /** Completed `failure` not marked infra: the change (or upstream) broke tests. */
-  testFailures: number;
-  /** `timed_out` or failure_kind infra. */
-  infraFailures: number;
-  timedOut: number;
-  /** succeeded / (succeeded + testFailures). */
-  testPassRate: number | null;
-  /** succeeded / completed jobs. */
-  successRate: number | null;
-  /** timedOut / completed jobs. */
-  timeoutRate: number | null;
-  queueMs: Percentiles;
-  executionMs: Percentiles;
-  /** PRs with at least one job reported. */
-  prs: number;
-  lastRunAt: string | null;
-}
+export const TimeWindowSchema = z.object({
+  days: z.int().positive().describe("Length of the window in days (the pages offer 1, 7 and 30)."),
+  from: Iso,
+  to: Iso,
+});
+export type TimeWindow = z.infer<typeof TimeWindowSchema>;
 
-export interface Percentiles {
-  p50: number | null;
-  p90: number | null;
-  avg: number | null;
-  /** Jobs the figures are computed from. */
-  samples: number;
-}
+export const PercentilesSchema = z.object({
+  p50: Ms,
+  p90: Ms,
+  avg: Ms,
+  samples: Count.describe("Jobs the figures are computed from."),
+});
+export type Percentiles = z.infer<typeof PercentilesSchema>;
 
-export type Verdict = "meets" | "fails" | "no_data";
+export const BackendStatsSchema = z
+  .object({
+    downstreamRepo: z.string(),
+    backendName: z.string(),
+    level: z.string().describe("The level in the allowlist now; the last level seen in the data when no longer listed."),
+    inAllowlist: z.boolean(),
+    dispatches: Count.describe("Dispatches GitHub accepted in the window."),
+    dispatchFailures: Count.describe("Dispatches the relay could not deliver (failed or dead-lettered)."),
+    available: Count.describe("Sent dispatches whose jobs all completed without an infrastructure failure."),
+    unavailable: Count.describe("Sent dispatches that never started (no report by the start timeout), timed out, or failed for infrastructure."),
+    infraAvailability: Rate.describe("available / (available + unavailable); dispatches still running are in neither. null for backends that never report (L1)."),
+    jobs: Count,
+    completed: Count.describe("Jobs that finished (the denominator of success and timeout rates)."),
+    succeeded: Count,
+    testFailures: Count.describe("Completed failures not marked infra: the change (or upstream) broke tests."),
+    infraFailures: Count.describe("timed_out, or failure_kind infra."),
+    timedOut: Count,
+    testPassRate: Rate.describe("succeeded / (succeeded + testFailures)."),
+    successRate: Rate.describe("succeeded / completed."),
+    timeoutRate: Rate.describe("timedOut / completed."),
+    queueMs: PercentilesSchema,
+    executionMs: PercentilesSchema,
+    prs: Count.describe("PRs with at least one job reported."),
+    lastRunAt: Iso.nullable(),
+  })
+  .describe("One backend's numbers over a window; job counts are latest attempts only (a re-run replaces its attempt).");
+export type BackendStats = z.infer<typeof BackendStatsSchema>;
 
-export interface RequirementCheck {
-  /** The allowlist's requirement key, e.g. min_test_pass_rate. */
-  requirement: keyof LevelRequirements;
-  /** Threshold as written in the allowlist (rates as fractions, durations in seconds). */
-  threshold: number;
-  /** Measured value in the same unit, null when there is no data. */
-  actual: number | null;
-  verdict: Verdict;
-}
+export const VerdictSchema = z.enum(["meets", "fails", "no_data"]);
+export type Verdict = z.infer<typeof VerdictSchema>;
 
-export interface BackendHealth {
-  stats: BackendStats;
-  checks: RequirementCheck[];
-  /** fails when any requirement fails; no_data when none can be judged; meets otherwise. */
-  verdict: Verdict;
-}
+export const REQUIREMENT_KEYS = [
+  "min_infra_availability",
+  "min_test_pass_rate",
+  "min_success_rate",
+  "max_timeout_rate",
+  "max_queue_time_p50",
+  "max_queue_time_p90",
+  "max_run_time_p50",
+  "max_run_time_p90",
+  "window_days",
+] as const;
 
-export interface SummaryView {
-  window: TimeWindow;
-  /** L4 first; each level's backends worst first. */
-  /** A level is L1–L4, or the last level seen in the data for a backend no longer listed. */
-  levels: Array<{ level: string; title: string; requirements: LevelRequirements; backends: BackendHealth[] }>;
-}
+export const RequirementsSchema = z
+  .partialRecord(z.enum(REQUIREMENT_KEYS), z.number())
+  .describe("The level's requirements from the allowlist: rates as fractions, durations in seconds.");
 
-/** One job attempt as a grid cell or a PR box line. */
-export interface JobCell {
-  workflowName: string;
-  jobName: string;
-  status: "in_progress" | "completed";
-  conclusion: string | null;
-  failureKind: string | null;
-  runAttempt: number;
-  jobUrl: string | null;
-  workflowUrl: string;
-  queueMs: number | null;
-  executionMs: number | null;
-  tests: { total: number; passed: number; failed: number; skipped: number } | null;
-  failedTests: string[];
-  summary: string | null;
-  artifactUrl: string | null;
-  /** What the job ran on, as the downstream reported it (e.g. {"device": "Ascend 910B"}). */
-  environment: Record<string, string>;
-  startedAt: string | null;
-  firstReportAt: string;
-}
+export const RequirementCheckSchema = z.object({
+  requirement: z.enum(REQUIREMENT_KEYS),
+  threshold: z.number().describe("As written in the allowlist (rates as fractions, durations in seconds)."),
+  actual: z.number().nullable().describe("Measured value in the same unit, null when there is no data."),
+  verdict: VerdictSchema,
+});
+export type RequirementCheck = z.infer<typeof RequirementCheckSchema>;
 
-/** A history-grid row: one (PR, head sha) or one pushed commit. */
-export interface HistoryRow {
-  prNumber: number | null;
-  headSha: string;
-  title: string | null;
-  author: string | null;
-  /** First dispatch (or first report when there was no dispatch, e.g. a nightly run). */
-  at: string;
-  eventType: string;
-  /** Keyed by column key (see HistoryGrid.columns). */
-  cells: Record<string, JobCell>;
-  /** Set when the backend was dispatched for this row but no job came back, with why. */
-  missing: DispatchGap | null;
-}
+export const BackendHealthSchema = z.object({
+  stats: BackendStatsSchema,
+  checks: z.array(RequirementCheckSchema),
+  verdict: VerdictSchema.describe("fails when any requirement fails; no_data when none can be judged; meets otherwise."),
+});
+export type BackendHealth = z.infer<typeof BackendHealthSchema>;
 
-export interface HistoryGrid {
-  /** Column keys in display order; a key is `<workflow> / <job>` (with `<backend> · ` in trunk grids). */
-  columns: string[];
-  rows: HistoryRow[];
-}
+export const SummaryViewSchema = z.object({
+  window: TimeWindowSchema,
+  levels: z
+    .array(
+      z.object({
+        level: z.string().describe("L1–L4, or the last level seen in the data for a backend no longer listed."),
+        title: z.string(),
+        requirements: RequirementsSchema,
+        backends: z.array(BackendHealthSchema).describe("Worst first."),
+      }),
+    )
+    .describe("L4 first."),
+});
+export type SummaryView = z.infer<typeof SummaryViewSchema>;
 
-export interface DailyPoint {
-  day: string;
-  testPassRate: number | null;
-  queueP50Ms: number | null;
-  jobs: number;
-}
+export const JobCellSchema = z
+  .object({
+    workflowName: z.string(),
+    jobName: z.string(),
+    status: z.enum(["in_progress", "completed"]),
+    conclusion: z.string().nullable(),
+    failureKind: z.string().nullable(),
+    runAttempt: z.int().positive(),
+    jobUrl: z.string().nullable(),
+    workflowUrl: z.string(),
+    queueMs: Ms,
+    executionMs: Ms,
+    tests: z.object({ total: Count, passed: Count, failed: Count, skipped: Count }).nullable(),
+    failedTests: z.array(z.string()),
+    summary: z.string().nullable(),
+    artifactUrl: z.string().nullable(),
+    environment: z.record(z.string(), z.string()).describe('What the job ran on, as the downstream reported it (e.g. {"device": "Ascend 910B"}).'),
+    startedAt: Iso.nullable(),
+    firstReportAt: Iso,
+  })
+  .describe("One job attempt (the latest): a grid cell or a line of a PR box. Every string is the downstream's.");
+export type JobCell = z.infer<typeof JobCellSchema>;
 
-export interface BackendView {
-  window: TimeWindow;
-  health: BackendHealth;
-  daily: DailyPoint[];
-  history: HistoryGrid;
-  oncalls: string[];
-}
+export const DispatchGapSchema = z
+  .object({
+    kind: z.enum(["waiting", "never_reported", "dispatch_failed", "not_dispatched"]),
+    detail: z.string().describe("Explains kind without repeating it."),
+  })
+  .describe("Why a backend has no jobs where it was expected.");
+export type DispatchGap = z.infer<typeof DispatchGapSchema>;
 
-export interface PrBackendBox {
-  downstreamRepo: string;
-  backendName: string;
-  level: string;
-  /** failing, running, passed, or a missing state (see missing). */
-  state: "failing" | "running" | "passed" | "missing";
-  /** Sorted failed → running → passed. */
-  jobs: JobCell[];
-  /** Why there are no jobs. */
-  missing: DispatchGap | null;
-}
+export const HistoryRowSchema = z
+  .object({
+    prNumber: z.int().positive().nullable(),
+    headSha: z.string(),
+    title: z.string().nullable(),
+    author: z.string().nullable(),
+    at: Iso.describe("First dispatch (or first report when there was no dispatch, e.g. a nightly run)."),
+    eventType: z.string(),
+    cells: z.record(z.string(), JobCellSchema).describe("Keyed by column key (see columns)."),
+    missing: DispatchGapSchema.nullable().describe("Set when the backend was dispatched for this row but no job came back."),
+  })
+  .describe("A history-grid row: one (PR, head sha) or one pushed commit.");
+export type HistoryRow = z.infer<typeof HistoryRowSchema>;
 
-/** Why a backend has no jobs where it was expected; `detail` explains `kind` without repeating it. */
-export interface DispatchGap {
-  kind: "waiting" | "never_reported" | "dispatch_failed" | "not_dispatched";
-  detail: string;
-}
+export const HistoryGridSchema = z.object({
+  columns: z.array(z.string()).describe("Column keys in display order: `<workflow> / <job>`, with `<backend> · ` in trunk grids."),
+  rows: z.array(HistoryRowSchema).describe("Newest first."),
+});
+export type HistoryGrid = z.infer<typeof HistoryGridSchema>;
 
-export interface PrView {
-  upstreamRepo: string;
-  prNumber: number;
-  headSha: string | null;
-  title: string | null;
-  author: string | null;
-  /** Head shas seen for this PR, newest first (the page links older ones). */
-  shas: string[];
-  /** L4 and L3 backends (the "Out-of-Tree Backends" section), L4 first. */
-  gating: PrBackendBox[];
-  /** L2 backends with results on this sha (HUD only, never on the PR). */
-  hudOnly: PrBackendBox[];
-}
+export const DailyPointSchema = z.object({
+  day: z.string().describe("YYYY-MM-DD (UTC)"),
+  testPassRate: Rate,
+  queueP50Ms: Ms,
+  jobs: Count,
+});
+export type DailyPoint = z.infer<typeof DailyPointSchema>;
 
-export interface TrunkView {
-  window: TimeWindow;
-  /** null: every level. */
-  level: string | null;
-  history: HistoryGrid;
-}
+export const BackendViewSchema = z.object({
+  window: TimeWindowSchema,
+  health: BackendHealthSchema,
+  daily: z.array(DailyPointSchema).describe("One point per day of the window."),
+  history: HistoryGridSchema,
+  oncalls: z.array(z.string()),
+});
+export type BackendView = z.infer<typeof BackendViewSchema>;
+
+export const PrBackendBoxSchema = z.object({
+  downstreamRepo: z.string(),
+  backendName: z.string(),
+  level: z.string().describe("The level this backend's own rows recorded; never a default."),
+  state: z.enum(["failing", "running", "passed", "missing"]),
+  jobs: z.array(JobCellSchema).describe("Failed → running → passed → the rest."),
+  missing: DispatchGapSchema.nullable(),
+});
+export type PrBackendBox = z.infer<typeof PrBackendBoxSchema>;
+
+export const PrViewSchema = z.object({
+  upstreamRepo: z.string(),
+  prNumber: z.int().positive(),
+  headSha: z.string().nullable().describe("null when no out-of-tree CI was recorded for the PR."),
+  title: z.string().nullable(),
+  author: z.string().nullable(),
+  shas: z.array(z.string()).describe("Head shas seen for this PR, newest first."),
+  gating: z.array(PrBackendBoxSchema).describe('L4 and L3 backends (the "Out-of-Tree Backends" section), L4 first.'),
+  hudOnly: z.array(PrBackendBoxSchema).describe("L2 backends with results on this sha (HUD only, never on the PR)."),
+});
+export type PrView = z.infer<typeof PrViewSchema>;
+
+export const TrunkViewSchema = z.object({
+  window: TimeWindowSchema,
+  level: z.string().nullable().describe("null: every level."),
+  history: HistoryGridSchema,
+});
+export type TrunkView = z.infer<typeof TrunkViewSchema>;

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
+import { BackendViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
 
 export interface SchemaEntry {
   /** File name under docs/schemas/; also names the schema's `$id`. */
@@ -24,6 +25,30 @@ export const SCHEMAS: readonly SchemaEntry[] = [
       "client_payload of the repository_dispatch a downstream repository receives from the cross-repo CI relay.",
   },
   CALLBACK_SCHEMA_ENTRY,
+  {
+    file: "hud-summary.v1.json",
+    schema: SummaryViewSchema,
+    title: "Cross-repo CI relay HUD summary v1",
+    description: "GET /api/hud/summary?days=N: every backend by level, worst first, against the level's requirements.",
+  },
+  {
+    file: "hud-backend.v1.json",
+    schema: BackendViewSchema,
+    title: "Cross-repo CI relay HUD backend v1",
+    description: "GET /api/hud/backends/<owner>/<repo>?days=N: one backend's health, daily series and history grid.",
+  },
+  {
+    file: "hud-pr.v1.json",
+    schema: PrViewSchema,
+    title: "Cross-repo CI relay HUD pull request v1",
+    description: "GET /api/hud/pr/<number>[?sha=]: the out-of-tree backends on a pull request's head.",
+  },
+  {
+    file: "hud-trunk.v1.json",
+    schema: TrunkViewSchema,
+    title: "Cross-repo CI relay HUD trunk v1",
+    description: "GET /api/hud/trunk?days=N[&level=] and /api/hud/l4: upstream commits tested outside PRs (pushes, self-reports).",
+  },
 ];
 
 // Both src/schemas/ and lib/schemas/ sit two levels below the repository root.

@@ -3,6 +3,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
+import { BackendViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { seedHud, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";
@@ -44,19 +45,20 @@ describe("JSON mirrors", () => {
     const summary = await get("/api/hud/summary");
     expect(summary.status).toBe(200);
     expect(summary.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    const body = (await summary.json()) as { window: { days: number }; levels: Array<{ level: string }> };
+    // Every answer matches its published schema (docs/schemas/hud-*.json).
+    const body = SummaryViewSchema.parse(await summary.json());
     expect(body.window.days).toBe(7);
     expect(body.levels.map((level) => level.level)).toEqual(["L4", "L3", "L2", "L1"]);
 
-    const backend = (await (await get("/api/hud/backends/Acme/NPU?days=7")).json()) as { health: { stats: Record<string, unknown> } };
+    const backend = BackendViewSchema.parse(await (await get("/api/hud/backends/Acme/NPU?days=7")).json());
     expect(backend.health.stats).toMatchObject({ downstreamRepo: "acme/npu", dispatches: 5, available: 2, unavailable: 2, jobs: 7, testPassRate: 0.8 });
-    const pr = (await (await get("/api/hud/pr/101")).json()) as { headSha: string; gating: Array<{ backendName: string; level: string }> };
+    const pr = PrViewSchema.parse(await (await get("/api/hud/pr/101")).json());
     expect(pr.headSha).toBe("sha101");
     expect(pr.gating.map((box) => [box.backendName, box.level])).toEqual([["npu", "L4"], ["late", "L4"], ["tpu", "L3"]]);
-    const trunk = (await (await get("/api/hud/trunk?level=L4")).json()) as { level: string; history: { rows: unknown[] } };
+    const trunk = TrunkViewSchema.parse(await (await get("/api/hud/trunk?level=L4")).json());
     expect(trunk).toMatchObject({ level: "L4", history: { rows: [expect.objectContaining({ headSha: "trunk1" })] } });
     // The L4 main view is the trunk view of L4 backends.
-    const l4 = (await (await get("/api/hud/l4")).json()) as typeof trunk;
+    const l4 = TrunkViewSchema.parse(await (await get("/api/hud/l4")).json());
     expect([l4.level, l4.history]).toEqual([trunk.level, trunk.history]);
   });
 
