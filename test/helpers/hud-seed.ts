@@ -92,7 +92,7 @@ export function seedDispatch(store: Store, spec: DispatchSpec): void {
           backendName: spec.name,
           level: spec.level,
           outcome: spec.outcome === "skipped" ? "skipped" : "pending",
-          ...(spec.outcome === "skipped" && { reason: "label_missing" }),
+          ...(spec.outcome === "skipped" && { reason: "not_installed" }),
           attempts: 0,
           createdAt: spec.at,
           title: spec.title ?? `PR ${spec.pr ?? "push"} title`,
@@ -188,7 +188,7 @@ export function seedHud(store: Store, now = SEED_NOW): void {
   });
   seedJob(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", job: "test", at: at(6) + 20_000, conclusion: "success", queueMs: 20_000, executionMs: 200_000 });
 
-  // PR 102: the test job failed on infrastructure, then a re-run (attempt 2) passed; tpu was not labelled.
+  // PR 102: the test job failed on infrastructure, then a re-run (attempt 2) passed; the dispatch to tpu was skipped (the App was not installed there yet).
   seedDispatch(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "sent" });
   seedDispatch(store, { ...tpu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "skipped" });
   seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "build", at: at(5) + 30_000, conclusion: "success", queueMs: 30_000, executionMs: 300_000 });

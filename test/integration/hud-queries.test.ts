@@ -131,7 +131,7 @@ describe("global summary", () => {
       ["L1", "webhook-only", [["gamma/hooks", "meets"]]],
     ]);
     const tpu = summary.levels[1]!.backends[0]!.stats;
-    // The PR 102 dispatch was skipped (label missing): neither sent nor failed.
+    // The PR 102 dispatch was skipped (App not installed): neither sent nor failed.
     expect(tpu).toMatchObject({ dispatches: 2, available: 2, unavailable: 0, infraAvailability: 1, jobs: 2, testPassRate: 1, prs: 1 });
     // An L1 backend never reports: its availability is not measurable, not 0.
     expect(summary.levels[3]!.backends[0]!.stats).toMatchObject({ dispatches: 1, unavailable: 1, infraAvailability: null, jobs: 0 });
@@ -157,7 +157,7 @@ describe("PR view", () => {
     expect(await kind(103, "npu")).toBe("never_reported");
     expect(await kind(106, "npu")).toBe("dispatch_failed");
     expect(await kind(102, "tpu")).toBe("not_dispatched");
-    expect((await service.pr(102)).gating.find((box) => box.backendName === "tpu")!.missing!.detail).toBe("skipped (label_missing)");
+    expect((await service.pr(102)).gating.find((box) => box.backendName === "tpu")!.missing!.detail).toBe("skipped (not_installed)");
     expect((await service.pr(105)).gating.find((box) => box.backendName === "npu")).toMatchObject({ state: "running", missing: null });
   });
 

@@ -130,7 +130,7 @@ describe("HUD export queue", () => {
         tasks: [{ key: "dispatch:d9:acme/npu", kind: "dispatch", repo: "acme/npu", request: { route: "POST /x", params: {} }, dispatch: { deliveryId: "d9", downstreamRepo: "acme/npu" } }],
         log: [
           { ...target("acme/npu"), outcome: "pending" },
-          { ...target("beta/tpu"), outcome: "skipped", reason: "label_missing" },
+          { ...target("beta/tpu"), outcome: "skipped", reason: "untrusted_author" },
         ],
       },
       NOW,
@@ -143,7 +143,7 @@ describe("HUD export queue", () => {
     accept();
     expect(snapshots()).toEqual([
       { ...target("acme/npu"), outcome: "pending", hudVersion: NOW },
-      { ...target("beta/tpu"), outcome: "skipped", reason: "label_missing", hudVersion: NOW },
+      { ...target("beta/tpu"), outcome: "skipped", reason: "untrusted_author", hudVersion: NOW },
     ]);
     // A redelivery of the same webhook records nothing new.
     accept();

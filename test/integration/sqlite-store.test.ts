@@ -153,14 +153,14 @@ describe("opening", () => {
          backend_name, level, outcome, reason, attempts, created_at, sent_at) VALUES (?, ?, ?, 'up/stream', 'pull_request', 'opened', 7, 'abc', ?, ?, ?, ?, ?, ?, ?)`,
     );
     insert.run("d1", "acme/npu", "Acme/NPU", "npu", "L4", "sent", null, 1, NOW, NOW + 900);
-    insert.run("d1", "beta/tpu", "beta/tpu", "tpu", "L3", "skipped", "label_missing", 0, NOW, null);
+    insert.run("d1", "beta/tpu", "beta/tpu", "tpu", "L3", "skipped", "untrusted_author", 0, NOW, null);
     db.close();
 
     const store = open();
     const queued = store.pendingHudRows(10);
     expect(queued.map((item) => [item.target, parseQueuedRow(item.target, item.row)])).toEqual([
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "acme/npu", outcome: "sent", reason: "", send_ms: 900, version: NOW + 900 }) }],
-      ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "label_missing", sent_at: null, version: NOW }) }],
+      ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "untrusted_author", sent_at: null, version: NOW }) }],
     ]);
   });
 });
