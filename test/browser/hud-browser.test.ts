@@ -6,8 +6,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { seedDispatch, seedHud, seedJob, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";
 import { startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
@@ -45,7 +46,7 @@ let browser: Browser;
 /** JavaScript off: the pages must do everything without it. */
 let noJs: BrowserContext;
 
-function seedHostile(store: Parameters<typeof seedHud>[0], now: number): void {
+function seedHostile(store: Store, now: number): void {
   const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
   const at = now - 3_600_000;
   seedDispatch(store, { ...tpu, delivery: "x150", pr: 150, sha: "sha150", at, outcome: "sent", title: HOSTILE.prTitle });
@@ -88,7 +89,7 @@ beforeAll(async () => {
   store.close();
   relay = await startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dataDir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
   // The relay's writer drains the seeded queue into ClickHouse.
-  await expect.poll(hudPending, { timeout: 15_000, interval: 50 }).toBe(0);
+  await vi.waitFor(async () => expect(await hudPending(), "rows the HUD writer has yet to write").toBe(0), { timeout: 15_000, interval: 50 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   noJs = await browser.newContext({ javaScriptEnabled: false, viewport: VIEWPORT });
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -116,19 +117,21 @@ async function visit(context: BrowserContext, pathAndQuery: string, status = 200
     problems.push(`dialog (${dialog.type()}): ${dialog.message()}`);
     void dialog.dismiss();
   });
+  const target = `${relay.url}${pathAndQuery}`;
   page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+    // Chromium logs an error status of the page itself, expected for an error page.
+    const expected = status >= 400 && message.location().url === target && message.text().includes(`status of ${status}`);
+    if (message.type() === "error" && !expected) problems.push(`console error: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
   page.on("response", (response) => {
-    // The page itself may be an expected error page; anything else it loads must succeed.
-    if (response.status() >= 400 && response.request() !== page.mainFrame().url() && response.url() !== `${relay.url}${pathAndQuery}`) {
-      problems.push(`HTTP ${response.status()}: ${response.url()}`);
-    }
+    // The page itself may be an expected error page; anything else it loads or links to must succeed.
+    const expected = response.url() === target && response.status() === status;
+    if (response.status() >= 400 && !expected) problems.push(`HTTP ${response.status()}: ${response.url()}`);
   });
   visits.push({ page, problems });
-  const response = await page.goto(`${relay.url}${pathAndQuery}`);
+  const response = await page.goto(target);
   expect([pathAndQuery, response?.status()]).toEqual([pathAndQuery, status]);
   return { page, problems };
 }
@@ -161,8 +164,8 @@ async function summaryCell(row: Locator, header: string): Promise<Locator> {
   return row.locator("th, td").nth(index);
 }
 
-/** A PR page's box for one backend (its aria-label). */
-const box = (page: Page, backend: string) => page.locator("section.box", { has: page.locator(`h3 >> text="${backend}"`) });
+/** A PR page's box for one backend (labelled with its name). */
+const box = (page: Page, backend: string) => page.locator(`section.box[aria-label="${backend}"]`);
 
 describe("summary /hud", () => {
   it("has a section per level, L4 first, each with its heading", async () => {
@@ -217,8 +220,8 @@ describe("summary /hud", () => {
 describe("backend page /hud/acme/npu", () => {
   it("shows the summary cards with the scenario's numbers", async () => {
     const { page } = await visit(noJs, "/hud/acme/npu");
-    const cards = await page.locator(".card").evaluateAll((elements) =>
-      elements.map((card) => [".label", ".value", ".detail"].map((part) => card.querySelector(part)?.textContent ?? "")),
+    const cards = await Promise.all(
+      (await page.locator(".card").all()).map((card) => Promise.all([".label", ".value", ".detail"].map((part) => text(card.locator(part))))),
     );
     expect(cards).toEqual([
       ["Test pass rate", "80%", "4 passed, 1 broke tests"],
@@ -272,7 +275,7 @@ describe("backend page /hud/acme/npu", () => {
       expect(await marker.getAttribute("title")).toMatch(detail);
       expect(await marker.isVisible()).toBe(true);
     }
-    expect(await rows.locator("xpath=self::*[@class='missing']").count()).toBe(2);
+    expect(await page.locator("table.grid tbody tr.missing").count()).toBe(2);
     // The failing test cell of PR 101: a red glyph whose tooltip has the test counts and failed tests.
     const cell = row(101).locator("td.cell").nth(1).locator(".glyph");
     expect([await text(cell), await cell.getAttribute("class")]).toEqual(["✗", "glyph k-failure"]);
@@ -376,15 +379,9 @@ describe("hostile text from PR authors and downstreams", () => {
 
   /** No injected element exists; the dialog/console watch of visit() catches anything that ran. */
   async function expectNothingInjected(page: Page): Promise<void> {
-    const injected = await page.evaluate(() => ({
-      scripts: document.querySelectorAll("script").length,
-      imgX: document.querySelectorAll("img[src=x]").length,
-      svgOnload: document.querySelectorAll("svg[onload]").length,
-      handlers: document.querySelectorAll("[onerror], [onload]").length,
-      bold: document.querySelectorAll("main b").length,
-      jsLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
-    }));
-    expect(injected).toEqual({ scripts: 0, imgX: 0, svgOnload: 0, handlers: 0, bold: 0, jsLinks: 0 });
+    const selectors = ["script", "img[src=x]", "svg[onload]", "[onerror], [onload]", "main b", 'a[href^="javascript:" i]'];
+    const counts = await Promise.all(selectors.map((selector) => page.locator(selector).count()));
+    expect(Object.fromEntries(selectors.map((selector, index) => [selector, counts[index]]))).toEqual(Object.fromEntries(selectors.map((selector) => [selector, 0])));
   }
 
   const visibleText = async (page: Page, literal: string) => page.getByText(literal, { exact: false }).first().isVisible();
