@@ -40,6 +40,11 @@ export function policyConflict(policy: Policy): string | undefined {
   return undefined;
 }
 
+/** Whether the relay collects this backend's results (HUD or PR): L1 (forward only) reports nothing back. */
+export function collectsResults(policy: Policy): boolean {
+  return policy.display_on_hud || policy.display_on_pr !== "never";
+}
+
 export function findEntry(allowlist: Allowlist, repo: string): AllowlistEntry | undefined {
   return allowlist.byRepo.get(repo.toLowerCase());
 }

@@ -1,7 +1,7 @@
 // What an authenticated callback does: ticket check, policy, job lifecycle, and the effects stored
 // atomically with the new job state (check-run desired states, a HUD row). The facts that matter —
 // which PR, which sha, which backend — come from the relay-signed ticket, never from the body.
-import { findEntry } from "../allowlist/policy.js";
+import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
 import { aggregateCheckKey } from "../checks/aggregate.js";
 import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
@@ -56,7 +56,7 @@ export async function processCallback(identity: OidcIdentity, body: CallbackBody
   if (!allowlist) return { status: 503, body: { error: "the relay has no allowlist loaded yet; retry later" } };
   const entry = findEntry(allowlist, identity.repo);
   if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
-  if (!entry.policy.display_on_hud && entry.policy.display_on_pr === "never") {
+  if (!collectsResults(entry.policy)) {
     // L1 gives no feedback upstream; the reporting step must not fail for it.
     return { status: 202, body: { accepted: true, ignored: `${identity.repo} is ${entry.level}: results are not shown upstream` } };
   }

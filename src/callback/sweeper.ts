@@ -1,7 +1,7 @@
 // Nothing is left spinning forever: jobs in progress past the job timeout complete as `timed_out`,
 // and a backend dispatched but silent past the start timeout gets its aggregate concluded
 // `timed_out` ("backend never reported") and its dispatch recorded as an infrastructure failure.
-import { findEntry } from "../allowlist/policy.js";
+import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import { aggregateCheckKey } from "../checks/aggregate.js";
 import { concludedRequest } from "../checks/conclude.js";
@@ -44,6 +44,11 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
   let neverReported = 0;
   for (const dispatch of store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, dispatch.downstreamRepo);
+    // A forward-only backend (L1) is not asked to report: its silence is no failure.
+    if (entry && !collectsResults(entry.policy)) {
+      store.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, "reports_not_expected", now);
+      continue;
+    }
     const aggregateKey = entry && aggregateCheckKey(dispatch.upstreamRepo, entry.name, dispatch.headSha);
     const aggregate = aggregateKey ? store.taskByKey(aggregateKey) : undefined;
     if (aggregate && aggregate.request.params.status !== "completed") {
@@ -63,7 +68,7 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
         now,
       );
     }
-    store.markNeverReported(dispatch.deliveryId, dispatch.downstreamRepo, now);
+    store.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, "never_reported", now);
     neverReported += 1;
   }
   return { timedOut, neverReported };

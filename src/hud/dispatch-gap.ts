@@ -3,9 +3,20 @@
 import type { DispatchRow } from "./queries/rows.js";
 import type { DispatchGap } from "./views.js";
 
-/** null when there is no dispatch row to explain anything. Worst news first. */
-export function dispatchGap(dispatches: readonly DispatchRow[]): DispatchGap | null {
+export const NOT_EXPECTED: DispatchGap = { kind: "not_expected", detail: "a forward-only backend: it receives the event and reports no results" };
+
+/**
+ * null when there is no dispatch row to explain anything. Worst news first. `collectsResults` says
+ * whether a backend is expected to report at all (not when the allowlist says it only receives events).
+ */
+export function dispatchGap(dispatches: readonly DispatchRow[], collectsResults: (downstreamRepo: string) => boolean = () => true): DispatchGap | null {
   if (dispatches.length === 0) return null;
+  const expected = dispatches.filter((dispatch) => dispatch.reason !== "reports_not_expected" && collectsResults(dispatch.downstreamRepo));
+  if (expected.length === 0) return NOT_EXPECTED;
+  return expectedGap(expected);
+}
+
+function expectedGap(dispatches: readonly DispatchRow[]): DispatchGap {
   const newest = [...dispatches].sort((a, b) => b.createdAt - a.createdAt);
   if (newest.some((dispatch) => dispatch.reason === "never_reported")) {
     return { kind: "never_reported", detail: "dispatched, but no job started before the start timeout (an infrastructure failure)" };

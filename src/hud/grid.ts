@@ -9,6 +9,8 @@ export interface GridOptions {
   /** Column key of a job: `<workflow> / <job>`, or prefixed with the backend in multi-backend grids. */
   column: (job: JobRow) => string;
   maxRows: number;
+  /** Whether a backend reports results at all (from the allowlist); forward-only backends' rows say so. */
+  collectsResults?: (downstreamRepo: string) => boolean;
 }
 
 export const jobColumn = (job: JobRow): string => `${job.cell.workflowName} / ${job.cell.jobName}`;
@@ -51,7 +53,7 @@ export function historyGrid(jobs: readonly JobRow[], dispatches: readonly Dispat
     rows: ordered.map(({ atMs, newest: _newest, sent, ...row }) => ({
       ...row,
       at: new Date(atMs).toISOString(),
-      missing: Object.keys(row.cells).length === 0 ? dispatchGap(sent) : null,
+      missing: Object.keys(row.cells).length === 0 ? dispatchGap(sent, options.collectsResults) : null,
     })),
   };
 }

@@ -1,6 +1,7 @@
 // Backend health (pure): raw counts from ClickHouse + the allowlist → rates, requirement checks and
 // the summary's ordering. The allowlist's `requirements` are the thresholds maintainers promote and
 // demote by; rates are fractions, durations in seconds there and milliseconds here.
+import { collectsResults } from "../allowlist/policy.js";
 import { LEVELS, type Allowlist, type LevelRequirements } from "../allowlist/types.js";
 import type { DispatchCounts, JobCounts } from "./queries/stats.js";
 import type { BackendHealth, BackendStats, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
@@ -141,7 +142,7 @@ export function backendHealth(
   const level = entry?.level ?? seen?.level ?? "unknown";
   const identity = { downstreamRepo: repo, backendName: entry?.name ?? seen?.backendName ?? repo, level, inAllowlist: entry !== undefined };
   // L1 backends are never asked to report back, so availability cannot be measured for them.
-  const callbacks = entry ? entry.policy.display_on_hud || entry.policy.display_on_pr !== "never" : level !== "L1";
+  const callbacks = entry ? collectsResults(entry.policy) : level !== "L1";
   return checkRequirements(backendStats(identity, callbacks, jobs, dispatches), requirementsFor(allowlist, level));
 }
 

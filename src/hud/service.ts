@@ -1,4 +1,5 @@
 // The HUD's views: ClickHouse reads (queries/) assembled with the allowlist by the pure modules.
+import { collectsResults } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { HudConnection } from "./clickhouse.js";
 import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
@@ -56,7 +57,7 @@ export class HudService {
       window: span,
       health: backendHealth(allowlist, key, jobs, dispatches),
       daily,
-      history: historyGrid(cells, sent, { column: jobColumn, maxRows: GRID_ROWS }),
+      history: historyGrid(cells, sent, { column: jobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() }),
       oncalls: entry?.oncalls ?? [],
     };
   }
@@ -94,7 +95,17 @@ export class HudService {
       jobRows(db, `${scope} AND event_type != 'pull_request' AND ${IN_WINDOW("first_report_at")}`, params, GRID_JOB_LIMIT),
       dispatchLogRows(db, `${scope} AND event_type = 'push' AND ${IN_WINDOW("created_at")}`, params, GRID_JOB_LIMIT),
     ]);
-    return { window: span, level: level ?? null, history: historyGrid(cells, sent, { column: backendJobColumn, maxRows: GRID_ROWS }) };
+    const history = historyGrid(cells, sent, { column: backendJobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() });
+    return { window: span, level: level ?? null, history };
+  }
+
+  /** Backends not in the allowlist (any more) are judged as reporting ones. */
+  #collectsResults(): (downstreamRepo: string) => boolean {
+    const allowlist = this.options.allowlist();
+    return (repo) => {
+      const entry = allowlist?.byRepo.get(repo.toLowerCase());
+      return entry === undefined || collectsResults(entry.policy);
+    };
   }
 
   #window(days: number): { window: Window; span: TimeWindow } {

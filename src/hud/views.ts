@@ -126,10 +126,10 @@ export type JobCell = z.infer<typeof JobCellSchema>;
 
 export const DispatchGapSchema = z
   .object({
-    kind: z.enum(["waiting", "never_reported", "dispatch_failed", "not_dispatched"]),
+    kind: z.enum(["waiting", "never_reported", "dispatch_failed", "not_dispatched", "not_expected"]),
     detail: z.string().describe("Explains kind without repeating it."),
   })
-  .describe("Why a backend has no jobs where it was expected.");
+  .describe("Why a backend has no jobs where it was dispatched; not_expected: a forward-only backend (L1), which reports nothing back.");
 export type DispatchGap = z.infer<typeof DispatchGapSchema>;
 
 export const HistoryRowSchema = z

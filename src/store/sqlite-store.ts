@@ -23,6 +23,7 @@ import type {
   Store,
   StoredJob,
   TaskExclusion,
+  UnreportedReason,
 } from "./store.js";
 
 export const DATABASE_FILE = "relay.sqlite";
@@ -179,8 +180,8 @@ function prepareStatements(db: Database.Database) {
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.delivery_id = d.delivery_id AND j.downstream_repo_key = d.downstream_repo_key)
        ORDER BY d.sent_at LIMIT ?`,
     ),
-    markNeverReported: db.prepare<[string, string]>(
-      "UPDATE dispatch_log SET reason = 'never_reported' WHERE delivery_id = ? AND downstream_repo_key = ?",
+    markUnreported: db.prepare<[UnreportedReason, string, string]>(
+      "UPDATE dispatch_log SET reason = ? WHERE delivery_id = ? AND downstream_repo_key = ?",
     ),
     insertHudRow: db.prepare<[HudTarget, string, number]>("INSERT INTO hud_rows (target, row_json, created_at) VALUES (?, ?, ?)"),
     // Each snapshot of a dispatch-log row gets a larger version than the last, even within one millisecond.
@@ -515,9 +516,9 @@ export class SqliteStore implements Store {
     return this.#sql.unreportedDispatches.all(sentBefore, limit).map((row) => fromRow<DispatchLogEntry>(row));
   }
 
-  markNeverReported(deliveryId: string, downstreamRepo: string, now: number): void {
+  markUnreported(deliveryId: string, downstreamRepo: string, reason: UnreportedReason, now: number): void {
     this.#write(() => {
-      this.#sql.markNeverReported.run(deliveryId, repoKey(downstreamRepo));
+      this.#sql.markUnreported.run(reason, deliveryId, repoKey(downstreamRepo));
       this.#queueDispatchSnapshot(deliveryId, downstreamRepo, now);
     });
   }

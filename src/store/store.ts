@@ -42,6 +42,8 @@ export interface OutboxTask extends OutboxTaskInput {
 
 export type DispatchOutcome = "pending" | "sent" | "skipped" | "failed" | "dead";
 
+export type UnreportedReason = "never_reported" | "reports_not_expected";
+
 /** One row per (delivery, downstream repo): what happened to that dispatch, whatever it was. */
 export interface DispatchLogEntry {
   deliveryId: string;
@@ -223,8 +225,11 @@ export interface Store {
   staleJobs(before: number, limit: number): StoredJob[];
   /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */
   unreportedDispatches(sentBefore: number, limit: number): DispatchLogEntry[];
-  /** Records on a dispatch-log row that the backend never reported. */
-  markNeverReported(deliveryId: string, downstreamRepo: string, now: number): void;
+  /**
+   * Records on a sent dispatch-log row that no job came back by the start timeout: `never_reported` (an
+   * infrastructure failure of the backend) or `reports_not_expected` (a forward-only backend).
+   */
+  markUnreported(deliveryId: string, downstreamRepo: string, reason: UnreportedReason, now: number): void;
   /**
    * HUD rows not yet written to ClickHouse, oldest first. Result rows come from recordJob; every change
    * of a dispatch-log row queues a snapshot of it (target "dispatches", with a `hudVersion` that grows).

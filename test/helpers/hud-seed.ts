@@ -1,6 +1,6 @@
 // A seeded HUD history with known numbers, written the way production writes it: job results through
 // resultRow + store.recordJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
-// markNeverReported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
+// markUnreported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { resultRow } from "../../src/hud/result-row.js";
 import type { Store, StoredJob } from "../../src/store/store.js";
@@ -35,7 +35,7 @@ interface DispatchSpec {
   pr?: number;
   sha: string;
   at: number;
-  outcome: "sent" | "failed" | "never_reported" | "skipped" | "pending";
+  outcome: "sent" | "failed" | "never_reported" | "reports_not_expected" | "skipped" | "pending";
   title?: string;
 }
 
@@ -106,7 +106,8 @@ export function seedDispatch(store: Store, spec: DispatchSpec): void {
   const task = store.dueTasks(Number.MAX_SAFE_INTEGER, 1000).find((candidate) => candidate.key === `dispatch:${spec.delivery}:${downstream}`)!;
   if (spec.outcome === "failed") store.markFailed(task.id, { at: spec.at + 1000, reason: "http_404", outcome: "failed" });
   else store.markSent(task.id, { at: spec.at + 1000 });
-  if (spec.outcome === "never_reported") store.markNeverReported(spec.delivery, downstream, spec.at + 2 * HOUR);
+  if (spec.outcome === "never_reported") store.markUnreported(spec.delivery, downstream, "never_reported", spec.at + 2 * HOUR);
+  if (spec.outcome === "reports_not_expected") store.markUnreported(spec.delivery, downstream, "reports_not_expected", spec.at + 2 * HOUR);
 }
 
 export function seedJob(store: Store, spec: JobSpec): void {
@@ -166,10 +167,10 @@ export function seedHud(store: Store, now = SEED_NOW): void {
   seedDispatch(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", at: at(10), outcome: "sent" });
   seedJob(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", job: "test", at: at(10) + HOUR, conclusion: "success", queueMs: 1, executionMs: 1 });
 
-  // PR 101: npu build passes, test fails (tests); tpu passes; the L1 backend never reports (it never does).
+  // PR 101: npu build passes, test fails (tests); tpu passes; the L1 backend is not expected to report.
   seedDispatch(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent", title: "Add <script>alert(1)</script> op" });
   seedDispatch(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent" });
-  seedDispatch(store, { ...hooks, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "never_reported" });
+  seedDispatch(store, { ...hooks, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "reports_not_expected" });
   seedJob(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", job: "build", at: at(6) + 60_000, conclusion: "success", queueMs: 60_000, executionMs: 600_000 });
   seedJob(store, {
     ...npu,

@@ -135,7 +135,7 @@ describe("sweeper", () => {
   const NOW = Date.parse("2026-11-29T12:00:00Z");
   const HOUR = 3_600_000;
   const SHA = "a".repeat(40);
-  const parsed = parseAllowlist(`L4:\n  - beta/tpu-backend: "@oncall"\nL2:\n  - acme/npu-backend\n`);
+  const parsed = parseAllowlist(`L4:\n  - beta/tpu-backend: "@oncall"\nL2:\n  - acme/npu-backend\nL1:\n  - gamma/hooks\n`);
   if (!parsed.ok) throw new Error("bad test allowlist");
   const allowlist = parsed.allowlist;
   const tpu = allowlist.entries[0]!;
@@ -180,6 +180,13 @@ describe("sweeper", () => {
     expect(sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0 });
     // The quieter backend gets its turn once its own start timeout passes.
     expect(sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1 });
+  });
+
+  it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", () => {
+    dispatched("gamma/hooks", NOW - 3 * HOUR, false);
+    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0 });
+    expect(store.dispatchLog("d-gamma/hooks")[0]).toMatchObject({ outcome: "sent", reason: "reports_not_expected" });
+    expect(store.unreportedDispatches(NOW, 10)).toEqual([]);
   });
 
   it("times out a job in progress longer than the job timeout, with its check runs and HUD row", () => {

@@ -120,6 +120,16 @@ describe("history grid", () => {
   });
 });
 
+describe("a forward-only (L1) backend", () => {
+  it("has rows for the events it received, saying it reports nothing rather than warning", async () => {
+    const { history, health } = (await service.backend("gamma/hooks", 7))!;
+    expect(history.rows.map((row) => [row.prNumber, row.missing])).toEqual([
+      [101, { kind: "not_expected", detail: "a forward-only backend: it receives the event and reports no results" }],
+    ]);
+    expect(health.stats).toMatchObject({ dispatches: 1, available: 0, unavailable: 0, infraAvailability: null });
+  });
+});
+
 describe("global summary", () => {
   it("lists every backend by level, L4 first, worst first, including listed backends without data and unlisted ones with data", async () => {
     const summary = await service.summary(7);
@@ -133,8 +143,8 @@ describe("global summary", () => {
     const tpu = summary.levels[1]!.backends[0]!.stats;
     // The PR 102 dispatch was skipped (App not installed): neither sent nor failed.
     expect(tpu).toMatchObject({ dispatches: 2, available: 2, unavailable: 0, infraAvailability: 1, jobs: 2, testPassRate: 1, prs: 1 });
-    // An L1 backend never reports: its availability is not measurable, not 0.
-    expect(summary.levels[3]!.backends[0]!.stats).toMatchObject({ dispatches: 1, unavailable: 1, infraAvailability: null, jobs: 0 });
+    // An L1 backend is not asked to report: its silence is no failure, and availability is not measurable (not 0).
+    expect(summary.levels[3]!.backends[0]!.stats).toMatchObject({ dispatches: 1, unavailable: 0, infraAvailability: null, jobs: 0 });
     expect(summary.levels[2]!.backends[0]!.stats).toMatchObject({ inAllowlist: false, level: "L2", backendName: "gone" });
     expect(summary.levels[0]!.requirements).toEqual({ min_test_pass_rate: 0.9, min_infra_availability: 0.4, max_queue_time_p50: 60 });
   });

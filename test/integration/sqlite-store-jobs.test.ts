@@ -154,7 +154,7 @@ describe("HUD export queue", () => {
     expect(snapshots()).toHaveLength(2); // a retry is not a new outcome
     // Sent within the same millisecond as it was recorded: the version still grows.
     store.markSent(task!.id, { at: NOW });
-    store.markNeverReported("d9", "ACME/npu", NOW + 7_200_000);
+    store.markUnreported("d9", "ACME/npu", "never_reported", NOW + 7_200_000);
     expect(snapshots().slice(2)).toEqual([
       { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, hudVersion: NOW + 1 },
       { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, reason: "never_reported", hudVersion: NOW + 7_200_000 },

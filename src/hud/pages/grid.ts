@@ -2,7 +2,7 @@
 import type { HistoryGrid, HistoryRow } from "../views.js";
 import type { PageContext } from "./context.js";
 import { shorten } from "./format.js";
-import { externalLink, html, type SafeHtml } from "./html.js";
+import { attrs, externalLink, html, type SafeHtml } from "./html.js";
 import { jobGlyph, renderLegend } from "./job.js";
 import { missingLabel, shortTime, tag } from "./parts.js";
 import { githubUrl, hudPath } from "./urls.js";
@@ -28,12 +28,15 @@ function renderRow(row: HistoryRow, columns: readonly string[], ctx: PageContext
   const cells = columns.map((column) => (Object.hasOwn(row.cells, column) ? row.cells[column] : undefined));
   const cellsHtml = cells.map((cell) => html`<td class="cell">${cell && jobGlyph(cell, true)}</td>`);
   if (row.missing === null) return html`<tr>${rowHeader(row, ctx, null)}${cellsHtml}</tr>`;
-  const marker = tag(missingLabel(row.missing.kind), "warn", row.missing.detail);
+  // A forward-only backend's rows are expected to stay empty: a quiet note, not a warning.
+  const quiet = row.missing.kind === "not_expected";
+  const marker = tag(missingLabel(row.missing.kind), quiet ? "muted" : "warn", row.missing.detail);
   // Nothing came back at all (the usual case): the marker spans the row; otherwise it goes next to the title.
   const reportedNothing = cells.every((cell) => cell === undefined);
+  const rowClass = quiet ? null : "missing";
   return reportedNothing
-    ? html`<tr class="missing">${rowHeader(row, ctx, null)}<td class="missing-note" colspan="${Math.max(1, columns.length)}">${marker}</td></tr>`
-    : html`<tr class="missing">${rowHeader(row, ctx, marker)}${cellsHtml}</tr>`;
+    ? html`<tr${attrs({ class: rowClass })}>${rowHeader(row, ctx, null)}<td class="missing-note" colspan="${Math.max(1, columns.length)}">${marker}</td></tr>`
+    : html`<tr${attrs({ class: rowClass })}>${rowHeader(row, ctx, marker)}${cellsHtml}</tr>`;
 }
 
 /** The legend and the grid, in a scroll box so wide grids scroll sideways under a sticky header. */

@@ -27,6 +27,7 @@ const MISSING_LABELS: Record<DispatchGap["kind"], string> = {
   never_reported: "never reported",
   dispatch_failed: "dispatch failed",
   not_dispatched: "not dispatched",
+  not_expected: "event sent",
 };
 
 /** Why a dispatched backend has no results (history rows' and PR boxes' `missing.kind`). */

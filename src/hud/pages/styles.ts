@@ -24,6 +24,8 @@ p { margin: 4px 0; }
 table { border-collapse: separate; border-spacing: 0; }
 th, td { padding: 3px 8px; border-bottom: 1px solid var(--border); text-align: left; white-space: nowrap; }
 thead th { position: sticky; top: 0; z-index: 1; background: var(--bg2); font-weight: 600; vertical-align: bottom; }
+/* Summary headers wrap so the tables fit common widths; grid headers stay vertical. */
+table:not(.grid) thead th { white-space: normal; }
 tbody tr:hover td { background: var(--bg2); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.fail { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
@@ -46,7 +48,7 @@ table.grid td.cell { text-align: center; padding: 2px 3px; min-width: 22px; }
 table.grid td.sha { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 table.grid td.title { max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 table.grid th.col { padding: 4px 3px; }
-table.grid th.col span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg); max-height: 20em; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
+table.grid th.col span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg); max-height: 12em; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
 .missing-note .tag { white-space: normal; }
 tr.missing td { background: repeating-linear-gradient(45deg, var(--warn-bg) 0 6px, var(--bg) 6px 12px); }
 .cards { display: flex; flex-wrap: wrap; gap: 8px; margin: 10px 0; }
