@@ -16,10 +16,9 @@ export const LEVEL_TITLES: Record<string, string> = {
 const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** The stats of one backend. `callbacks` is false for backends whose results are not collected (L1). */
+/** The stats of one backend; availability is not measured for backends whose results are not collected (L1). */
 export function backendStats(
-  identity: Pick<BackendStats, "downstreamRepo" | "backendName" | "level" | "inAllowlist">,
-  callbacks: boolean,
+  identity: Pick<BackendStats, "downstreamRepo" | "backendName" | "level" | "inAllowlist" | "collectsResults">,
   jobs: JobCounts | undefined,
   dispatches: DispatchCounts | undefined,
 ): BackendStats {
@@ -36,7 +35,7 @@ export function backendStats(
     dispatchFailures: dispatches?.failed ?? 0,
     available,
     unavailable,
-    infraAvailability: callbacks ? ratio(available, available + unavailable) : null,
+    infraAvailability: identity.collectsResults ? ratio(available, available + unavailable) : null,
     jobs: jobs?.jobs ?? 0,
     completed,
     succeeded,
@@ -140,10 +139,15 @@ export function backendHealth(
   const entry = allowlist?.byRepo.get(repo);
   const seen = jobs ?? dispatches;
   const level = entry?.level ?? seen?.level ?? "unknown";
-  const identity = { downstreamRepo: repo, backendName: entry?.name ?? seen?.backendName ?? repo, level, inAllowlist: entry !== undefined };
-  // L1 backends are never asked to report back, so availability cannot be measured for them.
-  const callbacks = entry ? collectsResults(entry.policy) : level !== "L1";
-  return checkRequirements(backendStats(identity, callbacks, jobs, dispatches), requirementsFor(allowlist, level));
+  const identity = {
+    downstreamRepo: repo,
+    backendName: entry?.name ?? seen?.backendName ?? repo,
+    level,
+    inAllowlist: entry !== undefined,
+    // Forward-only backends are never asked to report back; one no longer listed is judged by its last level.
+    collectsResults: entry ? collectsResults(entry.policy) : level !== "L1",
+  };
+  return checkRequirements(backendStats(identity, jobs, dispatches), requirementsFor(allowlist, level));
 }
 
 function requirementsFor(allowlist: Allowlist | undefined, level: string): LevelRequirements {

@@ -30,6 +30,7 @@ export const BackendStatsSchema = z
     backendName: z.string(),
     level: z.string().describe("The level in the allowlist now; the last level seen in the data when no longer listed."),
     inAllowlist: z.boolean(),
+    collectsResults: z.boolean().describe("false for forward-only backends (L1), which receive events and report nothing back."),
     dispatches: Count.describe("Dispatches GitHub accepted in the window."),
     dispatchFailures: Count.describe("Dispatches the relay could not deliver (failed or dead-lettered)."),
     available: Count.describe("Sent dispatches whose jobs all completed without an infrastructure failure."),

@@ -29,6 +29,7 @@ describe("per-backend numbers over a window", () => {
       backendName: "npu",
       level: "L4",
       inAllowlist: true,
+      collectsResults: true,
       // d1..d5 sent; d6 failed (404); d0 is outside the window.
       dispatches: 5,
       dispatchFailures: 1,
@@ -126,7 +127,7 @@ describe("a forward-only (L1) backend", () => {
     expect(history.rows.map((row) => [row.prNumber, row.missing])).toEqual([
       [101, { kind: "not_expected", detail: "a forward-only backend: it receives the event and reports no results" }],
     ]);
-    expect(health.stats).toMatchObject({ dispatches: 1, available: 0, unavailable: 0, infraAvailability: null });
+    expect(health.stats).toMatchObject({ collectsResults: false, dispatches: 1, available: 0, unavailable: 0, infraAvailability: null });
   });
 });
 

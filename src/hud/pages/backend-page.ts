@@ -6,7 +6,7 @@ import { externalLink, html, join, type SafeHtml } from "./html.js";
 import { renderHistoryGrid } from "./grid.js";
 import { renderLayout } from "./layout.js";
 import { levelBadge, notInAllowlistTag, relativeTime, verdictBadge, windowNote } from "./parts.js";
-import { isWebhookOnly, renderChecks, WEBHOOK_ONLY } from "./requirements.js";
+import { renderChecks, WEBHOOK_ONLY } from "./requirements.js";
 import { renderPassRateChart, renderQueueChart } from "./svg.js";
 import { apiPath, githubUrl, hudPath } from "./urls.js";
 
@@ -64,7 +64,7 @@ function cards(stats: BackendStats): Card[] {
 }
 
 function renderCards(stats: BackendStats): SafeHtml {
-  const webhookOnly = isWebhookOnly(stats.level);
+  const webhookOnly = !stats.collectsResults;
   return html`<div class="cards">${cards(stats).map((card) => {
     const na = webhookOnly && card.fromCallbacks;
     return html`<div class="card"><div class="label">${card.label}</div><div class="value${na ? " na" : ""}">${na ? WEBHOOK_ONLY : card.value}</div>${!na && html`<div class="detail">${card.detail}</div>`}</div>`;
@@ -90,7 +90,7 @@ ${renderCards(stats)}
 ${renderChecks(view.health.checks)}
 <h2>Daily</h2>
 ${
-  isWebhookOnly(stats.level)
+  !stats.collectsResults
     ? html`<p class="muted">${WEBHOOK_ONLY}: this backend receives webhooks and reports no results.</p>`
     : html`<div class="charts">${renderPassRateChart(view.daily)}${renderQueueChart(view.daily)}</div>`
 }

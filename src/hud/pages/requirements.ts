@@ -33,12 +33,8 @@ export const METRIC_REQUIREMENTS = Object.keys(REQUIREMENTS).filter((key) => key
   Exclude<RequirementKey, "window_days">
 >;
 
-/** L1 backends are sent webhooks and never call back, so nothing measured from callbacks applies to them. */
+/** Forward-only (L1) backends are sent webhooks and never call back: nothing measured from callbacks applies. */
 export const WEBHOOK_ONLY = "n/a (webhook-only)";
-
-export function isWebhookOnly(level: string): boolean {
-  return level === "L1";
-}
 
 export function requirementLabel(key: RequirementKey): string {
   return REQUIREMENTS[key].label;

@@ -7,7 +7,6 @@ import { levelBadge, notInAllowlistTag, relativeTime, tag, verdictBadge, windowN
 import {
   describeRequirement,
   formatMetric,
-  isWebhookOnly,
   METRIC_REQUIREMENTS,
   renderRequirements,
   requirementLabel,
@@ -40,7 +39,7 @@ function metricCell(key: (typeof METRIC_REQUIREMENTS)[number], health: BackendHe
 
 function backendRow(health: BackendHealth, ctx: PageContext, days: number): SafeHtml {
   const { stats } = health;
-  const webhookOnly = isWebhookOnly(stats.level);
+  const webhookOnly = !stats.collectsResults;
   const metrics = webhookOnly
     ? html`<td class="na" colspan="${METRIC_REQUIREMENTS.length}">${WEBHOOK_ONLY}</td>`
     : METRIC_REQUIREMENTS.map((key) => metricCell(key, health));
