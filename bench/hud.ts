@@ -12,7 +12,7 @@
 //   4. drain    the same history again, replayed into a second store, at 100 rows per batch (the HUD
 //               tables are emptied first; chDB allows one data directory per process, so it is reused)
 // Memory is sampled all along; disk sizes are read after phase 1 (SQLite) and phase 2 (both).
-import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, type Dirent } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -663,12 +663,19 @@ class MemorySampler {
   }
 }
 
-/** Bytes of the files under `dir` (apparent sizes). */
+/** Bytes of the files under `dir` (apparent sizes). ClickHouse merges in the background, so entries may vanish mid-walk. */
 function directoryBytes(dir: string): number {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw error;
+  }
   let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? directoryBytes(full) : lstatSync(full).size;
+    total += entry.isDirectory() ? directoryBytes(full) : (lstatSync(full, { throwIfNoEntry: false })?.size ?? 0);
   }
   return total;
 }
