@@ -97,6 +97,20 @@ const MIGRATIONS: readonly HudMigration[] = [
       SETTINGS ttl_only_drop_parts = 1`,
     ],
   },
+  {
+    version: 2,
+    description: "skip indexes for PR lookups",
+    // The PR view filters on pr_number and head_sha, which are not in the sorting keys; PR numbers grow
+    // with time, so a minmax index lets a lookup skip almost every granule of a year of history.
+    statements: (db) => [
+      ...[RESULTS_TABLE, DISPATCHES_TABLE].flatMap((table) => [
+        `ALTER TABLE ${db}.${table} ADD INDEX IF NOT EXISTS pr_number_minmax pr_number TYPE minmax GRANULARITY 1`,
+        `ALTER TABLE ${db}.${table} ADD INDEX IF NOT EXISTS head_sha_bloom head_sha TYPE bloom_filter(0.01) GRANULARITY 4`,
+        `ALTER TABLE ${db}.${table} MATERIALIZE INDEX pr_number_minmax`,
+        `ALTER TABLE ${db}.${table} MATERIALIZE INDEX head_sha_bloom`,
+      ]),
+    ],
+  },
 ];
 
 export const HUD_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -52,7 +52,8 @@ export class HudWriter {
 
   /** New rows were queued: write now if a full batch waits, otherwise the timer takes them. */
   notify(): void {
-    if (this.#stopped || this.#failures > 0) return;
+    // While a drain runs it takes new rows too; while writes fail, the backoff timer decides.
+    if (this.#stopped || this.#failures > 0 || this.#running) return;
     if (this.#options.store.hudQueueStats().pending >= this.#options.batchRows) void this.flush();
   }
 

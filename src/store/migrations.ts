@@ -141,6 +141,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE hud_rows ADD COLUMN rejected_at INTEGER;
       ALTER TABLE hud_rows ADD COLUMN error TEXT;
       CREATE INDEX hud_rows_pending ON hud_rows (id) WHERE rejected_at IS NULL;
+      CREATE INDEX hud_rows_rejected ON hud_rows (id) WHERE rejected_at IS NOT NULL;
 
       -- What the HUD's history grid shows per PR or push; hud_version orders a row's snapshots.
       ALTER TABLE dispatch_log ADD COLUMN title TEXT;

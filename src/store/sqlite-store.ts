@@ -197,8 +197,9 @@ function prepareStatements(db: Database.Database) {
       "UPDATE hud_rows SET rejected_at = ?, error = ? WHERE id IN (SELECT value FROM json_each(?))",
     ),
     hudQueueStats: db.prepare<[], Row<HudQueueStats>>(
+      // Each part reads one partial index: cheap even with a large backlog (rows are queued in id order).
       `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL) AS pending,
-              (SELECT min(created_at) FROM hud_rows WHERE rejected_at IS NULL) AS oldestPendingAt,
+              (SELECT created_at FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT 1) AS oldestPendingAt,
               (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL) AS rejected`,
     ),
     scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
