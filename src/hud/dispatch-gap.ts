@@ -3,7 +3,7 @@
 import type { DispatchRow } from "./queries/rows.js";
 import type { DispatchGap } from "./views.js";
 
-export const NOT_EXPECTED: DispatchGap = { kind: "not_expected", detail: "a forward-only backend: it receives the event and reports no results" };
+const NOT_EXPECTED: DispatchGap = { kind: "not_expected", detail: "a forward-only backend: it receives the event and reports no results" };
 
 /**
  * null when there is no dispatch row to explain anything. Worst news first. `collectsResults` says

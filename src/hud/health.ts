@@ -6,7 +6,7 @@ import { LEVELS, type Allowlist, type LevelRequirements } from "../allowlist/typ
 import type { DispatchCounts, JobCounts } from "./queries/stats.js";
 import type { BackendHealth, BackendStats, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
 
-export const LEVEL_TITLES: Record<string, string> = {
+const LEVEL_TITLES: Record<string, string> = {
   L4: "merge-gating",
   L3: "check runs on PR",
   L2: "callback-only",
@@ -17,7 +17,7 @@ const ratio = (part: number, whole: number): number | null => (whole === 0 ? nul
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The stats of one backend; availability is not measured for backends whose results are not collected (L1). */
-export function backendStats(
+function backendStats(
   identity: Pick<BackendStats, "downstreamRepo" | "backendName" | "level" | "inAllowlist" | "collectsResults">,
   jobs: JobCounts | undefined,
   dispatches: DispatchCounts | undefined,
@@ -67,7 +67,7 @@ const REQUIREMENTS: Record<Exclude<keyof LevelRequirements, "window_days">, { me
   max_run_time_p90: { measure: (s) => seconds(s.executionMs.p90), atLeast: false },
 };
 
-export function checkRequirements(stats: BackendStats, requirements: LevelRequirements): BackendHealth {
+function checkRequirements(stats: BackendStats, requirements: LevelRequirements): BackendHealth {
   const checks: RequirementCheck[] = [];
   for (const [requirement, rule] of Object.entries(REQUIREMENTS) as Array<[keyof typeof REQUIREMENTS, (typeof REQUIREMENTS)[keyof typeof REQUIREMENTS]]>) {
     const threshold = requirements[requirement];
@@ -89,7 +89,7 @@ function overall(checks: RequirementCheck[], stats: BackendStats): Verdict {
  * Worst first: failing backends, then by test pass rate (lowest first). A backend that was dispatched
  * but never produced a result ranks before all others with data; one with no activity at all comes last.
  */
-export function worstFirst(a: BackendHealth, b: BackendHealth): number {
+function worstFirst(a: BackendHealth, b: BackendHealth): number {
   return rank(a) - rank(b) || a.stats.downstreamRepo.localeCompare(b.stats.downstreamRepo);
 }
 

@@ -5,7 +5,7 @@ import { capLength } from "../checks/text-limits.js";
 import type { StoredJob } from "../store/store.js";
 
 /** The HUD shows a short summary (tooltips, PR boxes); the full text is in the job's check run. */
-export const HUD_SUMMARY_LENGTH = 2000;
+const HUD_SUMMARY_LENGTH = 2000;
 
 /**
  * `eventType`: pull_request, push, or a self-report's kind (nightly, periodic, …). Times are epoch ms;

@@ -23,8 +23,8 @@ export interface HudRouteOptions {
   now?: () => number;
 }
 
-export const DEFAULT_DAYS = 7;
-export const MAX_DAYS = 90;
+const DEFAULT_DAYS = 7;
+const MAX_DAYS = 90;
 
 const Days = z.coerce
   .number({ error: `days must be a whole number of days from 1 to ${MAX_DAYS}` })

@@ -10,7 +10,7 @@ import type { HudConnection } from "./clickhouse.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "./migrations.js";
 import { parseQueuedRow, type InsertRow } from "./rows.js";
 
-export const TABLES: Record<HudTarget, string> = { results: RESULTS_TABLE, dispatches: DISPATCHES_TABLE };
+const TABLES: Record<HudTarget, string> = { results: RESULTS_TABLE, dispatches: DISPATCHES_TABLE };
 
 export interface HudWriterOptions {
   store: Store;

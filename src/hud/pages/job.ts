@@ -49,7 +49,7 @@ export function formatTests(tests: NonNullable<JobCell["tests"]>): string {
 }
 
 /** Plain-text tooltip, one fact per line (browsers show the newlines). */
-export function jobTooltip(job: JobCell): string {
+function jobTooltip(job: JobCell): string {
   const failed = job.failedTests.slice(0, FAILED_TESTS_SHOWN);
   const more = job.failedTests.length - failed.length;
   const lines = [
