@@ -23,7 +23,7 @@ export interface HudRouteOptions {
   now?: () => number;
 }
 
-const DEFAULT_DAYS = 7;
+export const DEFAULT_DAYS = 7;
 const MAX_DAYS = 90;
 
 const Days = z.coerce
