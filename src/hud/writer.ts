@@ -73,7 +73,10 @@ export class HudWriter {
     return this.#running;
   }
 
-  /** Stops the timer and makes one last attempt; whatever it cannot write stays queued for the next start. */
+  /**
+   * Stops the timer and, unless ClickHouse is failing, makes one last attempt; whatever is not written
+   * stays queued for the next start.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
