@@ -110,25 +110,45 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
   };
 }
 
-/** Outbox depth and age, read from the store at scrape time. */
-export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, now: () => number = Date.now): void {
+/** A store queue's depth and the age of its oldest entry (0 when empty), read at scrape time. */
+function observeQueue(
+  metrics: RelayMetrics,
+  queue: { pending: string; pendingHelp: string; age: string; ageHelp: string },
+  stats: () => { pending: number; oldestPendingAt?: number },
+  now: () => number,
+): void {
   new Gauge({
-    name: "relay_outbox_pending",
-    help: "Outbox tasks (dispatches, check-run writes) waiting to be sent.",
+    name: queue.pending,
+    help: queue.pendingHelp,
     registers: [metrics.registry],
     collect() {
       this.set(stats().pending);
     },
   });
   new Gauge({
-    name: "relay_outbox_oldest_pending_age_seconds",
-    help: "Age of the oldest outbox task still waiting (0 when none).",
+    name: queue.age,
+    help: queue.ageHelp,
     registers: [metrics.registry],
     collect() {
       const oldest = stats().oldestPendingAt;
       this.set(oldest === undefined ? 0 : (now() - oldest) / 1000);
     },
   });
+}
+
+/** Outbox depth, age and dead letters, read from the store at scrape time. */
+export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, now: () => number = Date.now): void {
+  observeQueue(
+    metrics,
+    {
+      pending: "relay_outbox_pending",
+      pendingHelp: "Outbox tasks (dispatches, check-run writes) waiting to be sent.",
+      age: "relay_outbox_oldest_pending_age_seconds",
+      ageHelp: "Age of the oldest outbox task still waiting (0 when none).",
+    },
+    stats,
+    now,
+  );
   new Gauge({
     name: "relay_outbox_dead",
     help: "Outbox tasks given up after their maximum age (dead-lettered).",
@@ -141,21 +161,15 @@ export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, n
 
 /** HUD queue depth and age, read from the store at scrape time. */
 export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStats, now: () => number = Date.now): void {
-  new Gauge({
-    name: "relay_hud_rows_pending",
-    help: "HUD rows waiting in the store to be written to ClickHouse.",
-    registers: [metrics.registry],
-    collect() {
-      this.set(stats().pending);
+  observeQueue(
+    metrics,
+    {
+      pending: "relay_hud_rows_pending",
+      pendingHelp: "HUD rows waiting in the store to be written to ClickHouse.",
+      age: "relay_hud_oldest_pending_age_seconds",
+      ageHelp: "Age of the oldest HUD row waiting to be written (0 when none).",
     },
-  });
-  new Gauge({
-    name: "relay_hud_oldest_pending_age_seconds",
-    help: "Age of the oldest HUD row waiting to be written (0 when none).",
-    registers: [metrics.registry],
-    collect() {
-      const oldest = stats().oldestPendingAt;
-      this.set(oldest === undefined ? 0 : (now() - oldest) / 1000);
-    },
-  });
+    stats,
+    now,
+  );
 }
