@@ -7,7 +7,7 @@ import { backendHealth, summaryView } from "./health.js";
 import { prView } from "./pr-view.js";
 import { dailySeries } from "./queries/daily.js";
 import { dispatchLogRows, jobRows } from "./queries/rows.js";
-import { TIME_PARAM, windowParams, type Window } from "./queries/sql.js";
+import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts } from "./queries/stats.js";
 import type { BackendView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
 
@@ -25,7 +25,6 @@ const GRID_JOB_LIMIT = 5000;
 const SHAS_PER_PR = 20;
 const DAY_MS = 86_400_000;
 
-const IN_WINDOW = (column: string) => `${column} >= {from:${TIME_PARAM}} AND ${column} < {to:${TIME_PARAM}}`;
 
 export class HudService {
   constructor(private readonly options: HudServiceOptions) {}
@@ -47,8 +46,8 @@ export class HudService {
       jobCounts(db, window, key),
       dispatchCounts(db, window, key),
       dailySeries(db, window, key),
-      jobRows(db, `downstream_repo = {repo:String} AND ${IN_WINDOW("first_report_at")}`, filter, GRID_JOB_LIMIT),
-      dispatchLogRows(db, `downstream_repo = {repo:String} AND ${IN_WINDOW("created_at")}`, filter, GRID_JOB_LIMIT),
+      jobRows(db, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`, filter, GRID_JOB_LIMIT),
+      dispatchLogRows(db, `downstream_repo = {repo:String} AND ${inWindow("created_at")}`, filter, GRID_JOB_LIMIT),
     ]);
     const allowlist = this.options.allowlist();
     const entry = allowlist?.byRepo.get(key);
@@ -92,8 +91,8 @@ export class HudService {
     const params = { ...windowParams(window), upstream: this.options.upstreamRepo.toLowerCase(), repos, byRepo: level !== undefined };
     const scope = "upstream_repo = {upstream:String} AND (NOT {byRepo:Bool} OR has({repos:Array(String)}, downstream_repo))";
     const [cells, sent] = await Promise.all([
-      jobRows(db, `${scope} AND event_type != 'pull_request' AND ${IN_WINDOW("first_report_at")}`, params, GRID_JOB_LIMIT),
-      dispatchLogRows(db, `${scope} AND event_type = 'push' AND ${IN_WINDOW("created_at")}`, params, GRID_JOB_LIMIT),
+      jobRows(db, `${scope} AND event_type != 'pull_request' AND ${inWindow("first_report_at")}`, params, GRID_JOB_LIMIT),
+      dispatchLogRows(db, `${scope} AND event_type = 'push' AND ${inWindow("created_at")}`, params, GRID_JOB_LIMIT),
     ]);
     const history = historyGrid(cells, sent, { column: backendJobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() });
     return { window: span, level: level ?? null, history };

@@ -2,7 +2,7 @@
 // empty days happens here too, so plots have one point per day).
 import type { HudDatabase } from "../clickhouse.js";
 import type { DailyPoint } from "../views.js";
-import { latestAttempts, num, select, TEST_FAILURE, TIME_PARAM, windowParams, type Window } from "./sql.js";
+import { inWindow, latestAttempts, num, select, TEST_FAILURE, windowParams, type Window } from "./sql.js";
 
 interface DailyColumns {
   day: string;
@@ -22,7 +22,7 @@ export async function dailySeries(db: HudDatabase, window: Window, downstreamRep
         countIf(conclusion = 'success') AS succeeded,
         countIf(${TEST_FAILURE}) AS test_failures,
         quantileExact(0.5)(queue_ms) AS queue_p50
-      FROM (${latestAttempts(db.database, `downstream_repo = {repo:String} AND first_report_at >= {from:${TIME_PARAM}} AND first_report_at < {to:${TIME_PARAM}}`)})
+      FROM (${latestAttempts(db.database, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`)})
       GROUP BY day
       ORDER BY day`,
     { ...windowParams(window), repo: downstreamRepo.toLowerCase() },

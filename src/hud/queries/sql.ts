@@ -21,6 +21,11 @@ export function windowParams(window: Window): { from: string; to: string } {
 
 export const TIME_PARAM = "DateTime64(3, 'UTC')";
 
+/** `column` within the window's {from} and {to} parameters (see windowParams). */
+export const inWindow = (column: string): string => `${column} >= {from:${TIME_PARAM}} AND ${column} < {to:${TIME_PARAM}}`;
+/** Every backend when the {repo} parameter is empty, else the one named. */
+export const FOR_REPO = "(empty({repo:String}) OR downstream_repo = {repo:String})";
+
 /** Infra failure: the job could not run properly (timed out, or the downstream blamed runner/device/network). */
 export const INFRA_FAILURE = "(conclusion = 'timed_out' OR (status = 'completed' AND failure_kind = 'infra'))";
 /** Test failure: a failure not blamed on infrastructure (test, upstream, unknown or unmarked). */

@@ -1,7 +1,7 @@
 // Per-backend raw counts over a window: jobs (latest attempts) from the results table, and dispatch
 // outcomes from the dispatch log joined with what each dispatch produced. Rates are derived in health.ts.
 import type { HudDatabase } from "../clickhouse.js";
-import { dispatchRows, INFRA_FAILURE, latestAttempts, num, select, TEST_FAILURE, TIME_PARAM, windowParams, type Window } from "./sql.js";
+import { dispatchRows, FOR_REPO, INFRA_FAILURE, inWindow, latestAttempts, num, select, TEST_FAILURE, TIME_PARAM, windowParams, type Window } from "./sql.js";
 
 export interface JobCounts {
   downstreamRepo: string;
@@ -74,7 +74,7 @@ export async function jobCounts(db: HudDatabase, window: Window, downstreamRepo?
         countIf(execution_ms IS NOT NULL AND status = 'completed') AS exec_samples,
         uniqExactIf(pr_number, pr_number > 0) AS prs,
         toUnixTimestamp64Milli(max(first_report_at)) AS last_run_ms
-      FROM (${latestAttempts(db.database, `first_report_at >= {from:${TIME_PARAM}} AND first_report_at < {to:${TIME_PARAM}} AND (empty({repo:String}) OR downstream_repo = {repo:String})`)})
+      FROM (${latestAttempts(db.database, `${inWindow("first_report_at")} AND ${FOR_REPO}`)})
       GROUP BY downstream_repo
       ORDER BY downstream_repo`,
     { ...windowParams(window), repo: downstreamRepo?.toLowerCase() ?? "" },
@@ -117,7 +117,7 @@ export async function dispatchCounts(db: HudDatabase, window: Window, downstream
     db,
     `WITH produced AS (
         SELECT delivery_id, downstream_repo, count() AS jobs, countIf(status = 'in_progress') AS running, countIf(${INFRA_FAILURE}) AS infra
-        FROM (${latestAttempts(db.database, `first_report_at >= {from:${TIME_PARAM}} AND (empty({repo:String}) OR downstream_repo = {repo:String})`)})
+        FROM (${latestAttempts(db.database, `first_report_at >= {from:${TIME_PARAM}} AND ${FOR_REPO}`)})
         GROUP BY delivery_id, downstream_repo
       )
       SELECT d.downstream_repo AS downstream_repo,
@@ -127,7 +127,7 @@ export async function dispatchCounts(db: HudDatabase, window: Window, downstream
         countIf(d.outcome IN ('failed', 'dead')) AS failed,
         countIf(d.outcome = 'sent' AND p.jobs > 0 AND p.running = 0 AND p.infra = 0) AS available,
         countIf(d.outcome = 'sent' AND ((p.jobs = 0 AND d.reason = 'never_reported') OR p.infra > 0)) AS unavailable
-      FROM (${dispatchRows(db.database, `created_at >= {from:${TIME_PARAM}} AND created_at < {to:${TIME_PARAM}} AND (empty({repo:String}) OR downstream_repo = {repo:String})`)}) AS d
+      FROM (${dispatchRows(db.database, `${inWindow("created_at")} AND ${FOR_REPO}`)}) AS d
       LEFT JOIN produced AS p ON p.delivery_id = d.delivery_id AND p.downstream_repo = d.downstream_repo
       GROUP BY d.downstream_repo
       ORDER BY d.downstream_repo`,
