@@ -26,12 +26,8 @@ export interface HudRouteOptions {
 export const DEFAULT_DAYS = 7;
 const MAX_DAYS = 90;
 
-const Days = z.coerce
-  .number({ error: `days must be a whole number of days from 1 to ${MAX_DAYS}` })
-  .int({ error: `days must be a whole number of days from 1 to ${MAX_DAYS}` })
-  .min(1, { error: `days must be a whole number of days from 1 to ${MAX_DAYS}` })
-  .max(MAX_DAYS, { error: `days must be a whole number of days from 1 to ${MAX_DAYS}` })
-  .default(DEFAULT_DAYS);
+const DAYS_PROBLEM = { error: `days must be a whole number of days from 1 to ${MAX_DAYS}` };
+const Days = z.coerce.number(DAYS_PROBLEM).int(DAYS_PROBLEM).min(1, DAYS_PROBLEM).max(MAX_DAYS, DAYS_PROBLEM).default(DEFAULT_DAYS);
 const WindowQuery = z.strictObject({ days: Days });
 const TrunkQuery = z.strictObject({ days: Days, level: z.enum(LEVELS, { error: `level must be one of ${LEVELS.join(", ")}` }).optional() });
 const PrQuery = z.strictObject({ sha: z.string().regex(/^[0-9a-f]{7,40}$/i, { error: "sha must be 7 to 40 hexadecimal characters" }).optional() });
