@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { isRepoSlug } from "./github/repo-name.js";
+import { describeIssues } from "./schemas/describe-issues.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -80,7 +81,7 @@ function parseBuildkitePipelines(value: string, ctx: z.RefinementCtx) {
   }
   const parsed = BuildkitePipelines.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "value"}: ${issue.message}`).join("; ");
+    const problems = describeIssues(parsed.error, "value");
     ctx.addIssue({ code: "custom", message: `is not a valid pipeline mapping (${problems}); see docs/callback.md` });
     return z.NEVER;
   }

@@ -7,6 +7,7 @@ import { BackendNameSchema } from "../allowlist/schema.js";
 import { LEVELS } from "../allowlist/types.js";
 import type { Level } from "../allowlist/types.js";
 import { RepoSlugSchema } from "../github/repo-name.js";
+import { describeIssues } from "../schemas/describe-issues.js";
 import { MAX_TICKET_LENGTH } from "./ticket.js";
 
 export const MAX_LABELS = 50;
@@ -244,6 +245,5 @@ function capTitle(title: string): string {
 function validate(candidate: unknown, deliveryId: string): DispatchPayload {
   const result = DispatchPayloadV1.safeParse(candidate);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "(payload)"}: ${issue.message}`);
-  throw new Error(`invalid dispatch payload for delivery ${JSON.stringify(deliveryId)}: ${problems.join("; ")}`);
+  throw new Error(`invalid dispatch payload for delivery ${JSON.stringify(deliveryId)}: ${describeIssues(result.error, "(payload)")}`);
 }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { LEVELS } from "../allowlist/types.js";
 import type { Level } from "../allowlist/types.js";
 import { isRepoSlug } from "../github/repo-name.js";
+import { describeIssues } from "../schemas/describe-issues.js";
 
 export const TICKET_ISSUER = "cross-repo-ci-relay";
 export const TICKET_AUDIENCE = "cross-repo-ci-relay/callback";
@@ -140,8 +141,7 @@ function selectKey(token: string, keys: TicketKeys): string | TicketVerification
 function toClaims(payload: unknown): TicketVerification {
   const parsed = ClaimsSchema.safeParse(payload);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-    return failure("invalid_claims", `the ticket's claims are invalid: ${problems.join("; ")}`);
+    return failure("invalid_claims", `the ticket's claims are invalid: ${describeIssues(parsed.error, "")}`);
   }
   const { jti, sub, up, pr, sha, lvl } = parsed.data;
   return {

@@ -2,6 +2,7 @@
 // ClickHouse (JSONEachRow, times as DateTime64(3, 'UTC') text). The one parser of queued rows: a row
 // that does not match is refused here, with the reason, and never sent.
 import { z } from "zod";
+import { describeIssues } from "../schemas/describe-issues.js";
 import type { HudTarget } from "../store/store.js";
 
 /** Epoch ms → `YYYY-MM-DD hh:mm:ss.sss`, which DateTime64(3, 'UTC') parses whatever the server's settings. */
@@ -119,5 +120,5 @@ const PARSERS: Record<HudTarget, z.ZodType<InsertRow, unknown>> = { results: Res
 export function parseQueuedRow(target: HudTarget, row: unknown): ParsedQueueRow {
   const parsed = PARSERS[target].safeParse(row);
   if (parsed.success) return { ok: true, row: parsed.data };
-  return { ok: false, error: parsed.error.issues.map((issue) => `${issue.path.join(".") || "row"}: ${issue.message}`).join("; ") };
+  return { ok: false, error: describeIssues(parsed.error, "row") };
 }
