@@ -268,6 +268,30 @@ const EnvVars = z.object({
   RELAY_TICKET_SECRET: secret.optional(),
   RELAY_TICKET_SECRET_PREVIOUS: secret.optional(),
   WEBHOOK_SECRET: z.string().optional(),
+  // Accepted beside WEBHOOK_SECRET while a new webhook secret is rolled out (docs/security.md).
+  WEBHOOK_SECRET_PREVIOUS: z.string().min(1).optional(),
+
+  // Limits of the public HTTP surface (docs/security.md). GitHub caps webhook payloads at 25 MB.
+  RELAY_WEBHOOK_MAX_BYTES: integer("a webhook body limit in bytes", 1024, 26_214_400, 26_214_400),
+  RELAY_HTTP_HEADERS_TIMEOUT_SECONDS: integer("a header timeout in seconds", 1, 120, 10),
+  RELAY_HTTP_REQUEST_TIMEOUT_SECONDS: integer("a request timeout in seconds", 1, 600, 30),
+  RELAY_HTTP_KEEPALIVE_TIMEOUT_SECONDS: integer("a keep-alive timeout in seconds", 1, 600, 5),
+  RELAY_HTTP_MAX_CONNECTIONS: integer("a maximum number of open connections", 1, 100_000, 1000),
+
+  // Fair use of the upstream installation's write budget (docs/security.md).
+  RELAY_MAX_JOB_CHECKS: integer("a maximum number of job check runs per backend and head", 0, 1000, 50),
+  // Nightly self-reports name an upstream sha the relay verifies; these bound what that costs.
+  RELAY_COMMIT_LOOKUP_TIMEOUT_SECONDS: integer("a commit lookup timeout in seconds", 1, 60, 3),
+  RELAY_COMMIT_LOOKUPS_PER_HOUR: integer("a number of upstream commit lookups per hour per repo", 1, 10_000, 60),
+
+  // An optional second App for the downstream side (dispatch, cancel): docs/security.md "Two Apps".
+  DOWNSTREAM_APP_ID: checked([
+    (value) => /^[1-9]\d*$/.test(value),
+    (value) => `${quote(value)} is not a GitHub App ID; set it to the downstream App's numeric ID, or unset it to use one App`,
+  ]).optional(),
+  DOWNSTREAM_PRIVATE_KEY: z.string().optional(),
+  DOWNSTREAM_PRIVATE_KEY_PATH: z.string().optional(),
+  DOWNSTREAM_WEBHOOK_SECRET: z.string().min(1).optional(),
 
   GHE_HOST: checked([
     (value) => HOST_PORT.test(value) && URL.canParse(`https://${value}`),
@@ -288,6 +312,10 @@ const EnvVars = z.object({
     (value) => value.startsWith("/"),
     (value) => `${quote(value)} does not start with "/"; set it to a URL path (default /api/github/webhooks)`,
   ]).default("/api/github/webhooks"),
+  LOG_FORMAT: checked([
+    (value) => value === "json" || value === "pretty",
+    (value) => `${quote(value)} is not a log format; set it to json or pretty (default: json in production, pretty otherwise)`,
+  ]).optional(),
   LOG_LEVEL: checked([
     (value) => LOG_LEVELS.includes(value),
     (value) => `${quote(value)} is not a log level; set it to one of ${LOG_LEVELS.join(", ")} (Probot's default: info)`,
@@ -305,6 +333,13 @@ const ConfigSchema = EnvVars.superRefine(
           'not set, but required in production (Probot would silently verify webhooks with the secret "development"); set it to the App\'s webhook secret',
       });
     }
+    if (vars.DOWNSTREAM_APP_ID !== undefined && vars.DOWNSTREAM_WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DOWNSTREAM_WEBHOOK_SECRET"],
+        message: "not set, but required in production when DOWNSTREAM_APP_ID is set; set it to the downstream App's webhook secret",
+      });
+    }
     if (vars.RELAY_TICKET_SECRET === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -315,7 +350,28 @@ const ConfigSchema = EnvVars.superRefine(
   },
   // Run even when other variables are invalid, so every problem is reported at once.
   { when: () => true },
-).transform(toConfig);
+)
+  .superRefine(
+    (vars, ctx) => {
+      const key = [vars.DOWNSTREAM_PRIVATE_KEY, vars.DOWNSTREAM_PRIVATE_KEY_PATH].filter((value) => value !== undefined);
+      if (vars.DOWNSTREAM_APP_ID !== undefined && key.length !== 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["DOWNSTREAM_PRIVATE_KEY"],
+          message: "set exactly one of DOWNSTREAM_PRIVATE_KEY (PEM) and DOWNSTREAM_PRIVATE_KEY_PATH when DOWNSTREAM_APP_ID is set",
+        });
+      }
+      if (vars.DOWNSTREAM_APP_ID === undefined && (key.length > 0 || vars.DOWNSTREAM_WEBHOOK_SECRET !== undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["DOWNSTREAM_APP_ID"],
+          message: "not set, but other DOWNSTREAM_* variables are; set it to the downstream App's ID, or unset them all to use one App",
+        });
+      }
+    },
+    { when: () => true },
+  )
+  .transform(toConfig);
 
 function toConfig(vars: z.output<typeof EnvVars>) {
   const publicUrl = vars.RELAY_PUBLIC_URL ?? `http://localhost:${vars.PORT}`;
@@ -329,6 +385,27 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     dataDir: vars.DATA_DIR,
     webhookPath: vars.WEBHOOK_PATH,
     webhookSecretSet: vars.WEBHOOK_SECRET !== undefined,
+    /** Secrets a webhook signature may match: the current one first, then the one being rotated out. */
+    webhookSecrets: [vars.WEBHOOK_SECRET, vars.WEBHOOK_SECRET_PREVIOUS].filter((value): value is string => value !== undefined),
+    http: {
+      webhookMaxBytes: vars.RELAY_WEBHOOK_MAX_BYTES,
+      headersTimeoutMs: vars.RELAY_HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: vars.RELAY_HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: vars.RELAY_HTTP_KEEPALIVE_TIMEOUT_SECONDS * 1000,
+      maxConnections: vars.RELAY_HTTP_MAX_CONNECTIONS,
+    },
+    log: { level: vars.LOG_LEVEL ?? "info", format: vars.LOG_FORMAT ?? (vars.NODE_ENV === "production" ? "json" : "pretty") },
+    checks: { maxJobChecksPerBackend: vars.RELAY_MAX_JOB_CHECKS },
+    selfReports: { lookupTimeoutMs: vars.RELAY_COMMIT_LOOKUP_TIMEOUT_SECONDS * 1000, lookupsPerHour: vars.RELAY_COMMIT_LOOKUPS_PER_HOUR },
+    downstreamApp:
+      vars.DOWNSTREAM_APP_ID === undefined
+        ? undefined
+        : {
+            appId: Number(vars.DOWNSTREAM_APP_ID),
+            privateKey: vars.DOWNSTREAM_PRIVATE_KEY,
+            privateKeyPath: vars.DOWNSTREAM_PRIVATE_KEY_PATH,
+            webhookSecret: vars.DOWNSTREAM_WEBHOOK_SECRET,
+          },
     upstream: { repo: vars.UPSTREAM_REPO },
     allowlist: {
       source:
