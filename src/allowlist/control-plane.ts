@@ -25,7 +25,7 @@ export function setUpAllowlist(app: Probot, options: ControlPlaneOptions): Allow
   const location = config.allowlist.source;
   const newSource = (fetcher: AllowlistFetcher) =>
     new AllowlistSource(fetcher, {
-      log: app.log.child({ name: "allowlist" }),
+      log: app.log.child({ component: "allowlist" }),
       metrics,
       refreshSeconds: config.allowlist.refreshSeconds,
     });

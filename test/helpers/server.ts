@@ -1,12 +1,13 @@
-// Starts the relay on loopback through Probot's own Server, as `probot run` does.
+// Starts the relay on loopback through its own server entry (src/server/), as `npm start` does.
 import { createHmac } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Probot, ProbotOctokit, Server } from "probot";
+import type { Logger } from "pino";
+import { ProbotOctokit } from "probot";
 import type { DispatchService } from "../../src/dispatch/service.js";
-import { createApp, type RunningParts } from "../../src/index.js";
+import { startServer } from "../../src/server/start.js";
 import { testLog, testPrivateKey } from "./probot.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
@@ -23,40 +24,31 @@ export interface RelayOptions {
   baseUrl?: string;
   /** Port on 127.0.0.1; default a free one (pick it yourself to know RELAY_PUBLIC_URL up front). */
   port?: number;
+  /** Default: testLog (silent unless TEST_LOG_LEVEL is set). */
+  log?: Logger;
 }
 
 export async function startRelay(env: Record<string, string | undefined>, options: RelayOptions = {}): Promise<RunningRelay> {
-  let running: RunningParts | undefined;
-  const server = new Server({
-    host: "127.0.0.1",
-    // Probot's Server treats port 0 as "unset" and falls back to 3000, so pick a free port first.
-    port: options.port ?? (await freePort()),
-    log: testLog,
-    Probot: Probot.defaults({
+  const running = await startServer({
+    env: {
+      WEBHOOK_SECRET,
+      RELAY_TICKET_SECRET: TICKET_SECRET,
+      RELAY_REDELIVERY_MINUTES: "0",
+      DATA_DIR: tempDir(),
+      ...env,
+    },
+    log: options.log ?? testLog,
+    probot: {
       appId: 1,
       privateKey: testPrivateKey(),
       secret: WEBHOOK_SECRET,
-      log: testLog,
       ...(options.baseUrl && { baseUrl: options.baseUrl }),
       Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
-    }),
-  });
-  await server.load(
-    createApp({
-      env: { RELAY_TICKET_SECRET: TICKET_SECRET, RELAY_REDELIVERY_MINUTES: "0", DATA_DIR: tempDir(), ...env },
-      onRunning: (parts) => (running = parts),
-      gracefulShutdown: false,
-    }),
-  );
-  await server.start();
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    ...(running && { dispatch: running.dispatch }),
-    async stop() {
-      await running?.stop();
-      await server.stop();
     },
-  };
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+  });
+  return { url: running.url, ...(running.relay && { dispatch: running.relay.dispatch }), stop: () => running.stop() };
 }
 
 /**

@@ -1,0 +1,53 @@
+// `npm start`: the relay's own server. Without App credentials it hands over to Probot's `run()`, whose
+// setup page registers the App from app.yml (and which, in production, stops with Probot's own message).
+import { subscribe } from "node:diagnostics_channel";
+import { existsSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import { getPrivateKey } from "@probot/get-private-key";
+import { run } from "probot";
+import { ConfigError, loadConfig } from "../config.js";
+import { createApp } from "../index.js";
+import { createLogger, type LogSettings } from "../logging.js";
+import { startServer } from "./start.js";
+
+if (existsSync(".env")) process.loadEnvFile(".env");
+
+try {
+  if (process.env.APP_ID && getPrivateKey({ env: process.env })) await serve();
+  else await setUp();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}
+
+async function serve(): Promise<void> {
+  const running = await startServer({ env: process.env });
+  const stop = () => {
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+async function setUp(): Promise<void> {
+  // Probot's setup server is not ours to wrap; its responses get the header on their way out.
+  subscribe("http.server.request.start", (message) => {
+    (message as { response: ServerResponse }).response.setHeader("x-content-type-options", "nosniff");
+  });
+  await run(createApp(), { log: await createLogger(setupLogSettings()) });
+}
+
+/** The configured log settings, or defaults while the configuration is incomplete (first start). */
+function setupLogSettings(): LogSettings {
+  try {
+    return loadConfig(process.env).log;
+  } catch {
+    return { level: "info", format: "pretty" };
+  }
+}
