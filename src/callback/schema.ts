@@ -2,10 +2,13 @@
 // downstream contract (published as docs/schemas/callback.v1.json); changing a field's meaning needs schema
 // version 2. The body is untrusted: which PR and which sha a report is about come from the relay-signed ticket
 // (or, for a self-report, from `nightly.upstream_sha`, which the relay checks upstream), never from other
-// fields. Every field is bounded so a report always fits a check run (65,535 characters) and a HUD row.
+// fields. Every field is bounded so a report always fits a check run (65,535 characters) and a HUD row: every
+// string is made well-formed (no lone surrogates) and every number that ends in a ClickHouse column fits its type.
 import { z } from "zod";
 import { MAX_TICKET_LENGTH } from "../dispatch/ticket.js";
+import { UINT32_MAX, uint32 } from "../hud/column-types.js";
 import type { SchemaEntry } from "../schemas/export.js";
+import { wellFormed } from "../schemas/well-formed.js";
 
 export const CALLBACK_SCHEMA_VERSION = 1;
 
@@ -45,36 +48,41 @@ export const MAX_NIGHTLY_EVENT_LENGTH = 50;
 export const MAX_REPORTED_PROBLEMS = 20;
 
 const HTTP_URL = { protocol: /^https?$/, message: "must be an absolute http(s) URL" } as const;
-const Timestamp = z.iso.datetime({
-  offset: true,
-  message: "must be an ISO-8601 timestamp with a time zone, such as 2026-01-31T12:00:00Z",
-});
-const Count = z.int().nonnegative();
+const Timestamp = wellFormed(
+  z.iso.datetime({
+    offset: true,
+    message: "must be an ISO-8601 timestamp with a time zone, such as 2026-01-31T12:00:00Z",
+  }),
+);
+/** Test counts end in UInt32 columns of the HUD. */
+const Count = uint32();
+/** Every string field of the body: lone surrogates become U+FFFD (the HUD's ClickHouse refuses them). */
+const textField = () => wellFormed(z.string());
 // A schema-level message (as on z.url) would also replace the length message, so the cap names its own.
-const urlCap = (max: number) => ({ message: `too long (max ${max})` });
+const urlField = (max: number) => wellFormed(z.url(HTTP_URL).max(max, { message: `too long (max ${max})` }));
 
 const Workflow = z
   .strictObject({
-    name: z.string().min(1).max(MAX_WORKFLOW_NAME_LENGTH).describe("Name of the downstream workflow (github.workflow)."),
+    name: textField().min(1).max(MAX_WORKFLOW_NAME_LENGTH).describe("Name of the downstream workflow (github.workflow)."),
     run_id: z.int().positive().describe("The downstream workflow run's id (github.run_id)."),
     run_attempt: z
       .int()
       .positive()
+      .max(UINT32_MAX)
       .describe("The run's attempt (github.run_attempt), starting at 1; a re-run reports a new attempt, which is a new job."),
-    url: z.url(HTTP_URL).max(MAX_URL_LENGTH, urlCap(MAX_URL_LENGTH)).describe("Web URL of the downstream workflow run."),
+    url: urlField(MAX_URL_LENGTH).describe("Web URL of the downstream workflow run."),
   })
   .describe("The downstream workflow run this report comes from.");
 
 const Job = z
   .strictObject({
-    name: z
-      .string()
+    name: textField()
       .min(1)
       .max(MAX_JOB_NAME_LENGTH)
       .describe(
         "Name of the job, shown in the check run `<prefix> / <backend> / <workflow> / <job>`. Must be distinct per matrix leg (include the matrix values, e.g. `test (npu, 2)`): reports with the same workflow run, attempt and job name are the same job.",
       ),
-    url: z.url(HTTP_URL).max(MAX_URL_LENGTH, urlCap(MAX_URL_LENGTH)).optional().describe("Web URL of the job's log; defaults to the workflow run's URL."),
+    url: urlField(MAX_URL_LENGTH).optional().describe("Web URL of the job's log; defaults to the workflow run's URL."),
   })
   .describe("The job within the workflow run this report is about.");
 
@@ -97,15 +105,14 @@ const Tests = z
   })
   .describe("Test counts. passed + failed + skipped (+ errors) must not exceed total.");
 
-const EnvironmentKey = z
-  .string()
+const EnvironmentKey = textField()
   .max(MAX_ENVIRONMENT_KEY_LENGTH, { message: `too long (max ${MAX_ENVIRONMENT_KEY_LENGTH})` })
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
     message: "must start with a letter or digit and contain only letters, digits, '_', '.' and '-'",
   });
 
 const Environment = z
-  .record(EnvironmentKey, z.string().max(MAX_ENVIRONMENT_VALUE_LENGTH))
+  .record(EnvironmentKey, textField().max(MAX_ENVIRONMENT_VALUE_LENGTH))
   .refine((environment) => Object.keys(environment).length <= MAX_ENVIRONMENT_KEYS, {
     message: `too many entries (max ${MAX_ENVIRONMENT_KEYS})`,
   })
@@ -116,12 +123,10 @@ const Environment = z
 
 const Nightly = z
   .strictObject({
-    upstream_sha: z
-      .string()
+    upstream_sha: textField()
       .regex(/^[0-9a-f]{40}$/, { message: "must be a 40-character lowercase hex commit sha" })
       .describe("The upstream commit that was tested; the relay checks that it exists in the upstream repository."),
-    event: z
-      .string()
+    event: textField()
       .max(MAX_NIGHTLY_EVENT_LENGTH)
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
         message: "must start with a letter or digit and contain only letters, digits, '_', '.' and '-'",
@@ -134,8 +139,7 @@ const Nightly = z
 
 const BodyFields = z.strictObject({
   schema_version: z.literal(CALLBACK_SCHEMA_VERSION).describe("Version of this callback schema."),
-  ticket: z
-    .string()
+  ticket: textField()
     .min(1)
     .max(MAX_TICKET_LENGTH)
     .optional()
@@ -149,8 +153,7 @@ const BodyFields = z.strictObject({
     .describe("The job's result, one of GitHub's check-run conclusions. Required when status is completed; absent while in_progress."),
   workflow: Workflow,
   job: Job,
-  summary: z
-    .string()
+  summary: textField()
     .max(MAX_SUMMARY_LENGTH)
     .optional()
     .describe(`Markdown shown in the job's check run, at most ${MAX_SUMMARY_LENGTH} characters.`),
@@ -162,15 +165,13 @@ const BodyFields = z.strictObject({
     ),
   tests: Tests.optional(),
   failed_tests: z
-    .array(z.string().min(1).max(MAX_FAILED_TEST_LENGTH))
+    .array(textField().min(1).max(MAX_FAILED_TEST_LENGTH))
     .max(MAX_FAILED_TESTS)
     .optional()
     .describe(
       `Names of failed tests (e.g. test/test_ops.py::TestOps::test_add), at most ${MAX_FAILED_TESTS} of at most ${MAX_FAILED_TEST_LENGTH} characters; send the first ${MAX_FAILED_TESTS} when more failed.`,
     ),
-  artifact_url: z
-    .url(HTTP_URL)
-    .max(MAX_ARTIFACT_URL_LENGTH, urlCap(MAX_ARTIFACT_URL_LENGTH))
+  artifact_url: urlField(MAX_ARTIFACT_URL_LENGTH)
     .optional()
     .describe("Web URL of the job's artifacts (logs, reports)."),
   environment: Environment.optional(),

@@ -1,16 +1,22 @@
 // The queued HUD rows (as the store keeps them: JSON, times in epoch ms) → the rows inserted into
 // ClickHouse (JSONEachRow, times as DateTime64(3, 'UTC') text). The one parser of queued rows: a row
-// that does not match is refused here, with the reason, and never sent.
+// that does not match is refused here, with the reason, and never sent. Whatever wrote the row (callbacks,
+// webhooks' PR titles and authors), its strings leave here well-formed and its numbers fit their columns.
 import { z } from "zod";
 import { describeIssues } from "../schemas/describe-issues.js";
+import { wellFormed } from "../schemas/well-formed.js";
 import type { HudTarget } from "../store/store.js";
+import { UINT32_MAX, uint32 } from "./column-types.js";
 
 /** Epoch ms → `YYYY-MM-DD hh:mm:ss.sss`, which DateTime64(3, 'UTC') parses whatever the server's settings. */
 export function clickHouseTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
-const EpochMs = z.int().nonnegative();
+// ClickHouse parses four-digit years only ("+275760-09-13 …" is CANNOT_PARSE_DATETIME).
+const MIN_TIME_MS = Date.parse("0000-01-01T00:00:00Z");
+const MAX_TIME_MS = Date.parse("9999-12-31T23:59:59.999Z");
+const EpochMs = z.int().nonnegative().max(MAX_TIME_MS);
 const Time = EpochMs.transform(clickHouseTime);
 const OptionalTime = Time.nullable().default(null);
 /** Downstream-reported timestamps are ISO-8601 text (the callback schema checked them). */
@@ -18,32 +24,34 @@ const ReportedTime = z
   .string()
   .transform((text, ctx) => {
     const ms = Date.parse(text);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: "custom", message: "is not a timestamp" });
+    if (!(ms >= MIN_TIME_MS && ms <= MAX_TIME_MS)) {
+      ctx.addIssue({ code: "custom", message: "is not a timestamp between years 0000 and 9999" });
       return z.NEVER;
     }
     return clickHouseTime(ms);
   })
   .nullable()
   .default(null);
-const Count = z.int().nonnegative().nullable().default(null);
-const Text = z.string().nullable().default(null);
+const Name = wellFormed(z.string()).min(1);
+const AnyText = wellFormed(z.string());
+const Text = AnyText.nullable().default(null);
+const Count = uint32().nullable().default(null);
 
 const ResultQueueRow = z.object({
-  upstream_repo: z.string().min(1),
+  upstream_repo: Name,
   // Pushes and self-reports have no PR: 0 in ClickHouse, where sorting-key columns are not nullable.
-  pr_number: z.int().nonnegative().nullable().transform((value) => value ?? 0),
-  head_sha: z.string().min(1),
-  delivery_id: z.string().min(1),
-  downstream_repo: z.string().min(1),
-  backend_name: z.string().min(1),
-  level: z.string().min(1),
-  event_type: z.string().min(1),
-  workflow_name: z.string(),
-  workflow_url: z.string(),
+  pr_number: uint32().nullable().transform((value) => value ?? 0),
+  head_sha: Name,
+  delivery_id: Name,
+  downstream_repo: Name,
+  backend_name: Name,
+  level: Name,
+  event_type: Name,
+  workflow_name: AnyText,
+  workflow_url: AnyText,
   run_id: z.int().positive(),
-  run_attempt: z.int().positive(),
-  job_name: z.string().min(1),
+  run_attempt: uint32().positive(),
+  job_name: Name,
   job_url: Text,
   status: z.enum(["in_progress", "completed"]),
   conclusion: Text,
@@ -60,9 +68,9 @@ const ResultQueueRow = z.object({
   tests_passed: Count,
   tests_failed: Count,
   tests_skipped: Count,
-  failed_tests: z.array(z.string()).default([]),
+  failed_tests: z.array(AnyText).default([]),
   artifact_url: Text,
-  environment: z.record(z.string(), z.string()).default({}),
+  environment: z.record(AnyText, AnyText).default({}),
   version: EpochMs,
 });
 
@@ -72,23 +80,27 @@ const ResultQueueRow = z.object({
  */
 const DispatchQueueRow = z
   .object({
-    deliveryId: z.string().min(1),
-    downstreamRepo: z.string().min(1),
-    upstreamRepo: z.string().min(1),
+    deliveryId: Name,
+    downstreamRepo: Name,
+    upstreamRepo: Name,
     event: z.enum(["pull_request", "push"]),
-    action: z.string().nullish(),
-    prNumber: z.int().nonnegative().nullish(),
-    headSha: z.string().min(1),
-    backendName: z.string().min(1),
-    level: z.string().min(1),
+    action: AnyText.nullish(),
+    prNumber: uint32().nullish(),
+    headSha: Name,
+    backendName: Name,
+    level: Name,
     outcome: z.enum(["pending", "sent", "skipped", "failed", "dead"]),
-    reason: z.string().nullish(),
-    attempts: z.int().nonnegative(),
+    reason: AnyText.nullish(),
+    attempts: uint32(),
     createdAt: EpochMs,
     sentAt: EpochMs.nullish(),
-    title: z.string().nullish(),
-    author: z.string().nullish(),
+    title: AnyText.nullish(),
+    author: AnyText.nullish(),
     hudVersion: z.int().positive(),
+  })
+  .refine((entry) => entry.sentAt == null || entry.sentAt - entry.createdAt <= UINT32_MAX, {
+    path: ["sentAt"],
+    message: `is more than ${UINT32_MAX} ms after createdAt (send_ms is a UInt32)`,
   })
   .transform((entry) => ({
     delivery_id: entry.deliveryId,

@@ -27,7 +27,10 @@ export interface Hud {
   notify(): void;
   /** Last flush, then closes ClickHouse (rows it could not write stay queued). */
   stop(): Promise<void>;
-  /** Never makes /readyz fail: webhooks and callbacks work without ClickHouse; the rows wait. */
+  /**
+   * Never makes /readyz fail: webhooks and callbacks work without ClickHouse; the rows wait. Degraded
+   * while the writer is failing.
+   */
   readiness(): ReadinessReport;
 }
 
@@ -51,13 +54,20 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
       await connection.close();
     },
     readiness() {
-      const queue = writer ? wiring.store().hudQueueStats() : undefined;
+      if (!writer) return { ready: true, details: { clickhouse: config.clickhouse.kind, writer: "not started" } };
+      const queue = wiring.store().hudQueueStats();
+      // ClickHouse's error text (it quotes rows) stays in the writer's log lines and the rejected rows.
+      const { failing, failingSince, lastWriteAt } = writer.status();
       return {
         ready: true,
+        degraded: failing,
         details: {
           clickhouse: config.clickhouse.kind,
-          ...(queue && { pending: queue.pending, rejected: queue.rejected }),
-          ...writer?.status(),
+          writer: failing ? "failing" : "ok",
+          ...(failingSince !== undefined && { failingSince: new Date(failingSince).toISOString() }),
+          ...(lastWriteAt !== undefined && { lastWriteAt: new Date(lastWriteAt).toISOString() }),
+          pending: queue.pending,
+          rejectedRows: queue.rejected,
         },
       };
     },

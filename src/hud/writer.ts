@@ -1,16 +1,26 @@
 // Moves HUD rows from the store's queue to ClickHouse in batches: a batch goes out when `batchRows`
 // rows wait or `flushMs` after the last flush, whichever comes first. Callbacks never wait for it (they
-// only append to the queue). A failed write leaves the rows queued and is retried with backoff; a row
-// written twice (crash between insert and removal) is harmless: same sorting key and version, so
-// ReplacingMergeTree keeps one and FINAL reads one.
+// only append to the queue). A row written twice (crash between insert and removal) is harmless: same
+// sorting key and version, so ReplacingMergeTree keeps one and FINAL reads one.
+//
+// No row can block the queue. A row that does not fit its table is set aside before it is sent. When
+// ClickHouse refuses a batch, the reason decides (src/hud/insert-errors.ts): an outage keeps every row and
+// retries with backoff; a refused value is isolated by bisecting the batch (src/hud/isolate.ts), the row
+// set aside with ClickHouse's message and the rest written; a row refused on its own for an unknown reason
+// is set aside after MAX_UNKNOWN_REFUSALS drains. Set-aside rows stay in the store, never retried.
 import type { Logger } from "pino";
 import type { RelayMetrics } from "../metrics.js";
 import type { HudTarget, QueuedHudRow, Store } from "../store/store.js";
-import type { HudConnection } from "./clickhouse.js";
+import type { HudConnection, HudDatabase } from "./clickhouse.js";
+import { classifyInsertError, describeInsertError } from "./insert-errors.js";
+import { insertIsolating, type Refusal } from "./isolate.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "./migrations.js";
 import { parseQueuedRow, type InsertRow } from "./rows.js";
 
 const TABLES: Record<HudTarget, string> = { results: RESULTS_TABLE, dispatches: DISPATCHES_TABLE };
+
+/** Drains in a row in which one row was refused on its own for an unknown reason before it is set aside. */
+export const MAX_UNKNOWN_REFUSALS = 5;
 
 export interface HudWriterOptions {
   store: Store;
@@ -26,10 +36,31 @@ export interface HudWriterOptions {
 
 export interface FlushResult {
   written: number;
+  /** Rows set aside: malformed, or refused by ClickHouse. */
   rejected: number;
   /** Set when a write failed; the rows it carried are still queued. */
   error?: string;
 }
+
+export interface HudWriterStatus {
+  failing: boolean;
+  /** When the current run of failed drains began (epoch ms). */
+  failingSince?: number;
+  /** ClickHouse's own words: for logs and tests, not for unauthenticated answers. */
+  lastError?: string;
+  lastWriteAt?: number;
+}
+
+interface ParsedRow {
+  id: number;
+  row: InsertRow;
+}
+
+/**
+ * done: every row written or set aside. cut: the isolation budget ran out, rows remain (the drain goes on
+ * while it gets somewhere). retry: an outage, or a row refused for an unknown reason; retried with backoff.
+ */
+type BatchEnd = { kind: "done" } | { kind: "cut" | "retry"; error: unknown };
 
 export class HudWriter {
   readonly #options: HudWriterOptions;
@@ -37,9 +68,12 @@ export class HudWriter {
   #running: Promise<FlushResult> | undefined;
   #again = false;
   #failures = 0;
+  #failingSince: number | undefined;
   #lastError: string | undefined;
   #lastWriteAt: number | undefined;
   #stopped = true;
+  /** Row id → drains in a row in which ClickHouse refused it on its own for an unknown reason. */
+  readonly #unknownRefusals = new Map<number, number>();
 
   constructor(options: HudWriterOptions) {
     this.#options = options;
@@ -84,12 +118,17 @@ export class HudWriter {
     if (this.#failures === 0) await this.flush().catch(() => undefined);
   }
 
-  status(): { lastError?: string; lastWriteAt?: number; failing: boolean } {
+  status(): HudWriterStatus {
     return {
       failing: this.#failures > 0,
+      ...(this.#failingSince !== undefined && { failingSince: this.#failingSince }),
       ...(this.#lastError !== undefined && { lastError: this.#lastError }),
       ...(this.#lastWriteAt !== undefined && { lastWriteAt: this.#lastWriteAt }),
     };
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
   }
 
   #schedule(delayMs: number): void {
@@ -112,65 +151,103 @@ export class HudWriter {
     for (;;) {
       const batch = this.#options.store.pendingHudRows(this.#options.batchRows);
       if (batch.length === 0) break;
+      const before = result.written + result.rejected;
+      let end: BatchEnd;
       try {
-        const { written, rejected } = await this.#write(batch);
-        result.written += written;
-        result.rejected += rejected;
+        end = await this.#writeBatch(batch, result);
       } catch (error) {
-        this.#failed(error);
-        result.error = this.#lastError;
-        break;
+        end = { kind: "retry", error };
       }
-      if (batch.length < this.#options.batchRows) break;
+      const progressed = result.written + result.rejected > before;
+      if (end.kind === "retry" || (end.kind === "cut" && !progressed)) {
+        this.#failed(end.error);
+        result.error = this.#lastError;
+        return result;
+      }
+      if (end.kind === "done" && batch.length < this.#options.batchRows) break;
     }
+    this.#recovered();
     return result;
   }
 
-  async #write(batch: QueuedHudRow[]): Promise<{ written: number; rejected: number }> {
-    const { store, metrics, connection } = this.#options;
-    const now = (this.#options.now ?? Date.now)();
-    const groups = new Map<HudTarget, { ids: number[]; rows: InsertRow[] }>();
-    let rejected = 0;
+  async #writeBatch(batch: QueuedHudRow[], result: FlushResult): Promise<BatchEnd> {
+    const groups = new Map<HudTarget, ParsedRow[]>();
     for (const queued of batch) {
       const parsed = parseQueuedRow(queued.target, queued.row);
       if (!parsed.ok) {
         // Malformed rows would fail every retry: set them aside, with the reason, instead of blocking the queue.
-        store.rejectHudRows([queued.id], parsed.error, now);
-        metrics.hudRowsRejected.inc({ table: TABLES[queued.target] });
-        this.#options.log.error({ id: queued.id, target: queued.target, problem: parsed.error }, "HUD row refused");
-        rejected += 1;
+        this.#reject(queued.id, queued.target, parsed.error);
+        result.rejected += 1;
         continue;
       }
-      const group = groups.get(queued.target) ?? { ids: [], rows: [] };
-      group.ids.push(queued.id);
-      group.rows.push(parsed.row);
-      groups.set(queued.target, group);
+      const rows = groups.get(queued.target) ?? [];
+      rows.push({ id: queued.id, row: parsed.row });
+      groups.set(queued.target, rows);
     }
-    let written = 0;
-    if (groups.size === 0) return { written, rejected };
-    const { client, database } = await connection.get();
-    for (const [target, { ids, rows }] of groups) {
-      await client.insert({ table: `${database}.${TABLES[target]}`, values: rows, format: "JSONEachRow" });
-      // A crash right here writes these rows again after restart: harmless (see the header).
-      store.removeHudRows(ids);
-      metrics.hudRowsWritten.inc({ table: TABLES[target] }, rows.length);
-      written += rows.length;
+    let end: BatchEnd = { kind: "done" };
+    if (groups.size === 0) return end;
+    const database = await this.#options.connection.get();
+    for (const [target, rows] of groups) {
+      const isolation = await insertIsolating(rows, (part) => this.#insert(database, target, part, result));
+      for (const refusal of isolation.refused) {
+        if (this.#refused(target, refusal)) end = { kind: "retry", error: refusal.error };
+        else result.rejected += 1;
+      }
+      if (isolation.stopped?.reason === "outage") return { kind: "retry", error: isolation.stopped.error };
+      if (isolation.stopped && end.kind === "done") end = { kind: "cut", error: isolation.stopped.error };
     }
+    return end;
+  }
+
+  async #insert({ client, database }: HudDatabase, target: HudTarget, part: readonly ParsedRow[], result: FlushResult): Promise<void> {
+    const table = TABLES[target];
+    await client.insert({ table: `${database}.${table}`, values: part.map(({ row }) => row), format: "JSONEachRow" });
+    // A crash right here writes these rows again after restart: harmless (see the header).
+    const ids = part.map(({ id }) => id);
+    this.#options.store.removeHudRows(ids);
+    for (const id of ids) this.#unknownRefusals.delete(id);
+    this.#options.metrics.hudRowsWritten.inc({ table }, part.length);
+    result.written += part.length;
+    this.#lastWriteAt = this.#now();
+  }
+
+  /** Sets a row ClickHouse refused aside; returns true when it stays queued (unknown reason, not yet often enough). */
+  #refused(target: HudTarget, { item, kind, error }: Refusal<ParsedRow>): boolean {
+    const refusals = (this.#unknownRefusals.get(item.id) ?? 0) + 1;
+    if (kind === "unknown" && refusals < MAX_UNKNOWN_REFUSALS) {
+      this.#unknownRefusals.set(item.id, refusals);
+      return true;
+    }
+    this.#unknownRefusals.delete(item.id);
+    const prefix = kind === "unknown" ? `refused ${refusals} times by ClickHouse` : "refused by ClickHouse";
+    this.#reject(item.id, target, `${prefix}: ${describeInsertError(error)}`);
+    return false;
+  }
+
+  #reject(id: number, target: HudTarget, problem: string): void {
+    this.#options.store.rejectHudRows([id], problem, this.#now());
+    this.#options.metrics.hudRowsRejected.inc({ table: TABLES[target] });
+    this.#options.log.error({ id, target, problem }, "HUD row set aside");
+  }
+
+  #recovered(): void {
     if (this.#failures > 0) this.#options.log.info({ after: this.#failures }, "HUD writes to ClickHouse resumed");
     this.#failures = 0;
+    this.#failingSince = undefined;
     this.#lastError = undefined;
-    this.#lastWriteAt = now;
-    return { written, rejected };
+    this.#options.metrics.hudWriterFailingSince.set(0);
   }
 
   #failed(error: unknown): void {
     this.#failures += 1;
-    this.#lastError = error instanceof Error ? error.message : String(error);
+    this.#failingSince ??= this.#now();
+    this.#lastError = describeInsertError(error);
     this.#options.metrics.hudWriteErrors.inc();
+    this.#options.metrics.hudWriterFailingSince.set(this.#failingSince / 1000);
     // Log the first failure of an outage and then every tenth, not every retry.
     if (this.#failures === 1 || this.#failures % 10 === 0) {
       this.#options.log.warn({ failures: this.#failures, err: this.#lastError }, "HUD write to ClickHouse failed; rows stay queued");
     }
-    void this.#options.connection.reset();
+    if (classifyInsertError(error) === "outage") void this.#options.connection.reset();
   }
 }

@@ -1,6 +1,7 @@
 // Upstream webhook payloads reduced to the facts the planner needs (pure). Only this module reads
 // Probot's payload shapes for upstream events.
 import type { PullRequestInput } from "../dispatch/payload.js";
+import { toWellFormed } from "../schemas/well-formed.js";
 
 /** A pull_request event: the PR fields the dispatch payload carries, plus what the planner decides on. */
 export interface PullRequestFacts extends PullRequestInput {
@@ -78,7 +79,8 @@ export function pullRequestFacts(deliveryId: string, payload: PullRequestPayload
     baseRef: pr.base.ref,
     baseSha: pr.base.sha,
     htmlUrl: pr.html_url,
-    title: pr.title,
+    // Free text from GitHub users: stored and exported to ClickHouse, so lone surrogates are repaired here.
+    title: toWellFormed(pr.title),
     author: pr.user?.login ?? "ghost",
     authorAssociation: pr.author_association,
     draft: pr.draft ?? false,
@@ -99,6 +101,6 @@ export function pushFacts(deliveryId: string, payload: PushPayload): PushFacts {
     ...(payload.repository.default_branch && { defaultBranch: payload.repository.default_branch }),
     url: payload.head_commit?.url ?? payload.compare,
     pusher: payload.sender?.login ?? payload.pusher.name,
-    ...(payload.head_commit?.message && { headline: payload.head_commit.message.split("\n", 1)[0] }),
+    ...(payload.head_commit?.message && { headline: toWellFormed(payload.head_commit.message.split("\n", 1)[0] ?? "") }),
   };
 }

@@ -1,11 +1,15 @@
 // The HUD writer against embedded ClickHouse (chDB): batching, outages (rows stay queued and are all
-// written exactly once afterwards), replays after a crash, malformed rows, metrics.
+// written exactly once afterwards), replays after a crash, malformed rows, rows ClickHouse refuses, metrics.
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
+import { classifyInsertError } from "../../src/hud/insert-errors.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "../../src/hud/migrations.js";
 import { parseQueuedRow } from "../../src/hud/rows.js";
+import { MAX_UNKNOWN_REFUSALS } from "../../src/hud/writer.js";
 import { observeHudQueue } from "../../src/metrics.js";
+import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { openTestHud, type TestHud } from "../helpers/hud.js";
 import { seedDispatch, seedJob, SEED_NOW } from "../helpers/hud-seed.js";
 import { tempDir } from "../helpers/server.js";
@@ -18,10 +22,26 @@ afterEach(() => hud.close());
 
 const npu = { repo: "acme/npu", name: "npu", level: "L4" };
 
-function queueJobs(count: number, from = 0): void {
+function queueJobs(count: number, from = 0, jobName: (index: number) => string = () => "test"): void {
   for (let index = from; index < from + count; index += 1) {
-    seedJob(hud.store, { ...npu, delivery: `d${index}`, pr: index + 1, sha: `sha${index}`, job: "test", at: SEED_NOW + index, conclusion: "success" });
+    seedJob(hud.store, { ...npu, delivery: `d${index}`, pr: index + 1, sha: `sha${index}`, job: jobName(index), at: SEED_NOW + index, conclusion: "success" });
   }
+}
+
+/** Rows set aside in the store's queue, with the reason kept for the operator. */
+function rejectedRows(): Array<{ error: string; job: string }> {
+  const db = new Database(path.join(hud.dir, DATABASE_FILE), { readonly: true });
+  try {
+    return db.prepare("SELECT error, row_json ->> 'job_name' AS job FROM hud_rows WHERE rejected_at IS NOT NULL ORDER BY id").all() as Array<{ error: string; job: string }>;
+  } finally {
+    db.close();
+  }
+}
+
+/** Makes chDB itself refuse rows: a CHECK an operator added (a data error), or one that throws (an unknown one). */
+async function refuseInClickHouse(sql: (db: string) => string): Promise<void> {
+  const { client, database } = await hud.connection.get();
+  await client.command({ query: sql(database) });
 }
 
 async function count(table: string, final = true): Promise<number> {
@@ -114,6 +134,82 @@ describe("when ClickHouse is unavailable", () => {
     await client.insert({ table: `${database}.${RESULTS_TABLE}`, values: rows, format: "JSONEachRow" });
     expect(await count(RESULTS_TABLE, false)).toBe(6);
     expect(await count(RESULTS_TABLE)).toBe(3);
+  });
+});
+
+describe("rows ClickHouse refuses", () => {
+  it("isolates the 2 refused rows of a batch of 40, sets them aside with ClickHouse's message and writes the 38 others once", async () => {
+    await hud.close();
+    hud = openTestHud({ batchRows: 40, dir: hud.dir });
+    await refuseInClickHouse((db) => `ALTER TABLE ${db}.${RESULTS_TABLE} ADD CONSTRAINT no_poison CHECK job_name NOT LIKE 'poison%'`);
+    const poisoned = new Set([7, 29]);
+    queueJobs(40, 0, (index) => (poisoned.has(index) ? `poison ${index}` : "test"));
+    const { client } = await hud.connection.get();
+    const insert = vi.spyOn(client, "insert");
+
+    expect(await hud.writer.flush()).toEqual({ written: 38, rejected: 2 });
+    // k = 2 refused rows among n = 40: at most 2k(⌈log₂ n⌉ + 1) + 1 inserts.
+    expect(insert.mock.calls.length).toBeLessThanOrEqual(2 * 2 * (Math.ceil(Math.log2(40)) + 1) + 1);
+    expect(await count(RESULTS_TABLE, false)).toBe(38);
+    expect(await count(RESULTS_TABLE)).toBe(38);
+    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 2 });
+    expect(rejectedRows()).toEqual([
+      { job: "poison 7", error: expect.stringMatching(/^refused by ClickHouse: VIOLATED_CONSTRAINT: Constraint `no_poison`/) },
+      { job: "poison 29", error: expect.stringMatching(/^refused by ClickHouse: VIOLATED_CONSTRAINT/) },
+    ]);
+    expect(hud.writer.status()).toMatchObject({ failing: false });
+    const text = await hud.metrics.registry.metrics();
+    expect(text).toMatch(/relay_hud_rows_rejected_total\{table="oot_ci_results"\} 2/);
+    expect(text).toMatch(/relay_hud_writer_failing_since_seconds 0/);
+
+    // After a restart nothing is retried: the refused rows stay set aside, the others were removed.
+    await hud.close();
+    hud = openTestHud({ batchRows: 40, dir: hud.dir });
+    const again = vi.spyOn((await hud.connection.get()).client, "insert");
+    expect(await hud.writer.flush()).toEqual({ written: 0, rejected: 0 });
+    expect(again).not.toHaveBeenCalled();
+    expect(await count(RESULTS_TABLE, false)).toBe(38);
+  });
+
+  it("sets aside a row refused for an unknown reason after MAX_UNKNOWN_REFUSALS drains, writing the others at once", async () => {
+    // throwIf answers FUNCTION_THROW_IF_VALUE_IS_NON_ZERO: neither a known data error nor an outage.
+    await refuseInClickHouse((db) => `ALTER TABLE ${db}.${RESULTS_TABLE} ADD CONSTRAINT odd CHECK throwIf(job_name = 'odd', 'odd job') = 0`);
+    queueJobs(3, 0, (index) => (index === 1 ? "odd" : "test"));
+
+    const first = await hud.writer.flush();
+    expect(first).toMatchObject({ written: 2, rejected: 0, error: expect.stringMatching(/FUNCTION_THROW_IF_VALUE_IS_NON_ZERO/) });
+    expect(hud.writer.status()).toMatchObject({ failing: true, failingSince: expect.any(Number) });
+    expect(await hud.metrics.registry.getSingleMetricAsString("relay_hud_writer_failing_since_seconds")).toMatch(/ [1-9]\d*(\.\d+)?$/);
+    for (let drain = 2; drain < MAX_UNKNOWN_REFUSALS; drain += 1) expect(await hud.writer.flush()).toMatchObject({ written: 0, rejected: 0 });
+    expect(hud.store.hudQueueStats()).toMatchObject({ pending: 1, rejected: 0 });
+
+    expect(await hud.writer.flush()).toEqual({ written: 0, rejected: 1 });
+    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+    expect(rejectedRows()).toEqual([{ job: "odd", error: expect.stringMatching(`^refused ${MAX_UNKNOWN_REFUSALS} times by ClickHouse: FUNCTION_THROW_IF_VALUE_IS_NON_ZERO`) }]);
+    expect(hud.writer.status()).toEqual({ failing: false, lastWriteAt: expect.any(Number) });
+    expect(await count(RESULTS_TABLE)).toBe(2);
+  });
+
+  it("repairs a lone surrogate in a queued row instead of sending what chDB refuses", async () => {
+    const { client, database } = await hud.connection.get();
+    queueJobs(1, 0, () => "test \ud800");
+    const raw = hud.store.pendingHudRows(1)[0]!.row;
+    // Sent as it is, chDB refuses the whole insert, a refusal of data.
+    const refused = await client.insert({ table: `${database}.${RESULTS_TABLE}`, values: [raw], format: "JSONEachRow" }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ type: "CANNOT_PARSE_ESCAPE_SEQUENCE" });
+    expect(classifyInsertError(refused)).toBe("data");
+
+    expect(await hud.writer.flush()).toEqual({ written: 1, rejected: 0 });
+    const rows = await client.query({ query: `SELECT job_name FROM ${database}.${RESULTS_TABLE} FINAL`, format: "JSONEachRow" });
+    expect(await rows.json()).toEqual([{ job_name: "test \ufffd" }]);
+  });
+
+  it("refuses a queued row whose numbers do not fit their columns instead of letting ClickHouse wrap them", () => {
+    queueJobs(1);
+    const row = hud.store.pendingHudRows(1)[0]!.row;
+    expect(parseQueuedRow("results", { ...row, tests_total: 2 ** 32 + 5 })).toEqual({ ok: false, error: "tests_total: Too big: expected number to be <=4294967295" });
+    expect(parseQueuedRow("results", { ...row, run_attempt: 2 ** 32 })).toMatchObject({ ok: false, error: expect.stringMatching(/^run_attempt: /) });
+    expect(parseQueuedRow("results", { ...row, reported_started_at: "+275760-09-13T00:00:00Z" })).toMatchObject({ ok: false, error: expect.stringMatching(/^reported_started_at: /) });
   });
 });
 

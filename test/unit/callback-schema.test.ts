@@ -19,6 +19,8 @@ import {
 } from "../../src/callback/schema.js";
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { MAX_TICKET_LENGTH } from "../../src/dispatch/ticket.js";
+import { UINT32_MAX } from "../../src/hud/column-types.js";
+import { toWellFormed } from "../../src/schemas/well-formed.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 
@@ -335,6 +337,87 @@ describe("parseCallbackBody: exactly one of ticket and nightly", () => {
     expect(problemsOf({ ...nightly, status: "in_progress", conclusion: undefined })).toEqual([
       "status: must be completed for a nightly self-report",
     ]);
+  });
+});
+
+describe("strings are stored well-formed", () => {
+  const LONE = ["\ud800", "\udfff", "a\ud83d", "\ude00b"];
+
+  it.each(LONE)("toWellFormed replaces the lone surrogate in %j with U+FFFD, keeping the length", (text) => {
+    const repaired = toWellFormed(text);
+    expect(repaired).toHaveLength(text.length);
+    expect(repaired).toContain("\ufffd");
+    expect(/[\ud800-\udfff]/.test(repaired.replaceAll(/[\ud800-\udbff][\udc00-\udfff]/g, ""))).toBe(false);
+  });
+
+  it("toWellFormed keeps well-formed text, surrogate pairs included", () => {
+    expect(toWellFormed("test (npu) 😀 ✓")).toBe("test (npu) 😀 ✓");
+  });
+
+  it("accepts a lone surrogate in a job name and stores U+FFFD instead", () => {
+    expect(accepts(withField(inProgress, ["job", "name"], "test \ud800 (npu)")).job.name).toBe("test \ufffd (npu)");
+  });
+
+  it("repairs every free-text field of the body", () => {
+    const lone = "x\udc00";
+    const body = accepts({
+      ...completed,
+      ticket: `t${lone}`,
+      summary: lone,
+      workflow: { ...completed.workflow, name: lone, url: `https://example.org/${lone}` },
+      job: { name: lone, url: `https://example.org/j/${lone}` },
+      failed_tests: [lone],
+      artifact_url: `https://example.org/a/${lone}`,
+      environment: { device: lone },
+    });
+    expect(stringsOf(body).filter((text) => text !== toWellFormed(text))).toEqual([]);
+    expect(body.summary).toBe("x\ufffd");
+  });
+
+  it("leaves no lone surrogate in any accepted body (property-based)", () => {
+    // fast-check's "binary" unit yields whole code points only: mix in lone surrogates.
+    const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+    const anyText = fc.array(fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), loneSurrogate), { minLength: 1, maxLength: 50 }).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(anyText, anyText, anyText, anyText, (workflow, job, summary, failedTest) => {
+        const result = parseCallbackBody({
+          ...completed,
+          workflow: { ...completed.workflow, name: workflow },
+          job: { name: job },
+          summary,
+          failed_tests: [failedTest],
+        });
+        expect(result.ok).toBe(true);
+        if (result.ok) expect(stringsOf(result.body).every((text) => text === toWellFormed(text))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+function stringsOf(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]) => [key, ...stringsOf(inner)]);
+}
+
+describe("numbers fit the ClickHouse columns they end in", () => {
+  it.each([
+    ["tests.total", ["tests", "total"], 2 ** 32 + 5],
+    ["tests.passed", ["tests", "passed"], UINT32_MAX + 1],
+    ["workflow.run_attempt", ["workflow", "run_attempt"], 2 ** 32],
+  ])("refuses %s above UInt32 with a message naming the field", (field, path, value) => {
+    const body = path[0] === "tests" ? withField({ ...completed, tests: { ...completed.tests, total: UINT32_MAX } }, path, value) : withField(completed, path, value);
+    expect(problemsOf(body)).toContain(`${field}: must be at most ${UINT32_MAX}`);
+  });
+
+  it("accepts the largest UInt32 values", () => {
+    const body = { ...completed, workflow: { ...completed.workflow, run_attempt: UINT32_MAX }, tests: { total: UINT32_MAX, passed: UINT32_MAX, failed: 0, skipped: 0 } };
+    expect(accepts(body).tests?.total).toBe(UINT32_MAX);
+  });
+
+  it("refuses a run id beyond the safe integers (UInt64 column, exact in JSON only up to 2^53)", () => {
+    expect(problemsOf(withField(completed, ["workflow", "run_id"], 2 ** 64))).toEqual([`workflow.run_id: must be at most ${Number.MAX_SAFE_INTEGER}`]);
   });
 });
 

@@ -19752,6 +19752,18 @@ var ClaimsSchema = external_exports.object({
   lvl: external_exports.enum(LEVELS)
 });
 
+// src/hud/column-types.ts
+var UINT32_MAX = 4294967295;
+var uint322 = () => external_exports.int().nonnegative().max(UINT32_MAX);
+
+// src/schemas/well-formed.ts
+function toWellFormed(text) {
+  return text.toWellFormed();
+}
+function wellFormed(schema) {
+  return schema.overwrite(toWellFormed);
+}
+
 // src/callback/schema.ts
 var CALLBACK_SCHEMA_VERSION = 1;
 var CALLBACK_STATUSES = ["in_progress", "completed"];
@@ -19778,23 +19790,26 @@ var MAX_ENVIRONMENT_VALUE_LENGTH = 200;
 var MAX_NIGHTLY_EVENT_LENGTH = 50;
 var MAX_REPORTED_PROBLEMS = 20;
 var HTTP_URL = { protocol: /^https?$/, message: "must be an absolute http(s) URL" };
-var Timestamp = external_exports.iso.datetime({
-  offset: true,
-  message: "must be an ISO-8601 timestamp with a time zone, such as 2026-01-31T12:00:00Z"
-});
-var Count = external_exports.int().nonnegative();
-var urlCap = (max) => ({ message: `too long (max ${max})` });
+var Timestamp = wellFormed(
+  external_exports.iso.datetime({
+    offset: true,
+    message: "must be an ISO-8601 timestamp with a time zone, such as 2026-01-31T12:00:00Z"
+  })
+);
+var Count = uint322();
+var textField = () => wellFormed(external_exports.string());
+var urlField = (max) => wellFormed(external_exports.url(HTTP_URL).max(max, { message: `too long (max ${max})` }));
 var Workflow = external_exports.strictObject({
-  name: external_exports.string().min(1).max(MAX_WORKFLOW_NAME_LENGTH).describe("Name of the downstream workflow (github.workflow)."),
+  name: textField().min(1).max(MAX_WORKFLOW_NAME_LENGTH).describe("Name of the downstream workflow (github.workflow)."),
   run_id: external_exports.int().positive().describe("The downstream workflow run's id (github.run_id)."),
-  run_attempt: external_exports.int().positive().describe("The run's attempt (github.run_attempt), starting at 1; a re-run reports a new attempt, which is a new job."),
-  url: external_exports.url(HTTP_URL).max(MAX_URL_LENGTH, urlCap(MAX_URL_LENGTH)).describe("Web URL of the downstream workflow run.")
+  run_attempt: external_exports.int().positive().max(UINT32_MAX).describe("The run's attempt (github.run_attempt), starting at 1; a re-run reports a new attempt, which is a new job."),
+  url: urlField(MAX_URL_LENGTH).describe("Web URL of the downstream workflow run.")
 }).describe("The downstream workflow run this report comes from.");
 var Job = external_exports.strictObject({
-  name: external_exports.string().min(1).max(MAX_JOB_NAME_LENGTH).describe(
+  name: textField().min(1).max(MAX_JOB_NAME_LENGTH).describe(
     "Name of the job, shown in the check run `<prefix> / <backend> / <workflow> / <job>`. Must be distinct per matrix leg (include the matrix values, e.g. `test (npu, 2)`): reports with the same workflow run, attempt and job name are the same job."
   ),
-  url: external_exports.url(HTTP_URL).max(MAX_URL_LENGTH, urlCap(MAX_URL_LENGTH)).optional().describe("Web URL of the job's log; defaults to the workflow run's URL.")
+  url: urlField(MAX_URL_LENGTH).optional().describe("Web URL of the job's log; defaults to the workflow run's URL.")
 }).describe("The job within the workflow run this report is about.");
 var Tests = external_exports.strictObject({
   total: Count.describe("Number of tests collected."),
@@ -19811,17 +19826,17 @@ var Tests = external_exports.strictObject({
     });
   }
 }).describe("Test counts. passed + failed + skipped (+ errors) must not exceed total.");
-var EnvironmentKey = external_exports.string().max(MAX_ENVIRONMENT_KEY_LENGTH, { message: `too long (max ${MAX_ENVIRONMENT_KEY_LENGTH})` }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+var EnvironmentKey = textField().max(MAX_ENVIRONMENT_KEY_LENGTH, { message: `too long (max ${MAX_ENVIRONMENT_KEY_LENGTH})` }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
   message: "must start with a letter or digit and contain only letters, digits, '_', '.' and '-'"
 });
-var Environment = external_exports.record(EnvironmentKey, external_exports.string().max(MAX_ENVIRONMENT_VALUE_LENGTH)).refine((environment) => Object.keys(environment).length <= MAX_ENVIRONMENT_KEYS, {
+var Environment = external_exports.record(EnvironmentKey, textField().max(MAX_ENVIRONMENT_VALUE_LENGTH)).refine((environment) => Object.keys(environment).length <= MAX_ENVIRONMENT_KEYS, {
   message: `too many entries (max ${MAX_ENVIRONMENT_KEYS})`
 }).meta({ maxProperties: MAX_ENVIRONMENT_KEYS }).describe(
   `What the job ran on, e.g. {"sdk": "CANN 8.0", "device": "Ascend 910B", "driver": "24.1"}: at most ${MAX_ENVIRONMENT_KEYS} entries, keys of at most ${MAX_ENVIRONMENT_KEY_LENGTH} characters (letters, digits, '_', '.', '-'), values of at most ${MAX_ENVIRONMENT_VALUE_LENGTH}.`
 );
 var Nightly = external_exports.strictObject({
-  upstream_sha: external_exports.string().regex(/^[0-9a-f]{40}$/, { message: "must be a 40-character lowercase hex commit sha" }).describe("The upstream commit that was tested; the relay checks that it exists in the upstream repository."),
-  event: external_exports.string().max(MAX_NIGHTLY_EVENT_LENGTH).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+  upstream_sha: textField().regex(/^[0-9a-f]{40}$/, { message: "must be a 40-character lowercase hex commit sha" }).describe("The upstream commit that was tested; the relay checks that it exists in the upstream repository."),
+  event: textField().max(MAX_NIGHTLY_EVENT_LENGTH).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
     message: "must start with a letter or digit and contain only letters, digits, '_', '.' and '-'"
   }).describe('What started the run, e.g. "nightly", "periodic" or "push".')
 }).describe(
@@ -19829,22 +19844,22 @@ var Nightly = external_exports.strictObject({
 );
 var BodyFields = external_exports.strictObject({
   schema_version: external_exports.literal(CALLBACK_SCHEMA_VERSION).describe("Version of this callback schema."),
-  ticket: external_exports.string().min(1).max(MAX_TICKET_LENGTH).optional().describe(
+  ticket: textField().min(1).max(MAX_TICKET_LENGTH).optional().describe(
     "The ticket from the dispatch payload, unchanged. Required when reporting on a dispatched run; absent for a self-report (then nightly is required)."
   ),
   status: external_exports.enum(CALLBACK_STATUSES).describe("in_progress when the job starts (optional but gives queue time), completed when it ends."),
   conclusion: external_exports.enum(CHECK_CONCLUSIONS).optional().describe("The job's result, one of GitHub's check-run conclusions. Required when status is completed; absent while in_progress."),
   workflow: Workflow,
   job: Job,
-  summary: external_exports.string().max(MAX_SUMMARY_LENGTH).optional().describe(`Markdown shown in the job's check run, at most ${MAX_SUMMARY_LENGTH} characters.`),
+  summary: textField().max(MAX_SUMMARY_LENGTH).optional().describe(`Markdown shown in the job's check run, at most ${MAX_SUMMARY_LENGTH} characters.`),
   failure_kind: external_exports.enum(FAILURE_KINDS).optional().describe(
     "Why a job did not succeed: infra (runner, device or network unavailable), test (the change broke tests), upstream (upstream is broken regardless of the change), unknown. Infrastructure availability and test breakage are tracked apart."
   ),
   tests: Tests.optional(),
-  failed_tests: external_exports.array(external_exports.string().min(1).max(MAX_FAILED_TEST_LENGTH)).max(MAX_FAILED_TESTS).optional().describe(
+  failed_tests: external_exports.array(textField().min(1).max(MAX_FAILED_TEST_LENGTH)).max(MAX_FAILED_TESTS).optional().describe(
     `Names of failed tests (e.g. test/test_ops.py::TestOps::test_add), at most ${MAX_FAILED_TESTS} of at most ${MAX_FAILED_TEST_LENGTH} characters; send the first ${MAX_FAILED_TESTS} when more failed.`
   ),
-  artifact_url: external_exports.url(HTTP_URL).max(MAX_ARTIFACT_URL_LENGTH, urlCap(MAX_ARTIFACT_URL_LENGTH)).optional().describe("Web URL of the job's artifacts (logs, reports)."),
+  artifact_url: urlField(MAX_ARTIFACT_URL_LENGTH).optional().describe("Web URL of the job's artifacts (logs, reports)."),
   environment: Environment.optional(),
   started_at: Timestamp.optional().describe(
     "When the job started, by the downstream's clock. Informational: the relay measures queue and execution time with its own clock."
