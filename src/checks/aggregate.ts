@@ -12,6 +12,12 @@ export function aggregateCheckKey(upstreamRepo: string, backendName: string, hea
   return `check:${upstreamRepo.toLowerCase()}:${backendName.toLowerCase()}:${headSha}`;
 }
 
+/** The (lower-cased) backend a check-run task key belongs to: aggregate and job keys both start with the aggregate's. */
+export function checkKeyBackend(key: string): string | undefined {
+  const [kind, _repo, backend] = key.split(":");
+  return kind === "check" ? backend : undefined;
+}
+
 export interface QueuedAggregateInput {
   upstreamRepo: string;
   headSha: string;

@@ -1,5 +1,8 @@
 // Check runs for reported jobs (pure): one per reported job, updated in place, and the backend's
-// aggregate rolled up from its jobs. The outputs stay within GitHub's check-run limits.
+// aggregate rolled up from its jobs. The outputs stay within GitHub's check-run limits, and the number
+// of job check runs per backend and head is capped: every check run on the upstream is written with
+// the upstream installation's one write budget, which a backend reporting hundreds of jobs would spend
+// for everyone. Jobs past the cap count in the aggregate and show on the HUD.
 import type { AllowlistEntry } from "../allowlist/types.js";
 import type { CallbackBody } from "../callback/schema.js";
 import { worstConclusion } from "../callback/lifecycle.js";
@@ -23,10 +26,14 @@ export interface CheckContext {
   nonBlockingFailureConclusion?: string;
   /** The backend's HUD page, linked from every check run. */
   hudUrl: string;
+  /** Most jobs per (backend, head) shown as check runs of their own; 0 shows the aggregate only. */
+  maxJobChecks: number;
 }
 
 export interface CheckSettings {
   checkPrefix: string;
+  /** RELAY_MAX_JOB_CHECKS */
+  maxJobChecksPerBackend: number;
   nonBlockingFailureConclusion?: string;
   /** Public base URL of the relay (RELAY_PUBLIC_URL), for HUD links. */
   publicUrl: string;
@@ -39,6 +46,7 @@ export function checkContext(entry: CheckContext["entry"], upstreamRepo: string,
     checkPrefix: settings.checkPrefix,
     entry,
     hudUrl: `${settings.publicUrl}/hud/${entry.repo.toLowerCase()}`,
+    maxJobChecks: settings.maxJobChecksPerBackend,
     ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
   };
 }
@@ -55,6 +63,20 @@ export function jobCheckKey(context: CheckContext, workflowName: string, jobName
 /** `external_id` of the relay's check runs for a downstream run: lets a re-request find the run. */
 export function runExternalId(downstreamRepo: string, runId: number): string {
   return `run:${downstreamRepo.toLowerCase()}:${runId}`;
+}
+
+/**
+ * The jobs with a check run of their own: the first `maxJobChecks` distinct jobs to report on the head
+ * (latest attempts), so a job once shown stays shown. `jobs` in the order they were stored.
+ */
+export function jobsWithCheckRuns(context: CheckContext, jobs: readonly StoredJob[]): StoredJob[] {
+  return latestAttempts(jobs).slice(0, context.maxJobChecks);
+}
+
+/** Whether `job` has a check run of its own; `stored` is the backend's stored jobs on the head, oldest first. */
+export function hasOwnCheckRun(context: CheckContext, stored: readonly StoredJob[], job: StoredJob): boolean {
+  const id = jobId(job);
+  return jobsWithCheckRuns(context, [...stored, job]).some((shown) => jobId(shown) === id);
 }
 
 export function jobCheckRequest(context: CheckContext, job: StoredJob, body: CallbackBody): GitHubRequest {
@@ -90,6 +112,8 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
   const conclusion = running.length === 0 && done.length > 0 ? worstConclusion(done.map((job) => job.conclusion ?? "failure")) : undefined;
   const newest = latest.reduce<StoredJob | undefined>((a, b) => (a === undefined || b.updatedAt >= a.updatedAt ? b : a), undefined);
   const lines = latest.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
+  const notShown = Math.max(0, latest.length - context.maxJobChecks);
+  const notShownLine = notShown > 0 ? `\n\n${notShown} more job${notShown === 1 ? "" : "s"} not shown as check runs; see the HUD: ${context.hudUrl}` : "";
   return {
     route: "POST /repos/{owner}/{repo}/check-runs",
     params: {
@@ -107,7 +131,7 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
             ? `${running.length} of ${latest.length} jobs running`
             : `${done.filter((job) => job.conclusion === "success").length} of ${latest.length} jobs passed`,
         summary: capText(
-          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
         ),
       },
     },
@@ -118,11 +142,16 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
 export function latestAttempts(jobs: readonly StoredJob[]): StoredJob[] {
   const latest = new Map<string, StoredJob>();
   for (const job of jobs) {
-    const key = `${job.workflowName}\u0000${job.jobName}`;
+    const key = jobId(job);
     const seen = latest.get(key);
     if (!seen || job.runId > seen.runId || (job.runId === seen.runId && job.runAttempt > seen.runAttempt)) latest.set(key, job);
   }
   return [...latest.values()];
+}
+
+/** A job across its attempts: (workflow, job name). */
+function jobId(job: Pick<StoredJob, "workflowName" | "jobName">): string {
+  return `${job.workflowName}\u0000${job.jobName}`;
 }
 
 function shownConclusion(context: CheckContext, conclusion: string): string {

@@ -7,7 +7,7 @@ import type { CallbackBody } from "../callback/schema.js";
 import type { OutboxTaskInput, Store } from "../store/store.js";
 import { aggregateCheckKey, queuedAggregateRequest } from "./aggregate.js";
 import { concludedRequest, openCheckRuns } from "./conclude.js";
-import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest, latestAttempts } from "./job-checks.js";
+import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest, jobsWithCheckRuns, latestAttempts } from "./job-checks.js";
 
 type Settings = Omit<CallbackSettings, "ticketKeys">;
 
@@ -27,7 +27,7 @@ export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamR
       ? queuedAggregateRequest({ upstreamRepo, headSha, entry, checkPrefix: settings.checkPrefix, deliveryId: dispatch.deliveryId, detailsUrl })
       : aggregateRequest(context, jobs, detailsUrl),
   );
-  const jobRuns = jobs.map((job) => {
+  const jobRuns = jobsWithCheckRuns(context, jobs).map((job) => {
     const body = job.report as unknown as CallbackBody;
     return task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body));
   });

@@ -1,13 +1,23 @@
 // Sends what the store holds: each pending task once, paced per installation, retried with backoff,
 // outcome recorded before the next request starts (so a crash can repeat at most the requests on the wire).
+// An installation's budget is shared fairly between backends, and GitHub's rate-limit signals pause
+// every write of that installation.
 import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { GitHubRequest, OutboxTask, Store } from "../store/store.js";
 import type { InstallationDirectory } from "../upstream/installations.js";
-import { backoffDelay, classifyFailure } from "./retry-policy.js";
+import { backoffDelay, classifyFailure, installationPause } from "./retry-policy.js";
+import { FairShare } from "./fair-share.js";
+import { InstallationPauses, primaryLimitPauseUntil, type PauseReason } from "../limits/installation-pause.js";
 import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
+
+/**
+ * Due tasks looked at per fetch. Deeper than the concurrency so that the fair share sees other
+ * backends' tasks behind one backend's burst; a backlog beyond it is served oldest first.
+ */
+const DUE_WINDOW = 500;
 
 export interface OutboxWorkerOptions {
   store: Store;
@@ -28,6 +38,8 @@ export interface OutboxWorkerOptions {
 
 export class OutboxWorker {
   readonly #inFlight = new Map<number, Promise<void>>();
+  readonly #fairShare = new FairShare();
+  readonly #pauses = new InstallationPauses();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #pumping = false;
@@ -70,45 +82,72 @@ export class OutboxWorker {
     return this.#inFlight.size;
   }
 
+  /** Installations whose writes are paused right now (GitHub limited them or their primary limit is nearly spent). */
+  pausedInstallations(): number {
+    return this.#pauses.active(this.#now()).size;
+  }
+
   #pump(): void {
     const { store, concurrency } = this.options;
     const now = this.#now();
-    const throttled = new Map<number, number>();
+    // Installation → when it may write again (paused, or out of budget), left out of later fetches.
+    const waiting = this.#pauses.active(now);
     const passed = new Set<number>();
-    // Refetch after throttling an installation, so its backlog never hides other installations' work.
+    // Refetch after holding an installation back, so its backlog never hides other installations' work.
     for (let progress = true; progress && this.#inFlight.size < concurrency; ) {
       progress = false;
-      const due = store.dueTasks(now, concurrency * 4, {
+      const due = store.dueTasks(now, DUE_WINDOW, {
         excludeIds: [...this.#inFlight.keys(), ...passed],
-        excludeInstallations: [...throttled.keys()],
+        excludeInstallations: [...waiting.keys()],
       });
-      for (const task of due) {
+      for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
         if (this.#inFlight.size >= concurrency) break;
         passed.add(task.id);
-        progress = this.#consider(task, now, throttled) || progress;
+        progress = this.#consider(task, now, waiting) || progress;
       }
     }
-    this.#arm(throttled);
+    this.#arm(waiting);
   }
 
   /** Starts, expires or holds back one due task; true when it changed what the next fetch returns. */
-  #consider(task: OutboxTask, now: number, throttled: Map<number, number>): boolean {
+  #consider(task: OutboxTask, now: number, waiting: Map<number, number>): boolean {
     if (now - task.createdAt > this.options.maxAgeMs) {
       const lastError = task.lastError ? ` (last error: ${task.lastError})` : "";
       this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
       return true;
     }
-    const installationId = task.installationId ?? this.options.installations.cachedId(task.repo);
+    const installationId = this.#installationOf(task);
     if (installationId !== undefined) {
-      if (throttled.has(installationId)) return false;
-      const wait = this.options.limiter.tryAcquire(installationId, now);
+      if (waiting.has(installationId)) return false;
+      const wait = this.#takeWriteSlot(installationId, now);
       if (wait > 0) {
-        throttled.set(installationId, now + wait);
+        waiting.set(installationId, now + wait);
         return true;
       }
     }
+    this.#fairShare.served(this.#shareKey(task), task);
     this.#launch(task, installationId);
     return true;
+  }
+
+  #installationOf(task: OutboxTask): number | undefined {
+    return task.installationId ?? this.options.installations.cachedId(task.repo);
+  }
+
+  /** Tasks share a budget per installation; one not resolved yet is grouped by its repo. */
+  #shareKey(task: OutboxTask): string {
+    return String(this.#installationOf(task) ?? `repo:${task.repo.toLowerCase()}`);
+  }
+
+  /** 0 when the installation may write now (a budget slot is taken), else the ms to wait. */
+  #takeWriteSlot(installationId: number, now: number): number {
+    return this.#pauses.remaining(installationId, now) || this.options.limiter.tryAcquire(installationId, now);
+  }
+
+  #pause(installationId: number, until: number, reason: PauseReason): void {
+    if (!this.#pauses.pause(installationId, until, this.#now())) return;
+    this.options.metrics.githubPauses.inc({ reason });
+    this.options.log.warn({ installationId, reason, pausedForMs: until - this.#now() }, "GitHub limits this installation; pausing its writes");
   }
 
   #launch(task: OutboxTask, installationId: number | undefined): void {
@@ -132,7 +171,7 @@ export class OutboxWorker {
           return;
         }
         // Resolved now; the write itself waits for a slot in that installation's budget.
-        const wait = this.options.limiter.tryAcquire(installationId, this.#now());
+        const wait = this.#takeWriteSlot(installationId, this.#now());
         if (wait > 0) {
           store.deferTask(task.id, this.#now() + wait);
           return;
@@ -141,16 +180,18 @@ export class OutboxWorker {
       const client: GitHubClient = await clients.get(installationId);
       const { route, params } = requestFor(task, store);
       const response = await client.request(route, { ...params, request: { signal: AbortSignal.timeout(requestTimeoutMs) } });
+      const reserveSpentUntil = primaryLimitPauseUntil(response.headers);
+      if (reserveSpentUntil !== undefined) this.#pause(installationId, reserveSpentUntil, "primary_reserve");
       const data: unknown = response.data;
       const resultId = typeof data === "object" && data !== null && "id" in data && typeof data.id === "number" ? data.id : undefined;
       store.markSent(task.id, { at: this.#now(), version: task.version, ...(resultId !== undefined && { resultId }) });
       if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome: "sent", reason: "" });
     } catch (error) {
-      this.#failed(task, error);
+      this.#failed(task, error, installationId);
     }
   }
 
-  #failed(task: OutboxTask, error: unknown): void {
+  #failed(task: OutboxTask, error: unknown, installationId: number | undefined): void {
     const { store, metrics, log, maxAgeMs } = this.options;
     const now = this.#now();
     // Octokit reports network errors and timeouts as status 500 without a response: no answer arrived.
@@ -163,6 +204,8 @@ export class OutboxWorker {
       },
       now,
     );
+    const pause = installationPause(verdict);
+    if (pause && installationId !== undefined) this.#pause(installationId, now + pause.ms, pause.reason);
     if (verdict.kind === "permanent") {
       // 404 on a dispatch usually means the App was uninstalled from that repo: look again next time.
       if (httpStatus(error) === 404 && task.kind === "dispatch") this.options.installations.forget(task.repo);
@@ -185,13 +228,17 @@ export class OutboxWorker {
     this.options.log.warn({ task: task.key, outcome, reason }, "outbox task not sent");
   }
 
-  /** Sleeps until the next task is due or a throttled installation has a free slot. */
-  #arm(throttled: Map<number, number>): void {
+  /** Sleeps until the next task is due or a waiting installation may write again. */
+  #arm(waiting: Map<number, number>): void {
     clearTimeout(this.#timer);
     if (!this.#running) return;
     const now = this.#now();
-    const candidates = [now + (this.options.idleMs ?? 5000), ...throttled.values()];
-    const nextDue = this.options.store.nextDueAt({ excludeIds: [...this.#inFlight.keys()], excludeInstallations: [...throttled.keys()] });
+    const candidates = [now + (this.options.idleMs ?? 5000), ...waiting.values()];
+    // With every slot taken, the next finished request wakes the worker (notify), not a due task.
+    const nextDue =
+      this.#inFlight.size < this.options.concurrency
+        ? this.options.store.nextDueAt({ excludeIds: [...this.#inFlight.keys()], excludeInstallations: [...waiting.keys()] })
+        : undefined;
     if (nextDue !== undefined) candidates.push(nextDue);
     const delay = Math.max(0, Math.min(...candidates) - now);
     this.#timer = setTimeout(() => this.notify(), delay);

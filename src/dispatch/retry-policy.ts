@@ -34,6 +34,16 @@ export function classifyFailure(failure: FailureFacts, now: number): FailureVerd
   return { kind: "permanent", reason: `http_${status}: ${message.slice(0, 200)}` };
 }
 
+/**
+ * How long a rate-limit refusal pauses the whole installation (a limit applies to all its requests,
+ * not the one refused); undefined for other failures.
+ */
+export function installationPause(verdict: FailureVerdict): { reason: "rate_limited" | "secondary_rate_limit"; ms: number } | undefined {
+  if (verdict.kind !== "transient" || verdict.retryAfterMs === undefined) return undefined;
+  if (verdict.reason !== "rate_limited" && verdict.reason !== "secondary_rate_limit") return undefined;
+  return { reason: verdict.reason, ms: verdict.retryAfterMs };
+}
+
 function retryAfter(headers: Record<string, string | number | undefined>, now: number): number | undefined {
   const value = headers["retry-after"];
   const asked = value === undefined ? undefined : parseRetryAfter(String(value), now);

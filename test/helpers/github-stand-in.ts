@@ -1,7 +1,8 @@
 // A local stand-in for the GitHub Enterprise Server REST API (base path /api/v3), for end-to-end
 // tests and an offline demo: a real node:http server on 127.0.0.1 with an ephemeral port, holding
 // installations, tokens, check runs, files and webhook deliveries in memory and recording every request.
-// Behaviour can be scripted per route (status sequences, delays) to exercise retries and timeouts.
+// Behaviour can be scripted per route (status sequences, delays) to exercise retries and timeouts, and
+// an optional write budget per installation answers like GitHub's secondary rate limit beyond it.
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -42,6 +43,16 @@ export interface ScriptStep {
 
 export type PathPattern = string | RegExp;
 
+/** A secondary-limit-like budget: installation-token writes accepted per installation in any window. */
+export interface WriteLimit {
+  writes: number;
+  windowMs: number;
+  /** 403 with a secondary-rate-limit message (default), or 429. */
+  status?: 403 | 429;
+  /** Send Retry-After (whole seconds until the window has room; default true). */
+  retryAfter?: boolean;
+}
+
 export interface InstallOptions {
   suspended?: boolean;
   /** Account login; defaults to the owner of the first repo. */
@@ -71,6 +82,10 @@ export interface GitHubStandIn {
   setFile(repo: string, path: string, text: string): void;
   /** Webhook deliveries listed by GET /app/hook/deliveries, newest first as GitHub lists them. */
   setDeliveries(deliveries: Array<Record<string, unknown>>): void;
+  /** Enforces a write budget per installation from now on (undefined lifts it). */
+  limitWrites(limit: WriteLimit | undefined): void;
+  /** Writes refused by the write budget, in order (each also in `requests`). */
+  refusals: RecordedRequest[];
   close(): Promise<void>;
 }
 
@@ -208,6 +223,7 @@ class StandIn implements GitHubStandIn {
   host = "";
   readonly requests: RecordedRequest[] = [];
   readonly checkRuns = new Map<number, Record<string, unknown>>();
+  readonly refusals: RecordedRequest[] = [];
 
   // A failure while answering (say, a scripted header Node rejects) drops that connection, never the server.
   private readonly server = createServer((request, response) => {
@@ -222,6 +238,9 @@ class StandIn implements GitHubStandIn {
   private readonly scripts: Array<Matcher & { steps: ScriptStep[] }> = [];
   private readonly delays: Array<Matcher & { delayMs: number }> = [];
   private deliveries: Array<Record<string, unknown>> = [];
+  private writeLimit: WriteLimit | undefined;
+  /** Accepted write times per installation, for the write budget. */
+  private readonly writeTimes = new Map<number, number[]>();
   private tokenCounter = 0;
   private checkRunCounter = 1000;
   private readonly checkRunRepos = new Map<number, string>();
@@ -293,6 +312,11 @@ class StandIn implements GitHubStandIn {
     this.deliveries = [...deliveries];
   }
 
+  limitWrites(limit: WriteLimit | undefined): void {
+    this.writeLimit = limit;
+    this.writeTimes.clear();
+  }
+
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
       this.closing.abort();
@@ -327,15 +351,17 @@ class StandIn implements GitHubStandIn {
       status: undefined,
     };
     this.requests.push(record);
+    // Decided on arrival, as a rate limiter in front of the API would.
+    const refusal = this.overWriteLimit(record);
 
     let reply: Reply;
     try {
       const body = await readBody(request);
       if (body.ok) {
         record.body = body.body;
-        const step = this.nextScriptStep(record);
+        const step = refusal ? undefined : this.nextScriptStep(record);
         await this.wait(receivedAt + this.delayFor(record) + (step?.delayMs ?? 0));
-        reply = step ?? this.defaultReply(record);
+        reply = refusal ?? step ?? this.defaultReply(record);
       } else {
         reply = body.reply;
       }
@@ -345,6 +371,27 @@ class StandIn implements GitHubStandIn {
     }
     if (this.closing.signal.aborted || response.destroyed) return;
     this.send(response, record, reply);
+  }
+
+  /** The refusal for a write past the installation's budget (recorded in `refusals`), or undefined. */
+  private overWriteLimit(record: RecordedRequest): Reply | undefined {
+    const limit = this.writeLimit;
+    const installationId = record.installationId;
+    if (!limit || installationId === undefined || record.method === "GET" || record.method === "HEAD") return undefined;
+    const recent = (this.writeTimes.get(installationId) ?? []).filter((at) => at > record.receivedAt - limit.windowMs);
+    this.writeTimes.set(installationId, recent);
+    if (recent.length < limit.writes) {
+      recent.push(record.receivedAt);
+      return undefined;
+    }
+    this.refusals.push(record);
+    // A slot frees when the oldest write that still counts leaves the window.
+    const freesAt = (recent[recent.length - limit.writes] ?? record.receivedAt) + limit.windowMs;
+    const seconds = Math.max(1, Math.ceil((freesAt - record.receivedAt) / 1000));
+    const headers = limit.retryAfter === false ? undefined : { "retry-after": String(seconds) };
+    const message =
+      limit.status === 429 ? "Too Many Requests" : "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+    return { status: limit.status ?? 403, body: { message }, ...(headers && { headers }) };
   }
 
   private nextScriptStep(record: RecordedRequest): ScriptStep | undefined {

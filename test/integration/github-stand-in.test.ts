@@ -175,6 +175,31 @@ describe("scripting and delays", () => {
   });
 });
 
+describe("write budget", () => {
+  it("refuses an installation's writes past the budget like a secondary limit, with Retry-After, and counts them", async () => {
+    standIn.limitWrites({ writes: 2, windowMs: 60_000 });
+    const token = await installationToken();
+    expect((await dispatch(token)).status).toBe(204);
+    expect((await call("GET", "/installation/repositories", { auth: `token ${token}` })).status).toBe(200);
+    expect((await dispatch(token)).status).toBe(204);
+    const refused = await dispatch(token);
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ message: expect.stringMatching(/secondary rate limit/) as unknown });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(55);
+    expect(standIn.refusals.map((request) => [request.method, request.path, request.status])).toEqual([["POST", DISPATCH, 403]]);
+  });
+
+  it("can answer 429 or leave Retry-After out, and lifts the budget on request", async () => {
+    standIn.limitWrites({ writes: 0, windowMs: 1000, status: 429, retryAfter: false });
+    const token = await installationToken();
+    const refused = await dispatch(token);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeNull();
+    standIn.limitWrites(undefined);
+    expect((await dispatch(token)).status).toBe(204);
+  });
+});
+
 describe("check runs", () => {
   it("creates a run with an incrementing id and merges updates", async () => {
     const token = await installationToken();

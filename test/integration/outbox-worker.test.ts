@@ -1,9 +1,10 @@
-// The outbox worker on a real SQLite store against the GitHub stand-in: maximum age and dead letters.
+// The outbox worker on a real SQLite store against the GitHub stand-in: maximum age and dead letters,
+// and pauses of a whole installation when GitHub limits it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
 import { writeLimiter } from "../../src/limits/sliding-window.js";
 import { installationClients } from "../../src/github/installation-clients.js";
-import { createMetrics } from "../../src/metrics.js";
+import { createMetrics, type RelayMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { InstallationDirectory } from "../../src/upstream/installations.js";
@@ -12,14 +13,17 @@ import { testLog, testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";
 
 const HOUR = 3_600_000;
+const EXTRA_REPOS = ["acme/npu-extra", "acme/npu-more", "acme/npu-last"];
 let github: GitHubStandIn;
 let store: Store;
 let worker: OutboxWorker | undefined;
+let metrics: RelayMetrics;
 
 beforeEach(async () => {
   github = await startGitHubStandIn();
-  github.install(11, ["acme/npu-backend"]);
+  github.install(11, ["acme/npu-backend", ...EXTRA_REPOS]);
   store = openSqliteStore(tempDir());
+  metrics = createMetrics({ defaultMetrics: false });
 });
 afterEach(async () => {
   await worker?.stop();
@@ -27,16 +31,16 @@ afterEach(async () => {
   await github.close();
 });
 
-function startWorker(maxAgeMs: number): OutboxWorker {
+function startWorker(maxAgeMs: number, concurrency = 4): OutboxWorker {
   const clients = installationClients(testProbot({ baseUrl: github.apiUrl }), createMetrics({ defaultMetrics: false }));
   worker = new OutboxWorker({
     store,
     clients,
     installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
     limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
-    metrics: createMetrics({ defaultMetrics: false }),
+    metrics,
     log: testLog,
-    concurrency: 4,
+    concurrency,
     maxAgeMs,
     requestTimeoutMs: 5000,
   });
@@ -44,38 +48,37 @@ function startWorker(maxAgeMs: number): OutboxWorker {
   return worker;
 }
 
-function enqueue(createdAt: number): void {
+/** Dispatches of delivery d1 to repos of installation 11. */
+function enqueue(createdAt: number, repos = ["acme/npu-backend"]): void {
   store.acceptDelivery(
     { id: "d1", event: "pull_request", payloadHash: "h" },
     {
-      tasks: [
-        {
-          key: "dispatch:d1:acme/npu-backend",
-          kind: "dispatch",
-          repo: "acme/npu-backend",
-          installationId: 11,
-          request: { route: "POST /repos/{owner}/{repo}/dispatches", params: { owner: "acme", repo: "npu-backend", event_type: "t", client_payload: {} } },
-          dispatch: { deliveryId: "d1", downstreamRepo: "acme/npu-backend" },
-        },
-      ],
-      log: [
-        {
-          deliveryId: "d1",
-          downstreamRepo: "acme/npu-backend",
-          upstreamRepo: "up/stream",
-          event: "pull_request",
-          headSha: "a".repeat(40),
-          backendName: "npu-backend",
-          level: "L1",
-          outcome: "pending",
-          attempts: 0,
-          createdAt,
-        },
-      ],
+      tasks: repos.map((downstreamRepo) => ({
+        key: `dispatch:d1:${downstreamRepo}`,
+        kind: "dispatch" as const,
+        repo: downstreamRepo,
+        installationId: 11,
+        request: { route: "POST /repos/{owner}/{repo}/dispatches", params: { owner: "acme", repo: downstreamRepo.split("/")[1], event_type: "t", client_payload: {} } },
+        dispatch: { deliveryId: "d1", downstreamRepo },
+      })),
+      log: repos.map((downstreamRepo) => ({
+        deliveryId: "d1",
+        downstreamRepo,
+        upstreamRepo: "up/stream",
+        event: "pull_request" as const,
+        headSha: "a".repeat(40),
+        backendName: downstreamRepo.split("/")[1]!,
+        level: "L1",
+        outcome: "pending" as const,
+        attempts: 0,
+        createdAt,
+      })),
     },
     createdAt,
   );
 }
+
+const pauses = async (reason: string) => (await metrics.githubPauses.get()).values.find((value) => value.labels.reason === reason)?.value ?? 0;
 
 describe("OutboxWorker", () => {
   it("dead-letters a task older than the maximum age without sending it", async () => {
@@ -103,5 +106,31 @@ describe("OutboxWorker", () => {
     await running.stop();
     expect(store.dispatchLog("d1")[0]).toMatchObject({ outcome: "sent", attempts: 1 });
     expect(github.find("POST", /\/dispatches$/)[0]).toMatchObject({ installationId: 11, status: 204 });
+  });
+
+  it("pauses every write of an installation after a secondary-limit 403, not just the refused one", async () => {
+    // Two writes a second: the third is refused, and the fourth (another task) waits out the pause too.
+    github.limitWrites({ writes: 2, windowMs: 1000 });
+    enqueue(Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
+    startWorker(HOUR, 1);
+    await expect.poll(() => store.dispatchLog("d1").filter((row) => row.outcome === "sent").length, { timeout: 10_000 }).toBe(4);
+    expect(github.refusals).toHaveLength(1);
+    const refusal = github.refusals[0]!;
+    const after = github.find("POST", /\/dispatches$/).filter((request) => request.receivedAt > refusal.receivedAt);
+    expect(after).toHaveLength(2);
+    for (const request of after) expect(request.receivedAt).toBeGreaterThanOrEqual(refusal.respondedAt! + 1000);
+    expect(await pauses("secondary_rate_limit")).toBe(1);
+  });
+
+  it("pauses an installation whose primary limit runs low until the limit resets", async () => {
+    const resetAt = Math.ceil((Date.now() + 1500) / 1000);
+    github.script("POST", /\/dispatches$/, [{ status: 204, headers: { "x-ratelimit-remaining": "3", "x-ratelimit-reset": String(resetAt) } }]);
+    enqueue(Date.now(), ["acme/npu-backend", "acme/npu-extra"]);
+    startWorker(HOUR, 1);
+    await expect.poll(() => store.dispatchLog("d1").map((row) => row.outcome), { timeout: 10_000 }).toEqual(["sent", "sent"]);
+    const [first, second] = github.find("POST", /\/dispatches$/);
+    expect(second!.receivedAt).toBeGreaterThanOrEqual(resetAt * 1000);
+    expect(first!.receivedAt).toBeLessThan(resetAt * 1000);
+    expect(await pauses("primary_reserve")).toBe(1);
   });
 });

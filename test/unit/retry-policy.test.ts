@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, classifyFailure } from "../../src/dispatch/retry-policy.js";
+import { backoffDelay, classifyFailure, installationPause } from "../../src/dispatch/retry-policy.js";
 
 const NOW = Date.parse("2026-11-29T10:00:00Z");
 
@@ -56,5 +56,20 @@ describe("backoffDelay", () => {
   it("never retries sooner than GitHub asked", () => {
     expect(backoffDelay(0, 45_000, 0)).toBe(45_000);
     expect(backoffDelay(10, 1000, 1)).toBe(300_000);
+  });
+});
+
+describe("installationPause", () => {
+  it("pauses the installation for a rate limit, for as long as GitHub asked or the one-minute floor", () => {
+    expect(installationPause(classifyFailure({ status: 403, headers: { "retry-after": "5" }, message: "secondary rate limit" }, NOW))).toEqual({
+      reason: "secondary_rate_limit",
+      ms: 5000,
+    });
+    expect(installationPause(classifyFailure({ status: 429, message: "Too Many Requests" }, NOW))).toEqual({ reason: "rate_limited", ms: 60_000 });
+  });
+
+  it("leaves the installation alone for other failures", () => {
+    expect(installationPause(classifyFailure({ status: 502, headers: { "retry-after": "5" }, message: "Bad Gateway" }, NOW))).toBeUndefined();
+    expect(installationPause(classifyFailure({ status: 404, message: "Not Found" }, NOW))).toBeUndefined();
   });
 });
