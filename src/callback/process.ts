@@ -4,12 +4,13 @@
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
 import { aggregateCheckKey } from "../checks/aggregate.js";
-import { aggregateRequest, checkContext, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
+import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
 import { resultRow } from "../hud/result-row.js";
 import type { JobEffects, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
 import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
-import type { CommitCheck } from "../upstream/commit-check.js";
+import type { CommitChecker } from "../upstream/commit-check.js";
+import type { CallbackOutcome } from "./audit.js";
 import type { OidcIdentity } from "./oidc.js";
 import type { CallbackBody } from "./schema.js";
 
@@ -18,6 +19,8 @@ export interface CallbackSettings {
   /** How long an intermediate (in_progress) check-run state waits, so a burst of reports becomes one write. */
   checkUpdateDelayMs: number;
   checkPrefix: string;
+  /** Most job check runs per (backend, head); jobs past it show in the aggregate and on the HUD only. */
+  maxJobChecksPerBackend: number;
   nonBlockingFailureConclusion?: string;
   /** Web base URL of the GitHub host, for links to downstream repos. */
   webBaseUrl: string;
@@ -27,8 +30,8 @@ export interface CallbackSettings {
 
 export interface CallbackDependencies {
   store: Store;
-  /** Checks that a self-report's upstream sha exists upstream. */
-  upstreamCommit: (sha: string) => Promise<CommitCheck>;
+  /** Checks that a self-report's upstream sha exists upstream, on the reporting repo's lookup budget. */
+  upstreamCommit: CommitChecker;
   upstreamRepo: string;
   allowlist: () => Allowlist | undefined;
   settings: CallbackSettings;
@@ -40,6 +43,8 @@ export interface CallbackDependencies {
 export interface CallbackAnswer {
   status: number;
   body: Record<string, unknown>;
+  /** For the audit trail, where the status alone does not tell (see outcomeOf). */
+  outcome?: CallbackOutcome;
 }
 
 export async function processCallback(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies): Promise<CallbackAnswer> {
@@ -55,7 +60,7 @@ export async function processCallback(identity: OidcIdentity, body: CallbackBody
   const allowlist = deps.allowlist();
   if (!allowlist) return { status: 503, body: { error: "the relay has no allowlist loaded yet; retry later" } };
   const entry = findEntry(allowlist, identity.repo);
-  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
+  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` }, outcome: "not_allowlisted" };
   if (!collectsResults(entry.policy)) {
     // L1 gives no feedback upstream; the reporting step must not fail for it.
     return { status: 202, body: { accepted: true, ignored: `${identity.repo} is ${entry.level}: results are not shown upstream` } };
@@ -104,7 +109,9 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
 
 /**
  * A nightly/periodic run the relay did not dispatch: no ticket, so the OIDC identity alone says who
- * reports; HUD only (L2 and up), never check runs; the tested sha must exist upstream.
+ * reports; HUD only (L2 and up), never check runs. A sha GitHub says is missing upstream is refused
+ * (422); when the relay cannot tell (lookup budget used up, timeout, GitHub error) the report is
+ * recorded unverified (`upstream_verified: false`).
  */
 async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
   const nightly = body.nightly;
@@ -112,11 +119,11 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
   const allowlist = deps.allowlist();
   if (!allowlist) return { status: 503, body: { error: "the relay has no allowlist loaded yet; retry later" } };
   const entry = findEntry(allowlist, identity.repo);
-  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` } };
+  if (!entry) return { status: 403, body: { error: `${identity.repo} is not in the allowlist` }, outcome: "not_allowlisted" };
   if (!entry.policy.display_on_hud) {
     return { status: 403, body: { error: `${identity.repo} is ${entry.level}: self-reports are accepted from backends shown on the HUD (L2 and up)` } };
   }
-  const check = await deps.upstreamCommit(nightly.upstream_sha);
+  const check = await deps.upstreamCommit(nightly.upstream_sha, identity.repo);
   if (check === "missing") {
     return { status: 422, body: { error: `${nightly.upstream_sha} is not a commit of ${deps.upstreamRepo}; report the upstream sha the run tested` } };
   }
@@ -187,9 +194,8 @@ export function jobEffects(
 
   const context = checkContext(entry, job.upstreamRepo, job.headSha, settings);
   // Self-reports (no PR) on the same sha are not part of this PR's aggregate.
-  const others = store
-    .backendJobs(job.upstreamRepo, entry.name, job.headSha)
-    .filter((other) => other.prNumber !== null && !sameJob(other, job));
+  const stored = store.backendJobs(job.upstreamRepo, entry.name, job.headSha).filter((other) => other.prNumber !== null);
+  const others = stored.filter((other) => !sameJob(other, job));
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
     key,
@@ -198,10 +204,10 @@ export function jobEffects(
     request,
     notBefore: request.params.status === "completed" ? job.updatedAt : job.updatedAt + settings.checkUpdateDelayMs,
   });
-  result.checkRuns.push(
-    task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body)),
-    task(aggregateKey, aggregateRequest(context, [...others, job], `${settings.webBaseUrl}/${entry.repo}/actions`)),
-  );
+  if (hasOwnCheckRun(context, stored, job)) {
+    result.checkRuns.push(task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body)));
+  }
+  result.checkRuns.push(task(aggregateKey, aggregateRequest(context, [...others, job], `${settings.webBaseUrl}/${entry.repo}/actions`)));
   return result;
 }
 

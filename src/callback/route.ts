@@ -1,27 +1,41 @@
 // POST /relay/callback: downstream results. Every answer carries a specific message; nothing here
-// crashes the process, and a 2xx is sent only after the state change is stored.
+// crashes the process, and a 2xx is sent only after the state change is stored. The caller's token is
+// verified and its repo's rate limit taken before a byte of the body is read, so unauthenticated or
+// throttled callers never make the relay buffer anything.
 import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
+import { readBody } from "../http/body.js";
 import { sendJson, type Route } from "../http/router.js";
 import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
+import { outcomeOf, type CallbackOutcome } from "./audit.js";
 import type { OidcIdentity, OidcVerifier } from "./oidc.js";
 import type { CallbackAnswer } from "./process.js";
 import { parseCallbackBody, type CallbackBody } from "./schema.js";
 
 /** Above the largest valid body even with every character JSON-escaped (about 1 MB). */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
-/** Not an HTTP answer: the client disconnected before its body arrived, so nothing is sent or counted. */
+/** Not an HTTP answer: the client disconnected before its body arrived, so nothing is sent. */
 const ABORTED = -1;
+// The body was never read, so the connection cannot carry another request.
+const UNREAD_BODY = { connection: "close" };
 
 export interface CallbackRouteDependencies {
   verifier: OidcVerifier;
   /** Per verified repo, shared by every kind of callback. */
   limiter: SlidingWindowLimiter<string>;
   process: (identity: OidcIdentity, body: CallbackBody) => Promise<CallbackAnswer>;
+  /** Counts each answer per verified repo (undefined: not verified) and outcome. */
+  audit: { record(repo: string | undefined, outcome: CallbackOutcome): void };
   metrics: RelayMetrics;
   log: Logger;
   now?: () => number;
+}
+
+interface RouteAnswer extends CallbackAnswer {
+  headers?: Record<string, string>;
+  /** The verified repo, once known. */
+  repo?: string;
 }
 
 export function callbackRoute(deps: CallbackRouteDependencies): Route {
@@ -29,68 +43,58 @@ export function callbackRoute(deps: CallbackRouteDependencies): Route {
     method: "POST",
     path: "/relay/callback",
     handler: async (req, res) => {
-      let answer: CallbackAnswer & { headers?: Record<string, string> };
+      let answer: RouteAnswer;
       try {
         answer = await handle(req, deps);
       } catch (error) {
         deps.log.error({ err: error instanceof Error ? error.message : String(error) }, "callback failed");
-        answer = { status: 500, body: { error: "internal error; the report was not stored, retry later" } };
+        answer = { status: 500, body: { error: "internal error; the report was not stored, retry later" }, outcome: "error" };
       }
-      if (req.destroyed && answer.status === ABORTED) return;
+      deps.audit.record(answer.repo, outcomeOf(answer));
+      if (answer.status === ABORTED) return;
       deps.metrics.callbacks.inc({ status: String(answer.status) });
       sendJson(res, answer.status, answer.body, answer.headers);
     },
   };
 }
 
-async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Promise<CallbackAnswer & { headers?: Record<string, string> }> {
-  const raw = await readBody(req, MAX_CALLBACK_BYTES);
-  if (raw === "aborted") return { status: ABORTED, body: {} };
-  if (raw === "too_large") {
-    // The rest of the body is never read, so the connection cannot carry another request.
+async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Promise<RouteAnswer> {
+  const auth = await deps.verifier.verify(req.headers.authorization);
+  if (!auth.ok) {
+    const outcome = auth.status === 503 ? "unavailable" : "bad_token";
+    return { status: auth.status, body: { error: auth.message, reason: auth.reason }, outcome, headers: UNREAD_BODY };
+  }
+  const { repo } = auth.identity;
+
+  const wait = deps.limiter.tryAcquire(repo, (deps.now ?? Date.now)());
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000);
     return {
-      status: 413,
-      body: { error: `body larger than ${MAX_CALLBACK_BYTES} bytes; shorten the summary or the failed-test list` },
-      headers: { connection: "close" },
+      status: 429,
+      body: { error: `too many callbacks from ${repo}; retry in ${seconds} s` },
+      headers: { ...UNREAD_BODY, "retry-after": String(seconds) },
+      repo,
     };
   }
 
-  const auth = await deps.verifier.verify(req.headers.authorization);
-  if (!auth.ok) return { status: auth.status, body: { error: auth.message, reason: auth.reason } };
-
-  const now = (deps.now ?? Date.now)();
-  const wait = deps.limiter.tryAcquire(auth.identity.repo, now);
-  if (wait > 0) {
-    const seconds = Math.ceil(wait / 1000);
-    return { status: 429, body: { error: `too many callbacks from ${auth.identity.repo}; retry in ${seconds} s` }, headers: { "retry-after": String(seconds) } };
+  const raw = await readBody(req, MAX_CALLBACK_BYTES);
+  if (raw === "aborted") return { status: ABORTED, body: {}, outcome: "aborted", repo };
+  if (raw === "too_large") {
+    return {
+      status: 413,
+      body: { error: `body larger than ${MAX_CALLBACK_BYTES} bytes; shorten the summary or the failed-test list` },
+      headers: UNREAD_BODY,
+      repo,
+    };
   }
-
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
   } catch {
     // Not the parser's message: it quotes the body, and answers never echo what was sent.
-    return { status: 400, body: { error: "body is not JSON; send the report as a JSON object (Content-Type: application/json)" } };
+    return { status: 400, body: { error: "body is not JSON; send the report as a JSON object (Content-Type: application/json)" }, repo };
   }
   const parsed = parseCallbackBody(json);
-  if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
-  return deps.process(auth.identity, parsed.body);
+  if (!parsed.ok) return { status: 400, body: { error: parsed.message }, repo };
+  return { ...(await deps.process(auth.identity, parsed.body)), repo };
 }
-
-/** The body; "too_large" when it exceeds `limit` (declared or streamed); "aborted" when the client left. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | "too_large" | "aborted"> {
-  if (Number(req.headers["content-length"] ?? 0) > limit) return "too_large";
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) return "too_large";
-      chunks.push(chunk);
-    }
-  } catch {
-    return "aborted";
-  }
-  return Buffer.concat(chunks);
-}
-

@@ -1,4 +1,5 @@
-// Wires POST /relay/callback: OIDC verification, the per-repo limit and report processing.
+// Wires POST /relay/callback (OIDC verification, the per-repo limit, report processing) and its audit
+// trail, GET /api/audit/callbacks.
 import type { Probot } from "probot";
 import type { Allowlist } from "../allowlist/types.js";
 import type { RelayConfig } from "../config.js";
@@ -7,7 +8,9 @@ import type { Route } from "../http/router.js";
 import { SlidingWindowLimiter } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
-import type { CommitCheck } from "../upstream/commit-check.js";
+import type { CommitChecker } from "../upstream/commit-check.js";
+import { CallbackAuditLog } from "./audit-log.js";
+import { callbackAuditRoute } from "./audit-route.js";
 import { createOidcVerifier } from "./oidc.js";
 import { processCallback } from "./process.js";
 import { callbackRoute } from "./route.js";
@@ -18,14 +21,16 @@ export interface CallbackWiring {
   metrics: RelayMetrics;
   store: () => Store;
   allowlist: () => Allowlist | undefined;
-  upstreamCommit: (sha: string) => Promise<CommitCheck>;
+  upstreamCommit: CommitChecker;
   /** New outbox work was stored (wakes the worker). */
   onWork: () => void;
 }
 
-export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route {
+export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route[] {
   const { config } = wiring;
-  return callbackRoute({
+  const log = app.log.child({ component: "callback" });
+  const audit = new CallbackAuditLog({ store: wiring.store, metrics: wiring.metrics, allowlist: wiring.allowlist, log });
+  const callback = callbackRoute({
     verifier: createOidcVerifier({
       github: { issuer: config.callback.oidcIssuer, audience: config.callback.audience },
       ...(config.callback.buildkite && { buildkite: config.callback.buildkite }),
@@ -40,7 +45,9 @@ export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route {
         settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
         onWork: wiring.onWork,
       }),
+    audit,
     metrics: wiring.metrics,
-    log: app.log.child({ name: "callback" }),
+    log,
   });
+  return [callback, callbackAuditRoute(audit)];
 }

@@ -1,30 +1,54 @@
 // Sliding-window rate limits (pure, clock injected): at most `limit` events per key in any window of
-// `ms`. Used for per-installation GitHub write budgets and per-repo callback limits.
+// `ms`. Used for per-installation GitHub write budgets, per-repo callback limits and per-repo commit
+// lookups. Memory stays bounded: a key with no event inside the longest window is forgotten (when next
+// looked at, or by a sweep that runs once per `size` new events, so amortised O(1) per call), and past
+// `maxKeys` the least recently active keys are forgotten too.
 
 export interface Window {
   ms: number;
   limit: number;
 }
 
+export interface LimiterOptions {
+  /** Most keys remembered at once (default 100,000); beyond it the least recently active tenth is dropped. */
+  maxKeys?: number;
+}
+
+const DEFAULT_MAX_KEYS = 100_000;
+const MIN_EVENTS_BETWEEN_SWEEPS = 1024;
+/** Share of maxKeys dropped at once when it is exceeded, so the linear pass is paid rarely. */
+const OVERFLOW_DROP_SHARE = 0.1;
+
 export class SlidingWindowLimiter<K> {
-  /** Event times per key, oldest first, kept for the longest window. */
+  /** Event times per key, oldest first, kept for the longest window; keys in order of their last event. */
   readonly #events = new Map<K, number[]>();
   readonly #longest: number;
+  readonly #maxKeys: number;
+  #eventsSinceSweep = 0;
 
-  constructor(private readonly windows: readonly Window[]) {
+  constructor(
+    private readonly windows: readonly Window[],
+    options: LimiterOptions = {},
+  ) {
     this.#longest = Math.max(...windows.map((window) => window.ms));
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
+  }
+
+  /** Keys currently remembered. */
+  get size(): number {
+    return this.#events.size;
   }
 
   /** Takes a slot for `key` at `now`; returns 0, or the ms to wait when no slot is free. */
   tryAcquire(key: K, now: number): number {
     const wait = this.waitFor(key, now);
-    if (wait === 0) this.#history(key, now).push(now);
+    if (wait === 0) this.#record(key, now);
     return wait;
   }
 
   /** Ms until `key` may act again (0 = now). */
   waitFor(key: K, now: number): number {
-    const events = this.#history(key, now);
+    const events = this.#recent(key, now);
     let wait = 0;
     for (const { ms, limit } of this.windows) {
       const inWindow = events.filter((at) => at > now - ms);
@@ -36,10 +60,40 @@ export class SlidingWindowLimiter<K> {
     return wait;
   }
 
-  #history(key: K, now: number): number[] {
-    const kept = (this.#events.get(key) ?? []).filter((at) => at > now - this.#longest);
-    this.#events.set(key, kept);
+  /** The key's events inside the longest window; a key left with none is forgotten. */
+  #recent(key: K, now: number): number[] {
+    const events = this.#events.get(key);
+    if (!events) return [];
+    const kept = events.filter((at) => at > now - this.#longest);
+    if (kept.length === 0) this.#events.delete(key);
+    else if (kept.length < events.length) this.#events.set(key, kept);
     return kept;
+  }
+
+  #record(key: K, now: number): void {
+    const events = this.#events.get(key) ?? [];
+    events.push(now);
+    // Re-inserted so the map stays ordered by last event: idle keys gather at its front.
+    this.#events.delete(key);
+    this.#events.set(key, events);
+    this.#eventsSinceSweep += 1;
+    if (this.#eventsSinceSweep >= Math.max(this.#events.size, MIN_EVENTS_BETWEEN_SWEEPS)) this.#forgetIdle(now);
+    if (this.#events.size > this.#maxKeys) this.#forgetOldest(Math.ceil(this.#maxKeys * OVERFLOW_DROP_SHARE));
+  }
+
+  #forgetIdle(now: number): void {
+    this.#eventsSinceSweep = 0;
+    for (const [key, events] of this.#events) {
+      if ((events.at(-1) ?? -Infinity) <= now - this.#longest) this.#events.delete(key);
+    }
+  }
+
+  // Deleting from a Map's front one key at a time rescans the deleted slots on every call; in batches it does not.
+  #forgetOldest(count: number): void {
+    for (const key of this.#events.keys()) {
+      if (count-- <= 0) return;
+      this.#events.delete(key);
+    }
   }
 }
 

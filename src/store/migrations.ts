@@ -160,6 +160,22 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM dispatch_log ORDER BY created_at;
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- A payload accepted under one delivery id and sent again under another is a replay.
+      CREATE INDEX deliveries_by_payload_hash ON deliveries (payload_hash, accepted_at);
+
+      -- Callbacks answered per downstream repo (or '(unverified)'), UTC day (YYYY-MM-DD) and outcome.
+      CREATE TABLE callback_outcomes (
+        day     TEXT NOT NULL,
+        repo    TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        count   INTEGER NOT NULL,
+        PRIMARY KEY (day, repo, outcome)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

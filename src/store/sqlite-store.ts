@@ -7,6 +7,7 @@ import { z } from "zod";
 import { migrate } from "./migrations.js";
 import type {
   AcceptedWork,
+  CallbackOutcomeCount,
   DeliveryRecord,
   DispatchLogEntry,
   DispatchOutcome,
@@ -58,8 +59,10 @@ const LOG_COLUMNS = `delivery_id AS deliveryId, downstream_repo AS downstreamRep
   reason, attempts, created_at AS createdAt, sent_at AS sentAt, title, author`;
 const INSTALLATION_COLUMNS = "repo, installation_id AS installationId, checked_at AS checkedAt";
 // Exclusion lists arrive as JSON arrays, so the statement is prepared once whatever their length.
+// A task without an installation id belongs to its repo's recorded installation (0: none recorded).
 const PENDING_NOT_EXCLUDED = `status = 'pending' AND id NOT IN (SELECT value FROM json_each(@excludeIds))
-  AND (installation_id IS NULL OR installation_id NOT IN (SELECT value FROM json_each(@excludeInstallations)))`;
+  AND coalesce(installation_id, (SELECT i.installation_id FROM installations i WHERE i.repo_key = lower(outbox.repo)), 0)
+    NOT IN (SELECT value FROM json_each(@excludeInstallations))`;
 // RETURNING gives the post-update row; the status guard makes every transition a no-op on a finished task.
 const TRANSITIONED = `WHERE id = @id AND status = 'pending'
   RETURNING attempts, dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo`;
@@ -68,6 +71,9 @@ function prepareStatements(db: Database.Database) {
   return {
     deliveryHash: db.prepare<[string], string>("SELECT payload_hash FROM deliveries WHERE id = ?").pluck(),
     hasDelivery: db.prepare<[string], number>("SELECT 1 FROM deliveries WHERE id = ?").pluck(),
+    deliveryWithPayload: db.prepare<[string, string, number], string>(
+      "SELECT id FROM deliveries WHERE payload_hash = ? AND id <> ? AND accepted_at >= ? LIMIT 1",
+    ).pluck(),
     // A new payload under a known id is processed (tasks still deduplicate by key); remember its hash.
     upsertDelivery: db.prepare<[DeliveryRecord & { now: number }]>(
       `INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES (@id, @event, @payloadHash, @now)
@@ -223,6 +229,14 @@ function prepareStatements(db: Database.Database) {
     checkRunId: db.prepare<[string], number | null>(
       "SELECT result_id FROM outbox WHERE key = ? AND kind = 'check_run' AND result_id IS NOT NULL",
     ).pluck(),
+    addCallbackOutcome: db.prepare<[CallbackOutcomeCount]>(
+      `INSERT INTO callback_outcomes (day, repo, outcome, count) VALUES (@day, @repo, @outcome, @count)
+       ON CONFLICT (day, repo, outcome) DO UPDATE SET count = count + excluded.count`,
+    ),
+    pruneCallbackOutcomes: db.prepare<[string]>("DELETE FROM callback_outcomes WHERE day < ?"),
+    callbackOutcomes: db.prepare<[string], CallbackOutcomeCount>(
+      "SELECT repo, day, outcome, count FROM callback_outcomes WHERE day >= ? ORDER BY day, repo, outcome",
+    ),
     getInstallation: db.prepare<[string], Row<InstallationRecord>>(
       `SELECT ${INSTALLATION_COLUMNS} FROM installations WHERE repo_key = ?`,
     ),
@@ -347,6 +361,14 @@ export class SqliteStore implements Store {
 
   hasDelivery(id: string): boolean {
     return this.#sql.hasDelivery.get(id) !== undefined;
+  }
+
+  rememberDelivery(delivery: DeliveryRecord, now: number): void {
+    this.#sql.upsertDelivery.run({ ...delivery, now });
+  }
+
+  deliveryWithPayload(payloadHash: string, exceptId: string, since: number): string | undefined {
+    return this.#sql.deliveryWithPayload.get(payloadHash, exceptId, since);
   }
 
   dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[] {
@@ -540,6 +562,17 @@ export class SqliteStore implements Store {
 
   hudQueueStats(): HudQueueStats {
     return fromRow<HudQueueStats>(this.#sql.hudQueueStats.get()!);
+  }
+
+  addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): void {
+    this.#write(() => {
+      for (const count of counts) this.#sql.addCallbackOutcome.run(count);
+      this.#sql.pruneCallbackOutcomes.run(keepFrom);
+    });
+  }
+
+  callbackOutcomes(fromDay: string): CallbackOutcomeCount[] {
+    return this.#sql.callbackOutcomes.all(fromDay);
   }
 
   getInstallation(repo: string): InstallationRecord | undefined {

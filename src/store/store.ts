@@ -94,6 +94,16 @@ export interface DeliveryRecord {
   payloadHash: string;
 }
 
+/** Callbacks answered for one repo on one UTC day with one outcome (the per-downstream audit trail). */
+export interface CallbackOutcomeCount {
+  /** Verified owner/repo (lower case), or "(unverified)". */
+  repo: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  outcome: string;
+  count: number;
+}
+
 export interface AcceptedWork {
   tasks: OutboxTaskInput[];
   /** Rows for every target considered: pending ones (with a task) and skipped ones (with a reason). */
@@ -103,7 +113,10 @@ export interface AcceptedWork {
 export interface TaskExclusion {
   /** Task ids to leave out (e.g. those in flight). */
   excludeIds?: readonly number[];
-  /** Installations to leave out (e.g. those out of write budget); tasks without an installation id stay in. */
+  /**
+   * Installations to leave out (e.g. those out of write budget). A task without an installation id is
+   * left out when its repo is recorded under one of them.
+   */
   excludeInstallations?: readonly number[];
 }
 
@@ -165,6 +178,10 @@ export interface Store {
    */
   acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate";
   hasDelivery(id: string): boolean;
+  /** Records a handled delivery and its payload hash (for events whose handling stores no work). */
+  rememberDelivery(delivery: DeliveryRecord, now: number): void;
+  /** The id of another delivery with this payload hash accepted at or after `since`, if any (a replay). */
+  deliveryWithPayload(payloadHash: string, exceptId: string, since: number): string | undefined;
 
   /** Pending tasks whose next attempt is due, oldest first, leaving out the excluded ones. */
   dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[];
@@ -240,6 +257,11 @@ export interface Store {
   /** Rows ClickHouse refused: kept, with the error, and no longer offered by pendingHudRows. */
   rejectHudRows(ids: readonly number[], error: string, now: number): void;
   hudQueueStats(): HudQueueStats;
+
+  /** Adds callback outcome counts and removes days before `keepFrom` (YYYY-MM-DD), in one transaction. */
+  addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): void;
+  /** Callback outcome counts of UTC days from `fromDay` (YYYY-MM-DD) on. */
+  callbackOutcomes(fromDay: string): CallbackOutcomeCount[];
 
   getInstallation(repo: string): InstallationRecord | undefined;
   setInstallation(repo: string, installationId: number | undefined, now: number): void;

@@ -9,7 +9,7 @@ import type { RelayConfig } from "../config.js";
 import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { Store } from "../store/store.js";
+import type { DeliveryRecord, Store } from "../store/store.js";
 import { labelFor } from "../allowlist/policy.js";
 import { hideBackendChecks, showBackendChecks } from "../checks/label-checks.js";
 import { callbackSettings } from "../callback/settings.js";
@@ -38,20 +38,22 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
   app.on("pull_request", async (context) => {
     const { payload } = context;
     if (!sameRepo(payload.repository.full_name, config.upstream.repo)) return;
-    const event = pullRequestFacts(context.id, payload);
-    concludeOldHead(payload, deps);
-    followLabel(event, deps);
-    await accept(context, event, deps);
+    await oncePerPayload(context, deps, async (delivery) => {
+      const event = pullRequestFacts(context.id, payload);
+      concludeOldHead(payload, deps);
+      followLabel(event, deps);
+      await accept(context, event, delivery, deps);
+    });
   });
   app.on("push", async (context) => {
     if (!sameRepo(context.payload.repository.full_name, config.upstream.repo)) return;
-    await accept(context, pushFacts(context.id, context.payload), deps);
+    await oncePerPayload(context, deps, (delivery) => accept(context, pushFacts(context.id, context.payload), delivery, deps));
   });
   app.on("check_run.rerequested", async (context) => {
     const { check_run: run, repository } = context.payload;
     if (!sameRepo(repository.full_name, config.upstream.repo) || deps.store().shaClosed(repository.full_name, run.head_sha)) return;
     const target = parseExternalId(run.external_id);
-    if (target) await rerun(context, [target], deps);
+    if (target) await oncePerPayload(context, deps, () => rerun(context, [target], deps));
   });
   app.on("check_suite.rerequested", async (context) => {
     const { check_suite: suite, repository } = context.payload;
@@ -63,17 +65,38 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
         const externalId = task.request.params.external_id;
         return (typeof externalId === "string" && parseExternalId(externalId)) || [];
       });
-    await rerun(context, targets, deps);
+    await oncePerPayload(context, deps, () => rerun(context, targets, deps));
   });
   app.on(["installation", "installation_repositories"], (context) => {
-    const installations = deps.installations();
-    installations.apply(context.name, context.payload);
+    deps.installations().follow(context.name, context.payload, (deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
     metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
-    // Payloads do not always list the repos (e.g. unsuspend): look again at allowlisted repos without the
-    // App, in the background so the webhook answer never waits on lookups.
-    const gained = context.name === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(context.payload.action);
-    if (gained) void installations.recheckMissing((deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
   });
+}
+
+/** GitHub offers redelivery of a delivery for 3 days; a replay is looked for over the same span. */
+const REPLAY_WINDOW_MS = 72 * 3_600_000;
+
+function payloadHash(payload: unknown): string {
+  return createHash("sha256").update(JSON.stringify(payload)).digest("hex");
+}
+
+/**
+ * Runs an upstream event's effects once per payload. The same signed payload sent again under another
+ * delivery id within the redelivery window (a replay) is answered 200 with no effects. GitHub's own
+ * redeliveries keep the delivery id and go through as before.
+ */
+async function oncePerPayload(context: Context, deps: UpstreamDependencies, effects: (delivery: DeliveryRecord) => Promise<void>): Promise<void> {
+  const delivery = { id: context.id, event: context.name, payloadHash: payloadHash(context.payload) };
+  const store = deps.store();
+  const original = store.deliveryWithPayload(delivery.payloadHash, delivery.id, Date.now() - REPLAY_WINDOW_MS);
+  if (original !== undefined) {
+    deps.metrics.webhooks.inc({ event: context.name, outcome: "replayed" });
+    context.log.warn({ delivery: delivery.id, original, event: context.name }, "replayed webhook ignored: its payload was accepted under another delivery id");
+    return;
+  }
+  await effects(delivery);
+  // Also for events that stored no work (ignored, re-requests), so their replays are recognised too.
+  store.rememberDelivery(delivery, Date.now());
 }
 
 /** Adding or removing a label-only backend's label shows or hides its check runs on the head. */
@@ -142,7 +165,7 @@ function concludeOldHead(
   if (concluded > 0) deps.onWork();
 }
 
-async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDependencies): Promise<void> {
+async function accept(context: Context, event: UpstreamEvent, delivery: DeliveryRecord, deps: UpstreamDependencies): Promise<void> {
   const { config, metrics } = deps;
   const allowlist = deps.allowlist.current();
   if (!allowlist) {
@@ -178,9 +201,8 @@ async function accept(context: Context, event: UpstreamEvent, deps: UpstreamDepe
     (repo) => installations.cachedId(repo),
     now,
   );
-  const payloadHash = createHash("sha256").update(JSON.stringify(context.payload)).digest("hex");
   const store = deps.store();
-  const outcome = store.acceptDelivery({ id: context.id, event: context.name, payloadHash }, work, now);
+  const outcome = store.acceptDelivery(delivery, work, now);
   // A reopened PR may carry the same head as when it closed: its aggregate check runs exist already
   // (concluded cancelled), so set them queued again rather than leave the insert ignored.
   if (outcome === "accepted" && event.kind === "pull_request" && event.action === "reopened") {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { writeLimiter } from "../../src/limits/sliding-window.js";
+import { SlidingWindowLimiter, writeLimiter } from "../../src/limits/sliding-window.js";
 
 describe("writeLimiter", () => {
   it("allows the per-minute budget, then says how long until the oldest send leaves the window", () => {
@@ -29,5 +29,60 @@ describe("writeLimiter", () => {
     for (let t = 0; t < 5 * 60_000; t += 137) if (limiter.tryAcquire(7, t) === 0) sent.push(t);
     for (const start of sent) expect(sent.filter((t) => t >= start && t < start + 60_000).length).toBeLessThanOrEqual(80);
     expect(sent.length).toBe(80 * 5);
+  });
+});
+
+describe("SlidingWindowLimiter memory", () => {
+  const HOUR = 3_600_000;
+
+  it("forgets a key without an event inside the longest window when it is next looked at", () => {
+    const limiter = new SlidingWindowLimiter<string>([
+      { ms: 60_000, limit: 1 },
+      { ms: HOUR, limit: 10 },
+    ]);
+    limiter.tryAcquire("a", 0);
+    expect(limiter.waitFor("a", HOUR - 1)).toBe(0);
+    expect(limiter.size).toBe(1);
+    expect(limiter.waitFor("a", HOUR)).toBe(0);
+    expect(limiter.size).toBe(0);
+  });
+
+  it("does not remember keys that were only asked about", () => {
+    const limiter = new SlidingWindowLimiter<string>([{ ms: 60_000, limit: 1 }]);
+    for (let i = 0; i < 1000; i += 1) limiter.waitFor(`key-${i}`, i);
+    expect(limiter.size).toBe(0);
+  });
+
+  it("keeps the limits of live keys while idle keys come and go", () => {
+    const limiter = new SlidingWindowLimiter<string>([{ ms: 60_000, limit: 2 }]);
+    expect([limiter.tryAcquire("live", 0), limiter.tryAcquire("live", 1)]).toEqual([0, 0]);
+    for (let t = 2; t < 50_000; t += 1) limiter.tryAcquire(`other-${t}`, t);
+    expect(limiter.tryAcquire("live", 50_000)).toBe(10_000);
+    expect(limiter.tryAcquire("live", 60_000)).toBe(0);
+  });
+
+  it("sweeps idle keys as 1,000,000 distinct keys arrive over time", () => {
+    const limiter = new SlidingWindowLimiter<number>([{ ms: 60_000, limit: 1 }]);
+    let largest = 0;
+    for (let key = 0; key < 1_000_000; key += 1) {
+      limiter.tryAcquire(key, key);
+      largest = Math.max(largest, limiter.size);
+    }
+    // At most the keys of one window, plus those that went idle since the last sweep.
+    expect(largest).toBeLessThanOrEqual(2 * 60_000 + 1024);
+  });
+
+  it("stays within maxKeys under 1,000,000 distinct keys inside one window, dropping the least recently active", () => {
+    const limiter = new SlidingWindowLimiter<number>([{ ms: HOUR, limit: 5 }], { maxKeys: 10_000 });
+    let largest = 0;
+    for (let key = 0; key < 1_000_000; key += 1) {
+      limiter.tryAcquire(key, Math.floor(key / 1000));
+      largest = Math.max(largest, limiter.size);
+    }
+    expect(largest).toBe(10_000);
+    // The most recent keys are still limited; the oldest were forgotten.
+    for (let i = 0; i < 4; i += 1) limiter.tryAcquire(999_999, 1000);
+    expect(limiter.tryAcquire(999_999, 1000)).toBeGreaterThan(0);
+    expect(limiter.waitFor(0, 1000)).toBe(0);
   });
 });

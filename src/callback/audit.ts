@@ -1,0 +1,92 @@
+// The per-downstream audit trail of /relay/callback: every answer counted per verified repo, UTC day
+// and outcome. The RFC demotes a backend from L2 to L1 for "sending excessive or abusive requests" and
+// expects "the signal sent back" to be valid; these figures are what such a decision is judged by.
+import type { CallbackOutcomeCount } from "../store/store.js";
+
+/** The one key every caller without a verified token is counted under (never a key per claimed value). */
+export const UNVERIFIED_REPO = "(unverified)";
+/** The metric label of verified repos outside the allowlist in force (the stored trail names them). */
+export const OTHER_REPO = "(other)";
+/** Days kept in the store, and the longest window that can be asked for. */
+export const AUDIT_RETENTION_DAYS = 90;
+
+const VALID_OUTCOMES = ["accepted", "duplicate", "ignored"] as const;
+export const CALLBACK_OUTCOMES = [
+  ...VALID_OUTCOMES,
+  "rate_limited",
+  "bad_token",
+  "too_large",
+  "invalid_body",
+  "bad_ticket",
+  "forbidden",
+  "not_allowlisted",
+  "unknown_commit",
+  "conflict",
+  "unavailable",
+  "aborted",
+  "error",
+] as const;
+export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
+
+const OUTCOME_BY_STATUS: Readonly<Record<number, CallbackOutcome>> = {
+  202: "ignored",
+  400: "invalid_body",
+  401: "bad_ticket",
+  403: "forbidden",
+  409: "conflict",
+  413: "too_large",
+  422: "unknown_commit",
+  429: "rate_limited",
+  503: "unavailable",
+};
+
+/** An answer's outcome: the one it names, else the one its status means (200 is accepted or duplicate). */
+export function outcomeOf(answer: { status: number; body: Record<string, unknown>; outcome?: CallbackOutcome }): CallbackOutcome {
+  if (answer.outcome) return answer.outcome;
+  if (answer.status === 200) return answer.body.duplicate === true ? "duplicate" : "accepted";
+  return OUTCOME_BY_STATUS[answer.status] ?? "error";
+}
+
+const DAY_MS = 86_400_000;
+
+/** The UTC day of `ms`, as YYYY-MM-DD. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The first UTC day of the `days` days ending with today. */
+export function firstDayOf(days: number, now: number): string {
+  return utcDay(now - (days - 1) * DAY_MS);
+}
+
+export interface RepoCallbackTotals {
+  /** Verified owner/repo (lower case), or "(unverified)". */
+  repo: string;
+  total: number;
+  /** Accepted, duplicate or ignored (L1): reports the relay took as valid. */
+  valid: number;
+  /** Everything else, rate-limited callbacks included. */
+  rejected: number;
+  /** Counts per outcome; outcomes that did not occur are absent. */
+  outcomes: Partial<Record<CallbackOutcome, number>>;
+  /** The same per UTC day, oldest first; days without callbacks are absent. */
+  days: Array<{ day: string; outcomes: Partial<Record<CallbackOutcome, number>> }>;
+}
+
+/** Per-repo totals of stored counts, busiest repo first. */
+export function summarizeCallbackOutcomes(rows: readonly CallbackOutcomeCount[]): RepoCallbackTotals[] {
+  const repos = new Map<string, RepoCallbackTotals>();
+  for (const row of [...rows].sort((a, b) => a.day.localeCompare(b.day))) {
+    const outcome = row.outcome as CallbackOutcome;
+    const totals = repos.get(row.repo) ?? { repo: row.repo, total: 0, valid: 0, rejected: 0, outcomes: {}, days: [] };
+    repos.set(row.repo, totals);
+    totals.total += row.count;
+    if ((VALID_OUTCOMES as readonly string[]).includes(outcome)) totals.valid += row.count;
+    else totals.rejected += row.count;
+    totals.outcomes[outcome] = (totals.outcomes[outcome] ?? 0) + row.count;
+    let day = totals.days.at(-1);
+    if (day?.day !== row.day) totals.days.push((day = { day: row.day, outcomes: {} }));
+    day.outcomes[outcome] = (day.outcomes[outcome] ?? 0) + row.count;
+  }
+  return [...repos.values()].sort((a, b) => b.total - a.total || a.repo.localeCompare(b.repo));
+}
