@@ -105,9 +105,9 @@ export class AllowlistSource {
     };
   }
 
-  /** Not ready only while no valid allowlist was ever loaded; a later bad edit is reported, not fatal. */
+  /** Not ready only while no valid allowlist was ever loaded; a later bad edit or failed read is degraded, not fatal. */
   readiness(): ReadinessReport {
-    return { ready: this.#allowlist !== undefined, details: { ...this.status() } };
+    return { ready: this.#allowlist !== undefined, degraded: this.#lastError !== undefined, details: { ...this.status() } };
   }
 
   async #load(reason: string, ref?: string): Promise<void> {

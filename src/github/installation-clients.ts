@@ -12,12 +12,18 @@ export interface InstallationClients {
   app(): Promise<GitHubClient>;
 }
 
+/** The primary App's clients, from Probot's App-authenticated Octokit. */
 export function installationClients(probot: Probot, metrics: RelayMetrics): InstallationClients {
+  return appInstallationClients(() => probot.auth(), metrics);
+}
+
+/** Installation clients of the App `appClient` authenticates as (its JWT client). */
+export function appInstallationClients(appClient: () => Promise<GitHubClient>, metrics: RelayMetrics): InstallationClients {
   const clients = new Map<number, Promise<GitHubClient>>();
-  let appClient: Promise<GitHubClient> | undefined;
+  let jwtClient: Promise<GitHubClient> | undefined;
 
   const create = async (installationId: number): Promise<GitHubClient> => {
-    const appOctokit = await probot.auth();
+    const appOctokit = await appClient();
     const client = (await appOctokit.auth({
       type: "installation",
       installationId,
@@ -47,12 +53,27 @@ export function installationClients(probot: Probot, metrics: RelayMetrics): Inst
       return client;
     },
     app() {
-      appClient ??= probot.auth().then((client) => {
+      jwtClient ??= appClient().then((client) => {
         countRequests(client, metrics);
         return client;
       });
-      return appClient;
+      return jwtClient;
     },
+  };
+}
+
+/**
+ * Both Apps' clients behind one InstallationClients: an installation id picks its App (ids are unique
+ * across Apps), so callers that hold an id need not know which side it is on. `app()` is the primary App.
+ */
+export function routedInstallationClients(
+  primary: InstallationClients,
+  downstream: InstallationClients,
+  isDownstream: (installationId: number) => boolean,
+): InstallationClients {
+  return {
+    get: (installationId) => (isDownstream(installationId) ? downstream : primary).get(installationId),
+    app: () => primary.app(),
   };
 }
 

@@ -1,8 +1,11 @@
 // Which allowlisted repos have the App installed, and with which installation. Kept in the store,
 // updated from `installation`/`installation_repositories` events, and looked up (App JWT) when unknown.
+// With a downstream App (docs/security.md "Two Apps") the directory is keyed by (App, repo): downstream
+// repos are looked up with, and recorded for, the downstream App; the upstream and config repos the primary App.
 import type { Logger } from "pino";
 import { httpStatus } from "../github/client.js";
-import type { InstallationClients } from "../github/installation-clients.js";
+import type { DownstreamApp } from "../github/downstream-app.js";
+import { routedInstallationClients, type InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import type { Store } from "../store/store.js";
 
@@ -10,10 +13,25 @@ type RepoRef = { full_name?: string };
 
 interface InstallationPayload {
   action: string;
-  installation: { id: number };
+  /** `app_id` names the App the event is for (both Apps may deliver to the relay). */
+  installation: { id: number; app_id?: number };
   repositories?: RepoRef[];
   repositories_added?: RepoRef[];
   repositories_removed?: RepoRef[];
+}
+
+export interface InstallationDirectoryOptions {
+  log: Logger;
+  recheckMs: number;
+  now?: () => number;
+  /** Acts on downstream repos instead of the primary App. */
+  downstream?: DownstreamApp | undefined;
+}
+
+/** The App serving a repo: its store key for the repo and its clients for lookups. */
+interface Side {
+  key: string;
+  clients: InstallationClients;
 }
 
 export class InstallationDirectory {
@@ -22,7 +40,7 @@ export class InstallationDirectory {
   constructor(
     private readonly store: Store,
     private readonly clients: InstallationClients,
-    private readonly options: { log: Logger; recheckMs: number; now?: () => number },
+    private readonly options: InstallationDirectoryOptions,
   ) {}
 
   /**
@@ -30,7 +48,7 @@ export class InstallationDirectory {
    * checked or the absence is older than the recheck interval (then dispatching looks again).
    */
   known(repo: string): boolean | undefined {
-    const record = this.store.getInstallation(repo);
+    const record = this.#record(repo);
     if (record?.installationId !== undefined) return true;
     if (record && this.#now() - record.checkedAt < this.options.recheckMs) return false;
     return undefined;
@@ -38,12 +56,12 @@ export class InstallationDirectory {
 
   /** The recorded installation id, without any lookup. */
   cachedId(repo: string): number | undefined {
-    return this.store.getInstallation(repo)?.installationId;
+    return this.#record(repo)?.installationId;
   }
 
   /** The repo's installation id, looked up and recorded when not known (or known absent but stale). */
   async resolve(repo: string): Promise<number | undefined> {
-    const record = this.store.getInstallation(repo);
+    const record = this.#record(repo);
     if (record?.installationId !== undefined) return record.installationId;
     if (record && this.#now() - record.checkedAt < this.options.recheckMs) return undefined;
     return this.lookup(repo);
@@ -51,7 +69,7 @@ export class InstallationDirectory {
 
   /** Looks the repo up now (deduplicating concurrent lookups of the same repo). */
   lookup(repo: string): Promise<number | undefined> {
-    const key = repo.toLowerCase();
+    const key = this.#side(repo).key.toLowerCase();
     let pending = this.#lookups.get(key);
     if (!pending) {
       pending = this.#fetch(repo).finally(() => this.#lookups.delete(key));
@@ -63,7 +81,7 @@ export class InstallationDirectory {
   /** Re-checks repos never seen, or seen without the App longer ago than the recheck interval. */
   async refresh(repos: readonly string[]): Promise<void> {
     const stale = repos.filter((repo) => {
-      const record = this.store.getInstallation(repo);
+      const record = this.#record(repo);
       return !record || (record.installationId === undefined && this.#now() - record.checkedAt >= this.options.recheckMs);
     });
     await this.#lookupAll(stale);
@@ -86,15 +104,17 @@ export class InstallationDirectory {
 
   /** Forget what is known about a repo (e.g. a dispatch answered 404): the next dispatch looks it up again. */
   forget(repo: string): void {
-    this.store.setInstallation(repo, undefined, 0);
+    this.store.setInstallation(this.#side(repo).key, undefined, 0);
   }
 
-  /** Applies an `installation` or `installation_repositories` event. */
+  /** Applies an `installation` or `installation_repositories` event of either App. */
   apply(event: string, payload: InstallationPayload): void {
     const id = payload.installation.id;
     const now = this.#now();
+    const { downstream } = this.options;
+    const key = downstream && payload.installation.app_id === downstream.appId ? (repo: string) => downstreamKey(downstream, repo) : (repo: string) => repo;
     const set = (repos: RepoRef[] | undefined, installationId: number | undefined) => {
-      for (const { full_name } of repos ?? []) if (full_name) this.store.setInstallation(full_name, installationId, now);
+      for (const { full_name } of repos ?? []) if (full_name) this.store.setInstallation(key(full_name), installationId, now);
     };
     if (event === "installation") {
       if (payload.action === "deleted" || payload.action === "suspend") this.store.dropInstallation(id, now);
@@ -105,17 +125,37 @@ export class InstallationDirectory {
     }
   }
 
+  /**
+   * Applies an installation event, then, when the App gained repos, looks again at `allowlisted` repos
+   * recorded without it: payloads do not always list the repos (e.g. unsuspend). The lookups run in the
+   * background, so the webhook answer never waits on them.
+   */
+  follow(event: string, payload: InstallationPayload, allowlisted: readonly string[]): void {
+    this.apply(event, payload);
+    const gained = event === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(payload.action);
+    if (gained) void this.recheckMissing(allowlisted);
+  }
+
   /** Repos recorded without the App (however long ago). */
   notInstalled(repos: readonly string[]): string[] {
     return repos.filter((repo) => {
-      const record = this.store.getInstallation(repo);
+      const record = this.#record(repo);
       return record !== undefined && record.installationId === undefined;
     });
   }
 
+  /** Whether an installation id is the downstream App's (ids are unique across Apps; its records say). */
+  isDownstream(installationId: number): boolean {
+    const { downstream } = this.options;
+    if (!downstream) return false;
+    const prefix = downstreamKey(downstream, "").toLowerCase();
+    return this.store.listInstallations().some((record) => record.installationId === installationId && record.repo.toLowerCase().startsWith(prefix));
+  }
+
   async #fetch(repo: string): Promise<number | undefined> {
     const { owner, repo: name } = parseRepoSlug(repo);
-    const app = await this.clients.app();
+    const side = this.#side(repo);
+    const app = await side.clients.app();
     let installationId: number | undefined;
     try {
       const { data } = await app.request("GET /repos/{owner}/{repo}/installation", { owner, repo: name });
@@ -124,11 +164,40 @@ export class InstallationDirectory {
     } catch (error) {
       if (httpStatus(error) !== 404) throw error;
     }
-    this.store.setInstallation(repo, installationId, this.#now());
+    this.store.setInstallation(side.key, installationId, this.#now());
     return installationId;
+  }
+
+  #record(repo: string) {
+    return this.store.getInstallation(this.#side(repo).key);
+  }
+
+  #side(repo: string): Side {
+    const { downstream } = this.options;
+    return downstream?.serves(repo) ? { key: downstreamKey(downstream, repo), clients: downstream.clients } : { key: repo, clients: this.clients };
   }
 
   #now(): number {
     return (this.options.now ?? Date.now)();
   }
+}
+
+/**
+ * The downstream App's records live under their own key, so the other App's installation on the same repo
+ * never overwrites them; the primary App keeps the plain repo name (records from before stay valid).
+ */
+function downstreamKey(app: DownstreamApp, repo: string): string {
+  return `app-${app.appId}:${repo}`;
+}
+
+/** The directory and the clients to act with: the primary App's, or both Apps' picked per installation. */
+export function appInstallations(
+  store: Store,
+  primary: InstallationClients,
+  options: InstallationDirectoryOptions,
+): { installations: InstallationDirectory; clients: InstallationClients } {
+  const installations = new InstallationDirectory(store, primary, options);
+  const { downstream } = options;
+  const clients = downstream ? routedInstallationClients(primary, downstream.clients, (id) => installations.isDownstream(id)) : primary;
+  return { installations, clients };
 }
