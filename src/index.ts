@@ -1,13 +1,15 @@
 // The Probot app function: composition only. Each concern lives in its own module.
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, type RelayConfig } from "./config.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
+import { downstreamWebhookReceivers } from "./github/downstream-webhooks.js";
 import { createMetrics } from "./metrics.js";
+import { webhookRoute, type WebhookReceiver } from "./server/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { handleUpstreamEvents } from "./upstream/handlers.js";
@@ -15,6 +17,8 @@ import { handleUpstreamEvents } from "./upstream/handlers.js";
 export interface AppDependencies {
   /** Environment to configure from (tests pass their own). */
   env?: Record<string, string | undefined>;
+  /** Configuration already loaded from `env` (the relay's server entry loads it first). */
+  config?: RelayConfig;
   /** Receives the running relay (tests use it to watch the dispatch worker and to stop everything). */
   onRunning?: (relay: RunningParts) => void;
   /** Finish in-flight GitHub requests on SIGTERM before exiting (default true; tests turn it off). */
@@ -29,7 +33,7 @@ export interface RunningParts {
 
 export function createApp(deps: AppDependencies = {}) {
   return async (app: Probot, { addHandler }: ApplicationFunctionOptions): Promise<void> => {
-    const config = loadOrReport(app, deps.env ?? process.env);
+    const config = deps.config ?? loadOrReport(app, deps.env ?? process.env);
     const metrics = createMetrics();
     // Filled in as components are created; /readyz reads it on every request.
     const readiness: Record<string, ReadinessCheck> = {};
@@ -44,14 +48,21 @@ export function createApp(deps: AppDependencies = {}) {
       metrics,
       store: openStore,
       allowlist: () => allowlist.current(),
-      upstreamCommit: (sha) => dispatch().upstreamCommit(sha),
+      upstreamCommit: (sha, reportingRepo) => dispatch().upstreamCommit(sha, reportingRepo),
       onWork: () => {
         service?.worker.notify();
         hud.notify();
       },
     });
     const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current() });
-    const serverMode = mountRoutes(addHandler, createRouter([...healthRoutes(readiness, metrics), callbacks, ...hud.routes]));
+    const webhooks = webhookRoute({
+      path: config.webhookPath,
+      maxBytes: config.http.webhookMaxBytes,
+      receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current() })],
+      log: app.log.child({ component: "webhooks" }),
+    });
+    const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes];
+    const serverMode = mountRoutes(addHandler, createRouter(routes));
     const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
     readiness.allowlist = () => allowlist.readiness();
     handleUpstreamEvents(app, {
@@ -60,7 +71,7 @@ export function createApp(deps: AppDependencies = {}) {
       store: openStore,
       installations: () => dispatch().installations,
       clients: () => dispatch().clients,
-      log: app.log.child({ name: "upstream" }),
+      log: app.log.child({ component: "upstream" }),
       metrics,
       onWork: () => service?.worker.notify(),
     });
@@ -95,6 +106,15 @@ function loadOrReport(app: Probot, env: Record<string, string | undefined>) {
     if (error instanceof ConfigError) app.log.fatal(error.message);
     throw error;
   }
+}
+
+type AppWebhookEvent = Parameters<Probot["webhooks"]["receive"]>[0];
+
+/** The App's own deliveries. Probot's fallback secret "development" only outside production. */
+function appReceiver(app: Probot, config: RelayConfig): WebhookReceiver {
+  const secrets = config.webhookSecrets.length > 0 || config.production ? config.webhookSecrets : ["development"];
+  // The route passes any event name GitHub sends; @octokit/webhooks ignores names it has no handler for.
+  return { name: "app", secrets, webhooks: { receive: (event) => app.webhooks.receive(event as AppWebhookEvent) } };
 }
 
 /**

@@ -13,11 +13,14 @@ export interface RelayMetrics {
   dispatches: Counter<"outcome" | "reason">;
   outboxRetries: Counter<"kind" | "reason">;
   githubRequests: Counter<"method" | "status">;
+  githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
   callbacks: Counter<"status">;
+  callbackOutcomes: Counter<"repo" | "outcome">;
   hudRowsWritten: Counter<"table">;
   hudWriteErrors: Counter;
   hudRowsRejected: Counter<"table">;
+  hudWriterFailingSince: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -56,7 +59,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     }),
     webhooks: new Counter({
       name: "relay_webhooks_total",
-      help: "Webhook deliveries handled, by event and outcome (accepted, duplicate, ignored, error).",
+      help: "Webhook deliveries handled, by event and outcome (accepted, duplicate, replayed, ignored, error).",
       labelNames: ["event", "outcome"],
       registers: [registry],
     }),
@@ -78,10 +81,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       labelNames: ["method", "status"],
       registers: [registry],
     }),
+    githubPauses: new Counter({
+      name: "relay_github_pauses_total",
+      help: "Pauses of every outbox write of an installation: secondary_rate_limit, rate_limited (403/429), primary_reserve.",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
     callbacks: new Counter({
       name: "relay_callbacks_total",
       help: "Callbacks on /relay/callback by HTTP status answered.",
       labelNames: ["status"],
+      registers: [registry],
+    }),
+    callbackOutcomes: new Counter({
+      name: "relay_callback_outcomes_total",
+      help: "Callbacks by outcome and downstream repo: allowlisted repos by name, other verified repos as (other), the rest as (unverified).",
+      labelNames: ["repo", "outcome"],
       registers: [registry],
     }),
     redeliveries: new Counter({
@@ -103,8 +118,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     }),
     hudRowsRejected: new Counter({
       name: "relay_hud_rows_rejected_total",
-      help: "Queued HUD rows refused as malformed (kept in the store with the reason, not retried).",
+      help: "Queued HUD rows set aside as malformed or refused by ClickHouse (kept in the store with the reason, not retried).",
       labelNames: ["table"],
+      registers: [registry],
+    }),
+    hudWriterFailingSince: new Gauge({
+      name: "relay_hud_writer_failing_since_seconds",
+      help: "Unix time the HUD writer's current run of failed writes began; 0 while writes succeed.",
       registers: [registry],
     }),
   };
@@ -159,6 +179,18 @@ export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, n
   });
 }
 
+/** Installations whose outbox writes are paused by GitHub's rate limits, read at scrape time. */
+export function observePausedInstallations(metrics: RelayMetrics, paused: () => number): void {
+  new Gauge({
+    name: "relay_github_paused_installations",
+    help: "Installations whose outbox writes are paused until GitHub's Retry-After or rate-limit reset.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(paused());
+    },
+  });
+}
+
 /** HUD queue depth and age, read from the store at scrape time. */
 export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStats, now: () => number = Date.now): void {
   observeQueue(
@@ -172,4 +204,18 @@ export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStat
     stats,
     now,
   );
+}
+
+/** Each readiness component as 1 (ready) or 0 (not ready or degraded), read at scrape time. */
+export function observeComponents(metrics: RelayMetrics, states: () => Record<string, string>): void {
+  new Gauge({
+    name: "relay_component_ready",
+    help: "1 when a component is ready, 0 when it is not ready or degraded (the log says why).",
+    labelNames: ["component"],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [component, state] of Object.entries(states())) this.set({ component }, state === "ready" ? 1 : 0);
+    },
+  });
 }

@@ -7,11 +7,12 @@ import { callbackSettings } from "../callback/settings.js";
 import { concludeUnshownBackends } from "../checks/policy-change.js";
 import { sweep } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
+import { downstreamApp } from "../github/downstream-app.js";
 import { installationClients, type InstallationClients } from "../github/installation-clients.js";
-import { observeOutbox, type RelayMetrics } from "../metrics.js";
+import { observeOutbox, observePausedInstallations, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
-import { InstallationDirectory } from "../upstream/installations.js";
-import { upstreamCommitChecker, type CommitCheck } from "../upstream/commit-check.js";
+import { appInstallations, type InstallationDirectory } from "../upstream/installations.js";
+import { upstreamCommitChecker, type CommitChecker } from "../upstream/commit-check.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { OutboxWorker } from "./outbox-worker.js";
 import { writeLimiter } from "../limits/sliding-window.js";
@@ -25,8 +26,8 @@ export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "che
 export interface DispatchService {
   installations: InstallationDirectory;
   clients: InstallationClients;
-  /** Whether a sha exists in the upstream repo (for self-reports). */
-  upstreamCommit: (sha: string) => Promise<CommitCheck>;
+  /** Whether a sha exists in the upstream repo (for self-reports), within the reporting repo's lookup budget. */
+  upstreamCommit: CommitChecker;
   worker: OutboxWorker;
   /** Starts the worker and the periodic jobs. */
   start(): void;
@@ -40,8 +41,12 @@ export function createDispatchService(
 ): DispatchService {
   const { config, store, allowlist, metrics } = deps;
   const log = app.log.child({ name: "dispatch" });
-  const clients = installationClients(app, metrics);
-  const installations = new InstallationDirectory(store, clients, { log, recheckMs: config.installationRecheckMs });
+  // With a downstream App, `clients` picks each installation's App: dispatches and cancels go out as it.
+  const { installations, clients } = appInstallations(store, installationClients(app, metrics), {
+    log,
+    recheckMs: config.installationRecheckMs,
+    downstream: downstreamApp(config, metrics, log),
+  });
   const worker = new OutboxWorker({
     store,
     clients,
@@ -54,6 +59,7 @@ export function createDispatchService(
     requestTimeoutMs: config.outbox.requestTimeoutMs,
   });
   observeOutbox(metrics, () => store.outboxStats());
+  observePausedInstallations(metrics, () => worker.pausedInstallations());
   const allowlisted = () => (allowlist.current()?.entries ?? []).map((entry) => entry.repo);
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, job: () => Promise<unknown>) => {
@@ -67,7 +73,7 @@ export function createDispatchService(
   return {
     installations,
     clients,
-    upstreamCommit: upstreamCommitChecker(clients, installations, config.upstream.repo, log),
+    upstreamCommit: upstreamCommitChecker(clients, installations, config.upstream.repo, { ...config.selfReports, log }),
     worker,
     start() {
       worker.start();
@@ -105,14 +111,9 @@ export function createDispatchService(
       await worker.stop();
     },
     readiness() {
-      const stats = store.outboxStats();
-      return {
-        ready: true,
-        details: {
-          outbox: stats,
-          notInstalled: installations.notInstalled(allowlisted()),
-        },
-      };
+      const notInstalled = installations.notInstalled(allowlisted());
+      // Degraded while an allowlisted backend lacks the App: its dispatches are skipped.
+      return { ready: true, degraded: notInstalled.length > 0, details: { outbox: store.outboxStats(), notInstalled } };
     },
   };
 }

@@ -72,8 +72,9 @@ function seedHostile(store: Store, now: number): void {
 }
 
 async function hudPending(): Promise<number | undefined> {
-  const body = (await (await fetch(`${relay.url}/readyz`)).json()) as { checks: { hud: { details: { pending?: number } } } };
-  return body.checks.hud.details.pending;
+  const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+  const pending = /^relay_hud_rows_pending (\d+)$/m.exec(metrics)?.[1];
+  return pending === undefined ? undefined : Number(pending);
 }
 
 beforeAll(async () => {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_CALLBACK_BYTES } from "../../src/callback/route.js";
 import { CHECK_CONCLUSIONS, FAILURE_KINDS } from "../../src/callback/schema.js";
 import { signTicket, ticketKeyId } from "../../src/dispatch/ticket.js";
+import { toWellFormed } from "../../src/schemas/well-formed.js";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
@@ -118,6 +119,12 @@ beforeAll(async () => {
     RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
     RELAY_WRITES_PER_MINUTE: "10000",
     RELAY_WRITES_PER_HOUR: "100000",
+    // Every accepted L4 job keeps its own check run here (the cap is tested in test/security/budget.test.ts).
+    RELAY_MAX_JOB_CHECKS: "1000",
+    // HUD rows stay queued in the store, where the checks below count them (test/security/hud-poison.test.ts
+    // shows hostile strings reaching ClickHouse).
+    RELAY_HUD_FLUSH_MS: "600000",
+    RELAY_HUD_BATCH_ROWS: "100000",
   });
 
   expect((await deliver(relay, "pull_request", pr, DELIVERY)).status).toBe(200);
@@ -615,15 +622,13 @@ interface ReportShape {
   nightly?: { upstream_sha: string; event: string };
 }
 
-/** A string without lone surrogates survives UTF-8 unchanged. */
-const wellFormed = (value: string) => Buffer.from(value, "utf8").toString("utf8") === value;
-
+// The callback schema stores names well-formed: a lone surrogate becomes U+FFFD.
 function jobKey(deliveryId: string, repo: string, body: ReportShape): string {
-  return JSON.stringify([deliveryId, repo, body.workflow.run_id, body.workflow.run_attempt, body.job.name]);
+  return JSON.stringify([deliveryId, repo, body.workflow.run_id, body.workflow.run_attempt, toWellFormed(body.job.name)]);
 }
 
 function checkKey(body: ReportShape): string {
-  return `check:${UPSTREAM.toLowerCase()}:tpu-backend:${pr.pull_request.head.sha as string}:${body.workflow.name}/${body.job.name}`;
+  return `check:${UPSTREAM.toLowerCase()}:tpu-backend:${pr.pull_request.head.sha as string}:${toWellFormed(`${body.workflow.name}/${body.job.name}`)}`;
 }
 
 // ---- the test ---------------------------------------------------------------------------------------
@@ -721,8 +726,7 @@ describe("POST /relay/callback under fuzzing", () => {
           "SELECT * FROM jobs",
         )
         .all();
-      // Keyed by the job's JSON, which keeps every name exactly; the key columns hold the same values, except that
-      // a lone surrogate in a name is written to its TEXT column as CESU-8 bytes and reads back as U+FFFD.
+      // Keyed by the job's JSON; the key columns hold the same values.
       const stored = new Map(
         jobs.map((job) => {
           const json = JSON.parse(job.job_json) as { deliveryId: string; runId: number; runAttempt: number; jobName: string };
@@ -730,7 +734,7 @@ describe("POST /relay/callback under fuzzing", () => {
             delivery_id: json.deliveryId,
             run_id: json.runId,
             run_attempt: json.runAttempt,
-            ...(wellFormed(json.jobName) && { job_name: json.jobName }),
+            job_name: json.jobName,
           });
           return [JSON.stringify([json.deliveryId, job.downstream_repo_key, json.runId, json.runAttempt, json.jobName]), job];
         }),
@@ -748,7 +752,7 @@ describe("POST /relay/callback under fuzzing", () => {
       const selfShas = new Set([...stored.values()].filter((job) => job.delivery_id !== DELIVERY).map((job) => job.head_sha));
 
       // One HUD row per accepted state change (both reporting backends show on the HUD), all of this PR.
-      const rows = db.prepare<[], string>("SELECT row_json FROM hud_rows").pluck().all().map((row) => JSON.parse(row) as Record<string, unknown>);
+      const rows = db.prepare<[], string>("SELECT row_json FROM hud_rows WHERE target = 'results'").pluck().all().map((row) => JSON.parse(row) as Record<string, unknown>);
       expect(rows).toHaveLength(acceptedCount);
       for (const row of rows) {
         expect(row).toMatchObject({ upstream_repo: UPSTREAM.toLowerCase() });
@@ -763,11 +767,11 @@ describe("POST /relay/callback under fuzzing", () => {
       expect(tasks.filter((task) => task.kind === "dispatch")).toHaveLength(3);
       const checks = tasks.filter((task) => task.kind === "check_run");
       for (const task of checks) expect(task.repo.toLowerCase()).toBe(UPSTREAM.toLowerCase());
-      // One per accepted L4 job plus the aggregate (a key with a lone surrogate reads back altered, see above).
+      // One per accepted L4 job plus the aggregate.
       const checkKeys = new Set(checks.map((task) => task.key));
       expectedChecks.add(`check:${UPSTREAM.toLowerCase()}:tpu-backend:${sha}`);
       expect(checkKeys.size, `${context}: check-run tasks`).toBe(expectedChecks.size);
-      expect([...expectedChecks].filter((key) => wellFormed(key) && !checkKeys.has(key)), `${context}: accepted jobs without a check-run task`).toEqual([]);
+      expect([...expectedChecks].filter((key) => !checkKeys.has(key)), `${context}: accepted jobs without a check-run task`).toEqual([]);
       for (const task of checks) expect(github.checkRuns.get(task.result_id!), `check run of ${task.key}`).toMatchObject({ head_sha: sha });
     } finally {
       db.close();
@@ -776,14 +780,15 @@ describe("POST /relay/callback under fuzzing", () => {
 });
 
 describe("POST /relay/callback, streamed body over the limit", () => {
-  // A chunked body over the limit is answered 413 before it has been read to the end, so the relay
-  // closes that connection (Connection: close): the client's next request goes on a fresh one and is
-  // answered, instead of hanging on a connection the server no longer reads.
+  // A verified caller's chunked body over the limit is answered 413 before it has been read to the end,
+  // so the relay closes that connection (Connection: close): the client's next request goes on a fresh
+  // one and is answered, instead of hanging on a connection the server no longer reads.
   it("answers the next request from the same keep-alive client after a streamed 413", async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const authorization = `Bearer ${await oidc.mint({ repository: TPU })}`;
     const post = (body: Buffer, chunked: boolean) =>
       new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
-        const headers = chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(body.length) };
+        const headers = chunked ? { "transfer-encoding": "chunked", authorization } : { "content-length": String(body.length) };
         const req = httpRequest(`${relay.url}/relay/callback`, { method: "POST", agent, headers, timeout: 15_000 }, (res) => {
           res.resume();
           res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));

@@ -308,9 +308,12 @@ describe("re-runs from the pull request", () => {
 });
 
 describe("L3 label timing", () => {
+  let labelledAt = Date.parse("2026-01-01T00:00:00Z");
   function labelEvent(action: "labeled" | "unlabeled", name: string) {
     const payload = structuredClone(pr);
     payload.action = action;
+    // As on GitHub, each label event's payload differs (an identical one under a new delivery id is a replay).
+    payload.pull_request.updated_at = new Date((labelledAt += 1000)).toISOString();
     payload.label = { name };
     payload.pull_request.labels = action === "labeled" ? [{ name }] : [];
     return payload;

@@ -139,7 +139,7 @@ describe("sweeper", () => {
   if (!parsed.ok) throw new Error("bad test allowlist");
   const allowlist = parsed.allowlist;
   const tpu = allowlist.entries[0]!;
-  const settings = { checkPrefix: "oot", webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
+  const settings = { checkPrefix: "oot", maxJobChecksPerBackend: 50, webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
   let store: Store;
 
   beforeEach(() => {

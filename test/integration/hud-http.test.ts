@@ -17,7 +17,10 @@ async function start(dir: string): Promise<RunningRelay> {
   return startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
 }
 
-const hudPending = async () => ((await (await fetch(`${relay.url}/readyz`)).json()) as { checks: { hud: { details: { pending?: number } } } }).checks.hud.details.pending;
+const hudPending = async () => {
+  const pending = /^relay_hud_rows_pending (\d+)$/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1];
+  return pending === undefined ? undefined : Number(pending);
+};
 
 beforeAll(async () => {
   github = await startGitHubStandIn();

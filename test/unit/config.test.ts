@@ -30,6 +30,12 @@ describe("loadConfig defaults", () => {
       dataDir: path.resolve("data"),
       webhookPath: "/api/github/webhooks",
       webhookSecretSet: false,
+      webhookSecrets: [],
+      http: { webhookMaxBytes: 26_214_400, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxConnections: 1000 },
+      log: { level: "info", format: "pretty" },
+      checks: { maxJobChecksPerBackend: 50 },
+      selfReports: { lookupTimeoutMs: 3000, lookupsPerHour: 60 },
+      downstreamApp: undefined,
       upstream: { repo: "pytorch/pytorch" },
       allowlist: {
         source: { kind: "file", file: path.resolve("allowlist.yml") },
@@ -392,5 +398,51 @@ describe("RELAY_PUBLIC_URL", () => {
   it("keeps a path prefix", () => {
     const config = loadConfig({ RELAY_PUBLIC_URL: "https://example.com/ci-relay//" });
     expect(config.callback.url).toBe("https://example.com/ci-relay/relay/callback");
+  });
+});
+
+describe("downstream App", () => {
+  const PEM = "-----BEGIN RSA PRIVATE KEY-----downstream-key-value";
+
+  it("is absent unless DOWNSTREAM_APP_ID is set (one App does everything)", () => {
+    expect(loadConfig({}).downstreamApp).toBeUndefined();
+  });
+
+  it("reads the ID, one key and the webhook secret", () => {
+    expect(loadConfig({ DOWNSTREAM_APP_ID: "7", DOWNSTREAM_PRIVATE_KEY: PEM, DOWNSTREAM_WEBHOOK_SECRET: "ds-hook" }).downstreamApp).toEqual({
+      appId: 7,
+      privateKey: PEM,
+      privateKeyPath: undefined,
+      webhookSecret: "ds-hook",
+    });
+    expect(loadConfig({ DOWNSTREAM_APP_ID: "7", DOWNSTREAM_PRIVATE_KEY_PATH: "keys/downstream.pem" }).downstreamApp).toMatchObject({
+      appId: 7,
+      privateKeyPath: "keys/downstream.pem",
+    });
+  });
+
+  it("needs exactly one key, and an ID whenever another DOWNSTREAM_* variable is set", () => {
+    const oneKey = "DOWNSTREAM_PRIVATE_KEY: set exactly one of DOWNSTREAM_PRIVATE_KEY (PEM) and DOWNSTREAM_PRIVATE_KEY_PATH when DOWNSTREAM_APP_ID is set";
+    expect(problemsOf({ DOWNSTREAM_APP_ID: "7" })).toEqual([oneKey]);
+    expect(problemsOf({ DOWNSTREAM_APP_ID: "7", DOWNSTREAM_PRIVATE_KEY: PEM, DOWNSTREAM_PRIVATE_KEY_PATH: "k.pem" })).toEqual([oneKey]);
+    expect(problemsOf({ DOWNSTREAM_WEBHOOK_SECRET: "ds-hook" })).toEqual([
+      "DOWNSTREAM_APP_ID: not set, but other DOWNSTREAM_* variables are; set it to the downstream App's ID, or unset them all to use one App",
+    ]);
+  });
+
+  it("rejects an ID that is not a number, without echoing the key", () => {
+    const { problems, message } = errorOf({ DOWNSTREAM_APP_ID: "relay-downstream", DOWNSTREAM_PRIVATE_KEY: PEM });
+    expect(problems).toEqual([
+      `DOWNSTREAM_APP_ID: "relay-downstream" is not a GitHub App ID; set it to the downstream App's numeric ID, or unset it to use one App`,
+    ]);
+    expect(message).not.toContain("downstream-key-value");
+  });
+
+  it("requires its webhook secret in production", () => {
+    const env = { NODE_ENV: "production", WEBHOOK_SECRET: "hook", RELAY_TICKET_SECRET: SECRET, DOWNSTREAM_APP_ID: "7", DOWNSTREAM_PRIVATE_KEY: PEM };
+    expect(problemsOf(env)).toEqual([
+      "DOWNSTREAM_WEBHOOK_SECRET: not set, but required in production when DOWNSTREAM_APP_ID is set; set it to the downstream App's webhook secret",
+    ]);
+    expect(loadConfig({ ...env, DOWNSTREAM_WEBHOOK_SECRET: "ds-hook" }).downstreamApp?.webhookSecret).toBe("ds-hook");
   });
 });
