@@ -36,6 +36,20 @@ function openedPr(): Payload {
 
 const dispatches = () => github.find("POST", /\/dispatches$/).filter((request) => request.status === 204);
 
+/** The most requests the stand-in was holding open at the same moment. */
+function peakOpen(requests: Array<{ receivedAt: number; respondedAt: number | undefined }>): number {
+  const edges = requests.flatMap((request) => [
+    { at: request.receivedAt, change: 1 },
+    { at: request.respondedAt ?? Number.POSITIVE_INFINITY, change: -1 },
+  ]);
+  // A response written in the same millisecond as another request arrived closes first.
+  edges.sort((a, b) => a.at - b.at || a.change - b.change);
+  let open = 0;
+  let peak = 0;
+  for (const edge of edges) peak = Math.max(peak, (open += edge.change));
+  return peak;
+}
+
 async function settled(relay: RunningRelay): Promise<void> {
   await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 30_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
@@ -135,8 +149,8 @@ describe("dispatch end to end", () => {
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toContain('relay_dispatches_total{outcome="failed",reason="not_installed"} 1');
     expect(metrics).toContain('relay_dispatches_total{outcome="skipped",reason="not_installed"} 1');
-    const ready = (await (await fetch(`${running.url}/readyz`)).json()) as { checks: { dispatch: { details: { notInstalled: string[] } } } };
-    expect(ready.checks.dispatch.details.notInstalled).toEqual(["ghost/not-installed"]);
+    expect(await (await fetch(`${running.url}/readyz`)).json()).toMatchObject({ status: "ready", checks: { dispatch: "degraded" } });
+    expect(running.dispatch?.readiness().details.notInstalled).toEqual(["ghost/not-installed"]);
   });
 
   it("learns installations from installation_repositories events", async () => {
@@ -211,35 +225,55 @@ describe("acknowledgement and fan-out", () => {
   const fifty = Array.from({ length: 50 }, (_, i) => `vendor${i}/backend-${i}`);
   const allowlist = `L2:\n${fifty.map((repo) => `  - ${repo}\n`).join("")}`;
 
-  it("answers the webhook well under a second while 50 slow dispatches (5 s each) still all arrive", async () => {
+  it("answers the webhook before any of 50 slow dispatches (5 s each) is answered, and all of them still arrive", async () => {
     github.install(20, fifty);
     github.setDelay("POST", /\/dispatches$/, 5000);
     const running = await start(allowlist);
-    const started = Date.now();
     const response = await deliver(running, "pull_request", openedPr(), "delivery-slow");
-    const answeredIn = Date.now() - started;
+    // An ordering, not a stopwatch: the acknowledgement never waits for the fan-out, so no dispatch
+    // can have been answered yet when it arrives (speed itself is measured in the benchmarks).
+    const answeredBeforeAck = dispatches().filter((request) => request.respondedAt !== undefined);
     expect(response.status).toBe(200);
-    expect(answeredIn).toBeLessThan(1000);
+    expect(answeredBeforeAck).toEqual([]);
     await settled(running);
     expect(new Set(dispatches().map((request) => request.path)).size).toBe(50);
     expect(dispatches()).toHaveLength(50);
   }, 60_000);
 
-  it("fans out to 50 installations in parallel (1 s per call) within 15 s, each within its write budget", async () => {
+  it("fans out to 50 installations in parallel (1 s per call), each within its write budget", async () => {
     fifty.forEach((repo, i) => github.install(100 + i, [repo]));
     github.install(200, ["busy/one", "busy/two", "busy/three", "busy/four"]);
     github.setDelay("POST", /\/dispatches$/, 1000);
     const running = await start(`${allowlist}  - busy/one\n  - busy/two\n  - busy/three\n  - busy/four\n`, {
       RELAY_WRITES_PER_MINUTE: "2",
+      RELAY_OUTBOX_CONCURRENCY: "16",
     });
-    const started = Date.now();
+    const dispatch = running.dispatch!;
     await deliver(running, "pull_request", openedPr(), "delivery-fanout");
-    await expect.poll(() => dispatches().filter((request) => request.installationId! < 200).length, { timeout: 15_000, interval: 100 }).toBe(50);
-    expect(Date.now() - started).toBeLessThan(15_000);
+
+    // Wait for the relay to have recorded every send it may make this minute, not for the stand-in to
+    // have answered them: the stand-in records a status as it writes the response, before the relay has
+    // read it and marked the task sent. The webhook stored all 54 tasks at once, so pending only falls;
+    // at 2 with nothing in flight, the 52 allowed sends are done and recorded and the worker is idle.
+    await expect
+      .poll(() => ({ pending: (dispatch.readiness().details.outbox as { pending: number }).pending, inFlight: dispatch.worker.inFlight }), {
+        timeout: 45_000,
+        interval: 50,
+      })
+      .toEqual({ pending: 2, inFlight: 0 });
+
+    const vendors = dispatches().filter((request) => request.installationId! < 200);
+    expect(vendors).toHaveLength(50);
+    expect(new Set(vendors.map((request) => request.installationId)).size).toBe(50);
+    // In parallel: the stand-in held each dispatch open for 1 s and still had several open at once
+    // (sent one after another, no two would overlap), never more than the worker's concurrency.
+    const peak = peakOpen(github.find("POST", /\/dispatches$/));
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(16);
 
     // The busy installation got its 2 writes this minute and no more; the rest wait in the outbox.
     const busy = github.find("POST", /\/repos\/busy\//);
-    expect(busy).toHaveLength(2);
-    expect(running.dispatch?.readiness().details.outbox).toMatchObject({ pending: 2 });
-  }, 30_000);
+    expect(busy.map((request) => request.status)).toEqual([204, 204]);
+    expect(dispatch.readiness().details.outbox).toMatchObject({ pending: 2 });
+  }, 60_000);
 });

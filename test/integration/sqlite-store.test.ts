@@ -2,7 +2,7 @@
 // mirrored into the dispatch log, installations, and data surviving a crash.
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -115,7 +115,7 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([1, 2, 3, 4, 5].map((version) => ({ version, applied_at: expect.any(Number) })));
+    expect(migrations).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version, applied_at: expect.any(Number) })));
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -136,7 +136,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(5\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(6\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {
@@ -369,6 +369,15 @@ describe("durability", () => {
 
   it("recovers a commit from the write-ahead log after the writer is killed", async () => {
     open().close();
+    const file = path.join(dir, DATABASE_FILE);
+    const wal = `${file}-wal`;
+    // The writer commits one row and then holds its connection open until it is killed. With automatic
+    // checkpoints off the commit cannot reach the main file, and a connection that never closes never
+    // removes the -wal file: after SIGKILL the commit exists only in the write-ahead log.
+    // The writer must keep `db` reachable: better-sqlite3 closes a garbage-collected Database, and closing
+    // the last connection checkpoints the log into the main file and deletes it. When nothing referenced
+    // `db` after the script's top level ran, a GC in the child before the kill did exactly that (ENOENT
+    // on the -wal file, at random).
     const script = path.join(dir, "writer.mjs");
     await writeFile(
       script,
@@ -376,22 +385,45 @@ describe("durability", () => {
        const [driver, file] = process.argv.slice(2);
        const Database = createRequire(import.meta.url)(driver);
        const db = new Database(file);
-       db.pragma("journal_mode = WAL");
+       const journalMode = db.pragma("journal_mode = WAL", { simple: true });
        db.pragma("synchronous = FULL");
+       db.pragma("wal_autocheckpoint = 0");
        db.prepare("INSERT INTO outbox (key, kind, repo, request_json, status, attempts, created_at, next_attempt_at)"
          + " VALUES ('check:killed', 'check_run', 'pytorch/pytorch', '{\\"route\\":\\"GET /\\",\\"params\\":{}}', 'pending', 0, 1, 1)").run();
-       process.send("committed");
-       setTimeout(() => {}, 30_000); // wait to be killed`,
+       process.send({ committed: true, journalMode });
+       setInterval(() => db.open, 60_000); // keeps db reachable (and open) until killed`,
     );
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    const child = fork(script, [driver, path.join(dir, DATABASE_FILE)], { execArgv: [], stdio: "inherit" });
+    const child = fork(script, [driver, file], { execArgv: [], stdio: "inherit" });
     const exited = once(child, "exit");
-    await once(child, "message");
-    process.kill(child.pid!, "SIGKILL");
-    expect(await exited).toEqual([null, "SIGKILL"]);
+    // The writer's report, or a clear failure at once if it dies before committing (not a hang until the timeout).
+    const reported = new Promise<unknown>((resolve, reject) => {
+      child.once("message", resolve);
+      child.once("error", reject);
+      child.once("exit", (code, signal) => reject(new Error(`writer exited before committing (code ${code}, signal ${signal})`)));
+    });
+    try {
+      expect(await reported).toEqual({ committed: true, journalMode: "wal" });
 
-    // The commit is only in the WAL: the killed writer never checkpointed it into the main file.
-    expect((await stat(path.join(dir, `${DATABASE_FILE}-wal`))).size).toBeGreaterThan(0);
+      // Before the kill: the commit is in the -wal file and not in the main file. A copy of the main
+      // file alone (its own, empty write-ahead log) does not have the row.
+      expect((await stat(wal)).size).toBeGreaterThan(0);
+      const mainOnly = path.join(root, "main-only");
+      await mkdir(mainOnly);
+      await copyFile(file, path.join(mainOnly, DATABASE_FILE));
+      const withoutWal = new Database(path.join(mainOnly, DATABASE_FILE));
+      opened.push(withoutWal);
+      expect(withoutWal.prepare("SELECT count(*) FROM outbox WHERE key = 'check:killed'").pluck().get()).toBe(0);
+      withoutWal.close();
+
+      process.kill(child.pid!, "SIGKILL");
+      expect(await exited).toEqual([null, "SIGKILL"]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+
+    // The killed writer neither checkpointed nor removed its log; the next process recovers the commit from it.
+    expect((await stat(wal)).size).toBeGreaterThan(0);
     expect(open().dueTasks(NOW, 10)).toMatchObject([{ key: "check:killed", request: { route: "GET /", params: {} } }]);
   });
 });
