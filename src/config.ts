@@ -273,6 +273,8 @@ const EnvVars = z.object({
 
   // Limits of the public HTTP surface (docs/security.md). GitHub caps webhook payloads at 25 MB.
   RELAY_WEBHOOK_MAX_BYTES: integer("a webhook body limit in bytes", 1024, 26_214_400, 26_214_400),
+  // Webhook bodies must be read whole before their signature can be checked: this bounds them all together.
+  RELAY_WEBHOOK_INFLIGHT_BYTES: integer("a total of webhook body bytes in memory", 1024, 4_294_967_296, 104_857_600),
   RELAY_HTTP_HEADERS_TIMEOUT_SECONDS: integer("a header timeout in seconds", 1, 120, 10),
   RELAY_HTTP_REQUEST_TIMEOUT_SECONDS: integer("a request timeout in seconds", 1, 600, 30),
   RELAY_HTTP_KEEPALIVE_TIMEOUT_SECONDS: integer("a keep-alive timeout in seconds", 1, 600, 5),
@@ -353,6 +355,13 @@ const ConfigSchema = EnvVars.superRefine(
 )
   .superRefine(
     (vars, ctx) => {
+      if (vars.RELAY_WEBHOOK_INFLIGHT_BYTES < vars.RELAY_WEBHOOK_MAX_BYTES) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["RELAY_WEBHOOK_INFLIGHT_BYTES"],
+          message: `is below RELAY_WEBHOOK_MAX_BYTES (${vars.RELAY_WEBHOOK_MAX_BYTES}), so the largest allowed webhook could never be read; raise it or lower RELAY_WEBHOOK_MAX_BYTES`,
+        });
+      }
       const key = [vars.DOWNSTREAM_PRIVATE_KEY, vars.DOWNSTREAM_PRIVATE_KEY_PATH].filter((value) => value !== undefined);
       if (vars.DOWNSTREAM_APP_ID !== undefined && key.length !== 1) {
         ctx.addIssue({
@@ -389,6 +398,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     webhookSecrets: [vars.WEBHOOK_SECRET, vars.WEBHOOK_SECRET_PREVIOUS].filter((value): value is string => value !== undefined),
     http: {
       webhookMaxBytes: vars.RELAY_WEBHOOK_MAX_BYTES,
+      webhookInflightBytes: vars.RELAY_WEBHOOK_INFLIGHT_BYTES,
       headersTimeoutMs: vars.RELAY_HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
       requestTimeoutMs: vars.RELAY_HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
       keepAliveTimeoutMs: vars.RELAY_HTTP_KEEPALIVE_TIMEOUT_SECONDS * 1000,

@@ -8,7 +8,8 @@ import { createRouter } from "./http/router.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
 import { downstreamWebhookReceivers } from "./github/downstream-webhooks.js";
-import { createMetrics } from "./metrics.js";
+import { createMetrics, observeWebhookBodies } from "./metrics.js";
+import { ByteBudget } from "./http/byte-budget.js";
 import { webhookRoute, type WebhookReceiver } from "./server/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -55,9 +56,12 @@ export function createApp(deps: AppDependencies = {}) {
       },
     });
     const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current() });
+    const webhookBodies = new ByteBudget(config.http.webhookInflightBytes);
+    observeWebhookBodies(metrics, () => webhookBodies.inUse);
     const webhooks = webhookRoute({
       path: config.webhookPath,
       maxBytes: config.http.webhookMaxBytes,
+      budget: webhookBodies,
       receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current() })],
       log: app.log.child({ component: "webhooks" }),
     });

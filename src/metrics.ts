@@ -179,6 +179,18 @@ export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, n
   });
 }
 
+/** Webhook body bytes held in memory right now, against their shared budget, read at scrape time. */
+export function observeWebhookBodies(metrics: RelayMetrics, inUse: () => number): void {
+  new Gauge({
+    name: "relay_webhook_body_bytes_in_flight",
+    help: "Webhook body bytes being read or handled right now (bounded by RELAY_WEBHOOK_INFLIGHT_BYTES).",
+    registers: [metrics.registry],
+    collect() {
+      this.set(inUse());
+    },
+  });
+}
+
 /** Installations whose outbox writes are paused by GitHub's rate limits, read at scrape time. */
 export function observePausedInstallations(metrics: RelayMetrics, paused: () => number): void {
   new Gauge({

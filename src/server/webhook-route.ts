@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readBody } from "../http/body.js";
+import type { BodyLease, ByteBudget } from "../http/byte-budget.js";
 import { sendJson, type Route } from "../http/router.js";
 import { markLogged } from "./access-log.js";
 import { signatureMatches } from "./webhook-signature.js";
@@ -18,10 +19,13 @@ export interface WebhookReceiver {
 export interface WebhookRouteOptions {
   path: string;
   maxBytes: number;
+  /** Shared by every delivery being read or handled: bounds what unauthenticated bodies can hold. */
+  budget: ByteBudget;
   receivers: readonly WebhookReceiver[];
   log: Logger;
 }
 
+const BUSY_RETRY_SECONDS = 5;
 const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;|$)/i;
 const REQUIRED_HEADERS = ["x-github-event", "x-github-delivery", "x-hub-signature-256"] as const;
 
@@ -35,7 +39,16 @@ export function webhookRoute(options: WebhookRouteOptions): Route {
   return { method: "POST", path: options.path, handler: (req, res) => handleDelivery(options, req, res) };
 }
 
-async function handleDelivery({ maxBytes, receivers, log }: WebhookRouteOptions, req: IncomingMessage, res: ServerResponse) {
+async function handleDelivery(options: WebhookRouteOptions, req: IncomingMessage, res: ServerResponse) {
+  const lease = options.budget.lease();
+  try {
+    await readAndReceive(options, req, res, lease);
+  } finally {
+    lease.release();
+  }
+}
+
+async function readAndReceive({ maxBytes, receivers, log }: WebhookRouteOptions, req: IncomingMessage, res: ServerResponse, lease: BodyLease) {
   const delivery = header(req, "x-github-delivery");
   const event = header(req, "x-github-event");
   // Node has checked it is a number; absent for a chunked body.
@@ -49,9 +62,16 @@ async function handleDelivery({ maxBytes, receivers, log }: WebhookRouteOptions,
 
   const early = checkHeaders(req, declaredSize ?? 0, maxBytes);
   if (early) return refuse(early, declaredSize, false);
-  const body = await readBody(req, maxBytes);
+  const body = await readBody(req, maxBytes, lease);
   if (body === "aborted") return; // the client left; the access log records it (aborted: true)
   if (body === "too_large") return refuse(tooLarge(maxBytes), declaredSize, false);
+  if (body === "over_budget") {
+    // GitHub marks the delivery failed; it is redelivered (by the recovery job or by hand) once memory frees.
+    log.warn({ delivery, event, reason: "busy", status: 503, size: declaredSize }, "webhook delivery refused: busy");
+    markLogged(res);
+    sendJson(res, 503, { error: "too many webhook bodies in flight; retry later" }, { connection: "close", "retry-after": String(BUSY_RETRY_SECONDS) });
+    return;
+  }
 
   const signature = header(req, "x-hub-signature-256")!;
   const receiver = receivers.find(({ secrets }) => secrets.some((secret) => signatureMatches(secret, body, signature)));

@@ -1,46 +1,19 @@
 // The per-downstream audit trail: every callback outcome counted per verified repo, readable as JSON at
 // /api/audit/callbacks and as relay_callback_outcomes_total on /metrics with a bounded repo label.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dispatchedTicket, startCallbackRig, UPSTREAM, type CallbackRig } from "./callback-rig.js";
 import { signTicket } from "../../src/dispatch/ticket.js";
-import { webhookExample } from "../helpers/fixtures.js";
-import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelayAgainst, type RunningRelay } from "../helpers/server.js";
 
-const UPSTREAM = "Codertocat/Hello-World";
 const TPU = "beta/tpu-backend";
-let github: GitHubStandIn;
-let oidc: OidcIssuer;
-let relay: RunningRelay;
+let rig: CallbackRig;
 
 beforeAll(async () => {
-  github = await startGitHubStandIn();
-  oidc = await startOidcIssuer();
-  github.install(1, [UPSTREAM]);
-  github.install(12, [TPU]);
-  relay = await startRelayAgainst(github, `L4:\n  - ${TPU}: "@tpu-oncall"\n`, {
-    UPSTREAM_REPO: UPSTREAM,
-    GITHUB_OIDC_ISSUER: oidc.issuer,
-    RELAY_CALLBACK_RATE_LIMIT: "4",
-  });
+  rig = await startCallbackRig({ allowlist: `L4:\n  - ${TPU}: "@tpu-oncall"\n`, installations: { 12: [TPU] }, env: { RELAY_CALLBACK_RATE_LIMIT: "4" } });
 });
-afterAll(async () => {
-  await relay?.stop();
-  await github.close();
-  await oidc.close();
-});
-
-async function dispatchedTicket(): Promise<string> {
-  const pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
-  pr.pull_request.author_association = "MEMBER";
-  expect((await deliver(relay, "pull_request", pr, "audit-delivery")).status).toBe(200);
-  await expect.poll(() => github.find("POST", /\/dispatches$/).length, { timeout: 20_000, interval: 50 }).toBe(1);
-  const body = github.find("POST", /\/dispatches$/)[0]!.body as { client_payload: { ticket: string } };
-  return body.client_payload.ticket;
-}
+afterAll(() => rig?.close());
 
 async function post(body: unknown, token?: string): Promise<number> {
-  const response = await fetch(`${relay.url}/relay/callback`, {
+  const response = await fetch(`${rig.relay.url}/relay/callback`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
     body: JSON.stringify(body),
@@ -68,8 +41,8 @@ const report = (ticket: string) => ({
 
 describe("callback audit trail", () => {
   it("counts accepted, duplicate, bad-ticket, rate-limited, unlisted and unverified callbacks per repo", async () => {
-    const ticket = await dispatchedTicket();
-    const token = await oidc.mint({ repository: TPU });
+    const ticket = await dispatchedTicket(rig, "audit-delivery");
+    const token = await rig.oidc.mint({ repository: TPU });
     const forged = await signTicket(
       { deliveryId: "audit-delivery", downstreamRepo: TPU, upstreamRepo: UPSTREAM, prNumber: 2, headSha: "f".repeat(40), level: "L4" },
       { current: "an-attackers-secret-that-is-long-enough-000" },
@@ -82,11 +55,11 @@ describe("callback audit trail", () => {
       await post(report(ticket), token),
       await post(report(ticket), token),
       await post(report(ticket)),
-      await post(selfReport, await oidc.mint({ repository: "stranger/repo" })),
+      await post(selfReport, await rig.oidc.mint({ repository: "stranger/repo" })),
     ];
     expect(statuses).toEqual([200, 200, 401, 200, 429, 401, 403]);
 
-    const response = await fetch(`${relay.url}/api/audit/callbacks?days=1`);
+    const response = await fetch(`${rig.relay.url}/api/audit/callbacks?days=1`);
     expect(response.status).toBe(200);
     const today = new Date().toISOString().slice(0, 10);
     const audit = (await response.json()) as { days: number; from: string; to: string; repos: Array<Record<string, unknown>> };
@@ -104,7 +77,7 @@ describe("callback audit trail", () => {
       expect.objectContaining({ repo: "stranger/repo", total: 1, outcomes: { not_allowlisted: 1 } }),
     ]);
 
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await (await fetch(`${rig.relay.url}/metrics`)).text();
     expect(metrics).toContain(`relay_callback_outcomes_total{repo="${TPU}",outcome="accepted"} 1`);
     expect(metrics).toContain(`relay_callback_outcomes_total{repo="${TPU}",outcome="duplicate"} 2`);
     expect(metrics).toContain(`relay_callback_outcomes_total{repo="${TPU}",outcome="bad_ticket"} 1`);
@@ -124,9 +97,9 @@ describe("callback audit trail", () => {
       ["repo=x", "unknown query parameter repo; only days is accepted"],
     ];
     for (const [query, error] of problems) {
-      const response = await fetch(`${relay.url}/api/audit/callbacks?${query}`);
+      const response = await fetch(`${rig.relay.url}/api/audit/callbacks?${query}`);
       expect([query, response.status, await response.json()]).toEqual([query, 400, { error }]);
     }
-    expect(((await (await fetch(`${relay.url}/api/audit/callbacks`)).json()) as { days: number }).days).toBe(7);
+    expect(((await (await fetch(`${rig.relay.url}/api/audit/callbacks`)).json()) as { days: number }).days).toBe(7);
   });
 });

@@ -2,29 +2,19 @@
 // the body is read, and the answer comes at once, closing the connection.
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { startRelayAgainst, type RunningRelay } from "../helpers/server.js";
+import { startCallbackRig, type CallbackRig } from "./callback-rig.js";
 
 const MIB = 1024 * 1024;
-let github: GitHubStandIn;
-let oidc: OidcIssuer;
-let relay: RunningRelay;
+let rig: CallbackRig;
 
 beforeAll(async () => {
-  github = await startGitHubStandIn();
-  oidc = await startOidcIssuer();
-  relay = await startRelayAgainst(github, "L4:\n  - beta/tpu-backend: \"@tpu-oncall\"\n", { UPSTREAM_REPO: "Codertocat/Hello-World", GITHUB_OIDC_ISSUER: oidc.issuer });
+  rig = await startCallbackRig({ allowlist: 'L4:\n  - beta/tpu-backend: "@tpu-oncall"\n' });
 });
-afterAll(async () => {
-  await relay?.stop();
-  await github.close();
-  await oidc.close();
-});
+afterAll(() => rig?.close());
 
 /** Sends the head of a callback of `length` bytes and 1 KiB of its body, never the rest; resolves with the raw answer. */
 function halfSentCallback(authorization?: string, length = MIB): Promise<{ head: string; ms: number; closed: boolean }> {
-  const { hostname, port } = new URL(relay.url);
+  const { hostname, port } = new URL(rig.relay.url);
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -74,14 +64,14 @@ describe("unauthenticated callbacks", () => {
     for (const [header, message] of cases) {
       const answer = await halfSentCallback(header);
       expect(answer.head).toMatch(/^HTTP\/1\.1 401 /);
-      const response = await fetch(`${relay.url}/relay/callback`, { method: "POST", headers: { authorization: header }, body: "{}" });
+      const response = await fetch(`${rig.relay.url}/relay/callback`, { method: "POST", headers: { authorization: header }, body: "{}" });
       expect(response.status).toBe(401);
       expect(((await response.json()) as { error: string }).error).toMatch(message);
     }
   });
 
   it("answers a verified caller's oversized body 413 from its Content-Length, without reading it", async () => {
-    const answer = await halfSentCallback(`Bearer ${await oidc.mint({ repository: "beta/tpu-backend" })}`, MIB + 1);
+    const answer = await halfSentCallback(`Bearer ${await rig.oidc.mint({ repository: "beta/tpu-backend" })}`, MIB + 1);
     expect(answer.head).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer.ms).toBeLessThan(5000);
   });

@@ -1,41 +1,23 @@
 // Hostile JSON from an authenticated downstream (anyone can mint an Actions OIDC token for an allowlisted
 // repo they control): a nesting bomb inside the size cap and prototype-pollution keys. The relay answers
 // with a specific 4xx, stays up, and no object in the process gains a property from the body.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelayAgainst, type RunningRelay } from "../helpers/server.js";
-import { webhookExample } from "../helpers/fixtures.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dispatchedTicket, startCallbackRig, type CallbackRig } from "./callback-rig.js";
 
-const UPSTREAM = "Codertocat/Hello-World";
 const BACKEND = "beta/tpu-backend";
-let github: GitHubStandIn;
-let oidc: OidcIssuer;
-let relay: RunningRelay;
+let rig: CallbackRig;
 let ticket: string;
 
 beforeAll(async () => {
-  github = await startGitHubStandIn();
-  oidc = await startOidcIssuer();
-  github.install(1, [UPSTREAM]);
-  github.install(12, [BACKEND]);
-  relay = await startRelayAgainst(github, `L4:\n  - ${BACKEND}: "@tpu-oncall"\n`, { UPSTREAM_REPO: UPSTREAM, GITHUB_OIDC_ISSUER: oidc.issuer });
-  const pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
-  pr.pull_request.author_association = "MEMBER";
-  expect((await deliver(relay, "pull_request", pr, "hostile-json")).status).toBe(200);
-  await vi.waitFor(() => expect(github.find("POST", /\/dispatches$/)).toHaveLength(1), { timeout: 20_000, interval: 50 });
-  ticket = (github.find("POST", /\/dispatches$/)[0]!.body as { client_payload: { ticket: string } }).client_payload.ticket;
+  rig = await startCallbackRig({ allowlist: `L4:\n  - ${BACKEND}: "@tpu-oncall"\n`, installations: { 12: [BACKEND] } });
+  ticket = await dispatchedTicket(rig, "hostile-json");
 });
-afterAll(async () => {
-  await relay?.stop();
-  await github.close();
-  await oidc.close();
-});
+afterAll(() => rig?.close());
 
 async function post(body: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${relay.url}/relay/callback`, {
+  const response = await fetch(`${rig.relay.url}/relay/callback`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: BACKEND })}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${await rig.oidc.mint({ repository: BACKEND })}` },
     body,
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
@@ -53,7 +35,7 @@ describe("hostile JSON in callbacks", () => {
     const answer = await post(bomb);
     expect(answer.status).toBe(400);
     expect(String(answer.json.error)).toContain("environment");
-    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${rig.relay.url}/healthz`)).status).toBe(200);
   });
 
   it("never lets __proto__ or constructor keys reach an object's prototype", async () => {

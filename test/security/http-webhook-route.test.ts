@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, expect, it } from "vitest";
+import { ByteBudget } from "../../src/http/byte-budget.js";
 import { createRouter } from "../../src/http/router.js";
 import { createLogger } from "../../src/logging.js";
 import { createRequestHandler } from "../../src/server/request-handler.js";
@@ -13,7 +14,7 @@ import { sign } from "./http-harness.js";
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
-async function serve(receivers: WebhookReceiver[]) {
+async function serve(receivers: WebhookReceiver[], budget = new ByteBudget(64 * 1024 * 1024)) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -22,7 +23,7 @@ async function serve(receivers: WebhookReceiver[]) {
     },
   });
   const log = await createLogger({ level: "trace", format: "json" }, sink);
-  const route = webhookRoute({ path: "/hooks", maxBytes: 1024 * 1024, receivers, log: log.child({ component: "webhooks" }) });
+  const route = webhookRoute({ path: "/hooks", maxBytes: 1024 * 1024, budget, receivers, log: log.child({ component: "webhooks" }) });
   server = createServer(createRequestHandler([createRouter([route])], log));
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
@@ -91,4 +92,28 @@ it("answers 500 with one log line and no payload when a handler throws", async (
     error: "store unavailable",
   });
   expect(lines().join("\n")).not.toContain("PAYLOAD-MARKER");
+});
+
+it("refuses a delivery with 503 while the bodies in flight fill the shared budget, and frees it after", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const app = recorder("app", ["s"], (event) => (event.id === "held" ? held : Promise.resolve()));
+  const budget = new ByteBudget(3000);
+  const { deliver, lines } = await serve([app.receiver], budget);
+  const padding = "x".repeat(2000);
+  const first = deliver({ padding }, "s", "held");
+  await expect.poll(() => app.received.length).toBe(1);
+  expect(budget.inUse).toBeGreaterThan(2000);
+
+  const refused = await deliver({ padding }, "s", "while-busy");
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get("retry-after")).toBe("5");
+  expect(JSON.parse(lines().find((line) => line.includes("while-busy"))!)).toMatchObject({ level: 40, reason: "busy", status: 503 });
+
+  release();
+  expect((await first).status).toBe(200);
+  expect(budget.inUse).toBe(0);
+  expect((await deliver({ padding }, "s", "after")).status).toBe(200);
+  expect(budget.inUse).toBe(0);
+  expect(app.received.map((event) => event.id)).toEqual(["held", "after"]);
 });

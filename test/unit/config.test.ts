@@ -31,7 +31,7 @@ describe("loadConfig defaults", () => {
       webhookPath: "/api/github/webhooks",
       webhookSecretSet: false,
       webhookSecrets: [],
-      http: { webhookMaxBytes: 26_214_400, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxConnections: 1000 },
+      http: { webhookMaxBytes: 26_214_400, webhookInflightBytes: 104_857_600, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxConnections: 1000 },
       log: { level: "info", format: "pretty" },
       checks: { maxJobChecksPerBackend: 50 },
       selfReports: { lookupTimeoutMs: 3000, lookupsPerHour: 60 },
@@ -444,5 +444,14 @@ describe("downstream App", () => {
       "DOWNSTREAM_WEBHOOK_SECRET: not set, but required in production when DOWNSTREAM_APP_ID is set; set it to the downstream App's webhook secret",
     ]);
     expect(loadConfig({ ...env, DOWNSTREAM_WEBHOOK_SECRET: "ds-hook" }).downstreamApp?.webhookSecret).toBe("ds-hook");
+  });
+});
+
+describe("webhook body budget", () => {
+  it("defaults to 100 MiB and refuses a budget below the largest allowed webhook", () => {
+    expect(loadConfig({}).http.webhookInflightBytes).toBe(104_857_600);
+    expect(problemsOf({ RELAY_WEBHOOK_MAX_BYTES: "2048", RELAY_WEBHOOK_INFLIGHT_BYTES: "1024" })).toEqual([
+      "RELAY_WEBHOOK_INFLIGHT_BYTES: is below RELAY_WEBHOOK_MAX_BYTES (2048), so the largest allowed webhook could never be read; raise it or lower RELAY_WEBHOOK_MAX_BYTES",
+    ]);
   });
 });
