@@ -12,6 +12,7 @@ export interface RelayMetrics {
   webhooks: Counter<"event" | "outcome">;
   dispatches: Counter<"outcome" | "reason">;
   outboxRetries: Counter<"kind" | "reason">;
+  outboxStoreFailing: Gauge;
   githubRequests: Counter<"method" | "status">;
   githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
@@ -73,6 +74,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_outbox_retries_total",
       help: "Outbox requests scheduled for another attempt, by task kind and reason.",
       labelNames: ["kind", "reason"],
+      registers: [registry],
+    }),
+    outboxStoreFailing: new Gauge({
+      name: "relay_outbox_store_failing",
+      help: "1 while the outbox worker is paused because the store fails (no GitHub request starts), else 0.",
       registers: [registry],
     }),
     githubRequests: new Counter({

@@ -1,7 +1,9 @@
 // Sends what the store holds: each pending task once, paced per installation, retried with backoff,
 // outcome recorded before the next request starts (so a crash can repeat at most the requests on the wire).
 // An installation's budget is shared fairly between backends, and GitHub's rate-limit signals pause
-// every write of that installation.
+// every write of that installation. When the store fails, the worker fails closed: it starts no request,
+// keeps the outcomes it could not record in memory and retries them, so a task GitHub accepted is never
+// picked again (docs/dispatch.md, "When the store fails").
 import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
@@ -19,6 +21,34 @@ import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
  */
 const DUE_WINDOW = 500;
 
+/** First wait before trying a failing store again; it doubles up to STORE_RETRY_MAX_MS. */
+const STORE_RETRY_FIRST_MS = 1000;
+const STORE_RETRY_MAX_MS = 30_000;
+
+/** Calls `wake` after `delayMs` without keeping the process alive; returns how to cancel it. */
+export type Schedule = (wake: () => void, delayMs: number) => () => void;
+
+const unrefTimeout: Schedule = (wake, delayMs) => {
+  const timer = setTimeout(wake, delayMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+/** The store write that records what happened to a task; kept and retried while the store fails. */
+type Recording = () => void;
+
+/** Why the worker is paused: the store failed a read or a write. */
+export interface StoreFailure {
+  /** When the current run of failures began. */
+  since: number;
+  /** The latest error. */
+  error: string;
+  /** Tasks GitHub answered whose outcome waits in memory to be recorded. */
+  unrecorded: number;
+}
+
+type OutboxResponse = { headers: Record<string, string | number | undefined>; data: unknown };
+
 export interface OutboxWorkerOptions {
   store: Store;
   clients: InstallationClients;
@@ -34,13 +64,19 @@ export interface OutboxWorkerOptions {
   random?: () => number;
   /** Longest sleep between looks at the store (a safety net; notify() wakes the worker at once). */
   idleMs?: number;
+  /** Timers (tests drive them with a simulated clock). */
+  schedule?: Schedule;
 }
 
 export class OutboxWorker {
   readonly #inFlight = new Map<number, Promise<void>>();
   readonly #fairShare = new FairShare();
   readonly #pauses = new InstallationPauses();
-  #timer: NodeJS.Timeout | undefined;
+  /** Answered by GitHub, outcome not yet in the store: never picked again while here. */
+  readonly #unrecorded = new Map<number, Recording>();
+  #storeFailure: { since: number; error: string; retries: number } | undefined;
+  #cancelWake: (() => void) | undefined;
+  #cancelStoreRetry: (() => void) | undefined;
   #running = false;
   #pumping = false;
   #again = false;
@@ -55,26 +91,27 @@ export class OutboxWorker {
   /** Stops taking new work and waits for the requests in flight to finish and be recorded. */
   async stop(): Promise<void> {
     this.#running = false;
-    clearTimeout(this.#timer);
+    this.#cancelWake?.();
+    this.#cancelStoreRetry?.();
     await Promise.allSettled(this.#inFlight.values());
+    if (this.#recordUnrecorded()) return;
+    this.options.log.error(
+      { tasks: this.#unrecorded.size, err: this.#storeFailure?.error },
+      "stopped with outcomes the store did not take; those tasks will be sent again after a restart",
+    );
   }
 
   /** New work was stored or a slot freed up: look at the store now. */
   notify(): void {
-    if (!this.#running) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#again = false;
-        this.#pump();
-      } while (this.#again && this.#running);
-    } finally {
-      this.#pumping = false;
-    }
+    // While the store fails, only the store retry looks at it again.
+    if (!this.#running || this.#storeFailure) return;
+    this.#pumpUntilSettled();
+  }
+
+  /** Set while the worker is paused because the store fails. */
+  storeFailure(): StoreFailure | undefined {
+    const failure = this.#storeFailure;
+    return failure && { since: failure.since, error: failure.error, unrecorded: this.#unrecorded.size };
   }
 
   /** Tasks being sent right now (for tests and shutdown). */
@@ -87,6 +124,28 @@ export class OutboxWorker {
     return this.#pauses.active(this.#now()).size;
   }
 
+  /** Pumps until no new work turns up; false when the store failed (the worker is then paused). */
+  #pumpUntilSettled(): boolean {
+    if (this.#pumping) {
+      this.#again = true;
+      return true;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        this.#pump();
+      } while (this.#again && this.#running);
+      return true;
+    } catch (error) {
+      this.#storeFailed(error);
+      return false;
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Throws when the store fails. */
   #pump(): void {
     const { store, concurrency } = this.options;
     const now = this.#now();
@@ -97,7 +156,7 @@ export class OutboxWorker {
     for (let progress = true; progress && this.#inFlight.size < concurrency; ) {
       progress = false;
       const due = store.dueTasks(now, DUE_WINDOW, {
-        excludeIds: [...this.#inFlight.keys(), ...passed],
+        excludeIds: [...this.#busyIds(), ...passed],
         excludeInstallations: [...waiting.keys()],
       });
       for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
@@ -113,7 +172,13 @@ export class OutboxWorker {
   #consider(task: OutboxTask, now: number, waiting: Map<number, number>): boolean {
     if (now - task.createdAt > this.options.maxAgeMs) {
       const lastError = task.lastError ? ` (last error: ${task.lastError})` : "";
-      this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
+      const recording = this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
+      try {
+        recording();
+      } catch (error) {
+        this.#unrecorded.set(task.id, recording);
+        throw error;
+      }
       return true;
     }
     const installationId = this.#installationOf(task);
@@ -152,7 +217,13 @@ export class OutboxWorker {
 
   #launch(task: OutboxTask, installationId: number | undefined): void {
     const run = this.#send(task, installationId)
-      .catch((error: unknown) => this.options.log.error({ task: task.key, err: String(error) }, "outbox task crashed"))
+      .then(
+        (recording) => {
+          if (recording) this.#record(task, recording);
+        },
+        // Outside its request a send only reads the store (requestFor), so nothing was sent.
+        (error: unknown) => this.#storeFailed(error),
+      )
       .finally(() => {
         this.#inFlight.delete(task.id);
         this.notify();
@@ -160,38 +231,45 @@ export class OutboxWorker {
     this.#inFlight.set(task.id, run);
   }
 
-  async #send(task: OutboxTask, knownInstallationId: number | undefined): Promise<void> {
+  /** Sends a task; returns how to record the outcome, or nothing when it was left pending unsent. */
+  async #send(task: OutboxTask, knownInstallationId: number | undefined): Promise<Recording | undefined> {
     const { store, clients, installations, requestTimeoutMs } = this.options;
+    const { route, params } = requestFor(task, store);
     let installationId = knownInstallationId;
+    let response: OutboxResponse;
+    // Only GitHub's answers are judged here; recording them is the caller's step, whose failure is the store's.
     try {
       if (installationId === undefined) {
         installationId = await installations.resolve(task.repo);
-        if (installationId === undefined) {
-          this.#finish(task, "failed", "not_installed");
-          return;
-        }
+        if (installationId === undefined) return this.#finish(task, "failed", "not_installed");
         // Resolved now; the write itself waits for a slot in that installation's budget.
         const wait = this.#takeWriteSlot(installationId, this.#now());
         if (wait > 0) {
-          store.deferTask(task.id, this.#now() + wait);
-          return;
+          const at = this.#now() + wait;
+          return () => store.deferTask(task.id, at);
         }
       }
       const client: GitHubClient = await clients.get(installationId);
-      const { route, params } = requestFor(task, store);
-      const response = await client.request(route, { ...params, request: { signal: AbortSignal.timeout(requestTimeoutMs) } });
-      const reserveSpentUntil = primaryLimitPauseUntil(response.headers);
-      if (reserveSpentUntil !== undefined) this.#pause(installationId, reserveSpentUntil, "primary_reserve");
-      const data: unknown = response.data;
-      const resultId = typeof data === "object" && data !== null && "id" in data && typeof data.id === "number" ? data.id : undefined;
-      store.markSent(task.id, { at: this.#now(), version: task.version, ...(resultId !== undefined && { resultId }) });
-      if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome: "sent", reason: "" });
+      // The store failed while this task waited for its client: keep it pending rather than send it.
+      if (this.#storeFailure) return undefined;
+      response = await client.request(route, { ...params, request: { signal: AbortSignal.timeout(requestTimeoutMs) } });
     } catch (error) {
-      this.#failed(task, error, installationId);
+      return this.#failed(task, error, installationId);
     }
+    return this.#sent(task, installationId, response);
   }
 
-  #failed(task: OutboxTask, error: unknown, installationId: number | undefined): void {
+  #sent(task: OutboxTask, installationId: number, response: OutboxResponse): Recording {
+    const reserveSpentUntil = primaryLimitPauseUntil(response.headers);
+    if (reserveSpentUntil !== undefined) this.#pause(installationId, reserveSpentUntil, "primary_reserve");
+    if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome: "sent", reason: "" });
+    const { data } = response;
+    const resultId = typeof data === "object" && data !== null && "id" in data && typeof data.id === "number" ? data.id : undefined;
+    const result = { at: this.#now(), version: task.version, ...(resultId !== undefined && { resultId }) };
+    return () => this.options.store.markSent(task.id, result);
+  }
+
+  #failed(task: OutboxTask, error: unknown, installationId: number | undefined): Recording {
     const { store, metrics, log, maxAgeMs } = this.options;
     const now = this.#now();
     // Octokit reports network errors and timeouts as status 500 without a response: no answer arrived.
@@ -207,46 +285,113 @@ export class OutboxWorker {
     const pause = installationPause(verdict);
     if (pause && installationId !== undefined) this.#pause(installationId, now + pause.ms, pause.reason);
     if (verdict.kind === "permanent") {
+      const markFailed = this.#finish(task, "failed", verdict.reason);
+      if (httpStatus(error) !== 404 || task.kind !== "dispatch") return markFailed;
       // 404 on a dispatch usually means the App was uninstalled from that repo: look again next time.
-      if (httpStatus(error) === 404 && task.kind === "dispatch") this.options.installations.forget(task.repo);
-      this.#finish(task, "failed", verdict.reason);
-      return;
+      return () => {
+        this.options.installations.forget(task.repo);
+        markFailed();
+      };
     }
     const at = now + backoffDelay(task.attempts, verdict.retryAfterMs, (this.options.random ?? Math.random)());
-    if (at - task.createdAt > maxAgeMs) {
-      this.#finish(task, "dead", `max_age after ${verdict.reason}`);
-      return;
-    }
+    if (at - task.createdAt > maxAgeMs) return this.#finish(task, "dead", `max_age after ${verdict.reason}`);
     metrics.outboxRetries.inc({ kind: task.kind, reason: verdict.reason });
     log.warn({ task: task.key, reason: verdict.reason, attempt: task.attempts + 1, retryInMs: at - now }, "GitHub request failed; will retry");
-    store.scheduleRetry(task.id, { at, error: verdict.reason });
+    return () => store.scheduleRetry(task.id, { at, error: verdict.reason });
   }
 
-  #finish(task: OutboxTask, outcome: "failed" | "dead", reason: string): void {
-    this.options.store.markFailed(task.id, { at: this.#now(), reason, outcome });
+  #finish(task: OutboxTask, outcome: "failed" | "dead", reason: string): Recording {
+    const at = this.#now();
     if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome, reason: reason.split(":")[0] ?? reason });
     this.options.log.warn({ task: task.key, outcome, reason }, "outbox task not sent");
+    return () => this.options.store.markFailed(task.id, { at, reason, outcome });
+  }
+
+  /** Records a task's outcome; when the store refuses it, keeps it to retry and pauses the worker. */
+  #record(task: OutboxTask, recording: Recording): void {
+    try {
+      recording();
+    } catch (error) {
+      this.#unrecorded.set(task.id, recording);
+      this.#storeFailed(error);
+    }
+  }
+
+  /** Writes the kept outcomes; false (and the failure noted) when the store refuses one. */
+  #recordUnrecorded(): boolean {
+    for (const [taskId, recording] of this.#unrecorded) {
+      try {
+        recording();
+      } catch (error) {
+        this.#storeFailed(error);
+        return false;
+      }
+      this.#unrecorded.delete(taskId);
+    }
+    return true;
+  }
+
+  /** Pauses the worker (once per run of failures) and schedules a retry of the store. */
+  #storeFailed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.#storeFailure) {
+      this.#storeFailure.error = message;
+      return;
+    }
+    this.#storeFailure = { since: this.#now(), error: message, retries: 0 };
+    this.#cancelWake?.();
+    this.options.metrics.outboxStoreFailing.set(1);
+    this.options.log.error({ err: message, unrecorded: this.#unrecorded.size }, "the store failed; the outbox starts no request until it works again");
+    this.#scheduleStoreRetry();
+  }
+
+  #scheduleStoreRetry(): void {
+    if (!this.#running || !this.#storeFailure) return;
+    const delay = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_FIRST_MS * 2 ** this.#storeFailure.retries);
+    this.#cancelStoreRetry = this.#schedule(() => this.#retryStore(), delay);
+  }
+
+  /** Records the kept outcomes, then reads the store as the pump does; resumes when both work. */
+  #retryStore(): void {
+    const failure = this.#storeFailure;
+    if (!this.#running || !failure) return;
+    if (this.#recordUnrecorded() && this.#pumpUntilSettled()) {
+      this.#storeFailure = undefined;
+      this.options.metrics.outboxStoreFailing.set(0);
+      this.options.log.info({ failedForMs: this.#now() - failure.since }, "the store works again; the outbox resumed");
+      return;
+    }
+    failure.retries += 1;
+    this.#scheduleStoreRetry();
+  }
+
+  /** Tasks not to pick: on the wire, or answered and not yet recorded. */
+  #busyIds(): number[] {
+    return [...this.#inFlight.keys(), ...this.#unrecorded.keys()];
   }
 
   /** Sleeps until the next task is due or a waiting installation may write again. */
   #arm(waiting: Map<number, number>): void {
-    clearTimeout(this.#timer);
+    this.#cancelWake?.();
     if (!this.#running) return;
     const now = this.#now();
     const candidates = [now + (this.options.idleMs ?? 5000), ...waiting.values()];
     // With every slot taken, the next finished request wakes the worker (notify), not a due task.
     const nextDue =
       this.#inFlight.size < this.options.concurrency
-        ? this.options.store.nextDueAt({ excludeIds: [...this.#inFlight.keys()], excludeInstallations: [...waiting.keys()] })
+        ? this.options.store.nextDueAt({ excludeIds: this.#busyIds(), excludeInstallations: [...waiting.keys()] })
         : undefined;
     if (nextDue !== undefined) candidates.push(nextDue);
     const delay = Math.max(0, Math.min(...candidates) - now);
-    this.#timer = setTimeout(() => this.notify(), delay);
-    this.#timer.unref();
+    this.#cancelWake = this.#schedule(() => this.notify(), delay);
   }
 
   #now(): number {
     return (this.options.now ?? Date.now)();
+  }
+
+  #schedule(wake: () => void, delayMs: number): () => void {
+    return (this.options.schedule ?? unrefTimeout)(wake, delayMs);
   }
 }
 

@@ -111,6 +111,9 @@ export function createDispatchService(
       await worker.stop();
     },
     readiness() {
+      // Not ready while the store fails: the worker has paused, and stored tasks wait (docs/dispatch.md).
+      const storeFailure = worker.storeFailure();
+      if (storeFailure) return { ready: false, details: { storeFailure } };
       const notInstalled = installations.notInstalled(allowlisted());
       // Degraded while an allowlisted backend lacks the App: its dispatches are skipped.
       return { ready: true, degraded: notInstalled.length > 0, details: { outbox: store.outboxStats(), notInstalled } };
