@@ -14,8 +14,22 @@ import { webhookRoute, type WebhookReceiver } from "./server/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { handleUpstreamEvents } from "./upstream/handlers.js";
+import { receiveSummary } from "./upstream/receive-summary.js";
+
+/**
+ * How the app runs. "server" (the relay's server entry): routes mounted, the allowlist kept fresh, the
+ * outbox worker and periodic jobs running. "receive" (`probot receive`): handlers only; the allowlist is
+ * read once before the event, nothing runs in the background (the process exits when the event is
+ * handled), and what the handlers stored is logged in one line: it is sent once a server runs on DATA_DIR.
+ */
+export type AppMode = "server" | "receive";
 
 export interface AppDependencies {
+  /**
+   * Unset in the default export, which both `probot receive` and `probot run` (local experiments) load:
+   * detected then, "receive" when Probot's `addHandler` throws for want of a server, else "server".
+   */
+  mode?: AppMode;
   /** Environment to configure from (tests pass their own). */
   env?: Record<string, string | undefined>;
   /** Configuration already loaded from `env` (the relay's server entry loads it first). */
@@ -66,8 +80,8 @@ export function createApp(deps: AppDependencies = {}) {
       log: app.log.child({ component: "webhooks" }),
     });
     const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes];
-    const serverMode = mountRoutes(addHandler, createRouter(routes));
-    const allowlist = setUpAllowlist(app, { config, metrics, serverMode });
+    const mode = mountRoutes(addHandler, createRouter(routes), deps.mode);
+    const allowlist = setUpAllowlist(app, { config, metrics, serverMode: mode === "server" });
     readiness.allowlist = () => allowlist.readiness();
     handleUpstreamEvents(app, {
       config,
@@ -78,12 +92,15 @@ export function createApp(deps: AppDependencies = {}) {
       log: app.log.child({ component: "upstream" }),
       metrics,
       onWork: () => service?.worker.notify(),
+      ...(mode === "receive" && {
+        onIntake: (intake) => app.log.info({ delivery: intake.deliveryId, outcome: intake.outcome }, receiveSummary(intake, config.dataDir)),
+      }),
     });
 
     if (config.tickets.ephemeral) {
       app.log.warn("RELAY_TICKET_SECRET is not set: using a random secret, so dispatch tickets will not survive a restart");
     }
-    if (serverMode) {
+    if (mode === "server") {
       const running = dispatch();
       readiness.dispatch = () => running.readiness();
       readiness.hud = () => hud.readiness();
@@ -99,6 +116,9 @@ export function createApp(deps: AppDependencies = {}) {
         process.once("SIGTERM", () => void stop().finally(() => process.exit(0)));
       }
       await allowlist.start();
+    } else {
+      // Read once, before any handler: Probot awaits the app function before it hands over the event.
+      await allowlist.reload("probot receive");
     }
   };
 }
@@ -121,16 +141,18 @@ function appReceiver(app: Probot, config: RelayConfig): WebhookReceiver {
   return { name: "app", secrets, webhooks: { receive: (event) => app.webhooks.receive(event as AppWebhookEvent) } };
 }
 
-/**
- * Mounts the relay's HTTP routes. Under `probot receive` there is no server and Probot's `addHandler`
- * throws; the app then runs handlers only (returns false).
- */
-function mountRoutes(addHandler: ApplicationFunctionOptions["addHandler"], router: ReturnType<typeof createRouter>): boolean {
+/** Mounts the relay's HTTP routes unless in receive mode; returns the mode, detected when unset. */
+function mountRoutes(addHandler: ApplicationFunctionOptions["addHandler"], router: ReturnType<typeof createRouter>, mode: AppMode | undefined): AppMode {
+  if (mode === "receive") return mode;
+  if (mode === "server") {
+    addHandler(router);
+    return mode;
+  }
   try {
     addHandler(router);
-    return true;
+    return "server";
   } catch {
-    return false;
+    return "receive";
   }
 }
 

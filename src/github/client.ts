@@ -27,6 +27,9 @@ export function repoClientProvider(probot: Probot, slug: string): RepoClientProv
     async get() {
       if (installationId === undefined) {
         const appClient = await probot.auth();
+        // A token given to `probot receive` (-t, or GITHUB_TOKEN in a workflow) reads the repo itself:
+        // only an App has installations. (A token's auth() ignores the requested type.)
+        if (((await appClient.auth({ type: "app" })) as { type: string }).type === "token") return appClient;
         try {
           const { data } = await appClient.rest.apps.getRepoInstallation({ owner, repo });
           installationId = data.id;

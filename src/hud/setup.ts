@@ -36,7 +36,7 @@ export interface Hud {
 
 export function setUpHud(app: Probot, wiring: HudWiring): Hud {
   const { config, metrics } = wiring;
-  const log = app.log.child({ name: "hud" });
+  const log = app.log.child({ component: "hud" });
   const connection = new HudConnection(config.clickhouse, config.hud.retentionDays);
   const service = new HudService({ connection, allowlist: wiring.allowlist, upstreamRepo: config.upstream.repo });
   let writer: HudWriter | undefined;

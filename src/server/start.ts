@@ -44,7 +44,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   let relay: RunningParts | undefined;
   const handlers: Handler[] = [];
-  const app = createApp({ config, onRunning: (parts) => (relay = parts), gracefulShutdown: false });
+  const app = createApp({ mode: "server", config, onRunning: (parts) => (relay = parts), gracefulShutdown: false });
   await probot.load(app, { cwd: process.cwd(), addHandler: (handler) => handlers.push(handler) });
 
   const server = createHttpServer(config.http, createRequestHandler(handlers, log));

@@ -9,7 +9,7 @@ import type { RelayConfig } from "../config.js";
 import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { DeliveryRecord, Store } from "../store/store.js";
+import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
 import { labelFor } from "../allowlist/policy.js";
 import { hideBackendChecks, showBackendChecks } from "../checks/label-checks.js";
 import { callbackSettings } from "../callback/settings.js";
@@ -31,6 +31,18 @@ export interface UpstreamDependencies {
   log: Logger;
   /** Called after new work is stored (wakes the outbox worker). */
   onWork: () => void;
+  /** Called with what an upstream event left in the store (`probot receive` reports it). */
+  onIntake?: (intake: Intake) => void;
+}
+
+/** The outcome of one upstream pull_request or push delivery. */
+export interface Intake {
+  deliveryId: string;
+  outcome: "accepted" | "duplicate" | "ignored";
+  /** Why the event dispatches nothing at all (outcome "ignored"). */
+  ignoredBecause?: string;
+  /** The work built for the delivery; stored when "accepted". */
+  work: AcceptedWork;
 }
 
 export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): void {
@@ -183,6 +195,7 @@ async function accept(context: Context, event: UpstreamEvent, delivery: Delivery
   if (plan.ignored) {
     metrics.webhooks.inc({ event: context.name, outcome: "ignored" });
     context.log.debug({ reason: plan.ignored }, "upstream event dispatches nothing");
+    deps.onIntake?.({ deliveryId: context.id, outcome: "ignored", ignoredBecause: plan.ignored, work: { tasks: [], log: [] } });
     return;
   }
   const now = Date.now();
@@ -216,5 +229,6 @@ async function accept(context: Context, event: UpstreamEvent, delivery: Delivery
     { delivery: context.id, outcome, dispatches: plan.dispatch.length, skipped: plan.skipped.length },
     "upstream event accepted",
   );
+  deps.onIntake?.({ deliveryId: context.id, outcome, work });
   if (outcome === "accepted") deps.onWork();
 }

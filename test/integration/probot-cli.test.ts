@@ -1,14 +1,18 @@
-// The fixed process contracts: `probot run ./lib/index.js` (what `npm start` runs) and
+// The fixed process contracts: `probot run ./lib/index.js` (local experiments) and
 // `probot receive -e <event> -p <fixture> ./lib/index.js`, as child processes against the built lib/.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { webhookExample, webhookExamples } from "../helpers/fixtures.js";
+import { verifyTicket } from "../../src/dispatch/ticket.js";
+import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
+import { webhookExample, webhookExamples, type Payload } from "../helpers/fixtures.js";
+import { startGitHubStandIn } from "../helpers/github-stand-in.js";
 import { testPrivateKey } from "../helpers/probot.js";
-import { freePort } from "../helpers/server.js";
+import { deliver, freePort, startRelayAgainst, TICKET_SECRET } from "../helpers/server.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const PROBOT = path.join(ROOT, "node_modules/probot/bin/probot.js");
@@ -38,6 +42,13 @@ interface Exit {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** Runs `each` over `items`, a few at a time: each one is a whole child process. */
+async function inBatches<T, R>(items: T[], each: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += 6) results.push(...(await Promise.all(items.slice(i, i + 6).map(each))));
+  return results;
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
@@ -150,25 +161,121 @@ describe("probot receive ./lib/index.js", () => {
     const cases = events.flatMap((event) =>
       webhookExamples(event).map((payload, index) => ({ event, index, payload })),
     );
-    const results = [];
-    // A few child processes at a time: each one is a whole `probot receive` run.
-    for (let i = 0; i < cases.length; i += 6) {
-      results.push(
-        ...(await Promise.all(
-          cases.slice(i, i + 6).map(async ({ event, index, payload }) => {
-            const result = await receive(event, payload, github, {
-              APP_ID: "1",
-              PRIVATE_KEY_PATH: keyPath,
-              ALLOWLIST_REPO: "Codertocat/Hello-World",
-            });
-            return { name: `${event}[${index}] ${String(payload.action ?? "")}`, code: result.code, stderr: result.stderr };
-          }),
-        )),
-      );
-    }
+    const results = await inBatches(cases, async ({ event, index, payload }) => {
+      const result = await receive(event, payload, github, {
+        APP_ID: "1",
+        PRIVATE_KEY_PATH: keyPath,
+        ALLOWLIST_REPO: "Codertocat/Hello-World",
+      });
+      return { name: `${event}[${index}] ${String(payload.action ?? "")}`, code: result.code, stderr: result.stderr };
+    });
     expect(results.length).toBeGreaterThan(50);
     expect(results.filter((result) => result.code !== 0)).toEqual([]);
   }, 120_000);
+
+  const UPSTREAM = "Codertocat/Hello-World";
+  // Two backends: one only dispatched (L2), one also shown on the PR as a queued aggregate check run (L4).
+  const TWO_BACKENDS = `L2:\n  - acme/npu-backend\nL4:\n  - beta/tpu-backend: "@tpu-oncall"\n`;
+
+  /** The relay's settings of an upstream replay: App credentials and the allowlist file. */
+  async function upstreamEnv(): Promise<Record<string, string>> {
+    const keyPath = path.join(dir, "upstream.pem");
+    const allowlistPath = path.join(dir, "two-backends.yml");
+    await writeFile(keyPath, testPrivateKey());
+    await writeFile(allowlistPath, TWO_BACKENDS);
+    return { APP_ID: "1", PRIVATE_KEY_PATH: keyPath, UPSTREAM_REPO: UPSTREAM, ALLOWLIST_FILE: allowlistPath };
+  }
+
+  /** The summary line the app logs under `probot receive` (JSON logs). */
+  function summaryOf(stdout: string): string | undefined {
+    const lines = stdout.split("\n").filter((line) => line.startsWith("{"));
+    return lines.map((line) => (JSON.parse(line) as { msg: string }).msg).find((msg) => msg.startsWith("stored "));
+  }
+
+  it("replays every upstream pull_request and push example, offline, exits 0 and says what it stored", async () => {
+    const env = await upstreamEnv();
+    const cases = ["pull_request", "push"].flatMap((event) => webhookExamples(event).map((payload, index) => ({ event, index, payload })));
+    // No interceptors: the handlers only store work; a GitHub call they waited for would fail the run.
+    const results = await inBatches(cases, async ({ event, index, payload }) => {
+      const result = await receive(event, payload, [], env);
+      return { name: `${event}[${index}] ${String(payload.action ?? "")}`, code: result.code, summary: summaryOf(result.stdout), stderr: result.stderr };
+    });
+    expect(results.length).toBeGreaterThan(30);
+    expect(results.filter((result) => result.code !== 0 || result.summary === undefined)).toEqual([]);
+    expect(results.find((result) => result.name === "pull_request[0] opened")?.summary).toMatch(
+      /^stored 2 dispatch tasks for acme\/npu-backend, beta\/tpu-backend and 1 queued check run in .+; nothing is sent under probot receive/,
+    );
+    expect(results.find((result) => result.name === "pull_request[3] closed")?.summary).toBe("stored nothing (pull_request.closed does not dispatch)");
+  }, 120_000);
+
+  it("stores the dispatches of an opened pull_request: the rows the relay's server stores for the same delivery", async () => {
+    const pr = webhookExample("pull_request", (payload) => payload.action === "opened" && payload.installation !== undefined);
+    const github = await startGitHubStandIn();
+    try {
+      github.install(1, [UPSTREAM]);
+      github.install(11, ["acme/npu-backend"]);
+      github.install(12, ["beta/tpu-backend"]);
+      // The same GitHub host and ticket secret, so links and tickets are the server's.
+      const sameRelay = { UPSTREAM_REPO: UPSTREAM, RELAY_TICKET_SECRET: TICKET_SECRET };
+      const receiveData = path.join(dir, `receive-${randomUUID()}`);
+      const received = await receive("pull_request", pr, [], {
+        ...(await upstreamEnv()),
+        ...sameRelay,
+        GHE_HOST: github.host,
+        GHE_PROTOCOL: "http",
+        DATA_DIR: receiveData,
+      });
+      expect(received.code).toBe(0);
+      const serverData = path.join(dir, `server-${randomUUID()}`);
+      const relay = await startRelayAgainst(github, TWO_BACKENDS, { ...sameRelay, DATA_DIR: serverData });
+      try {
+        expect((await deliver(relay, "pull_request", pr, "server-delivery")).status).toBe(200);
+      } finally {
+        await relay.stop();
+      }
+
+      const fromReceive = await storedWork(receiveData);
+      expect(fromReceive.outbox.map((task) => [task.key, task.status])).toEqual([
+        [`check:codertocat/hello-world:tpu-backend:${pr.pull_request.head.sha}`, "pending"],
+        ["dispatch:<delivery>:acme/npu-backend", "pending"],
+        ["dispatch:<delivery>:beta/tpu-backend", "pending"],
+      ]);
+      expect(fromReceive.dispatchLog.map((row) => [row.downstream_repo, row.backend_name, row.level, row.outcome])).toEqual([
+        ["acme/npu-backend", "npu-backend", "L2", "pending"],
+        ["beta/tpu-backend", "tpu-backend", "L4", "pending"],
+      ]);
+      // The server's worker may have sent some already: the stored work is compared, not its progress.
+      const fromServer = await storedWork(serverData);
+      expect(withoutProgress(fromReceive)).toEqual(withoutProgress(fromServer));
+    } finally {
+      await github.close();
+    }
+  }, 60_000);
+
+  it("with ALLOWLIST_REPO, reads the allowlist from the config repo with the App's installation token before the event", async () => {
+    const pr = webhookExample("pull_request", (payload) => payload.action === "opened");
+    const { ALLOWLIST_FILE: _file, ...env } = await upstreamEnv();
+    const config = "/repos/acme/relay-config";
+    const result = await receive(
+      "pull_request",
+      pr,
+      [
+        { method: "GET", path: `${config}/installation`, status: 200, body: { id: 7 } },
+        { method: "POST", path: "/app/installations/7/access_tokens", status: 201, body: { token: "config-token" } },
+        { method: "GET", path: `${config}/contents/allowlist.yml`, status: 200, body: TWO_BACKENDS },
+      ],
+      { ...env, ALLOWLIST_REPO: "acme/relay-config" },
+    );
+    expect(result.code).toBe(0);
+    expect(result.log.pending).toEqual([]);
+    expect(result.log.seen.map((request) => `${request.method} ${request.uri}`)).toEqual([
+      `GET ${config}/installation`,
+      "POST /app/installations/7/access_tokens",
+      `GET ${config}/contents/allowlist.yml`,
+    ]);
+    expect(result.log.seen[2]?.headers.authorization).toBe("token config-token");
+    expect(summaryOf(result.stdout)).toMatch(/^stored 2 dispatch tasks for acme\/npu-backend, beta\/tpu-backend/);
+  });
 
   it("validates a config-repo PR with GITHUB_TOKEN (as a workflow step) and fails the step when invalid", async () => {
     const pr = webhookExample("pull_request", (payload) => payload.action === "opened");
@@ -177,6 +284,8 @@ describe("probot receive ./lib/index.js", () => {
       "pull_request",
       pr,
       [
+        // The allowlist in force, read with the workflow's token before the event (the App has no installation here).
+        { method: "GET", path: `${repo}/contents/allowlist.yml`, status: 200, body: "L2:\n  - acme/npu-backend\n" },
         { method: "GET", path: `${repo}/pulls/2/files?per_page=100`, status: 200, body: [{ filename: "allowlist.yml", status: "modified" }] },
         { method: "GET", path: `${repo}/contents/allowlist.yml?ref=${pr.pull_request.head.sha}`, status: 200, body: "L7: []\n" },
         { method: "POST", path: `${repo}/check-runs`, status: 201, body: { id: 5 } },
@@ -185,8 +294,67 @@ describe("probot receive ./lib/index.js", () => {
     );
     expect(result.code).toBe(1);
     expect(result.log.pending).toEqual([]);
+    expect(result.log.seen.map((request) => request.headers.authorization)).toEqual(Array(4).fill("token workflow-token"));
     const checkRun = result.log.seen.find((request) => request.method === "POST");
     expect(checkRun?.headers.authorization).toBe("token workflow-token");
     expect(checkRun?.body).toMatchObject({ name: "allowlist / validate", conclusion: "failure" });
   });
 });
+
+interface StoredTask {
+  key: string;
+  kind: string;
+  repo: string;
+  dispatch_repo: string | null;
+  status: string;
+  request: unknown;
+}
+
+interface DispatchLogRow {
+  downstream_repo: string;
+  backend_name: string;
+  level: string;
+  outcome: string;
+  [column: string]: unknown;
+}
+
+/**
+ * The work in a DATA_DIR's SQLite store (opened read-only) for its one delivery, with the delivery id as
+ * `<delivery>` and each dispatch ticket replaced by its verified claims (signing times differ).
+ */
+async function storedWork(dataDir: string): Promise<{ outbox: StoredTask[]; dispatchLog: DispatchLogRow[] }> {
+  const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    const deliveries = db.prepare("SELECT id FROM deliveries").pluck().all() as string[];
+    expect(deliveries).toHaveLength(1);
+    const normalize = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll(deliveries[0]!, "<delivery>")) as unknown;
+    const tasks = db.prepare("SELECT key, kind, repo, dispatch_repo, status, request_json FROM outbox ORDER BY key").all() as Array<
+      Omit<StoredTask, "request"> & { request_json: string }
+    >;
+    const outbox = await Promise.all(
+      tasks.map(async ({ request_json, ...task }) => {
+        const request = JSON.parse(request_json) as { params: { client_payload?: Payload } };
+        const payload = request.params.client_payload;
+        if (payload) payload.ticket = await verifyTicket(String(payload.ticket), { current: TICKET_SECRET });
+        return normalize({ ...task, request }) as StoredTask;
+      }),
+    );
+    const dispatchLog = db
+      .prepare(
+        `SELECT downstream_repo, upstream_repo, event, action, pr_number, head_sha, backend_name, level, outcome, reason, title, author
+         FROM dispatch_log ORDER BY downstream_repo`,
+      )
+      .all() as DispatchLogRow[];
+    return { outbox, dispatchLog };
+  } finally {
+    db.close();
+  }
+}
+
+/** Stored work without how far sending it got. */
+function withoutProgress(work: Awaited<ReturnType<typeof storedWork>>) {
+  return {
+    outbox: work.outbox.map(({ status: _status, ...task }) => task),
+    dispatchLog: work.dispatchLog.map(({ outcome: _outcome, ...row }) => row),
+  };
+}
