@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { LEVELS } from "../allowlist/types.js";
 import { isRepoSlug } from "../github/repo-name.js";
+import { daysParam, parseQuery } from "../http/query.js";
 import { sendJson, type Route, type RouteParams } from "../http/router.js";
 import { ChdbMissingError } from "./clickhouse.js";
 import type { PageContext } from "./pages/context.js";
@@ -26,8 +27,7 @@ export interface HudRouteOptions {
 export const DEFAULT_DAYS = 7;
 const MAX_DAYS = 90;
 
-const DAYS_PROBLEM = { error: `days must be a whole number of days from 1 to ${MAX_DAYS}` };
-const Days = z.coerce.number(DAYS_PROBLEM).int(DAYS_PROBLEM).min(1, DAYS_PROBLEM).max(MAX_DAYS, DAYS_PROBLEM).default(DEFAULT_DAYS);
+const Days = daysParam(MAX_DAYS, DEFAULT_DAYS);
 const WindowQuery = z.strictObject({ days: Days });
 const TrunkQuery = z.strictObject({ days: Days, level: z.enum(LEVELS, { error: `level must be one of ${LEVELS.join(", ")}` }).optional() });
 const PrQuery = z.strictObject({ sha: z.string().regex(/^[0-9a-f]{7,40}$/i, { error: "sha must be 7 to 40 hexadecimal characters" }).optional() });
@@ -36,18 +36,11 @@ const PrNumber = z.coerce.number().int().positive().max(2 ** 31 - 1);
 class BadRequest extends Error {}
 class NotFound extends Error {}
 
-/** The query string as an object; a repeated parameter is a 400, not silently the first or last. */
-function parseQuery<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
-  const entries: Record<string, string> = {};
-  for (const [key, value] of url.searchParams) {
-    if (key in entries) throw new BadRequest(`query parameter ${key} is given more than once`);
-    entries[key] = value;
-  }
-  const parsed = schema.safeParse(entries);
-  if (!parsed.success) {
-    throw new BadRequest(parsed.error.issues.map((issue) => (issue.code === "unrecognized_keys" ? `unknown query parameter ${issue.keys.join(", ")}` : issue.message)).join("; "));
-  }
-  return parsed.data;
+/** The validated query string; a problem is a 400. */
+function queryOf<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
+  const parsed = parseQuery(schema, url);
+  if (!parsed.ok) throw new BadRequest(parsed.problem);
+  return parsed.value;
 }
 
 function prNumber(params: RouteParams): number {
@@ -125,7 +118,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     ...pair(
       { page: "/hud", api: "/api/hud/summary" },
       async (url) => {
-        const { days } = parseQuery(WindowQuery, url);
+        const { days } = queryOf(WindowQuery, url);
         return { view: await service.summary(days), days };
       },
       renderSummaryPage,
@@ -133,7 +126,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     ...pair(
       { page: "/hud/trunk", api: "/api/hud/trunk" },
       async (url) => {
-        const { days, level } = parseQuery(TrunkQuery, url);
+        const { days, level } = queryOf(TrunkQuery, url);
         return { view: await service.trunk(days, level), days };
       },
       renderTrunkPage,
@@ -141,7 +134,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     ...pair(
       { page: "/hud/l4", api: "/api/hud/l4" },
       async (url) => {
-        const { days } = parseQuery(WindowQuery, url);
+        const { days } = queryOf(WindowQuery, url);
         return { view: await service.trunk(days, "L4"), days };
       },
       renderTrunkPage,
@@ -150,7 +143,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
       { page: "/hud/pr/:number", api: "/api/hud/pr/:number" },
       async (url, params) => {
         const number = prNumber(params);
-        const { sha } = parseQuery(PrQuery, url);
+        const { sha } = queryOf(PrQuery, url);
         return { view: await service.pr(number, sha?.toLowerCase()) };
       },
       renderPrPage,
@@ -159,7 +152,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
       { page: "/hud/:owner/:repo", api: "/api/hud/backends/:owner/:repo" },
       async (url, params) => {
         const repo = repoOf(params);
-        const { days } = parseQuery(WindowQuery, url);
+        const { days } = queryOf(WindowQuery, url);
         const view = await service.backend(repo, days);
         if (!view) throw new NotFound(`${repo} is not in the allowlist and has no results in the last ${days} days`);
         return { view, days };

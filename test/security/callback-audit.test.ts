@@ -94,7 +94,7 @@ describe("callback audit trail", () => {
       ["days=1.5", "days must be a whole number of days from 1 to 90"],
       ["days=abc", "days must be a whole number of days from 1 to 90"],
       ["days=1&days=2", "query parameter days is given more than once"],
-      ["repo=x", "unknown query parameter repo; only days is accepted"],
+      ["repo=x", "unknown query parameter repo; accepted: days"],
     ];
     for (const [query, error] of problems) {
       const response = await fetch(`${rig.relay.url}/api/audit/callbacks?${query}`);
