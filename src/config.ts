@@ -228,6 +228,7 @@ const EnvVars = z.object({
     .string()
     .transform((dir) => path.resolve(dir))
     .prefault("./data"),
+  RELAY_STATE_RETENTION_DAYS: integer("a retention in days", 1, 365, 14),
 
   CLICKHOUSE_URL: checked([
     (value) => httpUrl(value) !== undefined,
@@ -392,6 +393,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     host: vars.HOST,
     publicUrl,
     dataDir: vars.DATA_DIR,
+    stateRetentionMs: vars.RELAY_STATE_RETENTION_DAYS * 86_400_000,
     webhookPath: vars.WEBHOOK_PATH,
     webhookSecretSet: vars.WEBHOOK_SECRET !== undefined,
     /** Secrets a webhook signature may match: the current one first, then the one being rotated out. */

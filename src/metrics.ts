@@ -13,6 +13,7 @@ export interface RelayMetrics {
   dispatches: Counter<"outcome" | "reason">;
   outboxRetries: Counter<"kind" | "reason">;
   outboxStoreFailing: Gauge;
+  storeRowsPruned: Counter<"table">;
   githubRequests: Counter<"method" | "status">;
   githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
@@ -79,6 +80,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     outboxStoreFailing: new Gauge({
       name: "relay_outbox_store_failing",
       help: "1 while the outbox worker is paused because the store fails (no GitHub request starts), else 0.",
+      registers: [registry],
+    }),
+    storeRowsPruned: new Counter({
+      name: "relay_store_rows_pruned_total",
+      help: "Settled rows deleted from the SQLite store by retention, by table.",
+      labelNames: ["table"],
       registers: [registry],
     }),
     githubRequests: new Counter({

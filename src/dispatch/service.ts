@@ -1,5 +1,5 @@
 // The background side of dispatch: the outbox worker, installation rechecks, missed-delivery
-// recovery and the sweeper. Runs only in server mode (`probot run`); under `probot receive` work stays in the store.
+// recovery, the sweeper and store retention. Runs only in server mode (`probot run`); under `probot receive` work stays in the store.
 import type { Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
@@ -18,6 +18,9 @@ import { OutboxWorker } from "./outbox-worker.js";
 import { writeLimiter } from "../limits/sliding-window.js";
 
 const SWEEP_INTERVAL_MS = 60_000;
+const PRUNE_INTERVAL_MS = 5 * 60_000;
+/** Rows deleted per table per prune run: each table's transaction holds the write lock a few milliseconds. */
+const PRUNE_ROWS_PER_TABLE = 1000;
 
 
 /** Events whose missed deliveries are worth asking GitHub for again. */
@@ -92,6 +95,11 @@ export function createDispatchService(
           log.info(swept, "sweeper concluded silent jobs and backends");
           worker.notify();
         }
+        return Promise.resolve();
+      });
+      every(PRUNE_INTERVAL_MS, () => {
+        const pruned = store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
+        for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
         return Promise.resolve();
       });
       if (config.redeliveryIntervalMs > 0) {

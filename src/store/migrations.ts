@@ -176,6 +176,46 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- The per-event lookups read indexed columns instead of LIKE scans over keys and JSON. The columns
+      -- are generated from the key and the stored JSON, so every existing row has them and every write
+      -- keeps them current; VIRTUAL: only the indexes store them. Unreadable JSON gives NULL rather than
+      -- failing the write (or this migration); the outbox worker dead-letters such a task.
+      -- Check-run keys are check:<repo>:<backend>:<sha>[:<workflow>/<job>] (lower-case repo and backend).
+      ALTER TABLE outbox ADD COLUMN check_repo_key TEXT GENERATED ALWAYS AS (
+        CASE WHEN kind = 'check_run' AND substr(key, 1, 6) = 'check:' AND instr(substr(key, 7), ':') > 0
+          THEN lower(substr(key, 7, instr(substr(key, 7), ':') - 1)) END) VIRTUAL;
+      ALTER TABLE outbox ADD COLUMN check_backend TEXT GENERATED ALWAYS AS (
+        CASE WHEN instr(substr(key, 8 + length(check_repo_key)), ':') > 0
+          THEN lower(substr(key, 8 + length(check_repo_key), instr(substr(key, 8 + length(check_repo_key)), ':') - 1)) END) VIRTUAL;
+      ALTER TABLE outbox ADD COLUMN head_sha TEXT GENERATED ALWAYS AS (
+        CASE WHEN kind = 'check_run' AND json_valid(request_json) THEN json_extract(request_json, '$.params.head_sha') END) VIRTUAL;
+      ALTER TABLE outbox ADD COLUMN check_status TEXT GENERATED ALWAYS AS (
+        CASE WHEN kind = 'check_run' AND json_valid(request_json) THEN json_extract(request_json, '$.params.status') END) VIRTUAL;
+      CREATE INDEX outbox_check_by_sha ON outbox (check_repo_key, head_sha) WHERE check_repo_key IS NOT NULL;
+      -- Only check runs not yet completed: the set a policy change concludes stays small.
+      CREATE INDEX outbox_check_open ON outbox (check_repo_key, check_backend) WHERE check_status <> 'completed';
+
+      ALTER TABLE jobs ADD COLUMN status TEXT GENERATED ALWAYS AS (
+        CASE WHEN json_valid(job_json) THEN json_extract(job_json, '$.status') END) VIRTUAL;
+      ALTER TABLE jobs ADD COLUMN started_at INTEGER GENERATED ALWAYS AS (
+        CASE WHEN json_valid(job_json) THEN json_extract(job_json, '$.startedAt') END) VIRTUAL;
+      ALTER TABLE jobs ADD COLUMN pr_number INTEGER GENERATED ALWAYS AS (
+        CASE WHEN json_valid(job_json) THEN json_extract(job_json, '$.prNumber') END) VIRTUAL;
+      CREATE INDEX jobs_in_progress ON jobs (started_at) WHERE status = 'in_progress';
+      CREATE INDEX jobs_by_sha ON jobs (upstream_repo_key, head_sha);
+
+      -- Retention (SqliteStore.prune) finds settled rows by age.
+      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
+      CREATE INDEX deliveries_by_accepted_at ON deliveries (accepted_at);
+      CREATE INDEX closed_shas_by_closed_at ON closed_shas (closed_at);
+      -- Push heads and self-reports are never closed: their rows go by age.
+      CREATE INDEX dispatch_log_push ON dispatch_log (created_at) WHERE event = 'push';
+      CREATE INDEX jobs_not_on_pr ON jobs (updated_at) WHERE pr_number IS NULL;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -20,14 +20,20 @@ import type {
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
+  PrunedRows,
   QueuedHudRow,
+  RetentionPolicy,
   Store,
   StoredJob,
   TaskExclusion,
   UnreportedReason,
 } from "./store.js";
+import { REDELIVERY_WINDOW_MS } from "./store.js";
 
 export const DATABASE_FILE = "relay.sqlite";
+
+/** Freed pages handed back to the file system per prune run (8 MiB at SQLite's default 4 KiB page size). */
+const VACUUM_PAGES_PER_PRUNE = 2048;
 
 /** How an entity comes out of a query whose columns are aliased to its field names: optional fields are NULL. */
 type Row<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
@@ -150,13 +156,13 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (delivery_id, downstream_repo_key, run_id, run_attempt, job_name) DO UPDATE SET
          job_json = excluded.job_json, updated_at = excluded.updated_at`,
     ),
+    // check_repo_key, check_backend, head_sha and check_status are generated from the key and request (migration 7).
     checkRunTasks: db.prepare<[string, string], TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM outbox WHERE kind = 'check_run' AND key LIKE ? ESCAPE '\\'
-         AND json_extract(request_json, '$.params.head_sha') = ? ORDER BY id`,
+      `SELECT ${TASK_COLUMNS} FROM outbox WHERE check_repo_key = ? AND head_sha = ? ORDER BY id`,
     ),
-    openBackendCheckRuns: db.prepare<[string], TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM outbox WHERE kind = 'check_run' AND key LIKE ? ESCAPE '\\'
-         AND json_extract(request_json, '$.params.status') <> 'completed' ORDER BY id`,
+    openBackendCheckRuns: db.prepare<[string, string], TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM outbox WHERE check_repo_key = ? AND check_backend = ? AND check_status <> 'completed'
+       ORDER BY id`,
     ),
     closeSha: db.prepare<[string, string, string, number]>(
       "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -177,8 +183,7 @@ function prepareStatements(db: Database.Database) {
     reopenSha: db.prepare<[string, string]>("DELETE FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?"),
     shaClosed: db.prepare<[string, string], number>("SELECT 1 FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?").pluck(),
     staleJobs: db.prepare<[number, number], string>(
-      `SELECT job_json FROM jobs WHERE json_extract(job_json, '$.status') = 'in_progress'
-         AND json_extract(job_json, '$.startedAt') < ? ORDER BY updated_at LIMIT ?`,
+      "SELECT job_json FROM jobs WHERE status = 'in_progress' AND started_at < ? ORDER BY updated_at LIMIT ?",
     ).pluck(),
     unreportedDispatches: db.prepare<[number, number], Row<DispatchLogEntry>>(
       `SELECT ${LOG_COLUMNS} FROM dispatch_log d WHERE d.outcome = 'sent' AND d.sent_at < ? AND d.reason IS NULL
@@ -250,6 +255,72 @@ function prepareStatements(db: Database.Database) {
     ),
     listInstallations: db.prepare<[], Row<InstallationRecord>>(
       `SELECT ${INSTALLATION_COLUMNS} FROM installations ORDER BY repo_key`,
+    ),
+  };
+}
+
+/**
+ * Retention, one bounded DELETE per table (docs/dispatch.md, "Storage and retention"). `cutoff`: settled
+ * before it is past retention; `exportedBefore`: a row last changed before the oldest HUD row still queued
+ * is in ClickHouse. State of a closed head goes before the head's closed_shas row, which goes last (while
+ * it exists, later reports on the head leave its check runs alone); push heads and self-reports, never
+ * closed, go by age. Dispatch-log rows go before their jobs and deliveries (foreign key).
+ */
+function preparePruneStatements(db: Database.Database) {
+  type Params = { cutoff: number; exportedBefore: number; deliveriesBefore: number; limit: number };
+  const prune = (sql: string) => db.prepare<[Params]>(sql);
+  return {
+    exportedBefore: db.prepare<[number], number>(
+      "SELECT coalesce((SELECT created_at FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT 1), ?)",
+    ).pluck(),
+    // Dispatch tasks once settled; check-run tasks only when their head is closed too: the outbox worker
+    // reads a check run's id from its task (checkRunId) for as long as the run can still be updated.
+    outbox: prune(
+      `DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.status <> 'pending' AND o.finished_at < @cutoff
+         AND (o.kind = 'dispatch' OR EXISTS (SELECT 1 FROM closed_shas c WHERE c.upstream_repo_key = o.check_repo_key
+           AND c.head_sha = o.head_sha AND c.closed_at < @cutoff))
+       LIMIT @limit)`,
+    ),
+    // CROSS JOIN keeps closed_shas the outer table (here and below): old closed heads are found by age,
+    // their rows by index, without scanning the inner table.
+    dispatch_log: prune(
+      `DELETE FROM dispatch_log WHERE rowid IN (
+         SELECT d.rowid FROM closed_shas c
+           CROSS JOIN dispatch_log d ON d.head_sha = c.head_sha AND lower(d.upstream_repo) = c.upstream_repo_key
+         WHERE c.closed_at < @cutoff AND d.outcome <> 'pending' AND d.hud_version < @exportedBefore
+         UNION ALL
+         SELECT rowid FROM dispatch_log WHERE event = 'push' AND created_at < @cutoff AND outcome <> 'pending'
+           AND hud_version < @exportedBefore
+         LIMIT @limit)`,
+    ),
+    // A push's jobs only once its dispatch-log row is gone: the sweeper would take a sent dispatch
+    // without jobs for one that never reported.
+    jobs: prune(
+      `DELETE FROM jobs WHERE rowid IN (
+         SELECT j.rowid FROM closed_shas c CROSS JOIN jobs j ON j.upstream_repo_key = c.upstream_repo_key AND j.head_sha = c.head_sha
+         WHERE c.closed_at < @cutoff AND j.status = 'completed' AND j.updated_at < @exportedBefore
+         UNION ALL
+         SELECT j.rowid FROM jobs j WHERE j.pr_number IS NULL AND j.updated_at < @cutoff AND j.status = 'completed'
+           AND j.updated_at < @exportedBefore
+           AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.delivery_id = j.delivery_id AND d.downstream_repo_key = j.downstream_repo_key)
+         LIMIT @limit)`,
+    ),
+    hidden_checks: prune(
+      `DELETE FROM hidden_checks WHERE rowid IN (SELECT h.rowid FROM closed_shas c
+         CROSS JOIN hidden_checks h ON h.upstream_repo_key = c.upstream_repo_key AND h.head_sha = c.head_sha
+       WHERE c.closed_at < @cutoff LIMIT @limit)`,
+    ),
+    closed_shas: prune(
+      `DELETE FROM closed_shas WHERE rowid IN (SELECT c.rowid FROM closed_shas c WHERE c.closed_at < @cutoff
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.check_repo_key = c.upstream_repo_key AND o.head_sha = c.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upstream_repo_key = c.upstream_repo_key AND j.head_sha = c.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = c.head_sha AND lower(d.upstream_repo) = c.upstream_repo_key)
+         AND NOT EXISTS (SELECT 1 FROM hidden_checks h WHERE h.upstream_repo_key = c.upstream_repo_key AND h.head_sha = c.head_sha)
+       LIMIT @limit)`,
+    ),
+    deliveries: prune(
+      `DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries WHERE accepted_at < @deliveriesBefore
+         AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.delivery_id = deliveries.id) LIMIT @limit)`,
     ),
   };
 }
@@ -327,10 +398,13 @@ function toTask({ requestJson, dispatchDeliveryId, dispatchRepo, ...rest }: Task
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #pruneSql: ReturnType<typeof preparePruneStatements>;
   readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
 
   /** Takes ownership of `db`: configures it, brings its schema up to date, and closes it in close(). */
   constructor(db: Database.Database) {
+    // Takes effect on a new database only; an existing one switches with a one-time VACUUM (docs/dispatch.md).
+    db.pragma("auto_vacuum = INCREMENTAL");
     db.pragma("busy_timeout = 5000");
     db.pragma("journal_mode = WAL");
     // NORMAL may lose the last commits on power loss; acknowledged webhooks must not be lost.
@@ -339,6 +413,7 @@ export class SqliteStore implements Store {
     migrate(db, Date.now());
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.#pruneSql = preparePruneStatements(db);
     this.#transaction = db.transaction((work: () => unknown) => work());
   }
 
@@ -496,13 +571,11 @@ export class SqliteStore implements Store {
   }
 
   checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[] {
-    const prefix = `check:${repoKey(upstreamRepo)}:`.replace(/[\\%_]/g, (char) => `\\${char}`);
-    return this.#sql.checkRunTasks.all(`${prefix}%`, headSha).flatMap((row) => toTask(row) ?? []);
+    return this.#sql.checkRunTasks.all(repoKey(upstreamRepo), headSha).flatMap((row) => toTask(row) ?? []);
   }
 
   openBackendCheckRuns(upstreamRepo: string, backendName: string): OutboxTask[] {
-    const prefix = `check:${repoKey(upstreamRepo)}:${backendName.toLowerCase()}:`.replace(/[\\%_]/g, (char) => `\\${char}`);
-    return this.#sql.openBackendCheckRuns.all(`${prefix}%`).flatMap((row) => toTask(row) ?? []);
+    return this.#sql.openBackendCheckRuns.all(repoKey(upstreamRepo), backendName.toLowerCase()).flatMap((row) => toTask(row) ?? []);
   }
 
   closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean {
@@ -590,6 +663,28 @@ export class SqliteStore implements Store {
 
   listInstallations(): InstallationRecord[] {
     return this.#sql.listInstallations.all().map((row) => fromRow<InstallationRecord>(row));
+  }
+
+  prune(now: number, policy: RetentionPolicy): PrunedRows {
+    const params = {
+      cutoff: now - policy.retentionMs,
+      exportedBefore: this.#pruneSql.exportedBefore.get(now)!,
+      deliveriesBefore: now - REDELIVERY_WINDOW_MS,
+      limit: policy.maxRowsPerTable,
+    };
+    const { outbox, dispatch_log, jobs, hidden_checks, closed_shas, deliveries } = this.#pruneSql;
+    // In dependency order, each table in its own short transaction so webhooks and callbacks interleave.
+    const pruned: PrunedRows = {
+      outbox: this.#write(() => outbox.run(params).changes),
+      dispatch_log: this.#write(() => dispatch_log.run(params).changes),
+      jobs: this.#write(() => jobs.run(params).changes),
+      hidden_checks: this.#write(() => hidden_checks.run(params).changes),
+      closed_shas: this.#write(() => closed_shas.run(params).changes),
+      deliveries: this.#write(() => deliveries.run(params).changes),
+    };
+    // A no-op unless the database is in incremental auto-vacuum mode.
+    this.#db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`);
+    return pruned;
   }
 
   close(): void {

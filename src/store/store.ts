@@ -5,6 +5,19 @@
 
 export type TaskKind = "dispatch" | "check_run";
 
+/** GitHub offers redelivery of a delivery for 3 days: deliveries are remembered exactly that long (replays, redelivery). */
+export const REDELIVERY_WINDOW_MS = 72 * 3_600_000;
+
+export interface RetentionPolicy {
+  /** Settled work, and the state of heads closed or superseded, is kept this long (RELAY_STATE_RETENTION_DAYS). */
+  retentionMs: number;
+  /** At most this many rows are deleted per table per run, each table in one short transaction. */
+  maxRowsPerTable: number;
+}
+
+/** Rows deleted by one prune run, per table. */
+export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "hidden_checks" | "closed_shas" | "deliveries", number>;
+
 /** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
 export interface GitHubRequest {
   /** Octokit route, e.g. "POST /repos/{owner}/{repo}/dispatches". */
@@ -268,6 +281,13 @@ export interface Store {
   /** Marks every repo recorded under this installation as not installed (it was deleted or suspended). */
   dropInstallation(installationId: number, now: number): void;
   listInstallations(): InstallationRecord[];
+
+  /**
+   * Deletes settled state past retention (docs/dispatch.md, "Storage and retention"), at most
+   * `maxRowsPerTable` rows per table, and returns freed pages to the file system. Pending work, check-run
+   * ids of heads still open and rows not yet exported to the HUD are kept.
+   */
+  prune(now: number, policy: RetentionPolicy): PrunedRows;
 
   close(): void;
 }

@@ -9,7 +9,7 @@ import type { RelayConfig } from "../config.js";
 import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
+import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Store } from "../store/store.js";
 import { labelFor } from "../allowlist/policy.js";
 import { hideBackendChecks, showBackendChecks } from "../checks/label-checks.js";
 import { callbackSettings } from "../callback/settings.js";
@@ -85,9 +85,6 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
   });
 }
 
-/** GitHub offers redelivery of a delivery for 3 days; a replay is looked for over the same span. */
-const REPLAY_WINDOW_MS = 72 * 3_600_000;
-
 function payloadHash(payload: unknown): string {
   return createHash("sha256").update(JSON.stringify(payload)).digest("hex");
 }
@@ -100,7 +97,7 @@ function payloadHash(payload: unknown): string {
 async function oncePerPayload(context: Context, deps: UpstreamDependencies, effects: (delivery: DeliveryRecord) => Promise<void>): Promise<void> {
   const delivery = { id: context.id, event: context.name, payloadHash: payloadHash(context.payload) };
   const store = deps.store();
-  const original = store.deliveryWithPayload(delivery.payloadHash, delivery.id, Date.now() - REPLAY_WINDOW_MS);
+  const original = store.deliveryWithPayload(delivery.payloadHash, delivery.id, Date.now() - REDELIVERY_WINDOW_MS);
   if (original !== undefined) {
     deps.metrics.webhooks.inc({ event: context.name, outcome: "replayed" });
     context.log.warn({ delivery: delivery.id, original, event: context.name }, "replayed webhook ignored: its payload was accepted under another delivery id");

@@ -115,7 +115,7 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version, applied_at: expect.any(Number) })));
+    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version, applied_at: expect.any(Number) })));
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -124,8 +124,9 @@ describe("opening", () => {
     expect(again.outboxStats().pending).toBe(1);
   });
 
-  it("runs in WAL mode with synchronous FULL, a busy timeout and foreign keys", () => {
+  it("runs in WAL mode with synchronous FULL, a busy timeout, foreign keys and incremental auto-vacuum", () => {
     const { db } = openWithConnection();
+    expect(db.pragma("auto_vacuum", { simple: true })).toBe(2); // INCREMENTAL
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.pragma("synchronous", { simple: true })).toBe(2); // FULL
     expect(db.pragma("busy_timeout", { simple: true })).toBe(5000);
@@ -136,7 +137,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(6\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(7\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {

@@ -28,6 +28,7 @@ describe("loadConfig defaults", () => {
       host: undefined,
       publicUrl: "http://localhost:3000",
       dataDir: path.resolve("data"),
+      stateRetentionMs: 14 * 86_400_000,
       webhookPath: "/api/github/webhooks",
       webhookSecretSet: false,
       webhookSecrets: [],
@@ -121,6 +122,12 @@ describe("loadConfig defaults", () => {
     const config = loadConfig({ PORT: "8080" });
     expect(config.publicUrl).toBe("http://localhost:8080");
     expect(config.callback.url).toBe("http://localhost:8080/relay/callback");
+  });
+
+  it("reads the state retention in days, from 1 to 365", () => {
+    expect(loadConfig({ RELAY_STATE_RETENTION_DAYS: "30" }).stateRetentionMs).toBe(30 * 86_400_000);
+    expect(() => loadConfig({ RELAY_STATE_RETENTION_DAYS: "366" })).toThrow(/RELAY_STATE_RETENTION_DAYS: /);
+    expect(() => loadConfig({ RELAY_STATE_RETENTION_DAYS: "0" })).toThrow(/RELAY_STATE_RETENTION_DAYS: /);
   });
 
   it("reads the remaining simple variables", () => {
