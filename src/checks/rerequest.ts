@@ -8,7 +8,7 @@ import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
 import { httpStatus } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
-import type { Store } from "../store/store.js";
+import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
 import type { InstallationDirectory } from "../upstream/installations.js";
 import { dispatchKey } from "../upstream/intake.js";
 
@@ -30,20 +30,49 @@ export interface RerequestDependencies {
   ticketKeys: TicketKeys;
   ticketTtlSeconds: number;
   log: Logger;
-  onWork: () => void;
 }
 
-/** Acts on each distinct target once; returns what was done, for logs and tests. */
-export async function rerequest(targets: readonly RerequestTarget[], newDeliveryId: string, deps: RerequestDependencies): Promise<string[]> {
+/** A dispatch sent again: its new task and dispatch-log row, ready to store. */
+interface Redispatch {
+  delivery: DeliveryRecord;
+  work: AcceptedWork;
+  now: number;
+}
+
+export interface PreparedRerequest {
+  /** What was done or will be once stored, for logs and tests. */
+  done: string[];
+  /** Stores the dispatches sent again (call it inside the delivery's transaction); false when there are none. */
+  store(store: Store): boolean;
+}
+
+/**
+ * Acts on each distinct target once. Re-runs of downstream runs are GitHub requests made here; dispatches
+ * sent again are only prepared (tickets signed), for the caller to store with the rest of its delivery.
+ */
+export async function prepareRerequest(targets: readonly RerequestTarget[], newDeliveryId: string, deps: RerequestDependencies): Promise<PreparedRerequest> {
   const done: string[] = [];
+  const redispatches: Redispatch[] = [];
   const seen = new Set<string>();
   for (const target of targets) {
     const id = target.kind === "run" ? `run:${target.repo}:${target.runId}` : `dispatch:${target.deliveryId}:${target.repo}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    done.push(target.kind === "run" ? await rerunFailedJobs(target, deps) : await redispatch(target, newDeliveryId, deps));
+    if (target.kind === "run") {
+      done.push(await rerunFailedJobs(target, deps));
+      continue;
+    }
+    const { outcome, redispatch } = await prepareRedispatch(target, newDeliveryId, deps);
+    done.push(outcome);
+    if (redispatch) redispatches.push(redispatch);
   }
-  return done;
+  return {
+    done,
+    store: (store) => {
+      for (const { delivery, work, now } of redispatches) store.acceptDelivery(delivery, work, now);
+      return redispatches.length > 0;
+    },
+  };
 }
 
 async function rerunFailedJobs(target: Extract<RerequestTarget, { kind: "run" }>, deps: RerequestDependencies): Promise<string> {
@@ -92,10 +121,15 @@ export async function cancelRuns(runs: ReadonlyArray<{ repo: string; runId: numb
   return cancelled;
 }
 
-async function redispatch(target: Extract<RerequestTarget, { kind: "dispatch" }>, newDeliveryId: string, deps: RerequestDependencies): Promise<string> {
+/** The dispatch sent again with a fresh ticket (none when the original is unknown), and what that does. */
+async function prepareRedispatch(
+  target: Extract<RerequestTarget, { kind: "dispatch" }>,
+  newDeliveryId: string,
+  deps: RerequestDependencies,
+): Promise<{ outcome: string; redispatch?: Redispatch }> {
   const original = deps.store.taskByKey(dispatchKey(target.deliveryId, target.repo));
   const parsed = DispatchPayloadV1.safeParse(original?.request.params.client_payload);
-  if (!original || !parsed.success) return `skipped dispatch ${target.deliveryId} to ${target.repo}: the original dispatch is unknown`;
+  if (!original || !parsed.success) return { outcome: `skipped dispatch ${target.deliveryId} to ${target.repo}: the original dispatch is unknown` };
   const old = parsed.data;
   const now = Date.now();
   const ticket = await signTicket(
@@ -111,9 +145,9 @@ async function redispatch(target: Extract<RerequestTarget, { kind: "dispatch" }>
     { ttlSeconds: deps.ticketTtlSeconds, now: new Date(now) },
   );
   const payload = DispatchPayloadV1.parse({ ...old, delivery_id: newDeliveryId, ticket });
-  deps.store.acceptDelivery(
-    { id: newDeliveryId, event: "rerequest", payloadHash: `${target.deliveryId}:${target.repo}` },
-    {
+  const redispatch: Redispatch = {
+    delivery: { id: newDeliveryId, event: "rerequest", payloadHash: `${target.deliveryId}:${target.repo}` },
+    work: {
       tasks: [
         {
           ...original,
@@ -140,7 +174,6 @@ async function redispatch(target: Extract<RerequestTarget, { kind: "dispatch" }>
       ],
     },
     now,
-  );
-  deps.onWork();
-  return `dispatched ${target.repo} again for ${old.head_sha.slice(0, 12)}`;
+  };
+  return { outcome: `dispatched ${target.repo} again for ${old.head_sha.slice(0, 12)}`, redispatch };
 }

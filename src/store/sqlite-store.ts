@@ -422,6 +422,17 @@ export class SqliteStore implements Store {
     return this.#transaction.immediate(work) as T;
   }
 
+  // better-sqlite3 turns a transaction begun inside another into a savepoint, so #write nests in this one.
+  atomically<T>(work: () => T): T {
+    return this.#write(() => {
+      const result = work();
+      if (result instanceof Promise) {
+        throw new TypeError("Store.atomically needs a synchronous function: this one returned a Promise, so its writes were rolled back");
+      }
+      return result;
+    });
+  }
+
   acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate" {
     return this.#write(() => {
       if (this.#sql.deliveryHash.get(delivery.id) === delivery.payloadHash) return "duplicate";

@@ -186,6 +186,13 @@ export interface InstallationRecord {
 
 export interface Store {
   /**
+   * Runs `work` in one transaction: every write it makes (through this store's methods, whose own
+   * transactions nest in it) commits together when it returns, or none does when it throws. `work` must
+   * be synchronous: a function returning a Promise is refused (and rolled back), since what it would
+   * write after its first await would escape the transaction.
+   */
+  atomically<T>(work: () => T): T;
+  /**
    * Records a webhook delivery and its work in one atomic step. Returns "duplicate" (storing nothing)
    * when a delivery with this id and payload hash was accepted before.
    */
