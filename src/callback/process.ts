@@ -7,7 +7,7 @@ import { aggregateCheckKey } from "../checks/aggregate.js";
 import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
 import { resultRow } from "../hud/result-row.js";
-import type { JobEffects, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
+import type { JobEffects, JobKey, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
 import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
 import type { CommitChecker } from "../upstream/commit-check.js";
 import type { CallbackOutcome } from "./audit.js";
@@ -193,8 +193,9 @@ export function jobEffects(
   if (job.prNumber === null || !store.hasTask(aggregateKey) || hidden) return result;
 
   const context = checkContext(entry, job.upstreamRepo, job.headSha, settings);
-  // Self-reports (no PR) on the same sha are not part of this PR's aggregate.
-  const stored = store.backendJobs(job.upstreamRepo, entry.name, job.headSha).filter((other) => other.prNumber !== null);
+  // Self-reports (no PR) on the same sha are not part of this PR's aggregate. Summaries, not the
+  // stored jobs: reading every earlier job's report made each callback cost O(jobs × report size).
+  const stored = store.backendJobSummaries(job.upstreamRepo, entry.name, job.headSha).filter((other) => other.prNumber !== null);
   const others = stored.filter((other) => !sameJob(other, job));
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
@@ -211,7 +212,7 @@ export function jobEffects(
   return result;
 }
 
-function sameJob(a: StoredJob, b: StoredJob): boolean {
+function sameJob(a: JobKey, b: JobKey): boolean {
   return (
     a.deliveryId === b.deliveryId &&
     a.downstreamRepo.toLowerCase() === b.downstreamRepo.toLowerCase() &&

@@ -6,11 +6,13 @@
 import type { AllowlistEntry } from "../allowlist/types.js";
 import type { CallbackBody } from "../callback/schema.js";
 import { worstConclusion } from "../callback/lifecycle.js";
-import type { GitHubRequest, StoredJob } from "../store/store.js";
+import type { GitHubRequest, JobSummary, StoredJob } from "../store/store.js";
 import { aggregateCheckName } from "./aggregate.js";
 import { capText } from "./text-limits.js";
 
 const SHOWN_FAILED_TESTS = 50;
+/** Jobs listed in the aggregate's table; the counts in its title always cover every job. */
+const LISTED_JOBS = 50;
 /** Conclusions that mean "did not pass" and may be softened for non-blocking backends. */
 const FAILING = new Set(["failure", "timed_out"]);
 
@@ -69,12 +71,12 @@ export function runExternalId(downstreamRepo: string, runId: number): string {
  * The jobs with a check run of their own: the first `maxJobChecks` distinct jobs to report on the head
  * (latest attempts), so a job once shown stays shown. `jobs` in the order they were stored.
  */
-export function jobsWithCheckRuns(context: CheckContext, jobs: readonly StoredJob[]): StoredJob[] {
+export function jobsWithCheckRuns<T extends JobSummary>(context: CheckContext, jobs: readonly T[]): T[] {
   return latestAttempts(jobs).slice(0, context.maxJobChecks);
 }
 
 /** Whether `job` has a check run of its own; `stored` is the backend's stored jobs on the head, oldest first. */
-export function hasOwnCheckRun(context: CheckContext, stored: readonly StoredJob[], job: StoredJob): boolean {
+export function hasOwnCheckRun(context: CheckContext, stored: readonly JobSummary[], job: JobSummary): boolean {
   const id = jobId(job);
   return jobsWithCheckRuns(context, [...stored, job]).some((shown) => jobId(shown) === id);
 }
@@ -104,14 +106,17 @@ export function jobCheckRequest(context: CheckContext, job: StoredJob, body: Cal
  * The backend's aggregate: in progress while any reported job runs, completed with the worst
  * conclusion once none does. It never shows success while a job is running or has failed.
  */
-export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob[], detailsUrl: string): GitHubRequest {
+export function aggregateRequest(context: CheckContext, jobs: readonly JobSummary[], detailsUrl: string): GitHubRequest {
   const [owner, repo] = context.upstreamRepo.split("/");
   const latest = latestAttempts(jobs);
   const running = latest.filter((job) => job.status === "in_progress");
   const done = latest.filter((job) => job.status === "completed");
   const conclusion = running.length === 0 && done.length > 0 ? worstConclusion(done.map((job) => job.conclusion ?? "failure")) : undefined;
-  const newest = latest.reduce<StoredJob | undefined>((a, b) => (a === undefined || b.updatedAt >= a.updatedAt ? b : a), undefined);
-  const lines = latest.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
+  const newest = latest.reduce<JobSummary | undefined>((a, b) => (a === undefined || b.updatedAt >= a.updatedAt ? b : a), undefined);
+  const listed = listedJobs(latest);
+  const lines = listed.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
+  const unlisted = latest.length - listed.length;
+  const unlistedLine = unlisted > 0 ? `\n\n… and ${unlisted} more job${unlisted === 1 ? "" : "s"} (passed ones are left out first); see the [HUD](${context.hudUrl}).` : "";
   const notShown = Math.max(0, latest.length - context.maxJobChecks);
   const notShownLine = notShown > 0 ? `\n\n${notShown} more job${notShown === 1 ? "" : "s"} not shown as check runs; see the HUD: ${context.hudUrl}` : "";
   return {
@@ -131,7 +136,7 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
             ? `${running.length} of ${latest.length} jobs running`
             : `${done.filter((job) => job.conclusion === "success").length} of ${latest.length} jobs passed`,
         summary: capText(
-          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}`,
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
         ),
       },
     },
@@ -139,14 +144,25 @@ export function aggregateRequest(context: CheckContext, jobs: readonly StoredJob
 }
 
 /** The latest attempt of each (workflow, job): an older attempt's failure does not outlive its re-run. */
-export function latestAttempts(jobs: readonly StoredJob[]): StoredJob[] {
-  const latest = new Map<string, StoredJob>();
+export function latestAttempts<T extends JobSummary>(jobs: readonly T[]): T[] {
+  const latest = new Map<string, T>();
   for (const job of jobs) {
     const key = jobId(job);
     const seen = latest.get(key);
     if (!seen || job.runId > seen.runId || (job.runId === seen.runId && job.runAttempt > seen.runAttempt)) latest.set(key, job);
   }
   return [...latest.values()];
+}
+
+/**
+ * The aggregate's table rows, in stored order: every job up to LISTED_JOBS, past it the jobs that did
+ * not pass (running or not successful) before those that passed.
+ */
+function listedJobs(latest: readonly JobSummary[]): readonly JobSummary[] {
+  if (latest.length <= LISTED_JOBS) return latest;
+  const passed = (job: JobSummary) => job.status === "completed" && job.conclusion === "success";
+  const listed = new Set([...latest.filter((job) => !passed(job)), ...latest.filter(passed)].slice(0, LISTED_JOBS));
+  return latest.filter((job) => listed.has(job));
 }
 
 /** A job across its attempts: (workflow, job name). */

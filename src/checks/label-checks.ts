@@ -19,7 +19,7 @@ export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamR
   if (!dispatch || store.shaClosed(upstreamRepo, headSha)) return 0;
   const context = checkContext(entry, upstreamRepo, headSha, settings);
   const detailsUrl = `${settings.webBaseUrl}/${entry.repo}/actions`;
-  const jobs = latestAttempts(store.backendJobs(upstreamRepo, entry.name, headSha).filter((job) => job.prNumber !== null));
+  const jobs = latestAttempts(store.backendJobSummaries(upstreamRepo, entry.name, headSha).filter((job) => job.prNumber !== null));
   const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({ key, kind: "check_run", repo: upstreamRepo, request });
   const aggregate = task(
     aggregateCheckKey(upstreamRepo, entry.name, headSha),
@@ -27,7 +27,10 @@ export function showBackendChecks(store: Store, entry: AllowlistEntry, upstreamR
       ? queuedAggregateRequest({ upstreamRepo, headSha, entry, checkPrefix: settings.checkPrefix, deliveryId: dispatch.deliveryId, detailsUrl })
       : aggregateRequest(context, jobs, detailsUrl),
   );
-  const jobRuns = jobsWithCheckRuns(context, jobs).map((job) => {
+  // Only the jobs with a check run of their own (at most the cap) are read whole, for their reports.
+  const jobRuns = jobsWithCheckRuns(context, jobs).flatMap((summary) => {
+    const job = store.getJob(summary);
+    if (!job) return [];
     const body = job.report as unknown as CallbackBody;
     return task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body));
   });

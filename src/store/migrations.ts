@@ -216,6 +216,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_not_on_pr ON jobs (updated_at) WHERE pr_number IS NULL;
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Every callback reads the summaries of its backend's jobs on the head (the aggregate roll-up).
+      -- Reading them from job_json parsed each job's whole report, up to ~300 kB; the summary is a few
+      -- hundred bytes written with the job (SqliteStore.recordJob), and the index covers the read, so
+      -- it never touches the table row. A plain column, not a generated one: a generated column would
+      -- be computed from job_json on every read. Merge-patching a null conclusion leaves it out.
+      ALTER TABLE jobs ADD COLUMN summary_json TEXT;
+      UPDATE jobs SET summary_json = json_patch(
+        json_object(
+          'deliveryId', json_extract(job_json, '$.deliveryId'),
+          'downstreamRepo', json_extract(job_json, '$.downstreamRepo'),
+          'runId', json_extract(job_json, '$.runId'),
+          'runAttempt', json_extract(job_json, '$.runAttempt'),
+          'jobName', json_extract(job_json, '$.jobName'),
+          'prNumber', json_extract(job_json, '$.prNumber'),
+          'workflowName', json_extract(job_json, '$.workflowName'),
+          'status', json_extract(job_json, '$.status'),
+          'updatedAt', json_extract(job_json, '$.updatedAt')),
+        json_object('conclusion', json_extract(job_json, '$.conclusion')))
+      WHERE json_valid(job_json);
+      DROP INDEX jobs_by_backend_sha;
+      CREATE INDEX jobs_summaries ON jobs (upstream_repo_key, backend_name, head_sha, summary_json);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -17,6 +17,7 @@ import type {
   InstallationRecord,
   JobEffects,
   JobKey,
+  JobSummary,
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
@@ -145,16 +146,22 @@ function prepareStatements(db: Database.Database) {
       `SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
        ORDER BY rowid`,
     ).pluck(),
+    // Answered from the jobs_summaries index alone (migration 8); named, as the planner may otherwise
+    // take jobs_by_sha for its rowid order and read every job's row, report included.
+    backendJobSummaries: db.prepare<[string, string, string], string>(
+      `SELECT summary_json FROM jobs INDEXED BY jobs_summaries WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
+         AND summary_json IS NOT NULL ORDER BY rowid`,
+    ).pluck(),
     shaJobs: db.prepare<[string, string], string>(
       "SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND head_sha = ? ORDER BY rowid",
     ).pluck(),
     upsertJob: db.prepare<[Record<string, string | number>]>(
       `INSERT INTO jobs (delivery_id, downstream_repo_key, run_id, run_attempt, job_name, upstream_repo_key,
-         backend_name, head_sha, job_json, updated_at)
+         backend_name, head_sha, job_json, summary_json, updated_at)
        VALUES (@deliveryId, @repoKey, @runId, @runAttempt, @jobName, @upstreamRepoKey, @backendName, @headSha,
-         @jobJson, @updatedAt)
+         @jobJson, @summaryJson, @updatedAt)
        ON CONFLICT (delivery_id, downstream_repo_key, run_id, run_attempt, job_name) DO UPDATE SET
-         job_json = excluded.job_json, updated_at = excluded.updated_at`,
+         job_json = excluded.job_json, summary_json = excluded.summary_json, updated_at = excluded.updated_at`,
     ),
     // check_repo_key, check_backend, head_sha and check_status are generated from the key and request (migration 7).
     checkRunTasks: db.prepare<[string, string], TaskRow>(
@@ -335,6 +342,12 @@ function exclusionParams(exclude: TaskExclusion = {}): ExclusionParams {
     excludeIds: JSON.stringify(exclude.excludeIds ?? []),
     excludeInstallations: JSON.stringify(exclude.excludeInstallations ?? []),
   };
+}
+
+/** The summary_json column: the fields migration 8 projects, no more. */
+function jobSummary(job: StoredJob): JobSummary {
+  const { deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, conclusion, updatedAt } = job;
+  return { deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, ...(conclusion !== undefined && { conclusion }), updatedAt };
 }
 
 function repoKey(repo: string): string {
@@ -552,6 +565,10 @@ export class SqliteStore implements Store {
     return this.#sql.backendJobs.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as StoredJob);
   }
 
+  backendJobSummaries(upstreamRepo: string, backendName: string, headSha: string): JobSummary[] {
+    return this.#sql.backendJobSummaries.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as JobSummary);
+  }
+
   shaJobs(upstreamRepo: string, headSha: string): StoredJob[] {
     return this.#sql.shaJobs.all(repoKey(upstreamRepo), headSha).map((json) => JSON.parse(json) as StoredJob);
   }
@@ -568,6 +585,7 @@ export class SqliteStore implements Store {
         backendName: job.backendName,
         headSha: job.headSha,
         jobJson: JSON.stringify(job),
+        summaryJson: JSON.stringify(jobSummary(job)),
         updatedAt: job.updatedAt,
       });
       this.syncCheckRuns(effects.checkRuns, now);

@@ -171,6 +171,9 @@ export interface StoredJob extends JobKey {
   updatedAt: number;
 }
 
+/** What the aggregate roll-up and the job check-run cap read of a stored job: no report, a few hundred bytes. */
+export type JobSummary = Pick<StoredJob, keyof JobKey | "prNumber" | "workflowName" | "status" | "conclusion" | "updatedAt">;
+
 export interface JobEffects {
   /** Desired states of check runs (kind "check_run"), keyed per check run. */
   checkRuns: OutboxTaskInput[];
@@ -237,6 +240,11 @@ export interface Store {
   shaJobs(upstreamRepo: string, headSha: string): StoredJob[];
   /** Every job attempt reported for a backend on a head sha (for the aggregate check run). */
   backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[];
+  /**
+   * Summaries of the same attempts, oldest first: what a callback reads, at a cost that does not grow
+   * with the size of the stored reports.
+   */
+  backendJobSummaries(upstreamRepo: string, backendName: string, headSha: string): JobSummary[];
   /**
    * Stores a job's new state with its effects, atomically: check-run desired states (created, or
    * replacing a pending/sent state of the same key — only the latest is written) and a HUD row.

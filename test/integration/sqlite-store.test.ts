@@ -115,7 +115,7 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version, applied_at: expect.any(Number) })));
+    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version, applied_at: expect.any(Number) })));
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -137,7 +137,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(7\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(8\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {

@@ -62,3 +62,29 @@ describe("job check-run cap", () => {
     expect(summaryOf(aggregateRequest(checkContext(entry, "pytorch/pytorch", SHA, settings(50)), failed, "https://ci.example"))).not.toContain("not shown");
   });
 });
+
+describe("aggregate job list", () => {
+  const context = checkContext(entry, "pytorch/pytorch", SHA, settings(50));
+  const tableRows = (request: { params: Record<string, unknown> }) => summaryOf(request).split("\n").filter((line) => line.startsWith("| ci / "));
+
+  it("lists every job up to 50", () => {
+    const jobs = Array.from({ length: 50 }, (_, index) => job(`test-${index}`));
+    const request = aggregateRequest(context, jobs, "https://ci.example");
+    expect(tableRows(request)).toHaveLength(50);
+    expect(summaryOf(request)).not.toContain("more job");
+  });
+
+  it("lists at most 50 jobs, those that did not pass first, in stored order, and counts every job", () => {
+    const jobs = Array.from({ length: 300 }, (_, index) =>
+      job(`test-${index}`, index % 100 === 99 ? { conclusion: "failure" } : index === 150 ? { status: "in_progress" } : {}),
+    );
+    const request = aggregateRequest(context, jobs, "https://ci.example");
+    const rows = tableRows(request);
+    expect(rows).toHaveLength(50);
+    expect(rows.slice(0, 4)).toEqual(["| ci / test-0 | success | 1 |", "| ci / test-1 | success | 1 |", "| ci / test-2 | success | 1 |", "| ci / test-3 | success | 1 |"]);
+    expect(rows).toEqual(expect.arrayContaining(["| ci / test-99 | failure | 1 |", "| ci / test-150 | running | 1 |", "| ci / test-299 | failure | 1 |"]));
+    expect(summaryOf(request)).toContain("… and 250 more jobs (passed ones are left out first); see the [HUD](https://relay.example/hud/acme/npu-backend).");
+    expect(summaryOf(request)).toContain("250 more jobs not shown as check runs");
+    expect(request.params.output).toMatchObject({ title: "1 of 300 jobs running" });
+  });
+});
