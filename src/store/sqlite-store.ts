@@ -142,10 +142,6 @@ function prepareStatements(db: Database.Database) {
       `SELECT job_json FROM jobs WHERE delivery_id = @deliveryId AND downstream_repo_key = @repoKey
          AND run_id = @runId AND run_attempt = @runAttempt AND job_name = @jobName`,
     ).pluck(),
-    backendJobs: db.prepare<[string, string, string], string>(
-      `SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
-       ORDER BY rowid`,
-    ).pluck(),
     // Answered from the jobs_summaries index alone (migration 8); named, as the planner may otherwise
     // take jobs_by_sha for its rowid order and read every job's row, report included.
     backendJobSummaries: db.prepare<[string, string, string], string>(
@@ -559,10 +555,6 @@ export class SqliteStore implements Store {
   getJob(key: JobKey): StoredJob | undefined {
     const json = this.#sql.getJob.get({ ...key, repoKey: repoKey(key.downstreamRepo) });
     return json === undefined ? undefined : (JSON.parse(json) as StoredJob);
-  }
-
-  backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[] {
-    return this.#sql.backendJobs.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as StoredJob);
   }
 
   backendJobSummaries(upstreamRepo: string, backendName: string, headSha: string): JobSummary[] {

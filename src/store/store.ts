@@ -238,8 +238,6 @@ export interface Store {
   getJob(key: JobKey): StoredJob | undefined;
   /** Every job attempt reported on a head sha, any backend. */
   shaJobs(upstreamRepo: string, headSha: string): StoredJob[];
-  /** Every job attempt reported for a backend on a head sha (for the aggregate check run). */
-  backendJobs(upstreamRepo: string, backendName: string, headSha: string): StoredJob[];
   /**
    * Summaries of the same attempts, oldest first: what a callback reads, at a cost that does not grow
    * with the size of the stored reports.

@@ -84,7 +84,7 @@ describe("jobs and HUD rows", () => {
       status: "completed",
     });
     expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
-    expect(store.backendJobs("up/stream", "npu", "abc").map((j) => j.jobName)).toEqual(["build", "test"]);
+    expect(store.shaJobs("up/stream", "abc").filter((j) => j.backendName === "npu").map((j) => j.jobName)).toEqual(["build", "test"]);
     expect(store.pendingHudRows(10)).toEqual([{ id: 1, target: "results", row: { job: "test", status: "completed" } }]);
   });
 
