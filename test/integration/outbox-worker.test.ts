@@ -11,6 +11,7 @@ import { InstallationDirectory } from "../../src/upstream/installations.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { testLog, testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";
+import { enqueueDispatches } from "../helpers/outbox.js";
 
 const HOUR = 3_600_000;
 const EXTRA_REPOS = ["acme/npu-extra", "acme/npu-more", "acme/npu-last"];
@@ -49,34 +50,7 @@ function startWorker(maxAgeMs: number, concurrency = 4): OutboxWorker {
 }
 
 /** Dispatches of delivery d1 to repos of installation 11. */
-function enqueue(createdAt: number, repos = ["acme/npu-backend"]): void {
-  store.acceptDelivery(
-    { id: "d1", event: "pull_request", payloadHash: "h" },
-    {
-      tasks: repos.map((downstreamRepo) => ({
-        key: `dispatch:d1:${downstreamRepo}`,
-        kind: "dispatch" as const,
-        repo: downstreamRepo,
-        installationId: 11,
-        request: { route: "POST /repos/{owner}/{repo}/dispatches", params: { owner: "acme", repo: downstreamRepo.split("/")[1], event_type: "t", client_payload: {} } },
-        dispatch: { deliveryId: "d1", downstreamRepo },
-      })),
-      log: repos.map((downstreamRepo) => ({
-        deliveryId: "d1",
-        downstreamRepo,
-        upstreamRepo: "up/stream",
-        event: "pull_request" as const,
-        headSha: "a".repeat(40),
-        backendName: downstreamRepo.split("/")[1]!,
-        level: "L1",
-        outcome: "pending" as const,
-        attempts: 0,
-        createdAt,
-      })),
-    },
-    createdAt,
-  );
-}
+const enqueue = (createdAt: number, repos = ["acme/npu-backend"]) => enqueueDispatches(store, createdAt, repos);
 
 const pauses = async (reason: string) => (await metrics.githubPauses.get()).values.find((value) => value.labels.reason === reason)?.value ?? 0;
 
