@@ -1,5 +1,34 @@
-// Outbox work for worker tests: dispatch tasks of one delivery, stored as the webhook path stores them.
+// Outbox worker tests: dispatch tasks of one delivery, stored as the webhook path stores them, and a
+// worker against a GitHub API (the stand-in) with the relay's default budget.
+import { OutboxWorker, type OutboxWorkerOptions } from "../../src/dispatch/outbox-worker.js";
+import { installationClients } from "../../src/github/installation-clients.js";
+import { writeLimiter } from "../../src/limits/sliding-window.js";
+import type { RelayMetrics } from "../../src/metrics.js";
 import type { Store } from "../../src/store/store.js";
+import { InstallationDirectory } from "../../src/upstream/installations.js";
+import { testLog, testProbot } from "./probot.js";
+
+const HOUR = 3_600_000;
+
+/** A worker on `store` sending to `apiUrl`, 80/min and 500/h per installation; `options` override the rest. */
+export function outboxWorker(
+  store: Store,
+  apiUrl: string,
+  metrics: RelayMetrics,
+  options: Pick<OutboxWorkerOptions, "concurrency" | "maxAgeMs"> & Partial<OutboxWorkerOptions>,
+): OutboxWorker {
+  const clients = installationClients(testProbot({ baseUrl: apiUrl }), metrics);
+  return new OutboxWorker({
+    store,
+    clients,
+    installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
+    limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
+    metrics,
+    log: testLog,
+    requestTimeoutMs: 5000,
+    ...options,
+  });
+}
 
 /** Stores dispatches of delivery `d1` to `repos` (all of installation 11), with their dispatch-log rows. */
 export function enqueueDispatches(store: Store, createdAt: number, repos: readonly string[]): void {

@@ -7,18 +7,16 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AllowlistSource } from "../../src/allowlist/source.js";
 import { loadConfig } from "../../src/config.js";
-import { OutboxWorker, type Schedule } from "../../src/dispatch/outbox-worker.js";
+import type { OutboxWorker} from "../../src/dispatch/outbox-worker.js";
+import { type Schedule } from "../../src/dispatch/outbox-worker.js";
 import { createDispatchService } from "../../src/dispatch/service.js";
-import { installationClients } from "../../src/github/installation-clients.js";
-import { writeLimiter } from "../../src/limits/sliding-window.js";
 import { createMetrics, type RelayMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { testLog, testProbot } from "../helpers/probot.js";
+import { testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";
-import { enqueueDispatches } from "../helpers/outbox.js";
+import { enqueueDispatches, outboxWorker } from "../helpers/outbox.js";
 
 const HOUR = 3_600_000;
 const REPOS = ["acme/one", "acme/two", "acme/three", "acme/four"];
@@ -101,17 +99,9 @@ afterEach(async () => {
 });
 
 function startWorker(store: Store, workerClock: SimulatedClock, concurrency: number): OutboxWorker {
-  const clients = installationClients(testProbot({ baseUrl: github.apiUrl }), createMetrics({ defaultMetrics: false }));
-  const worker = new OutboxWorker({
-    store,
-    clients,
-    installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
-    limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
-    metrics,
-    log: testLog,
+  const worker = outboxWorker(store, github.apiUrl, metrics, {
     concurrency,
     maxAgeMs: HOUR,
-    requestTimeoutMs: 5000,
     now: () => workerClock.now,
     schedule: workerClock.schedule,
   });

@@ -1,17 +1,13 @@
 // The outbox worker on a real SQLite store against the GitHub stand-in: maximum age and dead letters,
 // and pauses of a whole installation when GitHub limits it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
-import { writeLimiter } from "../../src/limits/sliding-window.js";
-import { installationClients } from "../../src/github/installation-clients.js";
+import type { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
 import { createMetrics, type RelayMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { testLog, testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";
-import { enqueueDispatches } from "../helpers/outbox.js";
+import { enqueueDispatches, outboxWorker } from "../helpers/outbox.js";
 
 const HOUR = 3_600_000;
 const EXTRA_REPOS = ["acme/npu-extra", "acme/npu-more", "acme/npu-last"];
@@ -33,18 +29,7 @@ afterEach(async () => {
 });
 
 function startWorker(maxAgeMs: number, concurrency = 4): OutboxWorker {
-  const clients = installationClients(testProbot({ baseUrl: github.apiUrl }), createMetrics({ defaultMetrics: false }));
-  worker = new OutboxWorker({
-    store,
-    clients,
-    installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
-    limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
-    metrics,
-    log: testLog,
-    concurrency,
-    maxAgeMs,
-    requestTimeoutMs: 5000,
-  });
+  worker = outboxWorker(store, github.apiUrl, metrics, { concurrency, maxAgeMs });
   worker.start();
   return worker;
 }
