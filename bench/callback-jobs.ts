@@ -1,6 +1,6 @@
 // Callback store-path benchmark: one backend reports 300 distinct jobs with ~300 kB reports on one head;
-// each report goes through jobEffects (the aggregate roll-up and the job check-run cap) and
-// store.recordJob, as processCallback does after the ticket and lifecycle checks. Prints the time per
+// each report goes through the state core's recordJob (latest attempt, counts, check runs reconciled),
+// as processCallback does after the ticket and lifecycle checks. Prints the time per
 // report at k = 1, 100 and 300, and RSS; asserts nothing. See bench/README.md.
 //
 //   node scripts/run-ts.mjs bench/callback-jobs.ts
@@ -9,12 +9,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import type { AllowlistEntry } from "../src/allowlist/types.js";
-import { jobEffects } from "../src/callback/process.js";
+import { parseAllowlist } from "../src/allowlist/parse.js";
 import type { CallbackBody } from "../src/callback/schema.js";
-import { aggregateCheckKey, queuedAggregateRequest } from "../src/checks/aggregate.js";
+import type { StoredJob } from "../src/domain/jobs.js";
+import type { StateSettings } from "../src/state/context.js";
+import { acceptDispatches, applyPullRequest } from "../src/state/pull-requests.js";
+import { recordJob } from "../src/state/reports.js";
 import { DATABASE_FILE, SqliteStore } from "../src/store/sqlite-store.js";
-import type { StoredJob } from "../src/store/store.js";
 
 const JOBS = 300;
 const REPORT_BYTES = 300_000;
@@ -23,23 +24,20 @@ const UPSTREAM = "pytorch/pytorch";
 const SHA = "a".repeat(40);
 const T0 = Date.UTC(2026, 0, 1);
 
-const entry: AllowlistEntry = {
-  repo: "acme/npu-backend",
-  key: "acme/npu-backend",
-  level: "L4",
-  name: "npu",
-  oncalls: [],
-  overrides: {},
-  policy: { forward_event: true, display_on_hud: true, display_on_pr: "always", block_pr: true },
-  position: { line: 1, col: 1 },
-};
-const settings = {
+const parsed = parseAllowlist(`L4:\n  - acme/npu-backend: "@oncall"\n`);
+if (!parsed.ok) throw new Error("bad allowlist");
+const allowlist = parsed.allowlist;
+const entry = allowlist.entries[0]!;
+const settings: StateSettings = {
   checkUpdateDelayMs: 5_000,
   checkPrefix: "oot",
+  labelPrefix: "ciflow/oot/",
   maxJobChecksPerBackend: 50,
   webBaseUrl: "https://github.com",
   publicUrl: "https://relay.example",
+  startTimeoutMs: 2 * 3_600_000,
 };
+const context = (now: number) => ({ allowlist, settings, now });
 
 const dir = mkdtempSync(path.join(tmpdir(), "relay-callback-jobs-"));
 const db = new Database(path.join(dir, DATABASE_FILE));
@@ -47,17 +45,18 @@ const store = new SqliteStore(db);
 // One fsync per report would measure the disk, not the store work that grows with the jobs.
 db.pragma("synchronous = OFF");
 
-store.syncCheckRuns(
-  [
+store.atomically(() => {
+  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber: 5, headSha: SHA, labels: [], closed: false }, context(T0));
+  acceptDispatches(
+    store,
+    { id: "d1", event: "pull_request", payloadHash: "d1" },
     {
-      key: aggregateCheckKey(UPSTREAM, entry.name, SHA),
-      kind: "check_run",
-      repo: UPSTREAM,
-      request: queuedAggregateRequest({ upstreamRepo: UPSTREAM, headSha: SHA, entry, checkPrefix: "oot", deliveryId: "d1", detailsUrl: "https://ci.example" }),
+      tasks: [],
+      log: [{ deliveryId: "d1", downstreamRepo: entry.repo, upstreamRepo: UPSTREAM, event: "pull_request", prNumber: 5, headSha: SHA, backendName: entry.name, level: entry.level, outcome: "pending", attempts: 0, createdAt: T0 }],
     },
-  ],
-  T0,
-);
+    context(T0),
+  );
+});
 
 function report(k: number): { job: StoredJob; body: CallbackBody } {
   const body = {
@@ -94,9 +93,9 @@ const mb = (bytes: number) => `${Math.round(bytes / 1_048_576)} MB`;
 const print = (line: string) => process.stdout.write(`${line}\n`);
 print(`${JOBS} distinct jobs, ~${REPORT_BYTES / 1000} kB reports, one backend, one head`);
 for (let k = 1; k <= JOBS; k++) {
-  const { job, body } = report(k);
+  const { job } = report(k);
   const start = performance.now();
-  store.recordJob(job, jobEffects(job, body, entry, { store, settings }), job.updatedAt);
+  store.atomically(() => recordJob(store, job, undefined, context(job.updatedAt)));
   const elapsed = performance.now() - start;
   if (SAMPLES.has(k)) print(`k=${k}: report ${elapsed.toFixed(1)} ms, RSS ${mb(process.memoryUsage().rss)}`);
 }

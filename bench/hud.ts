@@ -6,7 +6,7 @@
 //
 // Phases, in order:
 //   1. enqueue  the history into a SQLite store (acceptDelivery, markSent, markFailed, markUnreported,
-//               and recordJob through test/helpers/hud-seed.ts's seedJob, which builds the row with resultRow)
+//               and putJob through test/helpers/hud-seed.ts's seedJob, which builds the row with resultRow)
 //   2. drain    everything with HudWriter.flush() at the default batch size (1000 rows)
 //   3. views    each HUD view: one cold call, then RUNS timed calls, query and render apart
 //   4. drain    the same history again, replayed into a second store, at 100 rows per batch (the HUD
@@ -300,7 +300,7 @@ function planHistory(prs: number, now: number, rng: Random): History {
 // ---------------------------------------------------------------------------------------------------
 // Enqueueing: the history through the store, every call timed
 
-type StoreCall = "acceptDelivery" | "markSent" | "markFailed" | "markUnreported" | "recordJob";
+type StoreCall = "acceptDelivery" | "markSent" | "markFailed" | "markUnreported" | "putJob";
 
 interface CallTally {
   calls: number;
@@ -334,7 +334,7 @@ interface Outcome {
 function enqueueHistory(store: Store, history: History, backends: readonly Backend[], jobs: number, now: number, memory: MemorySampler): EnqueueResult {
   const rng = new Random(SEED + 1);
   const calls = Object.fromEntries(
-    (["acceptDelivery", "markSent", "markFailed", "markUnreported", "recordJob"] as const).map((call) => [call, { calls: 0, rows: 0, ms: 0 }]),
+    (["acceptDelivery", "markSent", "markFailed", "markUnreported", "putJob"] as const).map((call) => [call, { calls: 0, rows: 0, ms: 0 }]),
   ) as Record<StoreCall, CallTally>;
   const timed = (call: StoreCall, rows: number, work: () => void) => {
     const started = performance.now();
@@ -388,13 +388,13 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
       // The relay measures the queue time only on the first attempt's start report.
       const queue = backend.reportsStart && attempt === 1 ? { queueMs: start - sentAt } : {};
       if (backend.reportsStart) {
-        timed("recordJob", 1, () => seedJob(store, { ...base, attempt, at: start, status: "in_progress", ...queue }));
+        timed("putJob", 1, () => seedJob(store, { ...base, attempt, at: start, status: "in_progress", ...queue }));
         if (head.pr !== null) prAttempts += 1;
         if (end > now) return;
-        timed("recordJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: start, executionMs, ...queue }));
+        timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: start, executionMs, ...queue }));
       } else {
         if (end > now) return;
-        timed("recordJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: end, noStart: true }));
+        timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: end, noStart: true }));
         if (head.pr !== null) prAttempts += 1;
       }
       const rerun = result.failureKind === "infra" ? 0.6 : result.conclusion === "failure" ? 0.1 : 0;
@@ -463,7 +463,7 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
         ...result,
         ...(result.failureKind !== "infra" && { tests: testCounts(rng, result.failedTests?.length ?? 0) }),
       };
-      if (spec.at <= now) timed("recordJob", 1, () => seedJob(store, spec));
+      if (spec.at <= now) timed("putJob", 1, () => seedJob(store, spec));
     }
   };
 
@@ -475,7 +475,7 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
     memory.sample();
   }
   const dispatchRows = calls.acceptDelivery.rows + calls.markSent.rows + calls.markFailed.rows + calls.markUnreported.rows;
-  return { calls, resultRows: calls.recordJob.rows, dispatchRows, prAttempts, wallMs: performance.now() - started };
+  return { calls, resultRows: calls.putJob.rows, dispatchRows, prAttempts, wallMs: performance.now() - started };
 }
 
 /** A repository_dispatch task roughly the size of the relay's (its client_payload carries a signed ticket). */
@@ -780,7 +780,7 @@ async function main(): Promise<void> {
       ["store call", "calls", "rows queued", "time", "µs/call", "rows/s"],
       [
         ...Object.entries(enqueued.calls).map(([call, tally]) => [
-          call === "recordJob" ? "recordJob (seedJob: resultRow + store)" : call,
+          call === "putJob" ? "recordJob (seedJob: resultRow + store)" : call,
           integer(tally.calls),
           integer(tally.rows),
           seconds(tally.ms),

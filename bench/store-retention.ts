@@ -9,8 +9,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
+import { parseAllowlist } from "../src/allowlist/parse.js";
+import type { DispatchLogEntry } from "../src/domain/dispatches.js";
+import type { StoredJob } from "../src/domain/jobs.js";
+import type { StateSettings } from "../src/state/context.js";
+import { acceptDispatches, applyPullRequest } from "../src/state/pull-requests.js";
+import { recordJob } from "../src/state/reports.js";
 import { DATABASE_FILE, SqliteStore } from "../src/store/sqlite-store.js";
-import type { DispatchLogEntry, OutboxTaskInput, StoredJob } from "../src/store/store.js";
+import type { OutboxTaskInput } from "../src/store/store.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -20,7 +26,19 @@ const BACKENDS = Array.from({ length: 12 }, (_, index) => `npu${index}`);
 const PRS = 2000;
 const JOBS = 3;
 const UPSTREAM = "pytorch/pytorch";
-const TABLES = ["deliveries", "outbox", "dispatch_log", "jobs", "closed_shas", "hidden_checks", "hud_rows"];
+const TABLES = ["deliveries", "outbox", "dispatch_log", "jobs", "heads", "backend_heads", "job_latest", "check_runs", "hud_rows"];
+const parsed = parseAllowlist(`L4:\n${BACKENDS.map((backend) => `  - acme/${backend}: "@oncall"`).join("\n")}\n`);
+if (!parsed.ok) throw new Error("bad allowlist");
+const SETTINGS: StateSettings = {
+  checkPrefix: "oot",
+  labelPrefix: "ciflow/oot/",
+  maxJobChecksPerBackend: 50,
+  webBaseUrl: "https://github.com",
+  publicUrl: "https://relay.example",
+  startTimeoutMs: 2 * HOUR,
+  checkUpdateDelayMs: 0,
+};
+const context = (now: number) => ({ allowlist: parsed.allowlist, settings: SETTINGS, now });
 const POLICY = { retentionMs: 14 * DAY, maxRowsPerTable: 1000 }; // as src/dispatch/service.ts runs it
 
 const dir = mkdtempSync(path.join(tmpdir(), "relay-store-retention-"));
@@ -36,7 +54,7 @@ function sendEverything(at: number): void {
   }
 }
 
-/** One upstream event on a head: a dispatch per backend (and, for a PR, an aggregate check run), sent, then jobs reported. */
+/** One upstream event on a head, through the state core: a dispatch per backend, sent, then jobs reported. */
 function head(deliveryId: string, sha: string, prNumber: number | undefined, at: number): void {
   const tasks: OutboxTaskInput[] = [];
   const log: DispatchLogEntry[] = [];
@@ -49,14 +67,6 @@ function head(deliveryId: string, sha: string, prNumber: number | undefined, at:
       request: { route: "POST /repos/{owner}/{repo}/dispatches", params: { owner: "acme", repo: backend, client_payload: { head_sha: sha, ticket: "t".repeat(400) } } },
       dispatch: { deliveryId, downstreamRepo: repo },
     });
-    if (prNumber !== undefined) {
-      tasks.push({
-        key: `check:${UPSTREAM}:${backend}:${sha}`,
-        kind: "check_run",
-        repo: UPSTREAM,
-        request: { route: "POST /repos/{owner}/{repo}/check-runs", params: { name: `oot / ${backend}`, head_sha: sha, status: "queued" } },
-      });
-    }
     log.push({
       deliveryId,
       downstreamRepo: repo,
@@ -73,7 +83,8 @@ function head(deliveryId: string, sha: string, prNumber: number | undefined, at:
       author: "someone",
     });
   }
-  store.acceptDelivery({ id: deliveryId, event: prNumber === undefined ? "push" : "pull_request", payloadHash: deliveryId }, { tasks, log }, at);
+  if (prNumber !== undefined) applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: false }, context(at));
+  acceptDispatches(store, { id: deliveryId, event: prNumber === undefined ? "push" : "pull_request", payloadHash: deliveryId }, { tasks, log }, context(at));
   sendEverything(at);
   for (const backend of BACKENDS) {
     for (let index = 0; index < JOBS; index += 1) {
@@ -95,24 +106,10 @@ function head(deliveryId: string, sha: string, prNumber: number | undefined, at:
         startedAt: at + HOUR,
         completedAt: at + 2 * HOUR,
         fingerprint: "done",
-        report: { status: "completed", conclusion: "success", tests: { passed: 700, failed: 0, skipped: 20 } },
+        report: { schema_version: 1, status: "completed", conclusion: "success", workflow: { name: "pytorch-pr", run_id: 1, run_attempt: 1, url: "https://ci.example/runs/1" }, job: { name: jobName }, tests: { total: 720, passed: 700, failed: 0, skipped: 20 } },
         updatedAt: at + 2 * HOUR,
       };
-      const checkRuns: OutboxTaskInput[] =
-        prNumber === undefined
-          ? []
-          : [
-              {
-                key: `check:${UPSTREAM}:${backend}:${sha}:pytorch-pr/${jobName}`,
-                kind: "check_run",
-                repo: UPSTREAM,
-                request: {
-                  route: "POST /repos/{owner}/{repo}/check-runs",
-                  params: { name: `oot / ${backend} / ${jobName}`, head_sha: sha, status: "completed", conclusion: "success", output: { summary: "700 passed" } },
-                },
-              },
-            ];
-      store.recordJob(job, { checkRuns, hudRow: { job: jobName } }, at + 2 * HOUR);
+      recordJob(store, job, { job: jobName }, context(at + 2 * HOUR));
     }
   }
   sendEverything(at + 2 * HOUR);
@@ -132,10 +129,10 @@ for (let pr = 0; pr < PRS; pr += 1) {
   const heads = pr % 5 === 0 ? 2 : 1;
   for (let index = 0; index < heads; index += 1) {
     const headAt = at + index * DAY;
-    if (index > 0) store.closeSha(UPSTREAM, `sha-${pr}-${index - 1}`, "superseded", headAt);
+    // A second head supersedes the first (applyPullRequest moves the PR's open head).
     head(`pr-${pr}-${index}`, `sha-${pr}-${index}`, pr, headAt);
   }
-  store.closeSha(UPSTREAM, `sha-${pr}-${heads - 1}`, "closed", at + (heads + 1) * DAY);
+  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber: pr, headSha: `sha-${pr}-${heads - 1}`, labels: [], closed: true }, context(at + (heads + 1) * DAY));
   if (pr % 10 === 0) head(`push-${pr}`, `trunk-${pr}`, undefined, at);
 }
 // The HUD writer has exported everything.

@@ -3,29 +3,20 @@
 // which PR, which sha, which backend — come from the relay-signed ticket, never from the body.
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
-import { aggregateCheckKey } from "../checks/aggregate.js";
-import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckKey, jobCheckRequest } from "../checks/job-checks.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
 import { resultRow } from "../hud/result-row.js";
-import type { JobEffects, JobKey, OutboxTaskInput, Store, StoredJob } from "../store/store.js";
+import type { StoredJob } from "../domain/jobs.js";
+import type { StateSettings } from "../state/context.js";
+import { recordJob } from "../state/reports.js";
+import type { Store } from "../store/store.js";
 import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
 import type { CommitChecker } from "../upstream/commit-check.js";
 import type { CallbackOutcome } from "./audit.js";
 import type { OidcIdentity } from "./oidc.js";
 import type { CallbackBody } from "./schema.js";
 
-export interface CallbackSettings {
+export interface CallbackSettings extends StateSettings {
   ticketKeys: TicketKeys;
-  /** How long an intermediate (in_progress) check-run state waits, so a burst of reports becomes one write. */
-  checkUpdateDelayMs: number;
-  checkPrefix: string;
-  /** Most job check runs per (backend, head); jobs past it show in the aggregate and on the HUD only. */
-  maxJobChecksPerBackend: number;
-  nonBlockingFailureConclusion?: string;
-  /** Web base URL of the GitHub host, for links to downstream repos. */
-  webBaseUrl: string;
-  /** Public base URL of the relay, for HUD links. */
-  publicUrl: string;
 }
 
 export interface CallbackDependencies {
@@ -68,7 +59,11 @@ export async function processCallback(identity: OidcIdentity, body: CallbackBody
   return recordReport(claims, entry, body, deps, now);
 }
 
-function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): CallbackAnswer {
+/**
+ * The job's new state, decided and stored in one grouped transaction: the lifecycle check reads the
+ * stored state inside it, so two reports of one job arriving together are decided one after the other.
+ */
+async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
   const { store } = deps;
   const key = {
     deliveryId: claims.deliveryId,
@@ -77,34 +72,39 @@ function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: Callbac
     runAttempt: body.workflow.run_attempt,
     jobName: body.job.name,
   };
-  const current = store.getJob(key);
-  // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
-  const dispatchedAt = key.runAttempt === 1 ? store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
-  const step = transition(current && jobState(current), lifecycleReport(body), now, dispatchedAt);
-  if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
-  if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
-
   const { ticket: _ticket, ...report } = body;
-  const job: StoredJob = {
-    ...key,
-    upstreamRepo: claims.upstreamRepo,
-    prNumber: claims.prNumber,
-    headSha: claims.headSha,
-    backendName: entry.name,
-    level: entry.level,
-    workflowName: body.workflow.name,
-    status: step.next.status,
-    ...(step.next.conclusion !== undefined && { conclusion: step.next.conclusion }),
-    ...(step.next.startedAt !== undefined && { startedAt: step.next.startedAt }),
-    ...(step.next.completedAt !== undefined && { completedAt: step.next.completedAt }),
-    ...carriedDurations(current, step),
-    fingerprint: step.next.lastReport,
-    report,
-    updatedAt: now,
-  };
-  store.recordJob(job, jobEffects(job, body, entry, { store, settings: deps.settings }), now);
-  deps.onWork();
-  return { status: 200, body: { accepted: true, duplicate: false, job: { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) } } };
+  const answer = await store.transaction((): CallbackAnswer & { queued: number } => {
+    const current = store.getJob(key);
+    // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
+    const dispatchedAt = key.runAttempt === 1 ? store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
+    const step = transition(current && jobState(current), lifecycleReport(body), now, dispatchedAt);
+    if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true }, queued: 0 };
+    if (step.kind === "conflict") return { status: 409, body: { error: step.message }, queued: 0 };
+    const job: StoredJob = {
+      ...key,
+      upstreamRepo: claims.upstreamRepo,
+      prNumber: claims.prNumber,
+      headSha: claims.headSha,
+      backendName: entry.name,
+      level: entry.level,
+      workflowName: body.workflow.name,
+      status: step.next.status,
+      ...(step.next.conclusion !== undefined && { conclusion: step.next.conclusion }),
+      ...(step.next.startedAt !== undefined && { startedAt: step.next.startedAt }),
+      ...(step.next.completedAt !== undefined && { completedAt: step.next.completedAt }),
+      ...carriedDurations(current, step),
+      fingerprint: step.next.lastReport,
+      report,
+      updatedAt: now,
+    };
+    const hudRow = entry.policy.display_on_hud ? resultRow(job, body, "pull_request") : undefined;
+    const queued = recordJob(store, job, hudRow, { allowlist: deps.allowlist(), settings: deps.settings, now });
+    const shown = { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) };
+    return { status: 200, body: { accepted: true, duplicate: false, job: shown }, queued };
+  });
+  const { queued, ...answered } = answer;
+  if (queued > 0) deps.onWork();
+  return answered;
 }
 
 /**
@@ -134,27 +134,30 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
     runAttempt: body.workflow.run_attempt,
     jobName: body.job.name,
   };
-  const current = deps.store.getJob(key);
-  const step = transition(current && jobState(current), lifecycleReport(body), now);
-  if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
-  if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
-  const job: StoredJob = {
-    ...key,
-    upstreamRepo: deps.upstreamRepo,
-    prNumber: null,
-    headSha: nightly.upstream_sha,
-    backendName: entry.name,
-    level: entry.level,
-    workflowName: body.workflow.name,
-    status: "completed",
-    ...(body.conclusion !== undefined && { conclusion: body.conclusion }),
-    completedAt: now,
-    fingerprint: step.next.lastReport,
-    report: { ...body, upstream_verified: check === "exists" },
-    updatedAt: now,
-  };
-  deps.store.recordJob(job, { checkRuns: [], hudRow: resultRow(job, body, nightly.event) }, now);
-  return { status: 200, body: { accepted: true, duplicate: false, upstream_verified: check === "exists" } };
+  const { store } = deps;
+  return store.transaction((): CallbackAnswer => {
+    const current = store.getJob(key);
+    const step = transition(current && jobState(current), lifecycleReport(body), now);
+    if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
+    if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
+    const job: StoredJob = {
+      ...key,
+      upstreamRepo: deps.upstreamRepo,
+      prNumber: null,
+      headSha: nightly.upstream_sha,
+      backendName: entry.name,
+      level: entry.level,
+      workflowName: body.workflow.name,
+      status: "completed",
+      ...(body.conclusion !== undefined && { conclusion: body.conclusion }),
+      completedAt: now,
+      fingerprint: step.next.lastReport,
+      report: { ...body, upstream_verified: check === "exists" },
+      updatedAt: now,
+    };
+    recordJob(store, job, resultRow(job, body, nightly.event), { allowlist, settings: deps.settings, now });
+    return { status: 200, body: { accepted: true, duplicate: false, upstream_verified: check === "exists" } };
+  });
 }
 
 function jobState(job: StoredJob): JobState {
@@ -172,52 +175,4 @@ function carriedDurations(current: StoredJob | undefined, step: ReturnType<typeo
   const queueMs = "queueMs" in step && step.queueMs !== undefined ? step.queueMs : current?.queueMs;
   const executionMs = "executionMs" in step ? step.executionMs : undefined;
   return { ...(queueMs !== undefined && { queueMs }), ...(executionMs !== undefined && { executionMs }) };
-}
-
-/**
- * What a job's new state changes besides itself: its HUD row (backends shown on the HUD) and, where
- * the dispatch showed this backend's check on the PR and the head is still open, the job's check run
- * and the backend's aggregate.
- */
-export function jobEffects(
-  job: StoredJob,
-  body: CallbackBody,
-  entry: AllowlistEntry,
-  deps: { store: Store; settings: Omit<CallbackSettings, "ticketKeys"> },
-): JobEffects {
-  const { store, settings } = deps;
-  const result: JobEffects = { checkRuns: [] };
-  if (entry.policy.display_on_hud) result.hudRow = resultRow(job, body, job.prNumber === null ? "push" : "pull_request");
-  const aggregateKey = aggregateCheckKey(job.upstreamRepo, entry.name, job.headSha);
-  const hidden = store.shaClosed(job.upstreamRepo, job.headSha) || store.checksHidden(job.upstreamRepo, entry.name, job.headSha);
-  if (job.prNumber === null || !store.hasTask(aggregateKey) || hidden) return result;
-
-  const context = checkContext(entry, job.upstreamRepo, job.headSha, settings);
-  // Self-reports (no PR) on the same sha are not part of this PR's aggregate. Summaries, not the
-  // stored jobs: reading every earlier job's report made each callback cost O(jobs × report size).
-  const stored = store.backendJobSummaries(job.upstreamRepo, entry.name, job.headSha).filter((other) => other.prNumber !== null);
-  const others = stored.filter((other) => !sameJob(other, job));
-  // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
-  const task = (key: string, request: OutboxTaskInput["request"]): OutboxTaskInput => ({
-    key,
-    kind: "check_run",
-    repo: job.upstreamRepo,
-    request,
-    notBefore: request.params.status === "completed" ? job.updatedAt : job.updatedAt + settings.checkUpdateDelayMs,
-  });
-  if (hasOwnCheckRun(context, stored, job)) {
-    result.checkRuns.push(task(jobCheckKey(context, body.workflow.name, body.job.name), jobCheckRequest(context, job, body)));
-  }
-  result.checkRuns.push(task(aggregateKey, aggregateRequest(context, [...others, job], `${settings.webBaseUrl}/${entry.repo}/actions`)));
-  return result;
-}
-
-function sameJob(a: JobKey, b: JobKey): boolean {
-  return (
-    a.deliveryId === b.deliveryId &&
-    a.downstreamRepo.toLowerCase() === b.downstreamRepo.toLowerCase() &&
-    a.runId === b.runId &&
-    a.runAttempt === b.runAttempt &&
-    a.jobName === b.jobName
-  );
 }

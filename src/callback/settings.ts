@@ -6,6 +6,7 @@ import type { SweepSettings } from "./sweeper.js";
 export function callbackSettings(config: RelayConfig): SweepSettings {
   return {
     checkPrefix: config.labels.checkPrefix,
+    labelPrefix: config.labels.prefix,
     maxJobChecksPerBackend: config.checks.maxJobChecksPerBackend,
     webBaseUrl: config.github.webBaseUrl,
     publicUrl: config.publicUrl,

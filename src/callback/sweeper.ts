@@ -3,13 +3,14 @@
 // `timed_out` ("backend never reported") and its dispatch recorded as an infrastructure failure.
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
-import { aggregateCheckKey } from "../checks/aggregate.js";
-import { concludedRequest } from "../checks/conclude.js";
-import type { Store, StoredJob } from "../store/store.js";
-import { jobEffects, type CallbackSettings } from "./process.js";
+import type { StoredJob } from "../domain/jobs.js";
+import { resultRow } from "../hud/result-row.js";
+import type { StateSettings } from "../state/context.js";
+import { recordJob, recordUnreported } from "../state/reports.js";
+import type { Store } from "../store/store.js";
 import type { CallbackBody } from "./schema.js";
 
-export interface SweepSettings extends Omit<CallbackSettings, "ticketKeys"> {
+export interface SweepSettings extends StateSettings {
   jobTimeoutMs: number;
   startTimeoutMs: number;
 }
@@ -19,6 +20,7 @@ export const RELAY_TIMEOUT_FINGERPRINT = "relay:timed_out";
 const BATCH = 100;
 
 export function sweep(store: Store, allowlist: Allowlist, settings: SweepSettings, now: number): { timedOut: number; neverReported: number } {
+  const context = { allowlist, settings, now };
   let timedOut = 0;
   for (const job of store.staleJobs(now - settings.jobTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, job.downstreamRepo);
@@ -35,9 +37,9 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
       report,
       updatedAt: now,
     };
-    // A repo since removed from the allowlist still leaves the stale set, just without effects.
-    const effects = entry ? jobEffects(next, report as unknown as CallbackBody, entry, { store, settings }) : { checkRuns: [] };
-    store.recordJob(next, effects, now);
+    // A repo since removed from the allowlist still leaves the stale set, with no HUD row.
+    const hudRow = entry?.policy.display_on_hud ? resultRow(next, report as unknown as CallbackBody, next.prNumber === null ? "push" : "pull_request") : undefined;
+    store.atomically(() => recordJob(store, next, hudRow, context));
     timedOut += 1;
   }
 
@@ -45,31 +47,9 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
   for (const dispatch of store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, dispatch.downstreamRepo);
     // A forward-only backend (L1) is not asked to report: its silence is no failure.
-    if (entry && !collectsResults(entry.policy)) {
-      store.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, "reports_not_expected", now);
-      continue;
-    }
-    const aggregateKey = entry && aggregateCheckKey(dispatch.upstreamRepo, entry.name, dispatch.headSha);
-    const aggregate = aggregateKey ? store.taskByKey(aggregateKey) : undefined;
-    if (aggregate && aggregate.request.params.status !== "completed") {
-      const minutes = Math.round(settings.startTimeoutMs / 60_000);
-      store.syncCheckRuns(
-        [
-          {
-            ...aggregate,
-            request: concludedRequest(
-              aggregate.request,
-              entry?.policy.block_pr ? "timed_out" : (settings.nonBlockingFailureConclusion ?? "timed_out"),
-              "Backend never reported",
-              `\`${dispatch.downstreamRepo}\` received this commit but reported no job within ${minutes} min. This counts as an infrastructure failure of the backend.`,
-            ),
-          },
-        ],
-        now,
-      );
-    }
-    store.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, "never_reported", now);
-    neverReported += 1;
+    const reason = entry && !collectsResults(entry.policy) ? "reports_not_expected" : "never_reported";
+    store.atomically(() => recordUnreported(store, dispatch, reason, context));
+    if (reason === "never_reported") neverReported += 1;
   }
   return { timedOut, neverReported };
 }

@@ -6,13 +6,14 @@
 import type { AllowlistEntry } from "../allowlist/types.js";
 import type { CallbackBody } from "../callback/schema.js";
 import { worstConclusion } from "../callback/lifecycle.js";
-import type { GitHubRequest, JobSummary, StoredJob } from "../store/store.js";
+import type { JobCounts, JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
+import type { GitHubRequest } from "../store/store.js";
 import { aggregateCheckName } from "./aggregate.js";
 import { capText } from "./text-limits.js";
 
 const SHOWN_FAILED_TESTS = 50;
 /** Jobs listed in the aggregate's table; the counts in its title always cover every job. */
-const LISTED_JOBS = 50;
+export const LISTED_JOBS = 50;
 /** Conclusions that mean "did not pass" and may be softened for non-blocking backends. */
 const FAILING = new Set(["failure", "timed_out"]);
 
@@ -57,9 +58,9 @@ export function jobCheckName(context: CheckContext, workflowName: string, jobNam
   return `${aggregateCheckName(context.checkPrefix, context.entry.name)} / ${workflowName} / ${jobName}`;
 }
 
-/** One check run per (backend, sha, workflow, job): a re-run's new attempt updates the same run. */
-export function jobCheckKey(context: CheckContext, workflowName: string, jobName: string): string {
-  return `check:${context.upstreamRepo.toLowerCase()}:${context.entry.name.toLowerCase()}:${context.headSha}:${workflowName}/${jobName}`;
+/** One check run per (backend, sha, workflow, job), keyed under its aggregate: a re-run's new attempt updates the same run. */
+export function jobCheckKey(aggregateKey: string, workflowName: string, jobName: string): string {
+  return `${aggregateKey}:${workflowName}/${jobName}`;
 }
 
 /** `external_id` of the relay's check runs for a downstream run: lets a re-request find the run. */
@@ -67,18 +68,9 @@ export function runExternalId(downstreamRepo: string, runId: number): string {
   return `run:${downstreamRepo.toLowerCase()}:${runId}`;
 }
 
-/**
- * The jobs with a check run of their own: the first `maxJobChecks` distinct jobs to report on the head
- * (latest attempts), so a job once shown stays shown. `jobs` in the order they were stored.
- */
-export function jobsWithCheckRuns<T extends JobSummary>(context: CheckContext, jobs: readonly T[]): T[] {
-  return latestAttempts(jobs).slice(0, context.maxJobChecks);
-}
-
-/** Whether `job` has a check run of its own; `stored` is the backend's stored jobs on the head, oldest first. */
-export function hasOwnCheckRun(context: CheckContext, stored: readonly JobSummary[], job: JobSummary): boolean {
-  const id = jobId(job);
-  return jobsWithCheckRuns(context, [...stored, job]).some((shown) => jobId(shown) === id);
+/** Whether a job has a check run of its own: the first `maxJobChecks` jobs to report on the head do (and keep it). */
+export function hasOwnCheckRun(context: CheckContext, job: Pick<LatestAttempt, "seq">): boolean {
+  return job.seq < context.maxJobChecks;
 }
 
 export function jobCheckRequest(context: CheckContext, job: StoredJob, body: CallbackBody): GitHubRequest {
@@ -102,22 +94,28 @@ export function jobCheckRequest(context: CheckContext, job: StoredJob, body: Cal
   };
 }
 
+/** What the aggregate shows of a backend's jobs on a head: counts of all latest attempts, a bounded list. */
+export interface JobRollup {
+  counts: JobCounts;
+  /** At most LISTED_JOBS latest attempts, in the order the jobs first reported (jobs that did not pass first, past LISTED_JOBS). */
+  listed: readonly JobSummary[];
+  /** The latest attempt reported last: the aggregate links its run. */
+  newest?: JobSummary;
+}
+
 /**
  * The backend's aggregate: in progress while any reported job runs, completed with the worst
  * conclusion once none does. It never shows success while a job is running or has failed.
  */
-export function aggregateRequest(context: CheckContext, jobs: readonly JobSummary[], detailsUrl: string): GitHubRequest {
+export function aggregateRequest(context: CheckContext, rollup: JobRollup, detailsUrl: string): GitHubRequest {
   const [owner, repo] = context.upstreamRepo.split("/");
-  const latest = latestAttempts(jobs);
-  const running = latest.filter((job) => job.status === "in_progress");
-  const done = latest.filter((job) => job.status === "completed");
-  const conclusion = running.length === 0 && done.length > 0 ? worstConclusion(done.map((job) => job.conclusion ?? "failure")) : undefined;
-  const newest = latest.reduce<JobSummary | undefined>((a, b) => (a === undefined || b.updatedAt >= a.updatedAt ? b : a), undefined);
-  const listed = listedJobs(latest);
+  const { counts, listed, newest } = rollup;
+  const concluded = Object.keys(counts.conclusions);
+  const conclusion = counts.running === 0 && concluded.length > 0 ? worstConclusion(concluded) : undefined;
   const lines = listed.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
-  const unlisted = latest.length - listed.length;
+  const unlisted = counts.jobs - listed.length;
   const unlistedLine = unlisted > 0 ? `\n\n… and ${unlisted} more job${unlisted === 1 ? "" : "s"} (passed ones are left out first); see the [HUD](${context.hudUrl}).` : "";
-  const notShown = Math.max(0, latest.length - context.maxJobChecks);
+  const notShown = Math.max(0, counts.jobs - context.maxJobChecks);
   const notShownLine = notShown > 0 ? `\n\n${notShown} more job${notShown === 1 ? "" : "s"} not shown as check runs; see the HUD: ${context.hudUrl}` : "";
   return {
     route: "POST /repos/{owner}/{repo}/check-runs",
@@ -133,8 +131,8 @@ export function aggregateRequest(context: CheckContext, jobs: readonly JobSummar
       output: {
         title:
           conclusion === undefined
-            ? `${running.length} of ${latest.length} jobs running`
-            : `${done.filter((job) => job.conclusion === "success").length} of ${latest.length} jobs passed`,
+            ? `${counts.running} of ${counts.jobs} jobs running`
+            : `${counts.conclusions.success ?? 0} of ${counts.jobs} jobs passed`,
         summary: capText(
           `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
         ),
@@ -143,34 +141,7 @@ export function aggregateRequest(context: CheckContext, jobs: readonly JobSummar
   };
 }
 
-/** The latest attempt of each (workflow, job): an older attempt's failure does not outlive its re-run. */
-export function latestAttempts<T extends JobSummary>(jobs: readonly T[]): T[] {
-  const latest = new Map<string, T>();
-  for (const job of jobs) {
-    const key = jobId(job);
-    const seen = latest.get(key);
-    if (!seen || job.runId > seen.runId || (job.runId === seen.runId && job.runAttempt > seen.runAttempt)) latest.set(key, job);
-  }
-  return [...latest.values()];
-}
-
-/**
- * The aggregate's table rows, in stored order: every job up to LISTED_JOBS, past it the jobs that did
- * not pass (running or not successful) before those that passed.
- */
-function listedJobs(latest: readonly JobSummary[]): readonly JobSummary[] {
-  if (latest.length <= LISTED_JOBS) return latest;
-  const passed = (job: JobSummary) => job.status === "completed" && job.conclusion === "success";
-  const listed = new Set([...latest.filter((job) => !passed(job)), ...latest.filter(passed)].slice(0, LISTED_JOBS));
-  return latest.filter((job) => listed.has(job));
-}
-
-/** A job across its attempts: (workflow, job name). */
-function jobId(job: Pick<StoredJob, "workflowName" | "jobName">): string {
-  return `${job.workflowName}\u0000${job.jobName}`;
-}
-
-function shownConclusion(context: CheckContext, conclusion: string): string {
+export function shownConclusion(context: CheckContext, conclusion: string): string {
   if (context.nonBlockingFailureConclusion && !context.entry.policy.block_pr && FAILING.has(conclusion)) {
     return context.nonBlockingFailureConclusion;
   }

@@ -66,6 +66,11 @@ export interface OutboxWorkerOptions {
   idleMs?: number;
   /** Timers (tests drive them with a simulated clock). */
   schedule?: Schedule;
+  /**
+   * A dispatch failed for good: called in the transaction that records it, so what follows from it (the
+   * backend's aggregate check run, src/state/reports.ts) commits with it. Returns how many writes it queued.
+   */
+  onDispatchFailed?: (dispatch: NonNullable<OutboxTask["dispatch"]>, outcome: "failed" | "dead", reason: string) => number;
 }
 
 export class OutboxWorker {
@@ -219,7 +224,8 @@ export class OutboxWorker {
     const run = this.#send(task, installationId)
       .then(
         (recording) => {
-          if (recording) this.#record(task, recording);
+          if (recording) return this.#record(task, recording);
+          return undefined;
         },
         // Outside its request a send only reads the store (requestFor), so nothing was sent.
         (error: unknown) => this.#storeFailed(error),
@@ -304,13 +310,25 @@ export class OutboxWorker {
     const at = this.#now();
     if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome, reason: reason.split(":")[0] ?? reason });
     this.options.log.warn({ task: task.key, outcome, reason }, "outbox task not sent");
-    return () => this.options.store.markFailed(task.id, { at, reason, outcome });
+    const { store, onDispatchFailed } = this.options;
+    return () => {
+      const queued = store.atomically(() => {
+        store.markFailed(task.id, { at, reason, outcome });
+        return task.dispatch && onDispatchFailed ? onDispatchFailed(task.dispatch, outcome, reason) : 0;
+      });
+      if (queued > 0) this.notify();
+    };
   }
 
   /** Records a task's outcome; when the store refuses it, keeps it to retry and pauses the worker. */
-  #record(task: OutboxTask, recording: Recording): void {
+  /**
+   * Records a task's outcome in a grouped transaction (many outcomes per fsync); the task counts as in
+   * flight, so it is never picked again, until the outcome is committed. When the store refuses it, the
+   * outcome is kept to retry and the worker pauses.
+   */
+  async #record(task: OutboxTask, recording: Recording): Promise<void> {
     try {
-      recording();
+      await this.options.store.transaction(recording);
     } catch (error) {
       this.#unrecorded.set(task.id, recording);
       this.#storeFailed(error);

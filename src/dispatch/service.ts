@@ -4,7 +4,9 @@ import type { Probot } from "probot";
 import type { AllowlistSource } from "../allowlist/source.js";
 import type { RelayConfig } from "../config.js";
 import { callbackSettings } from "../callback/settings.js";
-import { concludeUnshownBackends } from "../checks/policy-change.js";
+import { reconcileOpenHeadsPage } from "../state/policy.js";
+import { recordDispatchOutcome } from "../state/reports.js";
+import type { HeadKey } from "../store/store.js";
 import { sweep } from "../callback/sweeper.js";
 import type { ReadinessReport } from "../http/health.js";
 import { downstreamApp } from "../github/downstream-app.js";
@@ -21,6 +23,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 const PRUNE_INTERVAL_MS = 5 * 60_000;
 /** Rows deleted per table per prune run: each table's transaction holds the write lock a few milliseconds. */
 const PRUNE_ROWS_PER_TABLE = 1000;
+/** Open heads reconciled per transaction when an allowlist version is applied. */
+const OPEN_HEADS_PER_PAGE = 50;
 
 
 /** Events whose missed deliveries are worth asking GitHub for again. */
@@ -60,6 +64,8 @@ export function createDispatchService(
     concurrency: config.outbox.concurrency,
     maxAgeMs: config.outbox.maxAgeMs,
     requestTimeoutMs: config.outbox.requestTimeoutMs,
+    onDispatchFailed: (dispatch, outcome, reason) =>
+      recordDispatchOutcome(store, dispatch, outcome, reason, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() }),
   });
   observeOutbox(metrics, () => store.outboxStats());
   observePausedInstallations(metrics, () => worker.pausedInstallations());
@@ -73,6 +79,25 @@ export function createDispatchService(
     timers.push(timer);
   };
 
+  /** Reconciles the open heads page by page, yielding between pages; a newer allowlist restarts the walk. */
+  let walk = 0;
+  async function reconcileOpenHeads(): Promise<void> {
+    const mine = ++walk;
+    let after: HeadKey | undefined;
+    let queued = 0;
+    do {
+      if (mine !== walk) return;
+      const page = reconcileOpenHeadsPage(store, after, OPEN_HEADS_PER_PAGE, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() });
+      queued += page.queued;
+      after = page.next;
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (after);
+    if (queued > 0) {
+      log.info({ queued }, "allowlist applied to open heads");
+      worker.notify();
+    }
+  }
+
   return {
     installations,
     clients,
@@ -80,12 +105,14 @@ export function createDispatchService(
     worker,
     start() {
       worker.start();
-      let previous = allowlist.current();
+      // Every allowlist version loaded (the first one after a restart too) is applied to every open head.
+      const applyAllowlist = () =>
+        void reconcileOpenHeads().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
       allowlist.onLoaded((current) => {
         void installations.refresh(current.entries.map((entry) => entry.repo));
-        if (previous && concludeUnshownBackends(store, previous, current, config.upstream.repo, Date.now()) > 0) worker.notify();
-        previous = current;
+        applyAllowlist();
       });
+      if (allowlist.current()) applyAllowlist();
       every(config.installationRecheckMs, () => installations.refresh(allowlisted()));
       every(SWEEP_INTERVAL_MS, () => {
         const current = allowlist.current();

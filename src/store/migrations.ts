@@ -1,9 +1,12 @@
 // Versioned schema of the SQLite store, in ascending versions. A released migration is never edited: add a new one.
 import type Database from "better-sqlite3";
+import { backfillLatestAttempts } from "./backfill.js";
 
 interface Migration {
   version: number;
   sql: string;
+  /** Data the SQL alone cannot carry over, run right after it in the same transaction. */
+  backfill?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -242,6 +245,116 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_summaries ON jobs (upstream_repo_key, backend_name, head_sha, summary_json);
     `,
   },
+  {
+    version: 9,
+    sql: `
+      -- State core v2: facts, not requests. Check runs are derived from these rows (src/checks/desired.ts);
+      -- closed_shas and hidden_checks (edits made in place) are replaced by the head's state and labels.
+      CREATE TABLE heads (
+        upstream_repo_key TEXT NOT NULL,
+        upstream_repo     TEXT NOT NULL,
+        head_sha          TEXT NOT NULL,
+        pr_number         INTEGER NOT NULL,
+        state             TEXT NOT NULL CHECK (state IN ('open', 'superseded', 'closed')),
+        superseded_by     TEXT,
+        -- NULL: not known since the upgrade to this version (the PR's next event tells).
+        labels_json       TEXT,
+        state_changed_at  INTEGER NOT NULL,
+        PRIMARY KEY (upstream_repo_key, head_sha)
+      );
+      CREATE INDEX heads_open_by_pr ON heads (upstream_repo_key, pr_number) WHERE state = 'open';
+      CREATE INDEX heads_settled ON heads (state_changed_at) WHERE state <> 'open';
+
+      -- One backend on one PR head: its latest dispatch, and its jobs counted (kept by each report).
+      CREATE TABLE backend_heads (
+        upstream_repo_key   TEXT NOT NULL,
+        head_sha            TEXT NOT NULL,
+        downstream_repo_key TEXT NOT NULL,
+        downstream_repo     TEXT NOT NULL,
+        backend_name        TEXT NOT NULL,
+        level               TEXT NOT NULL,
+        delivery_id         TEXT NOT NULL,
+        dispatch_outcome    TEXT NOT NULL,
+        dispatch_reason     TEXT,
+        unreported          TEXT,
+        counts_json         TEXT NOT NULL,
+        newest_json         TEXT,
+        next_seq            INTEGER NOT NULL DEFAULT 0,
+        -- Hash of what decides whether the job check runs follow their jobs (head state, visibility).
+        frame_hash          TEXT,
+        PRIMARY KEY (upstream_repo_key, head_sha, downstream_repo_key)
+      );
+      CREATE INDEX backend_heads_by_delivery ON backend_heads (delivery_id, downstream_repo_key);
+
+      -- The latest attempt of each job of a backend's latest dispatch on a head.
+      CREATE TABLE job_latest (
+        upstream_repo_key   TEXT NOT NULL,
+        head_sha            TEXT NOT NULL,
+        downstream_repo_key TEXT NOT NULL,
+        workflow_name       TEXT NOT NULL,
+        job_name            TEXT NOT NULL,
+        seq                 INTEGER NOT NULL,
+        passed              INTEGER NOT NULL,
+        summary_json        TEXT NOT NULL,
+        PRIMARY KEY (upstream_repo_key, head_sha, downstream_repo_key, workflow_name, job_name)
+      );
+      -- The aggregate's table: jobs that did not pass first, then by first report.
+      CREATE INDEX job_latest_listing ON job_latest (upstream_repo_key, head_sha, downstream_repo_key, passed, seq);
+      CREATE INDEX job_latest_by_seq ON job_latest (upstream_repo_key, head_sha, downstream_repo_key, seq);
+
+      -- Per check run: its GitHub id once created, and the hash of the desired state last queued.
+      CREATE TABLE check_runs (
+        key               TEXT PRIMARY KEY,
+        upstream_repo_key TEXT NOT NULL,
+        head_sha          TEXT NOT NULL,
+        github_id         INTEGER,
+        desired_hash      TEXT NOT NULL,
+        updated_at        INTEGER NOT NULL
+      );
+      CREATE INDEX check_runs_by_head ON check_runs (upstream_repo_key, head_sha);
+
+      INSERT INTO heads (upstream_repo_key, upstream_repo, head_sha, pr_number, state, labels_json, state_changed_at)
+        SELECT lower(d.upstream_repo), max(d.upstream_repo), d.head_sha, max(d.pr_number),
+          coalesce((SELECT CASE c.reason WHEN 'superseded' THEN 'superseded' ELSE 'closed' END FROM closed_shas c
+            WHERE c.upstream_repo_key = lower(d.upstream_repo) AND c.head_sha = d.head_sha), 'open'),
+          NULL,
+          coalesce((SELECT c.closed_at FROM closed_shas c WHERE c.upstream_repo_key = lower(d.upstream_repo) AND c.head_sha = d.head_sha),
+            max(d.created_at))
+        FROM dispatch_log d WHERE d.event = 'pull_request' AND d.pr_number IS NOT NULL
+        GROUP BY lower(d.upstream_repo), d.head_sha;
+      INSERT INTO backend_heads (upstream_repo_key, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
+          delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json)
+        SELECT lower(upstream_repo), head_sha, downstream_repo_key, downstream_repo, backend_name, level, delivery_id, outcome,
+          CASE WHEN outcome IN ('failed', 'dead') THEN reason END,
+          CASE WHEN outcome = 'sent' AND reason IN ('never_reported', 'reports_not_expected') THEN reason END,
+          '{"jobs":0,"running":0,"conclusions":{}}'
+        FROM (SELECT *, row_number() OVER (PARTITION BY lower(upstream_repo), head_sha, downstream_repo_key
+                ORDER BY created_at DESC, rowid DESC) AS newest
+              FROM dispatch_log WHERE event = 'pull_request' AND pr_number IS NOT NULL AND outcome <> 'skipped')
+        WHERE newest = 1;
+      INSERT INTO check_runs (key, upstream_repo_key, head_sha, github_id, desired_hash, updated_at)
+        SELECT key, check_repo_key, head_sha, result_id, '', created_at FROM outbox
+        WHERE kind = 'check_run' AND check_repo_key IS NOT NULL AND head_sha IS NOT NULL;
+
+      DROP TABLE hidden_checks;
+      DROP TABLE closed_shas;
+      DROP INDEX outbox_check_by_sha;
+      DROP INDEX outbox_check_open;
+      ALTER TABLE outbox DROP COLUMN check_status;
+      ALTER TABLE outbox DROP COLUMN head_sha;
+      ALTER TABLE outbox DROP COLUMN check_backend;
+      ALTER TABLE outbox DROP COLUMN check_repo_key;
+    `,
+    backfill: backfillLatestAttempts,
+  },
+  {
+    version: 10,
+    sql: `
+      -- Job summaries are kept per latest attempt in job_latest now (migration 9 carried them over).
+      DROP INDEX jobs_summaries;
+      ALTER TABLE jobs DROP COLUMN summary_json;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */
@@ -257,6 +370,7 @@ export function migrate(db: Database.Database, now: number): void {
     const record = db.prepare<[number, number]>("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
     for (const migration of MIGRATIONS.filter((candidate) => !applied.has(candidate.version))) {
       db.exec(migration.sql);
+      migration.backfill?.(db);
       record.run(migration.version, now);
     }
   }).immediate();

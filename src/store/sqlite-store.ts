@@ -5,8 +5,16 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { migrate } from "./migrations.js";
+import { SqliteFacts } from "./sqlite/facts.js";
+import { GroupCommit } from "./sqlite/group-commit.js";
+import type { HeadFacts } from "../domain/heads.js";
+import type { LatestAttempt } from "../domain/jobs.js";
 import type {
   AcceptedWork,
+  BackendHeadKey,
+  CheckRunRecord,
+  HeadKey,
+  StoredBackendHead,
   CallbackOutcomeCount,
   DeliveryRecord,
   DispatchLogEntry,
@@ -15,9 +23,7 @@ import type {
   HudQueueStats,
   HudTarget,
   InstallationRecord,
-  JobEffects,
   JobKey,
-  JobSummary,
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
@@ -27,6 +33,7 @@ import type {
   Store,
   StoredJob,
   TaskExclusion,
+  TaskKind,
   UnreportedReason,
 } from "./store.js";
 import { REDELIVERY_WINDOW_MS } from "./store.js";
@@ -47,6 +54,8 @@ type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
 
 /** What a task transition needs to mirror itself into the task's dispatch-log row. */
 interface TransitionedTask {
+  key: string;
+  kind: TaskKind;
   attempts: number;
   dispatchDeliveryId: string | null;
   dispatchRepo: string | null;
@@ -72,7 +81,7 @@ const PENDING_NOT_EXCLUDED = `status = 'pending' AND id NOT IN (SELECT value FRO
     NOT IN (SELECT value FROM json_each(@excludeInstallations))`;
 // RETURNING gives the post-update row; the status guard makes every transition a no-op on a finished task.
 const TRANSITIONED = `WHERE id = @id AND status = 'pending'
-  RETURNING attempts, dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo`;
+  RETURNING key, kind, attempts, dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo`;
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -133,7 +142,6 @@ function prepareStatements(db: Database.Database) {
            ELSE excluded.next_attempt_at END,
          status = 'pending', finished_at = NULL, last_error = NULL`,
     ),
-    hasTask: db.prepare<[string], number>("SELECT 1 FROM outbox WHERE key = ?").pluck(),
     taskByKey: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM outbox WHERE key = ?`),
     dispatchSentAt: db.prepare<[string, string], number | null>(
       "SELECT sent_at FROM dispatch_log WHERE delivery_id = ? AND downstream_repo_key = ?",
@@ -142,55 +150,24 @@ function prepareStatements(db: Database.Database) {
       `SELECT job_json FROM jobs WHERE delivery_id = @deliveryId AND downstream_repo_key = @repoKey
          AND run_id = @runId AND run_attempt = @runAttempt AND job_name = @jobName`,
     ).pluck(),
-    // Answered from the jobs_summaries index alone (migration 8); named, as the planner may otherwise
-    // take jobs_by_sha for its rowid order and read every job's row, report included.
-    backendJobSummaries: db.prepare<[string, string, string], string>(
-      `SELECT summary_json FROM jobs INDEXED BY jobs_summaries WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?
-         AND summary_json IS NOT NULL ORDER BY rowid`,
-    ).pluck(),
     shaJobs: db.prepare<[string, string], string>(
       "SELECT job_json FROM jobs WHERE upstream_repo_key = ? AND head_sha = ? ORDER BY rowid",
     ).pluck(),
     upsertJob: db.prepare<[Record<string, string | number>]>(
       `INSERT INTO jobs (delivery_id, downstream_repo_key, run_id, run_attempt, job_name, upstream_repo_key,
-         backend_name, head_sha, job_json, summary_json, updated_at)
+         backend_name, head_sha, job_json, updated_at)
        VALUES (@deliveryId, @repoKey, @runId, @runAttempt, @jobName, @upstreamRepoKey, @backendName, @headSha,
-         @jobJson, @summaryJson, @updatedAt)
+         @jobJson, @updatedAt)
        ON CONFLICT (delivery_id, downstream_repo_key, run_id, run_attempt, job_name) DO UPDATE SET
-         job_json = excluded.job_json, summary_json = excluded.summary_json, updated_at = excluded.updated_at`,
+         job_json = excluded.job_json, updated_at = excluded.updated_at`,
     ),
-    // check_repo_key, check_backend, head_sha and check_status are generated from the key and request (migration 7).
-    checkRunTasks: db.prepare<[string, string], TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM outbox WHERE check_repo_key = ? AND head_sha = ? ORDER BY id`,
-    ),
-    openBackendCheckRuns: db.prepare<[string, string], TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM outbox WHERE check_repo_key = ? AND check_backend = ? AND check_status <> 'completed'
-       ORDER BY id`,
-    ),
-    closeSha: db.prepare<[string, string, string, number]>(
-      "INSERT INTO closed_shas (upstream_repo_key, head_sha, reason, closed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    ),
-    hideChecks: db.prepare<[string, string, string, number]>(
-      "INSERT INTO hidden_checks (upstream_repo_key, backend_name, head_sha, hidden_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    ),
-    showChecks: db.prepare<[string, string, string]>(
-      "DELETE FROM hidden_checks WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?",
-    ),
-    checksHidden: db.prepare<[string, string, string], number>(
-      "SELECT 1 FROM hidden_checks WHERE upstream_repo_key = ? AND backend_name = ? AND head_sha = ?",
-    ).pluck(),
-    dispatchFor: db.prepare<[string, string, string], Row<DispatchLogEntry>>(
-      `SELECT ${LOG_COLUMNS} FROM dispatch_log WHERE head_sha = ? AND lower(upstream_repo) = ? AND downstream_repo_key = ?
-         AND outcome IN ('sent', 'pending') ORDER BY created_at DESC LIMIT 1`,
-    ),
-    reopenSha: db.prepare<[string, string]>("DELETE FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?"),
-    shaClosed: db.prepare<[string, string], number>("SELECT 1 FROM closed_shas WHERE upstream_repo_key = ? AND head_sha = ?").pluck(),
     staleJobs: db.prepare<[number, number], string>(
       "SELECT job_json FROM jobs WHERE status = 'in_progress' AND started_at < ? ORDER BY updated_at LIMIT ?",
     ).pluck(),
     unreportedDispatches: db.prepare<[number, number], Row<DispatchLogEntry>>(
       `SELECT ${LOG_COLUMNS} FROM dispatch_log d WHERE d.outcome = 'sent' AND d.sent_at < ? AND d.reason IS NULL
-         AND NOT EXISTS (SELECT 1 FROM closed_shas c WHERE c.upstream_repo_key = lower(d.upstream_repo) AND c.head_sha = d.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM heads h WHERE h.upstream_repo_key = lower(d.upstream_repo) AND h.head_sha = d.head_sha
+           AND h.state <> 'open')
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.delivery_id = d.delivery_id AND j.downstream_repo_key = d.downstream_repo_key)
        ORDER BY d.sent_at LIMIT ?`,
     ),
@@ -234,9 +211,6 @@ function prepareStatements(db: Database.Database) {
     dispatchLog: db.prepare<[string], Row<DispatchLogEntry>>(
       `SELECT ${LOG_COLUMNS} FROM dispatch_log WHERE delivery_id = ? ORDER BY rowid`,
     ),
-    checkRunId: db.prepare<[string], number | null>(
-      "SELECT result_id FROM outbox WHERE key = ? AND kind = 'check_run' AND result_id IS NOT NULL",
-    ).pluck(),
     addCallbackOutcome: db.prepare<[CallbackOutcomeCount]>(
       `INSERT INTO callback_outcomes (day, repo, outcome, count) VALUES (@day, @repo, @outcome, @count)
        ON CONFLICT (day, repo, outcome) DO UPDATE SET count = count + excluded.count`,
@@ -265,32 +239,31 @@ function prepareStatements(db: Database.Database) {
 /**
  * Retention, one bounded DELETE per table (docs/dispatch.md, "Storage and retention"). `cutoff`: settled
  * before it is past retention; `exportedBefore`: a row last changed before the oldest HUD row still queued
- * is in ClickHouse. State of a closed head goes before the head's closed_shas row, which goes last (while
- * it exists, later reports on the head leave its check runs alone); push heads and self-reports, never
- * closed, go by age. Dispatch-log rows go before their jobs and deliveries (foreign key).
+ * is in ClickHouse. A head settles when it is superseded or its PR closes; its rows go first and its heads
+ * row last (while it exists, the head's facts are whole). Push heads and self-reports, which have no head
+ * row, go by age. Dispatch-log rows go before their jobs and deliveries (foreign key).
  */
 function preparePruneStatements(db: Database.Database) {
   type Params = { cutoff: number; exportedBefore: number; deliveriesBefore: number; limit: number };
   const prune = (sql: string) => db.prepare<[Params]>(sql);
+  // CROSS JOIN keeps heads the outer table: old settled heads are found by age (heads_settled), their rows by index.
+  const settledHeads = "heads h WHERE h.state <> 'open' AND h.state_changed_at < @cutoff";
+  const ofSettledHead = (table: string, alias: string, extra = "") =>
+    `DELETE FROM ${table} WHERE rowid IN (SELECT ${alias}.rowid FROM heads h CROSS JOIN ${table} ${alias}
+       ON ${alias}.upstream_repo_key = h.upstream_repo_key AND ${alias}.head_sha = h.head_sha
+     WHERE h.state <> 'open' AND h.state_changed_at < @cutoff ${extra} LIMIT @limit)`;
   return {
     exportedBefore: db.prepare<[number], number>(
       "SELECT coalesce((SELECT created_at FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT 1), ?)",
     ).pluck(),
-    // Dispatch tasks once settled; check-run tasks only when their head is closed too: the outbox worker
-    // reads a check run's id from its task (checkRunId) for as long as the run can still be updated.
+    // Settled tasks of any kind: a check run's GitHub id lives in check_runs, not in its task.
     outbox: prune(
-      `DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.status <> 'pending' AND o.finished_at < @cutoff
-         AND (o.kind = 'dispatch' OR EXISTS (SELECT 1 FROM closed_shas c WHERE c.upstream_repo_key = o.check_repo_key
-           AND c.head_sha = o.head_sha AND c.closed_at < @cutoff))
-       LIMIT @limit)`,
+      `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status <> 'pending' AND finished_at < @cutoff LIMIT @limit)`,
     ),
-    // CROSS JOIN keeps closed_shas the outer table (here and below): old closed heads are found by age,
-    // their rows by index, without scanning the inner table.
     dispatch_log: prune(
       `DELETE FROM dispatch_log WHERE rowid IN (
-         SELECT d.rowid FROM closed_shas c
-           CROSS JOIN dispatch_log d ON d.head_sha = c.head_sha AND lower(d.upstream_repo) = c.upstream_repo_key
-         WHERE c.closed_at < @cutoff AND d.outcome <> 'pending' AND d.hud_version < @exportedBefore
+         SELECT d.rowid FROM heads h CROSS JOIN dispatch_log d ON d.head_sha = h.head_sha AND lower(d.upstream_repo) = h.upstream_repo_key
+         WHERE h.state <> 'open' AND h.state_changed_at < @cutoff AND d.outcome <> 'pending' AND d.hud_version < @exportedBefore
          UNION ALL
          SELECT rowid FROM dispatch_log WHERE event = 'push' AND created_at < @cutoff AND outcome <> 'pending'
            AND hud_version < @exportedBefore
@@ -300,25 +273,25 @@ function preparePruneStatements(db: Database.Database) {
     // without jobs for one that never reported.
     jobs: prune(
       `DELETE FROM jobs WHERE rowid IN (
-         SELECT j.rowid FROM closed_shas c CROSS JOIN jobs j ON j.upstream_repo_key = c.upstream_repo_key AND j.head_sha = c.head_sha
-         WHERE c.closed_at < @cutoff AND j.status = 'completed' AND j.updated_at < @exportedBefore
+         SELECT j.rowid FROM heads h CROSS JOIN jobs j ON j.upstream_repo_key = h.upstream_repo_key AND j.head_sha = h.head_sha
+         WHERE h.state <> 'open' AND h.state_changed_at < @cutoff AND j.status = 'completed' AND j.updated_at < @exportedBefore
          UNION ALL
          SELECT j.rowid FROM jobs j WHERE j.pr_number IS NULL AND j.updated_at < @cutoff AND j.status = 'completed'
            AND j.updated_at < @exportedBefore
            AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.delivery_id = j.delivery_id AND d.downstream_repo_key = j.downstream_repo_key)
          LIMIT @limit)`,
     ),
-    hidden_checks: prune(
-      `DELETE FROM hidden_checks WHERE rowid IN (SELECT h.rowid FROM closed_shas c
-         CROSS JOIN hidden_checks h ON h.upstream_repo_key = c.upstream_repo_key AND h.head_sha = c.head_sha
-       WHERE c.closed_at < @cutoff LIMIT @limit)`,
-    ),
-    closed_shas: prune(
-      `DELETE FROM closed_shas WHERE rowid IN (SELECT c.rowid FROM closed_shas c WHERE c.closed_at < @cutoff
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.check_repo_key = c.upstream_repo_key AND o.head_sha = c.head_sha)
-         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upstream_repo_key = c.upstream_repo_key AND j.head_sha = c.head_sha)
-         AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = c.head_sha AND lower(d.upstream_repo) = c.upstream_repo_key)
-         AND NOT EXISTS (SELECT 1 FROM hidden_checks h WHERE h.upstream_repo_key = c.upstream_repo_key AND h.head_sha = c.head_sha)
+    job_latest: prune(ofSettledHead("job_latest", "l")),
+    // Not while a write of it is still queued: the worker needs its id to update it.
+    check_runs: prune(ofSettledHead("check_runs", "c", "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = c.key AND o.status = 'pending')")),
+    backend_heads: prune(ofSettledHead("backend_heads", "b")),
+    heads: prune(
+      `DELETE FROM heads WHERE rowid IN (SELECT h.rowid FROM ${settledHeads}
+         AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = h.head_sha AND lower(d.upstream_repo) = h.upstream_repo_key)
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upstream_repo_key = h.upstream_repo_key AND j.head_sha = h.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM job_latest l WHERE l.upstream_repo_key = h.upstream_repo_key AND l.head_sha = h.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM check_runs c WHERE c.upstream_repo_key = h.upstream_repo_key AND c.head_sha = h.head_sha)
+         AND NOT EXISTS (SELECT 1 FROM backend_heads b WHERE b.upstream_repo_key = h.upstream_repo_key AND b.head_sha = h.head_sha)
        LIMIT @limit)`,
     ),
     deliveries: prune(
@@ -338,12 +311,6 @@ function exclusionParams(exclude: TaskExclusion = {}): ExclusionParams {
     excludeIds: JSON.stringify(exclude.excludeIds ?? []),
     excludeInstallations: JSON.stringify(exclude.excludeInstallations ?? []),
   };
-}
-
-/** The summary_json column: the fields migration 8 projects, no more. */
-function jobSummary(job: StoredJob): JobSummary {
-  const { deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, conclusion, updatedAt } = job;
-  return { deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, ...(conclusion !== undefined && { conclusion }), updatedAt };
 }
 
 function repoKey(repo: string): string {
@@ -409,6 +376,8 @@ export class SqliteStore implements Store {
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #pruneSql: ReturnType<typeof preparePruneStatements>;
   readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
+  readonly #facts: SqliteFacts;
+  readonly #commits: GroupCommit;
 
   /** Takes ownership of `db`: configures it, brings its schema up to date, and closes it in close(). */
   constructor(db: Database.Database) {
@@ -423,6 +392,8 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.#pruneSql = preparePruneStatements(db);
+    this.#facts = new SqliteFacts(db);
+    this.#commits = new GroupCommit(db);
     this.#transaction = db.transaction((work: () => unknown) => work());
   }
 
@@ -440,6 +411,10 @@ export class SqliteStore implements Store {
       }
       return result;
     });
+  }
+
+  transaction<T>(work: () => T): Promise<T> {
+    return this.#commits.run(() => work());
   }
 
   acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate" {
@@ -487,7 +462,15 @@ export class SqliteStore implements Store {
 
   markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): void {
     const params = { id: taskId, at: result.at, resultId: result.resultId ?? null, version: result.version ?? null };
-    this.#advance(() => this.#sql.markSent.get(params), { outcome: "sent", reason: null, sentAt: result.at }, result.at);
+    this.#advance(
+      () => {
+        const task = this.#sql.markSent.get(params);
+        if (task?.kind === "check_run" && result.resultId !== undefined) this.#facts.setCheckRunId(task.key, result.resultId);
+        return task;
+      },
+      { outcome: "sent", reason: null, sentAt: result.at },
+      result.at,
+    );
   }
 
   scheduleRetry(taskId: number, retry: { at: number; error: string }): void {
@@ -536,11 +519,7 @@ export class SqliteStore implements Store {
   }
 
   checkRunId(key: string): number | undefined {
-    return this.#sql.checkRunId.get(key) ?? undefined;
-  }
-
-  hasTask(key: string): boolean {
-    return this.#sql.hasTask.get(key) !== undefined;
+    return this.#facts.checkRun(key)?.githubId;
   }
 
   taskByKey(key: string): OutboxTask | undefined {
@@ -557,15 +536,11 @@ export class SqliteStore implements Store {
     return json === undefined ? undefined : (JSON.parse(json) as StoredJob);
   }
 
-  backendJobSummaries(upstreamRepo: string, backendName: string, headSha: string): JobSummary[] {
-    return this.#sql.backendJobSummaries.all(repoKey(upstreamRepo), backendName, headSha).map((json) => JSON.parse(json) as JobSummary);
-  }
-
   shaJobs(upstreamRepo: string, headSha: string): StoredJob[] {
     return this.#sql.shaJobs.all(repoKey(upstreamRepo), headSha).map((json) => JSON.parse(json) as StoredJob);
   }
 
-  recordJob(job: StoredJob, effects: JobEffects, now: number): void {
+  putJob(job: StoredJob, hudRow: Record<string, unknown> | undefined, now: number): void {
     this.#write(() => {
       this.#sql.upsertJob.run({
         deliveryId: job.deliveryId,
@@ -577,52 +552,10 @@ export class SqliteStore implements Store {
         backendName: job.backendName,
         headSha: job.headSha,
         jobJson: JSON.stringify(job),
-        summaryJson: JSON.stringify(jobSummary(job)),
         updatedAt: job.updatedAt,
       });
-      this.syncCheckRuns(effects.checkRuns, now);
-      if (effects.hudRow) this.#sql.insertHudRow.run("results", JSON.stringify(effects.hudRow), now);
+      if (hudRow) this.#sql.insertHudRow.run("results", JSON.stringify(hudRow), now);
     });
-  }
-
-  syncCheckRuns(tasks: readonly OutboxTaskInput[], now: number): void {
-    this.#write(() => {
-      for (const task of tasks) this.#sql.syncCheckRun.run(taskParams(task, now));
-    });
-  }
-
-  checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[] {
-    return this.#sql.checkRunTasks.all(repoKey(upstreamRepo), headSha).flatMap((row) => toTask(row) ?? []);
-  }
-
-  openBackendCheckRuns(upstreamRepo: string, backendName: string): OutboxTask[] {
-    return this.#sql.openBackendCheckRuns.all(repoKey(upstreamRepo), backendName.toLowerCase()).flatMap((row) => toTask(row) ?? []);
-  }
-
-  closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean {
-    return this.#sql.closeSha.run(repoKey(upstreamRepo), headSha, reason, now).changes > 0;
-  }
-
-  shaClosed(upstreamRepo: string, headSha: string): boolean {
-    return this.#sql.shaClosed.get(repoKey(upstreamRepo), headSha) !== undefined;
-  }
-
-  setChecksHidden(upstreamRepo: string, backendName: string, headSha: string, hidden: boolean, now: number): void {
-    if (hidden) this.#sql.hideChecks.run(repoKey(upstreamRepo), backendName, headSha, now);
-    else this.#sql.showChecks.run(repoKey(upstreamRepo), backendName, headSha);
-  }
-
-  checksHidden(upstreamRepo: string, backendName: string, headSha: string): boolean {
-    return this.#sql.checksHidden.get(repoKey(upstreamRepo), backendName, headSha) !== undefined;
-  }
-
-  dispatchFor(upstreamRepo: string, headSha: string, downstreamRepo: string): DispatchLogEntry | undefined {
-    const row = this.#sql.dispatchFor.get(headSha, repoKey(upstreamRepo), repoKey(downstreamRepo));
-    return row && fromRow<DispatchLogEntry>(row);
-  }
-
-  reopenSha(upstreamRepo: string, headSha: string): void {
-    this.#sql.reopenSha.run(repoKey(upstreamRepo), headSha);
   }
 
   staleJobs(before: number, limit: number): StoredJob[] {
@@ -686,6 +619,70 @@ export class SqliteStore implements Store {
     return this.#sql.listInstallations.all().map((row) => fromRow<InstallationRecord>(row));
   }
 
+  // The fact tables (src/store/sqlite/facts.ts).
+  head(key: HeadKey): HeadFacts | undefined {
+    return this.#facts.head(key);
+  }
+
+  putHead(head: HeadFacts): void {
+    this.#facts.putHead(head);
+  }
+
+  openHeadsOfPr(upstreamRepo: string, prNumber: number): HeadFacts[] {
+    return this.#facts.openHeadsOfPr(upstreamRepo, prNumber);
+  }
+
+  openHeads(after: HeadKey | undefined, limit: number): HeadFacts[] {
+    return this.#facts.openHeads(after, limit);
+  }
+
+  backendHead(key: BackendHeadKey): StoredBackendHead | undefined {
+    return this.#facts.backendHead(key);
+  }
+
+  backendHeads(key: HeadKey): StoredBackendHead[] {
+    return this.#facts.backendHeads(key);
+  }
+
+  backendHeadOfDispatch(deliveryId: string, downstreamRepo: string): StoredBackendHead | undefined {
+    return this.#facts.backendHeadOfDispatch(deliveryId, downstreamRepo);
+  }
+
+  putBackendHead(facts: StoredBackendHead): void {
+    this.#facts.putBackendHead(facts);
+  }
+
+  latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): LatestAttempt | undefined {
+    return this.#facts.latestAttempt(key, workflowName, jobName);
+  }
+
+  putLatestAttempt(key: BackendHeadKey, attempt: LatestAttempt): void {
+    this.#facts.putLatestAttempt(key, attempt);
+  }
+
+  clearLatestAttempts(key: BackendHeadKey): void {
+    this.#facts.clearLatestAttempts(key);
+  }
+
+  listedAttempts(key: BackendHeadKey, limit: number): LatestAttempt[] {
+    return this.#facts.listedAttempts(key, limit);
+  }
+
+  attemptsBelowSeq(key: BackendHeadKey, below: number): LatestAttempt[] {
+    return this.#facts.attemptsBelowSeq(key, below);
+  }
+
+  checkRun(key: string): CheckRunRecord | undefined {
+    return this.#facts.checkRun(key);
+  }
+
+  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): void {
+    this.#write(() => {
+      this.#facts.putCheckRun(task.key, head, desiredHash, now);
+      this.#sql.syncCheckRun.run(taskParams(task, now));
+    });
+  }
+
   prune(now: number, policy: RetentionPolicy): PrunedRows {
     const params = {
       cutoff: now - policy.retentionMs,
@@ -693,16 +690,10 @@ export class SqliteStore implements Store {
       deliveriesBefore: now - REDELIVERY_WINDOW_MS,
       limit: policy.maxRowsPerTable,
     };
-    const { outbox, dispatch_log, jobs, hidden_checks, closed_shas, deliveries } = this.#pruneSql;
+    const sql = this.#pruneSql;
     // In dependency order, each table in its own short transaction so webhooks and callbacks interleave.
-    const pruned: PrunedRows = {
-      outbox: this.#write(() => outbox.run(params).changes),
-      dispatch_log: this.#write(() => dispatch_log.run(params).changes),
-      jobs: this.#write(() => jobs.run(params).changes),
-      hidden_checks: this.#write(() => hidden_checks.run(params).changes),
-      closed_shas: this.#write(() => closed_shas.run(params).changes),
-      deliveries: this.#write(() => deliveries.run(params).changes),
-    };
+    const tables = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "heads", "deliveries"] as const;
+    const pruned = Object.fromEntries(tables.map((table) => [table, this.#write(() => sql[table].run(params).changes)])) as PrunedRows;
     // A no-op unless the database is in incremental auto-vacuum mode.
     this.#db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`);
     return pruned;

@@ -3,6 +3,13 @@
 //
 // Times are Unix epoch milliseconds. Repos are stored as given; lookups are case-insensitive.
 
+import type { DispatchLogEntry, UnreportedReason } from "../domain/dispatches.js";
+import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
+import type { JobKey, LatestAttempt, StoredJob } from "../domain/jobs.js";
+
+export type { DispatchLogEntry, DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
+export type { JobKey, JobSummary, StoredJob } from "../domain/jobs.js";
+
 export type TaskKind = "dispatch" | "check_run";
 
 /** GitHub offers redelivery of a delivery for 3 days: deliveries are remembered exactly that long (replays, redelivery). */
@@ -16,7 +23,7 @@ export interface RetentionPolicy {
 }
 
 /** Rows deleted by one prune run, per table. */
-export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "hidden_checks" | "closed_shas" | "deliveries", number>;
+export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "heads" | "deliveries", number>;
 
 /** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
 export interface GitHubRequest {
@@ -51,34 +58,6 @@ export interface OutboxTask extends OutboxTaskInput {
   createdAt: number;
   nextAttemptAt: number;
   lastError?: string;
-}
-
-export type DispatchOutcome = "pending" | "sent" | "skipped" | "failed" | "dead";
-
-export type UnreportedReason = "never_reported" | "reports_not_expected";
-
-/** One row per (delivery, downstream repo): what happened to that dispatch, whatever it was. */
-export interface DispatchLogEntry {
-  deliveryId: string;
-  downstreamRepo: string;
-  upstreamRepo: string;
-  event: "pull_request" | "push";
-  action?: string;
-  prNumber?: number;
-  headSha: string;
-  backendName: string;
-  level: string;
-  outcome: DispatchOutcome;
-  /** Why it was skipped, failed or dead-lettered (e.g. `not_installed`, `untrusted_author`, `http_404`). */
-  reason?: string;
-  attempts: number;
-  createdAt: number;
-  /** When GitHub accepted the dispatch; `sentAt - createdAt` is the time to send. */
-  sentAt?: number;
-  /** PR title, or the head commit's message for a push (HUD history grid). */
-  title?: string;
-  /** PR author, or the pusher. */
-  author?: string;
 }
 
 /** The two HUD tables rows are queued for (see src/hud/tables.ts). */
@@ -140,44 +119,56 @@ export interface OutboxStats {
   dead: number;
 }
 
-export interface JobKey {
-  deliveryId: string;
-  downstreamRepo: string;
-  runId: number;
-  runAttempt: number;
-  jobName: string;
-}
-
-/** One reported job attempt, as the relay knows it. Times are the relay's clock (ms). */
-export interface StoredJob extends JobKey {
+export interface HeadKey {
   upstreamRepo: string;
-  prNumber: number | null;
   headSha: string;
-  backendName: string;
-  level: string;
-  workflowName: string;
-  status: "in_progress" | "completed";
-  conclusion?: string;
-  startedAt?: number;
-  completedAt?: number;
-  /** Dispatch accepted by GitHub → first in_progress report. */
-  queueMs?: number;
-  /** in_progress → completed; absent when the start report was never seen. */
-  executionMs?: number;
-  /** Identifies the last accepted report, so an identical repeat is recognised. */
-  fingerprint: string;
-  /** The last accepted callback body, without its ticket. */
-  report: Record<string, unknown>;
-  updatedAt: number;
 }
 
-/** What the aggregate roll-up and the job check-run cap read of a stored job: no report, a few hundred bytes. */
-export type JobSummary = Pick<StoredJob, keyof JobKey | "prNumber" | "workflowName" | "status" | "conclusion" | "updatedAt">;
+export interface BackendHeadKey extends HeadKey {
+  downstreamRepo: string;
+}
 
-export interface JobEffects {
-  /** Desired states of check runs (kind "check_run"), keyed per check run. */
-  checkRuns: OutboxTaskInput[];
-  hudRow?: Record<string, unknown>;
+/** A backend head as stored: the facts, and the store's bookkeeping for deriving its check runs. */
+export interface StoredBackendHead extends BackendHeadFacts {
+  /** The seq the next job to report gets. */
+  nextSeq: number;
+  /** Hash of what the job check runs were last derived from (head state, visibility). */
+  frameHash?: string;
+}
+
+/** One of the relay's check runs: its GitHub id once created, and the hash of the desired state last queued. */
+export interface CheckRunRecord {
+  githubId?: number;
+  desiredHash: string;
+}
+
+/**
+ * The facts check runs are derived from (src/domain/heads.ts), read and written by key. Called by the
+ * state core (src/state/) inside one transaction per event.
+ */
+export interface FactStore {
+  head(key: HeadKey): HeadFacts | undefined;
+  putHead(head: HeadFacts): void;
+  /** The PR's heads in state open (normally one). */
+  openHeadsOfPr(upstreamRepo: string, prNumber: number): HeadFacts[];
+  /** Open heads after `after` in key order, at most `limit` (a policy change walks them in pages). */
+  openHeads(after: HeadKey | undefined, limit: number): HeadFacts[];
+  backendHead(key: BackendHeadKey): StoredBackendHead | undefined;
+  backendHeads(key: HeadKey): StoredBackendHead[];
+  /** The backend head whose latest dispatch this is, if it still is the latest. */
+  backendHeadOfDispatch(deliveryId: string, downstreamRepo: string): StoredBackendHead | undefined;
+  putBackendHead(facts: StoredBackendHead): void;
+  latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): LatestAttempt | undefined;
+  putLatestAttempt(key: BackendHeadKey, attempt: LatestAttempt): void;
+  /** Forgets the latest attempts of a backend head (a new dispatch starts over). */
+  clearLatestAttempts(key: BackendHeadKey): void;
+  /** The latest attempts the aggregate lists: those that did not pass first, at most `limit`, in seq order. */
+  listedAttempts(key: BackendHeadKey, limit: number): LatestAttempt[];
+  /** The latest attempts with seq below `below` (the jobs with a check run of their own), in seq order. */
+  attemptsBelowSeq(key: BackendHeadKey, below: number): LatestAttempt[];
+  checkRun(key: string): CheckRunRecord | undefined;
+  /** Records a new desired state's hash and queues its write (replacing a queued older state of the key). */
+  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): void;
 }
 
 export interface InstallationRecord {
@@ -187,7 +178,7 @@ export interface InstallationRecord {
   checkedAt: number;
 }
 
-export interface Store {
+export interface Store extends FactStore {
   /**
    * Runs `work` in one transaction: every write it makes (through this store's methods, whose own
    * transactions nest in it) commits together when it returns, or none does when it throws. `work` must
@@ -195,6 +186,14 @@ export interface Store {
    * write after its first await would escape the transaction.
    */
   atomically<T>(work: () => T): T;
+  /**
+   * Runs `work` like atomically, in a transaction shared with the other work queued at the same moment
+   * (group commit: one fsync for all of it). Resolves once that transaction has committed; rejects with
+   * `work`'s own error (its writes rolled back, the others' kept) or with the error that kept the
+   * transaction from committing (then nothing of it was written). The hot paths (webhooks, callbacks,
+   * the outbox's outcomes) write through it; an answer sent after it resolves is durable.
+   */
+  transaction<T>(work: () => T): Promise<T>;
   /**
    * Records a webhook delivery and its work in one atomic step. Returns "duplicate" (storing nothing)
    * when a delivery with this id and payload hash was accepted before.
@@ -228,42 +227,16 @@ export interface Store {
 
   /** The id of the check run a `check_run` task created, by its task key. */
   checkRunId(key: string): number | undefined;
-  /** Does a task with this key exist (in any state)? */
-  hasTask(key: string): boolean;
   /** The task with this key, in any state. */
   taskByKey(key: string): OutboxTask | undefined;
   /** When the dispatch to this downstream was accepted by GitHub. */
   dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined;
 
   getJob(key: JobKey): StoredJob | undefined;
+  /** Stores a job attempt's new state, and its HUD row (backends shown on the HUD). */
+  putJob(job: StoredJob, hudRow: Record<string, unknown> | undefined, now: number): void;
   /** Every job attempt reported on a head sha, any backend. */
   shaJobs(upstreamRepo: string, headSha: string): StoredJob[];
-  /**
-   * Summaries of the same attempts, oldest first: what a callback reads, at a cost that does not grow
-   * with the size of the stored reports.
-   */
-  backendJobSummaries(upstreamRepo: string, backendName: string, headSha: string): JobSummary[];
-  /**
-   * Stores a job's new state with its effects, atomically: check-run desired states (created, or
-   * replacing a pending/sent state of the same key — only the latest is written) and a HUD row.
-   */
-  recordJob(job: StoredJob, effects: JobEffects, now: number): void;
-  /** Sets check-run desired states (as recordJob does for a job's effects). */
-  syncCheckRuns(tasks: readonly OutboxTaskInput[], now: number): void;
-  /** A backend's check-run tasks whose desired state is not final, on any sha. */
-  openBackendCheckRuns(upstreamRepo: string, backendName: string): OutboxTask[];
-  /** Check-run tasks (desired states) for an upstream head sha. */
-  checkRunTasks(upstreamRepo: string, headSha: string): OutboxTask[];
-  /** Marks a head sha's check runs as concluded by the relay (returns false when it already was). */
-  closeSha(upstreamRepo: string, headSha: string, reason: string, now: number): boolean;
-  shaClosed(upstreamRepo: string, headSha: string): boolean;
-  /** Hides (true) or shows again (false) a backend's check runs on a head sha (its PR label removed/added). */
-  setChecksHidden(upstreamRepo: string, backendName: string, headSha: string, hidden: boolean, now: number): void;
-  checksHidden(upstreamRepo: string, backendName: string, headSha: string): boolean;
-  /** The dispatch of `headSha` to `downstreamRepo` that was sent (or is pending), newest first. */
-  dispatchFor(upstreamRepo: string, headSha: string, downstreamRepo: string): DispatchLogEntry | undefined;
-  /** Undoes closeSha (a PR reopened without a new commit). */
-  reopenSha(upstreamRepo: string, headSha: string): void;
   /** Jobs still in progress that started before `before`. */
   staleJobs(before: number, limit: number): StoredJob[];
   /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */

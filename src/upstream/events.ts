@@ -13,6 +13,8 @@ export interface PullRequestFacts extends PullRequestInput {
   authorAssociation: string;
   /** The label added or removed, for labeled/unlabeled. */
   label?: string;
+  /** The PR is closed (merged or not) after this event. */
+  closed: boolean;
 }
 
 export interface PushFacts {
@@ -41,6 +43,7 @@ interface PullRequestPayload {
   label?: { name: string };
   pull_request: {
     number: number;
+    state: string;
     html_url: string;
     title: string;
     draft?: boolean;
@@ -86,6 +89,8 @@ export function pullRequestFacts(deliveryId: string, payload: PullRequestPayload
     draft: pr.draft ?? false,
     labels: pr.labels.map((label) => label.name),
     ...(payload.label && { label: payload.label.name }),
+    // The action wins where it says so; otherwise the PR's state (a closed PR can be labeled or edited).
+    closed: payload.action === "closed" || (payload.action !== "reopened" && pr.state === "closed"),
   };
 }
 

@@ -12,15 +12,13 @@ import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
 import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Store } from "../store/store.js";
-import type { AllowlistEntry } from "../allowlist/types.js";
-import { labelFor } from "../allowlist/policy.js";
-import { hideBackendChecks, showBackendChecks } from "../checks/label-checks.js";
 import { callbackSettings } from "../callback/settings.js";
-import { pullRequestFacts, pushFacts, type PullRequestFacts, type UpstreamEvent } from "./events.js";
+import type { StateContext } from "../state/context.js";
+import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
+import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "./installations.js";
 import { buildWork } from "./intake.js";
-import { concludeHead } from "./pr-closure.js";
-import { cancelRuns, parseExternalId, prepareRerequest, type RerequestTarget } from "../checks/rerequest.js";
+import { cancelRuns, parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { planDispatch, type Plan } from "./planner.js";
 
@@ -46,6 +44,8 @@ export interface Intake {
   ignoredBecause?: string;
   /** The work built for the delivery; stored when "accepted". */
   work: AcceptedWork;
+  /** Check-run writes the delivery queued (its facts changed what a check run should show). */
+  checkRunWrites: number;
 }
 
 export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): void {
@@ -56,16 +56,20 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     await oncePerPayload(context, deps, async (delivery) => {
       const event = pullRequestFacts(context.id, payload);
       const intake = await prepareIntake(context, event, deps);
-      const labelChange = labelOnlyBackendChange(event, deps);
       return (store) => {
-        const now = Date.now();
-        const concluded = concludeOldHead(store, payload, now);
-        const relabelled = labelChange ? followLabel(store, event, labelChange, deps.config, now) : 0;
-        const outcome = storeIntake(store, event, delivery, intake);
+        const state = stateContext(deps, event.installationId);
+        // The head's facts first (open, superseding, closed; labels), then the dispatches they caused.
+        const queued = applyPullRequest(
+          store,
+          // The PR's state, not the action: a closed PR's labeled/edited events must not reopen its head.
+          { upstreamRepo: event.repo, prNumber: event.number, headSha: event.headSha, labels: event.labels, closed: event.closed },
+          state,
+        );
+        const stored = storeIntake(store, delivery, intake, state);
         return () => {
           if (payload.action === "closed") cancelInFlightRuns(payload.repository.full_name, payload.pull_request.head.sha, deps);
-          if (concluded + relabelled > 0) deps.onWork();
-          reportIntake(context, intake, outcome, deps);
+          if (queued > 0) deps.onWork();
+          reportIntake(context, intake, { ...stored, queued: stored.queued + queued }, deps);
         };
       };
     });
@@ -76,27 +80,29 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
       const event = pushFacts(context.id, context.payload);
       const intake = await prepareIntake(context, event, deps);
       return (store) => {
-        const outcome = storeIntake(store, event, delivery, intake);
-        return () => reportIntake(context, intake, outcome, deps);
+        const stored = storeIntake(store, delivery, intake, stateContext(deps, event.installationId));
+        return () => reportIntake(context, intake, stored, deps);
       };
     });
   });
   app.on("check_run.rerequested", async (context) => {
     const { check_run: run, repository } = context.payload;
-    if (!sameRepo(repository.full_name, config.upstream.repo) || deps.store().shaClosed(repository.full_name, run.head_sha)) return;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || !headOpen(deps.store(), repository.full_name, run.head_sha)) return;
     const target = parseExternalId(run.external_id);
     if (target) await oncePerPayload(context, deps, () => rerun(context, [target], deps));
   });
   app.on("check_suite.rerequested", async (context) => {
     const { check_suite: suite, repository } = context.payload;
-    if (!sameRepo(repository.full_name, config.upstream.repo) || deps.store().shaClosed(repository.full_name, suite.head_sha)) return;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || !headOpen(deps.store(), repository.full_name, suite.head_sha)) return;
+    // Each backend's latest run on the head, or its dispatch when no job reported yet.
     const targets = deps
       .store()
-      .checkRunTasks(repository.full_name, suite.head_sha)
-      .flatMap((task) => {
-        const externalId = task.request.params.external_id;
-        return (typeof externalId === "string" && parseExternalId(externalId)) || [];
-      });
+      .backendHeads({ upstreamRepo: repository.full_name, headSha: suite.head_sha })
+      .map((backend): RerequestTarget =>
+        backend.newest
+          ? { kind: "run", repo: backend.downstreamRepo, runId: backend.newest.runId }
+          : { kind: "dispatch", deliveryId: backend.deliveryId, repo: backend.downstreamRepo },
+      );
     await oncePerPayload(context, deps, () => rerun(context, targets, deps));
   });
   app.on(["installation", "installation_repositories"], (context) => {
@@ -134,7 +140,7 @@ async function oncePerPayload(context: Context, deps: UpstreamDependencies, prep
   const early = replayOf();
   if (early !== undefined) return ignoreReplay(early);
   const effects = await prepare(delivery);
-  const outcome = store.atomically((): { replayOf: string } | { afterCommit: () => void } => {
+  const outcome = await store.transaction((): { replayOf: string } | { afterCommit: () => void } => {
     const original = replayOf();
     if (original !== undefined) return { replayOf: original };
     const afterCommit = effects(store);
@@ -144,29 +150,6 @@ async function oncePerPayload(context: Context, deps: UpstreamDependencies, prep
   });
   if ("replayOf" in outcome) return ignoreReplay(outcome.replayOf);
   outcome.afterCommit();
-}
-
-/** A label-only backend's label, added or removed by a labeled/unlabeled event. */
-interface LabelChange {
-  entry: AllowlistEntry;
-  label: string;
-}
-
-function labelOnlyBackendChange(event: PullRequestFacts, deps: UpstreamDependencies): LabelChange | undefined {
-  if ((event.action !== "labeled" && event.action !== "unlabeled") || !event.label) return undefined;
-  const label = event.label;
-  const prefix = deps.config.labels.prefix;
-  const entry = deps.allowlist
-    .current()
-    ?.entries.find((candidate) => candidate.policy.display_on_pr === "label_only" && labelFor(candidate, prefix).toLowerCase() === label.toLowerCase());
-  return entry && { entry, label };
-}
-
-/** Adding or removing a label-only backend's label shows or hides its check runs on the head. Returns how many changed. */
-function followLabel(store: Store, event: PullRequestFacts, { entry, label }: LabelChange, config: RelayConfig, now: number): number {
-  return event.action === "labeled"
-    ? showBackendChecks(store, entry, event.repo, event.headSha, callbackSettings(config), now)
-    : hideBackendChecks(store, entry, event.repo, event.headSha, label, now);
 }
 
 /** Downstream runs still going for a closed PR's head are cancelled in the background (best effort). */
@@ -193,34 +176,13 @@ async function rerun(context: Context, targets: RerequestTarget[], deps: Upstrea
     log: context.log,
   });
   return (store) => {
-    const redispatched = rerequest.store(store);
+    const redispatched = rerequest.store(store, stateContext(deps, (context.payload as { installation?: { id: number } }).installation?.id));
     return () => {
       if (redispatched) deps.onWork();
       deps.metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
       context.log.info({ done: rerequest.done }, "re-run requested from the pull request");
     };
   };
-}
-
-/**
- * A new head supersedes the old one's check runs; closing the PR ends its head's; reopening revives them.
- * Returns how many check runs were concluded.
- */
-function concludeOldHead(
-  store: Store,
-  payload: { action: string; before?: string; after?: string; repository: { full_name: string }; pull_request: { head: { sha: string } } },
-  now: number,
-): number {
-  const repo = payload.repository.full_name;
-  if (payload.action === "synchronize" && payload.before) {
-    const after = payload.after ?? payload.pull_request.head.sha;
-    return concludeHead(store, repo, payload.before, "superseded", `A new commit (${after}) was pushed to this pull request; its results are reported on that commit.`, now);
-  }
-  if (payload.action === "reopened") store.reopenSha(repo, payload.pull_request.head.sha);
-  if (payload.action === "closed") {
-    return concludeHead(store, repo, payload.pull_request.head.sha, "closed", "The pull request was closed before this backend finished.", now);
-  }
-  return 0;
 }
 
 /** An upstream event's plan and the work built from it (none when the plan ignores the event). */
@@ -267,24 +229,40 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
 }
 
 /** Stores the prepared work (inside the delivery's transaction). */
-function storeIntake(store: Store, event: UpstreamEvent, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake): Intake["outcome"] {
-  if (plan.ignored) return "ignored";
-  const outcome = store.acceptDelivery(delivery, work, now);
-  // A reopened PR may carry the same head as when it closed: its aggregate check runs exist already
-  // (concluded cancelled), so set them queued again rather than leave the insert ignored.
-  if (outcome === "accepted" && event.kind === "pull_request" && event.action === "reopened") {
-    store.syncCheckRuns(work.tasks.filter((task) => task.kind === "check_run"), now);
-  }
-  return outcome;
+function storeIntake(store: Store, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake, state: StateContext): StoredIntake {
+  if (plan.ignored) return { outcome: "ignored", queued: 0 };
+  return acceptDispatches(store, delivery, work, { ...state, now });
+}
+
+/** What a delivery's transaction stored: its outcome and how many check-run writes it queued. */
+interface StoredIntake {
+  outcome: Intake["outcome"];
+  queued: number;
+}
+
+/** The state core's view of the relay's configuration and allowlist at this moment. */
+function stateContext(deps: UpstreamDependencies, upstreamInstallationId?: number): StateContext {
+  return {
+    allowlist: deps.allowlist.current(),
+    settings: callbackSettings(deps.config),
+    now: Date.now(),
+    ...(upstreamInstallationId !== undefined && { upstreamInstallationId }),
+  };
+}
+
+/** A head the relay knows as closed or superseded is not re-run; one it does not know is left to the re-run's own checks. */
+function headOpen(store: Store, upstreamRepo: string, headSha: string): boolean {
+  const head = store.head({ upstreamRepo, headSha });
+  return head === undefined || head.state === "open";
 }
 
 /** Metrics, log lines, the receive-mode summary and the worker's wake-up for a committed intake. */
-function reportIntake(context: Context, { plan, work }: PreparedIntake, outcome: Intake["outcome"], deps: UpstreamDependencies): void {
+function reportIntake(context: Context, { plan, work }: PreparedIntake, { outcome, queued }: StoredIntake, deps: UpstreamDependencies): void {
   const { metrics } = deps;
   metrics.webhooks.inc({ event: context.name, outcome });
   if (plan.ignored) {
     context.log.debug({ reason: plan.ignored }, "upstream event dispatches nothing");
-    deps.onIntake?.({ deliveryId: context.id, outcome, ignoredBecause: plan.ignored, work });
+    deps.onIntake?.({ deliveryId: context.id, outcome, ignoredBecause: plan.ignored, work, checkRunWrites: queued });
     return;
   }
   for (const row of work.log) {
@@ -294,6 +272,6 @@ function reportIntake(context: Context, { plan, work }: PreparedIntake, outcome:
     { delivery: context.id, outcome, dispatches: plan.dispatch.length, skipped: plan.skipped.length },
     "upstream event accepted",
   );
-  deps.onIntake?.({ deliveryId: context.id, outcome, work });
-  if (outcome === "accepted") deps.onWork();
+  deps.onIntake?.({ deliveryId: context.id, outcome, work, checkRunWrites: queued });
+  if (outcome === "accepted" || queued > 0) deps.onWork();
 }

@@ -1,6 +1,5 @@
-// Turns a plan into the work the store accepts for a webhook: outbox tasks (dispatches and queued
-// aggregate check runs) and a dispatch-log row for every target considered.
-import { aggregateCheckKey, queuedAggregateRequest } from "../checks/aggregate.js";
+// Turns a plan into the work the store accepts for a webhook: a dispatch task per target and a
+// dispatch-log row for every target considered. Check runs follow from the stored facts (src/state/).
 import { buildDispatchPayload, type DispatchPayloadInput } from "../dispatch/payload.js";
 import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
 import { capLength } from "../checks/text-limits.js";
@@ -39,22 +38,6 @@ export async function buildWork(
   for (const target of plan.dispatch) {
     tasks.push(await dispatchTask(event, target, settings, installationOf(target.entry.repo), now));
     log.push(logRow(event, target, now, "pending"));
-    if (target.showsCheckRun && event.kind === "pull_request") {
-      tasks.push({
-        key: aggregateCheckKey(event.repo, target.entry.name, event.headSha),
-        kind: "check_run",
-        repo: event.repo,
-        ...(event.installationId !== undefined && { installationId: event.installationId }),
-        request: queuedAggregateRequest({
-          upstreamRepo: event.repo,
-          headSha: event.headSha,
-          entry: target.entry,
-          checkPrefix: settings.checkPrefix,
-          deliveryId: event.deliveryId,
-          detailsUrl: `${settings.webBaseUrl}/${target.entry.repo}/actions`,
-        }),
-      });
-    }
   }
   return { tasks, log };
 }

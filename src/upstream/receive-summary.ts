@@ -7,12 +7,12 @@ export function receiveSummary(intake: Intake, dataDir: string): string {
   if (intake.outcome === "duplicate") return `stored nothing: delivery ${intake.deliveryId} is already in ${dataDir}`;
   const { tasks, log } = intake.work;
   const dispatchedTo = tasks.filter((task) => task.kind === "dispatch").map((task) => task.repo);
-  const checkRuns = tasks.filter((task) => task.kind === "check_run").length;
+  const checkRuns = intake.checkRunWrites;
   const skipped = log.filter((row) => row.outcome === "skipped").map((row) => `${row.downstreamRepo} (${row.reason ?? "skipped"})`);
   return [
     `stored ${count(dispatchedTo.length, "dispatch task")}`,
     dispatchedTo.length > 0 ? ` for ${dispatchedTo.join(", ")}` : "",
-    checkRuns > 0 ? ` and ${count(checkRuns, "queued check run")}` : "",
+    checkRuns > 0 ? ` and ${count(checkRuns, "check-run write")}` : "",
     ` in ${dataDir}`,
     skipped.length > 0 ? ` (skipped ${skipped.join(", ")})` : "",
     "; nothing is sent under probot receive — start the relay on this DATA_DIR to send them",

@@ -1,5 +1,5 @@
 // A seeded HUD history with known numbers, written the way production writes it: job results through
-// resultRow + store.recordJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
+// resultRow + store.putJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
 // markUnreported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { resultRow } from "../../src/hud/result-row.js";
@@ -150,7 +150,7 @@ export function seedJob(store: Store, spec: JobSpec): void {
     job: { name: spec.job, url: spec.jobUrl ?? `https://github.com/${spec.repo}/actions/runs/${job.runId}/job/${spec.job.length}` },
   } as unknown as CallbackBody;
   const eventType = spec.eventType ?? (spec.pr === null ? "push" : "pull_request");
-  store.recordJob(job, { checkRuns: [], hudRow: resultRow(job, body, eventType) }, job.updatedAt);
+  store.putJob(job, resultRow(job, body, eventType), job.updatedAt);
 }
 
 /**

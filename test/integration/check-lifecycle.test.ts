@@ -4,13 +4,14 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import { sweep } from "../../src/callback/sweeper.js";
-import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggregate.js";
+import { recordJob } from "../../src/state/reports.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { deliver, startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
+import { seedDispatch } from "../helpers/state.js";
 
 const UPSTREAM = "Codertocat/Hello-World";
 
@@ -72,7 +73,7 @@ describe("superseded and closed pull requests", () => {
 
   const runsOn = (sha: string) => [...github.checkRuns.values()].filter((run) => run.head_sha === sha);
 
-  it("concludes the old head's open check runs as cancelled when a new commit is pushed, and stops moving them", async () => {
+  it("concludes the old head's running check runs as cancelled when a new commit is pushed; a later result on it is shown", async () => {
     const ticket = await startJob();
     const oldSha = pr.pull_request.head.sha as string;
     expect(runsOn(oldSha).map((run) => run.status).sort()).toEqual(["in_progress", "in_progress"]);
@@ -93,11 +94,15 @@ describe("superseded and closed pull requests", () => {
     // The new head gets its own queued aggregate.
     expect(runsOn("1".repeat(40))).toMatchObject([{ name: "oot / tpu-backend", status: "queued" }]);
 
-    // A late report for the old head is recorded but moves no check run.
-    const patchesBefore = github.find("PATCH", /\/check-runs\//).length;
+    // The old run finishing later: its result is true for that commit, so the old head shows it.
     expect(await postReport(ticket, { status: "completed", conclusion: "failure" })).toBe(200);
     await settled();
-    expect(github.find("PATCH", /\/check-runs\//)).toHaveLength(patchesBefore);
+    expect(runsOn(oldSha).map((run) => [run.name, run.conclusion]).sort()).toEqual([
+      ["oot / tpu-backend / ci / test", "failure"],
+      ["oot / tpu-backend", "failure"],
+    ]);
+    // The new head is not touched by the old run's report.
+    expect(runsOn("1".repeat(40))).toMatchObject([{ name: "oot / tpu-backend", status: "queued" }]);
   });
 
   it("concludes a backend's open check runs neutral when the allowlist stops showing them", async () => {
@@ -138,8 +143,7 @@ describe("sweeper", () => {
   const parsed = parseAllowlist(`L4:\n  - beta/tpu-backend: "@oncall"\nL2:\n  - acme/npu-backend\nL1:\n  - gamma/hooks\n`);
   if (!parsed.ok) throw new Error("bad test allowlist");
   const allowlist = parsed.allowlist;
-  const tpu = allowlist.entries[0]!;
-  const settings = { checkPrefix: "oot", maxJobChecksPerBackend: 50, webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
+  const settings = { checkPrefix: "oot", labelPrefix: "ciflow/oot/", maxJobChecksPerBackend: 50, webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
   let store: Store;
 
   beforeEach(() => {
@@ -147,32 +151,15 @@ describe("sweeper", () => {
   });
   afterEach(() => store.close());
 
-  function dispatched(repo: string, at: number, withAggregate: boolean): void {
-    const deliveryId = `d-${repo}`;
-    store.acceptDelivery(
-      { id: deliveryId, event: "pull_request", payloadHash: repo },
-      {
-        tasks: [
-          { key: `dispatch:${deliveryId}:${repo}`, kind: "dispatch", repo, request: { route: "POST /x", params: {} }, dispatch: { deliveryId, downstreamRepo: repo } },
-          ...(withAggregate
-            ? [{
-                key: aggregateCheckKey(UPSTREAM, tpu.name, SHA),
-                kind: "check_run" as const,
-                repo: UPSTREAM,
-                request: queuedAggregateRequest({ upstreamRepo: UPSTREAM, headSha: SHA, entry: tpu, checkPrefix: "oot", deliveryId, detailsUrl: "https://x" }),
-              }]
-            : []),
-        ],
-        log: [{ deliveryId, downstreamRepo: repo, upstreamRepo: UPSTREAM, event: "pull_request", prNumber: 5, headSha: SHA, backendName: repo.split("/")[1]!, level: "L4", outcome: "pending", attempts: 0, createdAt: at }],
-      },
-      at,
-    );
+  function dispatched(repo: string, at: number): void {
+    const entry = allowlist.entries.find((candidate) => candidate.repo === repo)!;
+    seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 5, deliveryId: `d-${repo}`, now: at, withTask: true });
     for (const task of store.dueTasks(at, 10)) store.markSent(task.id, { at, resultId: 77 });
   }
 
   it("concludes a backend that never reported as timed_out and records it once", () => {
-    dispatched("beta/tpu-backend", NOW - 3 * HOUR, true);
-    dispatched("acme/npu-backend", NOW - 30 * 60_000, false);
+    dispatched("beta/tpu-backend", NOW - 3 * HOUR);
+    dispatched("acme/npu-backend", NOW - 30 * 60_000);
     expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1 });
     const [aggregate] = store.dueTasks(NOW, 10);
     expect(aggregate!.request.params).toMatchObject({ status: "completed", conclusion: "timed_out", output: { title: "Backend never reported" } });
@@ -183,15 +170,16 @@ describe("sweeper", () => {
   });
 
   it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", () => {
-    dispatched("gamma/hooks", NOW - 3 * HOUR, false);
+    dispatched("gamma/hooks", NOW - 3 * HOUR);
     expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0 });
     expect(store.dispatchLog("d-gamma/hooks")[0]).toMatchObject({ outcome: "sent", reason: "reports_not_expected" });
     expect(store.unreportedDispatches(NOW, 10)).toEqual([]);
   });
 
   it("times out a job in progress longer than the job timeout, with its check runs and HUD row", () => {
-    dispatched("beta/tpu-backend", NOW - 8 * HOUR, true);
-    store.recordJob(
+    dispatched("beta/tpu-backend", NOW - 8 * HOUR);
+    recordJob(
+      store,
       {
         deliveryId: "d-beta/tpu-backend",
         downstreamRepo: "beta/tpu-backend",
@@ -210,8 +198,8 @@ describe("sweeper", () => {
         report: { schema_version: 1, status: "in_progress", workflow: { name: "ci", run_id: 3, run_attempt: 1, url: "https://ci/3" }, job: { name: "test" } },
         updatedAt: NOW - 7 * HOUR,
       },
-      { checkRuns: [] },
-      NOW - 7 * HOUR,
+      undefined,
+      { allowlist, settings, now: NOW - 7 * HOUR },
     );
     expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0 });
     const job = store.getJob({ deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend", runId: 3, runAttempt: 1, jobName: "test" });

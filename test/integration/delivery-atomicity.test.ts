@@ -77,8 +77,12 @@ function pullRequest(action: string): Payload {
   return payload;
 }
 
+/** The queued check-run writes for a head (nothing is sent here). */
+const checkRunTasks = (sha: string) =>
+  sqlite.dueTasks(Number.MAX_SAFE_INTEGER, 1000).filter((task) => task.kind === "check_run" && task.request.params.head_sha === sha);
 /** The desired states of the check runs on a head: [status, conclusion] each. */
-const checkRunsOn = (sha: string) => sqlite.checkRunTasks(UPSTREAM, sha).map((task) => [task.request.params.status, task.request.params.conclusion]);
+const checkRunsOn = (sha: string) => checkRunTasks(sha).map((task) => [task.request.params.status, task.request.params.conclusion]);
+const headState = (sha: string) => sqlite.head({ upstreamRepo: UPSTREAM, headSha: sha })?.state;
 
 it("commits nothing of a delivery whose last write fails, and everything once on GitHub's redelivery", async () => {
   const opened = pullRequest("opened");
@@ -93,7 +97,7 @@ it("commits nothing of a delivery whose last write fails, and everything once on
   failNextAccept = true;
   await expect(receive("sync-delivery", sync)).rejects.toThrow(/disk is full/);
 
-  expect(sqlite.shaClosed(UPSTREAM, oldHead)).toBe(false);
+  expect(headState(oldHead)).toBe("open");
   expect(checkRunsOn(oldHead)).toEqual([["queued", undefined]]);
   expect(checkRunsOn(NEW_HEAD)).toEqual([]);
   expect(sqlite.hasDelivery("sync-delivery")).toBe(false);
@@ -102,7 +106,7 @@ it("commits nothing of a delivery whose last write fails, and everything once on
 
   await receive("sync-delivery", sync);
   const applied = {
-    closed: sqlite.shaClosed(UPSTREAM, oldHead),
+    oldHeadState: headState(oldHead),
     oldHead: checkRunsOn(oldHead),
     newHead: checkRunsOn(NEW_HEAD),
     log: sqlite.dispatchLog("sync-delivery").map((row) => [row.downstreamRepo, row.outcome]),
@@ -111,7 +115,7 @@ it("commits nothing of a delivery whose last write fails, and everything once on
     outbox: sqlite.outboxStats().pending,
   };
   expect(applied).toEqual({
-    closed: true,
+    oldHeadState: "superseded",
     oldHead: [["completed", "cancelled"]],
     newHead: [["queued", undefined]],
     log: [[BACKEND, "pending"]],
@@ -120,7 +124,7 @@ it("commits nothing of a delivery whose last write fails, and everything once on
   });
   expect(wakeUps).toBeGreaterThan(before.wakeUps);
 
-  const versions = () => sqlite.checkRunTasks(UPSTREAM, oldHead).map((task) => task.version);
+  const versions = () => checkRunTasks(oldHead).map((task) => task.version);
   const settledVersions = versions();
   await receive("sync-delivery", sync);
   expect({ ...applied, outbox: sqlite.outboxStats().pending }).toEqual(applied);

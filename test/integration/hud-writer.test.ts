@@ -216,9 +216,9 @@ describe("rows ClickHouse refuses", () => {
 describe("rows and metrics", () => {
   it("sets malformed rows aside with the reason and writes the rest", async () => {
     queueJobs(1);
-    hud.store.recordJob(
+    hud.store.putJob(
       { deliveryId: "x", downstreamRepo: "acme/npu", runId: 1, runAttempt: 1, jobName: "j", upstreamRepo: "u/p", prNumber: 1, headSha: "s", backendName: "npu", level: "L4", workflowName: "ci", status: "completed", fingerprint: "f", report: {}, updatedAt: 1 },
-      { checkRuns: [], hudRow: { upstream_repo: "u/p", run_id: "not a number" } },
+      { upstream_repo: "u/p", run_id: "not a number" },
       SEED_NOW,
     );
     expect(await hud.writer.flush()).toEqual({ written: 1, rejected: 1 });

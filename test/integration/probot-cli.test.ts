@@ -203,7 +203,7 @@ describe("probot receive ./lib/index.js", () => {
     expect(results.length).toBeGreaterThan(30);
     expect(results.filter((result) => result.code !== 0 || result.summary === undefined)).toEqual([]);
     expect(results.find((result) => result.name === "pull_request[0] opened")?.summary).toMatch(
-      /^stored 2 dispatch tasks for acme\/npu-backend, beta\/tpu-backend and 1 queued check run in .+; nothing is sent under probot receive/,
+      /^stored 2 dispatch tasks for acme\/npu-backend, beta\/tpu-backend and 1 check-run write in .+; nothing is sent under probot receive/,
     );
     expect(results.find((result) => result.name === "pull_request[3] closed")?.summary).toBe("stored nothing (pull_request.closed does not dispatch)");
   }, 120_000);

@@ -1,5 +1,6 @@
 // Store.atomically on a real SQLite file: the writes of its function (including store methods that open
-// their own transactions) commit together or not at all, nest, and a function returning a Promise is refused.
+// their own transactions, and fact writes) commit together or not at all, nest, and a function returning
+// a Promise is refused.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { AcceptedWork, Store } from "../../src/store/store.js";
@@ -47,16 +48,17 @@ function work(deliveryId: string): AcceptedWork {
   };
 }
 
+/** A delivery's work plus a fact write (the head superseded), each through a store method of its own. */
 function acceptAndClose(deliveryId: string, sha: string): void {
   store.acceptDelivery({ id: deliveryId, event: "pull_request", payloadHash: deliveryId }, work(deliveryId), NOW);
-  store.closeSha(UPSTREAM, sha, "superseded", NOW);
+  store.putHead({ upstreamRepo: UPSTREAM, headSha: sha, prNumber: 7, state: "superseded", supersededBy: "next", stateChangedAt: NOW });
 }
 
 /** What a delivery left, as seen from a second connection to the same file (so only committed writes). */
 function committed(deliveryId: string, sha: string) {
   const reader = openSqliteStore(dataDir);
   try {
-    return { delivery: reader.hasDelivery(deliveryId), log: reader.dispatchLog(deliveryId).length, closed: reader.shaClosed(UPSTREAM, sha) };
+    return { delivery: reader.hasDelivery(deliveryId), log: reader.dispatchLog(deliveryId).length, closed: reader.head({ upstreamRepo: UPSTREAM, headSha: sha })?.state === "superseded" };
   } finally {
     reader.close();
   }

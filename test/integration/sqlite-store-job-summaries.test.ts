@@ -1,20 +1,36 @@
-// The light read a callback makes of its backend's jobs on a head (migration 8): summaries written with
-// each job, read from a covering index, that answer the aggregate roll-up exactly as the full jobs do.
+// What the aggregate reads of a backend's jobs on a head: the latest attempt of each job (job_latest) and
+// the backend head's counts, kept by each report in O(1) work, answer exactly as a roll-up of every stored
+// job does; and jobs stored before the fact tables (migrations 8 → 9 → 10) are carried over.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { aggregateRequest, checkContext, jobsWithCheckRuns, latestAttempts } from "../../src/checks/job-checks.js";
+import { countAttempt, isLaterAttempt, jobIdentity, NO_JOBS, type JobCounts, type JobSummary } from "../../src/domain/jobs.js";
+import { recordJob } from "../../src/state/reports.js";
+import type { StateContext } from "../../src/state/context.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
-import type { JobSummary, StoredJob } from "../../src/store/store.js";
+import type { StoredJob } from "../../src/store/store.js";
 
 const NOW = 1_800_000_000_000;
 const SHA = "abc";
-const entry = { repo: "acme/npu", name: "npu", level: "L4" as const, policy: { block_pr: true } } as Parameters<typeof checkContext>[0];
-const context = checkContext(entry, "up/stream", SHA, { checkPrefix: "oot", publicUrl: "https://relay.example", maxJobChecksPerBackend: 3 });
+const KEY = { upstreamRepo: "Up/Stream", headSha: SHA, downstreamRepo: "Acme/NPU" };
+// Without an allowlist the state core queues no check runs: only the facts move.
+const CONTEXT: StateContext = {
+  allowlist: undefined,
+  settings: {
+    checkPrefix: "oot",
+    labelPrefix: "ciflow/oot/",
+    maxJobChecksPerBackend: 3,
+    webBaseUrl: "https://github.example",
+    publicUrl: "https://relay.example",
+    startTimeoutMs: 30 * 60_000,
+    checkUpdateDelayMs: 5_000,
+  },
+  now: NOW,
+};
 
 let dir: string;
 let db: Database.Database;
@@ -26,11 +42,6 @@ afterEach(async () => {
   if (db?.open) db.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function openStore(): SqliteStore {
-  db = new Database(path.join(dir, DATABASE_FILE));
-  return new SqliteStore(db);
-}
 
 function job(fields: Partial<StoredJob>): StoredJob {
   return {
@@ -54,90 +65,94 @@ function job(fields: Partial<StoredJob>): StoredJob {
 }
 
 /** What a summary must hold, taken from the full job. */
-function expectedSummary({ deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, conclusion, updatedAt }: StoredJob): JobSummary {
+function summaryOf({ deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, conclusion, updatedAt }: StoredJob): JobSummary {
   return { deliveryId, downstreamRepo, runId, runAttempt, jobName, prNumber, workflowName, status, ...(conclusion !== undefined && { conclusion }), updatedAt };
 }
 
-const onPr = <T extends JobSummary>(jobs: T[]) => jobs.filter((stored) => stored.prNumber !== null);
+/** An open PR head with npu dispatched to it by d1 (what acceptDispatches leaves). */
+function dispatched(store: SqliteStore): void {
+  store.putHead({ upstreamRepo: "Up/Stream", headSha: SHA, prNumber: 5, state: "open", labels: [], stateChangedAt: NOW });
+  store.putBackendHead({ ...KEY, backendName: "npu", level: "L4", deliveryId: "d1", dispatchOutcome: "sent", counts: NO_JOBS, nextSeq: 0 });
+}
 
-describe("backend job summaries", () => {
-  it("lists every attempt of the backend on the head, oldest first, without the report", () => {
-    const store = openStore();
-    store.recordJob(job({ jobName: "build", status: "completed", conclusion: "success" }), { checkRuns: [] }, NOW);
-    store.recordJob(job({ jobName: "test" }), { checkRuns: [] }, NOW);
-    store.recordJob(job({ jobName: "test", runAttempt: 2, status: "completed", conclusion: "failure", updatedAt: NOW + 1 }), { checkRuns: [] }, NOW + 1);
-    store.recordJob(job({ deliveryId: "self:schedule:9", prNumber: null, status: "completed", conclusion: "success" }), { checkRuns: [] }, NOW);
-    store.recordJob(job({ backendName: "tpu" }), { checkRuns: [] }, NOW);
-    store.recordJob(job({ headSha: "def" }), { checkRuns: [] }, NOW);
-    // A later state of a stored attempt replaces its summary in place.
-    store.recordJob(job({ jobName: "build", status: "completed", conclusion: "cancelled", updatedAt: NOW + 2 }), { checkRuns: [] }, NOW + 2);
+/** The roll-up computed from every stored job: latest attempt per job (in report order), seq by first report. */
+function rollUp(reports: readonly StoredJob[]) {
+  const latest = new Map<string, { job: StoredJob; seq: number }>();
+  let counts: JobCounts = NO_JOBS;
+  let newest: StoredJob | undefined;
+  for (const report of reports) {
+    if (report.deliveryId !== "d1" || report.prNumber === null) continue;
+    const previous = latest.get(jobIdentity(report));
+    if (previous && !isLaterAttempt(report, previous.job)) continue;
+    counts = countAttempt(counts, previous?.job, report);
+    latest.set(jobIdentity(report), { job: report, seq: previous?.seq ?? latest.size });
+    newest = report;
+  }
+  const attempts = [...latest.values()].map(({ job: stored, seq }) => ({ ...summaryOf(stored), seq })).sort((a, b) => a.seq - b.seq);
+  return { counts, newest, attempts };
+}
 
-    const summaries = store.backendJobSummaries("up/stream", "npu", SHA);
-    expect(summaries).toEqual(store.shaJobs("up/stream", SHA).filter((job) => job.backendName === "npu").map(expectedSummary));
-    expect(summaries.map((summary) => [summary.jobName, summary.runAttempt, summary.conclusion])).toEqual([
-      ["build", 1, "cancelled"],
-      ["test", 1, undefined],
-      ["test", 2, "failure"],
-      ["test", 1, "success"],
-    ]);
-    expect(summaries[1]).not.toHaveProperty("conclusion");
-    // The callers' filter leaves the self-report out; the latest attempt of each job counts.
-    expect(latestAttempts(onPr(summaries)).map((summary) => [summary.jobName, summary.runAttempt, summary.conclusion])).toEqual([
-      ["build", 1, "cancelled"],
-      ["test", 2, "failure"],
-    ]);
-  });
+const passed = (summary: JobSummary) => summary.status === "completed" && summary.conclusion === "success";
 
-  it("is read from the covering index alone, never from the stored jobs", () => {
-    const statements: string[] = [];
-    db = new Database(path.join(dir, DATABASE_FILE), { verbose: (sql) => statements.push(String(sql)) });
-    new SqliteStore(db).backendJobSummaries("up/stream", "npu", SHA);
-    const read = statements.find((sql) => sql.includes("SELECT summary_json"));
-    const plan = db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${read}`).all().map((row) => row.detail);
-    expect(plan.join("\n")).toContain("USING COVERING INDEX jobs_summaries");
-  });
-
-  it("answers the roll-up as the full jobs do, over random reports", () => {
+describe("latest attempts and counts", () => {
+  it("answer the roll-up of every stored job, over random reports", () => {
     const report = fc.record({
-      jobName: fc.constantFrom("build", "test-1", "test-2", "lint"),
-      deliveryId: fc.constantFrom("d1", "self:schedule:9"),
+      jobName: fc.constantFrom("build", "test-1", "test-2", "lint", "docs"),
+      deliveryId: fc.constantFrom("d1", "d1", "d0", "self:schedule:9"),
       runId: fc.integer({ min: 1, max: 3 }),
       runAttempt: fc.integer({ min: 1, max: 3 }),
       status: fc.constantFrom("in_progress" as const, "completed" as const),
       conclusion: fc.option(fc.constantFrom("success", "failure", "skipped", "cancelled", "timed_out"), { nil: undefined }),
     });
     fc.assert(
-      fc.property(fc.array(report, { maxLength: 30 }), (reports) => {
+      fc.property(fc.array(report, { maxLength: 30 }), fc.integer({ min: 1, max: 6 }), (reports, limit) => {
         const store = new SqliteStore(new Database(":memory:"));
-        reports.forEach(({ conclusion, deliveryId, ...fields }, index) => {
+        dispatched(store);
+        const stored = reports.map(({ conclusion, deliveryId, ...fields }, index) => {
           const completed = fields.status === "completed" && conclusion !== undefined ? { conclusion } : {};
-          const stored = job({ ...fields, ...completed, deliveryId, prNumber: deliveryId === "d1" ? 5 : null, updatedAt: NOW + index });
-          store.recordJob(stored, { checkRuns: [] }, NOW + index);
+          return job({ ...fields, ...completed, deliveryId, prNumber: deliveryId.startsWith("self:") ? null : 5, updatedAt: NOW + index });
         });
-        const full = onPr(store.shaJobs("up/stream", SHA).filter((job) => job.backendName === "npu"));
-        const summaries = onPr(store.backendJobSummaries("up/stream", "npu", SHA));
-        expect(summaries).toEqual(full.map(expectedSummary));
-        expect(jobsWithCheckRuns(context, summaries)).toEqual(jobsWithCheckRuns(context, full).map(expectedSummary));
-        if (full.length > 0) expect(aggregateRequest(context, summaries, "u")).toEqual(aggregateRequest(context, full, "u"));
+        for (const [index, reported] of stored.entries()) {
+          store.atomically(() => recordJob(store, reported, undefined, { ...CONTEXT, now: NOW + index }));
+        }
+        const expected = rollUp(stored);
+        const backend = store.backendHead(KEY)!;
+        expect(backend.counts).toEqual(expected.counts);
+        expect(backend.nextSeq).toBe(expected.attempts.length);
+        if (expected.newest) expect(backend.newest).toEqual({ ...summaryOf(expected.newest), seq: expect.any(Number) });
+        else expect(backend).not.toHaveProperty("newest");
+        expect(store.attemptsBelowSeq(KEY, 1_000)).toEqual(expected.attempts);
+        expect(store.attemptsBelowSeq(KEY, 2)).toEqual(expected.attempts.filter((attempt) => attempt.seq < 2));
+        const listed = [...expected.attempts.filter((a) => !passed(a)), ...expected.attempts.filter(passed)].slice(0, limit).sort((a, b) => a.seq - b.seq);
+        expect(store.listedAttempts(KEY, limit)).toEqual(listed);
+        for (const attempt of expected.attempts) expect(store.latestAttempt(KEY, attempt.workflowName, attempt.jobName)).toEqual(attempt);
+        // Every report is stored whole, whatever counted.
+        expect(store.shaJobs("up/stream", SHA)).toHaveLength(new Set(stored.map((s) => `${s.deliveryId}/${s.runId}/${s.runAttempt}/${s.jobName}`)).size);
         store.close();
       }),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   });
 });
 
-describe("migration 8", () => {
-  it("fills the summaries of the jobs stored before it", () => {
+describe("migrations 8 to 10", () => {
+  it("carry the jobs stored before them over into latest attempts, and drop the summary column", () => {
     db = new Database(path.join(dir, DATABASE_FILE));
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 7)) {
       db.exec(migration.sql);
       db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
     }
+    db.prepare("INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES ('d1', 'pull_request', 'h', ?)").run(NOW);
+    db.prepare(
+      `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action, pr_number, head_sha,
+         backend_name, level, outcome, attempts, created_at, sent_at) VALUES ('d1', 'acme/npu', 'Acme/NPU', 'Up/Stream', 'pull_request', 'opened', 5, ?, 'npu', 'L4', 'sent', 1, ?, ?)`,
+    ).run(SHA, NOW, NOW);
     const older = [
       job({ jobName: "build", status: "completed", conclusion: "success" }),
       job({ jobName: "test" }),
       job({ jobName: "test", deliveryId: "self:schedule:9", prNumber: null, status: "completed", conclusion: "failure" }),
+      job({ jobName: "test", runAttempt: 2, status: "completed", updatedAt: NOW + 1 }), // completed without a conclusion
     ];
     for (const stored of older) {
       db.prepare(
@@ -147,7 +162,20 @@ describe("migration 8", () => {
     }
     db.close();
 
-    const store = openStore();
-    expect(store.backendJobSummaries("up/stream", "npu", SHA)).toEqual(older.map(expectedSummary));
+    db = new Database(path.join(dir, DATABASE_FILE));
+    const store = new SqliteStore(db);
+    expect(store.attemptsBelowSeq(KEY, 10)).toEqual([
+      { ...summaryOf(older[0]!), seq: 0 },
+      { ...summaryOf(older[3]!), seq: 1 },
+    ]);
+    expect(store.backendHead(KEY)).toMatchObject({
+      counts: { jobs: 2, running: 0, conclusions: { success: 1, failure: 1 } },
+      nextSeq: 2,
+      newest: summaryOf(older[3]!),
+    });
+    expect(store.listedAttempts(KEY, 1)).toEqual([{ ...summaryOf(older[3]!), seq: 1 }]);
+    expect(store.shaJobs("up/stream", SHA)).toEqual(older);
+    expect(db.prepare("SELECT name FROM pragma_table_info('jobs')").pluck().all()).not.toContain("summary_json");
+    expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'jobs_summaries'").all()).toEqual([]);
   });
 });

@@ -1,8 +1,10 @@
-// Jobs, check-run desired states (coalescing) and pending HUD rows in the SQLite store.
+// Jobs, check-run desired states (coalescing, queued by the state core) and pending HUD rows in the SQLite store.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { requestFor } from "../../src/dispatch/outbox-worker.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { OutboxTaskInput, Store, StoredJob } from "../../src/store/store.js";
+
+const HEAD = { upstreamRepo: "up/stream", headSha: "abc" };
 import { tempDir } from "../helpers/server.js";
 
 const NOW = 1_800_000_000_000;
@@ -13,7 +15,7 @@ beforeEach(() => {
 });
 afterEach(() => store.close());
 
-function checkRun(status: string, conclusion?: string): OutboxTaskInput {
+function checkRun(status: string, conclusion?: string): OutboxTaskInput & { kind: "check_run" } {
   return {
     key: "check:up/stream:npu:abc:ci/test",
     kind: "check_run",
@@ -47,19 +49,23 @@ function job(status: "in_progress" | "completed", jobName = "test"): StoredJob {
 }
 
 describe("check-run desired states", () => {
+  /** What the state core does when a desired state differs from the last one queued. */
+  const queue = (status: string, at: number, conclusion?: string) => store.queueCheckRun(checkRun(status, conclusion), HEAD, `${status}/${conclusion}`, at);
+
   it("keeps only the latest pending state, and a state arriving mid-send is written after it", () => {
-    store.recordJob(job("in_progress"), { checkRuns: [checkRun("in_progress")] }, NOW);
-    store.recordJob(job("in_progress"), { checkRuns: [checkRun("in_progress")] }, NOW + 1);
+    queue("in_progress", NOW);
+    queue("in_progress", NOW + 1);
     const [pending] = store.dueTasks(NOW + 1, 10);
     expect(store.dueTasks(NOW + 1, 10)).toHaveLength(1);
     expect(pending).toMatchObject({ version: 1 });
 
     // Sent as version 1 while version 2 (completed) arrives: the task stays pending with the newer state.
-    store.recordJob(job("completed"), { checkRuns: [checkRun("completed", "failure")] }, NOW + 2);
+    queue("completed", NOW + 2, "failure");
     store.markSent(pending!.id, { at: NOW + 3, version: pending!.version, resultId: 4242 });
     const [again] = store.dueTasks(NOW + 3, 10);
     expect(again).toMatchObject({ id: pending!.id, version: 2, request: { params: { status: "completed", conclusion: "failure" } } });
     expect(store.checkRunId(again!.key)).toBe(4242);
+    expect(store.checkRun(again!.key)).toEqual({ githubId: 4242, desiredHash: "completed/failure" });
 
     // The second send updates the same run in place.
     expect(requestFor(again!, store)).toEqual({
@@ -70,25 +76,57 @@ describe("check-run desired states", () => {
     expect(store.dueTasks(NOW + 4, 10)).toEqual([]);
 
     // A later state re-opens the finished task rather than adding another.
-    store.recordJob(job("completed"), { checkRuns: [checkRun("completed", "success")] }, NOW + 5);
+    queue("completed", NOW + 5, "success");
     expect(store.dueTasks(NOW + 5, 10)).toMatchObject([{ id: pending!.id, version: 3 }]);
     expect(store.outboxStats().pending).toBe(1);
+  });
+
+  it("keeps a failed send's backoff when a newer state replaces its request", () => {
+    queue("in_progress", NOW);
+    const [task] = store.dueTasks(NOW, 10);
+    store.scheduleRetry(task!.id, { at: NOW + 60_000, error: "http_502" });
+    queue("completed", NOW + 1, "success");
+    expect(store.dueTasks(NOW + 1, 10)).toEqual([]);
+    expect(store.taskByKey(task!.key)).toMatchObject({ version: 1, nextAttemptAt: NOW + 60_000, request: { params: { status: "completed" } } });
   });
 });
 
 describe("jobs and HUD rows", () => {
   it("stores jobs by key (repo case-insensitive) and lists a backend's jobs on a sha", () => {
-    store.recordJob(job("in_progress", "build"), { checkRuns: [] }, NOW);
-    store.recordJob(job("completed", "test"), { checkRuns: [], hudRow: { job: "test", status: "completed" } }, NOW);
+    store.putJob(job("in_progress", "build"), undefined, NOW);
+    store.putJob(job("completed", "test"), { job: "test", status: "completed" }, NOW);
     expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 1, jobName: "test" })).toMatchObject({
       status: "completed",
     });
     expect(store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
     expect(store.shaJobs("up/stream", "abc").filter((j) => j.backendName === "npu").map((j) => j.jobName)).toEqual(["build", "test"]);
     expect(store.pendingHudRows(10)).toEqual([{ id: 1, target: "results", row: { job: "test", status: "completed" } }]);
+
+    // A later state of the same attempt replaces it in place.
+    store.putJob({ ...job("completed", "build"), conclusion: "failure", updatedAt: NOW + 1 }, undefined, NOW + 1);
+    expect(store.shaJobs("UP/STREAM", "abc").map((j) => [j.jobName, j.status, j.conclusion])).toEqual([
+      ["build", "completed", "failure"],
+      ["test", "completed", undefined],
+    ]);
+    expect(store.pendingHudRows(10)).toHaveLength(1);
   });
 
-  it("knows when a dispatch was sent and whether a task exists", () => {
+  it("lists jobs still in progress that started before a time, oldest update first", () => {
+    const running = (jobName: string, startedAt: number | undefined, updatedAt: number): StoredJob => ({
+      ...job("in_progress", jobName),
+      ...(startedAt !== undefined && { startedAt }),
+      updatedAt,
+    });
+    store.putJob(running("old", NOW - 10_000, NOW - 5_000), undefined, NOW);
+    store.putJob(running("older", NOW - 20_000, NOW - 1_000), undefined, NOW);
+    store.putJob(running("new", NOW - 100, NOW - 100), undefined, NOW);
+    store.putJob(running("unstarted", undefined, NOW - 50_000), undefined, NOW);
+    store.putJob({ ...running("done", NOW - 30_000, NOW - 30_000), status: "completed" }, undefined, NOW);
+    expect(store.staleJobs(NOW - 1_000, 10).map((j) => j.jobName)).toEqual(["old", "older"]);
+    expect(store.staleJobs(NOW - 1_000, 1).map((j) => j.jobName)).toEqual(["old"]);
+  });
+
+  it("knows when a dispatch was sent, and finds its task by key", () => {
     store.acceptDelivery(
       { id: "d1", event: "pull_request", payloadHash: "h" },
       {
@@ -101,8 +139,8 @@ describe("jobs and HUD rows", () => {
     const [task] = store.dueTasks(NOW, 1);
     store.markSent(task!.id, { at: NOW + 50 });
     expect(store.dispatchSentAt("d1", "Acme/NPU")).toBe(NOW + 50);
-    expect(store.hasTask("dispatch:d1:acme/npu")).toBe(true);
-    expect(store.hasTask("dispatch:d1:other/repo")).toBe(false);
+    expect(store.taskByKey("dispatch:d1:acme/npu")).toMatchObject({ id: task!.id, attempts: 1 });
+    expect(store.taskByKey("dispatch:d1:other/repo")).toBeUndefined();
   });
 });
 
@@ -163,7 +201,7 @@ describe("HUD export queue", () => {
 
   it("removes written rows, sets refused ones aside and reports depth and age", () => {
     accept();
-    store.recordJob(job("completed"), { checkRuns: [], hudRow: { job: "test" } }, NOW + 5);
+    store.putJob(job("completed"), { job: "test" }, NOW + 5);
     expect(store.hudQueueStats()).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
     const [first, second, third] = store.pendingHudRows(10);
     expect(third).toMatchObject({ target: "results", row: { job: "test" } });

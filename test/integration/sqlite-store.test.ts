@@ -115,7 +115,7 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version, applied_at: expect.any(Number) })));
+    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((version) => ({ version, applied_at: expect.any(Number) })));
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -137,7 +137,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(8\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(10\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {
@@ -316,15 +316,25 @@ describe("outbox", () => {
     expect(store.outboxStats()).toEqual({ pending: 2, oldestPendingAt: NOW + 10, dead: 1 });
   });
 
-  it("knows a check run's id only once its task was sent", () => {
-    const task = checkRunTask("abc");
-    store.acceptDelivery(delivery("d1"), { tasks: [task, dispatchTask("d1", "acme/npu")], log: [logEntry("d1", "acme/npu")] }, NOW);
+  it("knows a check run's id once its queued task was sent with a result id", () => {
+    const task = { ...checkRunTask("abc"), kind: "check_run" as const };
+    store.acceptDelivery(delivery("d1"), { tasks: [dispatchTask("d1", "acme/npu")], log: [logEntry("d1", "acme/npu")] }, NOW);
+    store.queueCheckRun(task, { upstreamRepo: UPSTREAM, headSha: "abc" }, "hash-1", NOW);
     expect(store.checkRunId(task.key)).toBeUndefined();
     store.markSent(taskId(store, task.key), { at: NOW + 1, resultId: 4242 });
     expect(store.checkRunId(task.key)).toBe(4242);
     store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 1, resultId: 1 });
     expect(store.checkRunId("dispatch:d1:acme/npu")).toBeUndefined();
     expect(store.checkRunId("check:unknown")).toBeUndefined();
+  });
+
+  it("finds a task by key in any state", () => {
+    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
+    const key = "dispatch:d1:acme/npu";
+    expect(store.taskByKey(key)).toStrictEqual({ ...dispatchTask("d1", "acme/npu", 11), id: expect.any(Number), version: 0, attempts: 0, createdAt: NOW, nextAttemptAt: NOW });
+    store.markFailed(taskId(store, key), { at: NOW + 5, reason: "http_404", outcome: "failed" });
+    expect(store.taskByKey(key)).toMatchObject({ key, attempts: 1, lastError: "http_404" });
+    expect(store.taskByKey("dispatch:d1:other/repo")).toBeUndefined();
   });
 
   it("dead-letters a task whose stored request cannot be read", () => {

@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cancelRuns } from "../../src/checks/rerequest.js";
+import { cancelRuns } from "../../src/upstream/rerequest.js";
 import { loadConfig } from "../../src/config.js";
 import { downstreamApp } from "../../src/github/downstream-app.js";
 import { installationClients } from "../../src/github/installation-clients.js";

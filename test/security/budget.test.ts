@@ -6,7 +6,6 @@ import { parseAllowlist } from "../../src/allowlist/parse.js";
 import type { Allowlist } from "../../src/allowlist/types.js";
 import { processCallback, type CallbackSettings } from "../../src/callback/process.js";
 import { CallbackBodyV1 } from "../../src/callback/schema.js";
-import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggregate.js";
 import { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
 import { signTicket } from "../../src/dispatch/ticket.js";
 import { installationClients } from "../../src/github/installation-clients.js";
@@ -19,6 +18,7 @@ import { webhookExample } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { testLog, testProbot } from "../helpers/probot.js";
+import { seedDispatch } from "../helpers/state.js";
 import { deliver, startRelayAgainst, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
 const UPSTREAM_INSTALLATION = 1;
@@ -37,6 +37,8 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
     ticketKeys: { current: TICKET_SECRET },
     checkUpdateDelayMs: 5000,
     checkPrefix: "oot",
+    labelPrefix: "ciflow/oot/",
+    startTimeoutMs: 3_600_000,
     maxJobChecksPerBackend: MAX_JOB_CHECKS,
     webBaseUrl: "https://github.example",
     publicUrl: "https://relay.example",
@@ -82,8 +84,7 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
   function dispatched(repo: string): string {
     const entry = allowlist.entries.find((candidate) => candidate.repo === repo)!;
     const deliveryId = `delivery-${entry.name}`;
-    const request = queuedAggregateRequest({ upstreamRepo: UPSTREAM, headSha: SHA, entry, checkPrefix: "oot", deliveryId, detailsUrl: "https://ci.example" });
-    store.acceptDelivery({ id: deliveryId, event: "pull_request", payloadHash: repo }, { tasks: [{ key: aggregateCheckKey(UPSTREAM, entry.name, SHA), kind: "check_run", repo: UPSTREAM, request }], log: [] }, clock);
+    seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 7, deliveryId, now: clock });
     return deliveryId;
   }
 

@@ -8,9 +8,11 @@ import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
 import { httpStatus } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
+import type { StateContext } from "../state/context.js";
+import { acceptDispatches } from "../state/pull-requests.js";
 import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
-import type { InstallationDirectory } from "../upstream/installations.js";
-import { dispatchKey } from "../upstream/intake.js";
+import type { InstallationDirectory } from "./installations.js";
+import { dispatchKey } from "./intake.js";
 
 export type RerequestTarget = { kind: "run"; repo: string; runId: number } | { kind: "dispatch"; deliveryId: string; repo: string };
 
@@ -43,7 +45,7 @@ export interface PreparedRerequest {
   /** What was done or will be once stored, for logs and tests. */
   done: string[];
   /** Stores the dispatches sent again (call it inside the delivery's transaction); false when there are none. */
-  store(store: Store): boolean;
+  store(store: Store, state: StateContext): boolean;
 }
 
 /**
@@ -68,8 +70,8 @@ export async function prepareRerequest(targets: readonly RerequestTarget[], newD
   }
   return {
     done,
-    store: (store) => {
-      for (const { delivery, work, now } of redispatches) store.acceptDelivery(delivery, work, now);
+    store: (store, state) => {
+      for (const { delivery, work, now } of redispatches) acceptDispatches(store, delivery, work, { ...state, now });
       return redispatches.length > 0;
     },
   };

@@ -1,0 +1,179 @@
+// Relay load benchmark: the real server in this process against the GitHub stand-in, under callback and
+// webhook load. Prints a markdown table per scenario and writes bench/results/relay-load.json; asserts
+// nothing.
+//
+//   npm run bench                                           # builds lib/, then the full run (~5 minutes)
+//   node scripts/run-ts.mjs bench/relay-load.ts --quick     # reduced sizes, a smoke run
+//
+// 1. callback throughput: C clients in a closed loop of valid callbacks (each job in_progress, then completed)
+// 2. webhook answers while the outbox fans out PRs to D backends, GitHub answering after 100 ms
+// 3. webhook and callback latency with ~1k and ~1M rows of history in the store (bench/seed-history.ts)
+// 4. one backend reporting 1,000 jobs on one head: the first 100 reports against the last 100
+import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { closedLoop, steadyRate, type LoopResult, type Send } from "./load/drivers.js";
+import { errorList, note, table, writeJson } from "./load/report.js";
+import { backendRepo, callbackToken, deliverPr, dispatchTickets, nthReport, postCallback, prWebhook, startLoadRig, type CallbackRig, type RigSetup } from "./load/rig.js";
+import { sampleRss } from "./load/rss.js";
+import { LatencyRecorder, summarize, timed } from "./load/stats.js";
+import { seedHistory } from "./seed-history.js";
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } }, strict: true });
+const quick = values.quick;
+const SIZES = quick
+  ? { clients: [16, 64], callbackSeconds: 2, downstreams: [30, 200], webhookSeconds: 4, historyRows: [1_000, 20_000], jobs: 200 }
+  : { clients: [16, 32, 64], callbackSeconds: 10, downstreams: [30, 200], webhookSeconds: 20, historyRows: [1_000, 1_000_000], jobs: 1_000 };
+const WEBHOOKS_PER_SECOND = 5;
+const GITHUB_DELAY_MS = 100;
+/** Scenario 3's small loads. */
+const HISTORY_LOAD = { downstreams: 30, webhookSeconds: quick ? 3 : 10, clients: 16, callbackSeconds: quick ? 2 : 5 };
+const WATCHDOG_MS = (quick ? 4 : 12) * 60_000;
+const CLOSE_TIMEOUT_MS = 30_000;
+const RESULTS = path.resolve("bench/results/relay-load.json");
+
+// The stand-in's delayed answers each listen on its close signal: hundreds at once are expected here.
+EventEmitter.defaultMaxListeners = 10_000;
+// Every temp dir (the helpers' DATA_DIRs and allowlist files included) lands under one root, removed on exit.
+const root = mkdtempSync(path.join(tmpdir(), "relay-load-"));
+process.env.TMPDIR = root;
+process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+process.once("SIGINT", () => process.exit(130));
+setTimeout(() => {
+  process.stderr.write(`relay-load: watchdog: still running after ${WATCHDOG_MS / 60_000} minutes, giving up\n`);
+  process.exit(1);
+}, WATCHDOG_MS).unref();
+
+const ms = (value: number) => value.toFixed(1);
+const loopFigures = (result: LoopResult) => ({ ...result.recorder.summary(), perSecond: Math.round(result.perSecond) });
+
+/** Runs `work` on a fresh rig, closing it (bounded) whatever happens; also returns the peak RSS. */
+async function withRig<T>(setup: RigSetup, work: (rig: CallbackRig) => Promise<T>): Promise<T & { rssMiB: number }> {
+  const rss = sampleRss();
+  const rig = await startLoadRig(setup);
+  try {
+    const result = await work(rig);
+    return { ...result, rssMiB: rss.stop() };
+  } finally {
+    rss.stop();
+    await Promise.race([rig.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
+  }
+}
+
+/** Callback clients for backend 0, each on its own freshly dispatched PR (opened from `firstPr` on). */
+async function callbackClients(rig: CallbackRig, clients: number, firstPr: number): Promise<Send> {
+  const tickets = await dispatchTickets(rig, backendRepo(0), clients, firstPr);
+  const token = await callbackToken(rig, backendRepo(0));
+  return (client, seq) => postCallback(rig, token, nthReport(tickets[client]!, client, seq));
+}
+
+/** PR webhooks at a steady rate: opened, then a synchronize of the same PR, each with a new head. */
+function webhookLoad(rig: CallbackRig, seconds: number, firstPr: number): Promise<LoopResult> {
+  return steadyRate(WEBHOOKS_PER_SECOND, WEBHOOKS_PER_SECOND * seconds, (seq) =>
+    deliverPr(rig, prWebhook(firstPr + Math.floor(seq / 2), seq % 2 === 0 ? "opened" : "synchronize")),
+  );
+}
+
+async function callbackThroughput() {
+  const runs = await withRig({ downstreams: 1 }, async (rig) => {
+    const results = [];
+    for (const [i, clients] of SIZES.clients.entries()) {
+      const result = await closedLoop(clients, SIZES.callbackSeconds * 1000, await callbackClients(rig, clients, 1 + i * 100));
+      results.push({ clients, ...loopFigures(result), jobsPerHead: Math.ceil(result.recorder.latencies.length / clients / 2) });
+    }
+    return { results };
+  });
+  table(
+    `1. Callback throughput (closed loop, ${SIZES.callbackSeconds} s per row, one L4 backend, one PR per client)`,
+    ["clients", "callbacks/s", "p50 ms", "p99 ms", "max ms", "callbacks", "jobs per head", "errors"],
+    runs.results.map((r) => [r.clients, r.perSecond, ms(r.p50), ms(r.p99), ms(r.max), r.count, `~${r.jobsPerHead}`, errorList(r.errors)]),
+  );
+  note(`peak RSS ${runs.rssMiB} MiB`);
+  return runs;
+}
+
+async function webhookFanOut() {
+  const runs = [];
+  for (const downstreams of SIZES.downstreams) {
+    runs.push(
+      await withRig({ downstreams }, async (rig) => {
+        rig.github.setDelay("*", /.*/, GITHUB_DELAY_MS);
+        const before = rig.github.requests.length;
+        const result = await webhookLoad(rig, SIZES.webhookSeconds, 1);
+        const answered = rig.github.requests.slice(before).filter((request) => request.status !== undefined).length;
+        return { downstreams, ...loopFigures(result), githubRequests: answered };
+      }),
+    );
+  }
+  table(
+    `2. Webhook answers while the outbox fans out (${WEBHOOKS_PER_SECOND}/s for ${SIZES.webhookSeconds} s, GitHub answering after ${GITHUB_DELAY_MS} ms)`,
+    ["downstreams", "webhooks", "p50 ms", "p99 ms", "max ms", "GitHub requests answered", "peak RSS MiB", "errors"],
+    runs.map((r) => [r.downstreams, r.count, ms(r.p50), ms(r.p99), ms(r.max), r.githubRequests, r.rssMiB, errorList(r.errors)]),
+  );
+  return { runs };
+}
+
+async function historySize() {
+  const runs = [];
+  for (const rows of SIZES.historyRows) {
+    const dataDir = mkdtempSync(path.join(root, "history-"));
+    const seedStart = performance.now();
+    await seedHistory(dataDir, rows);
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    const fileMiB = Math.round(statSync(path.join(dataDir, "relay.sqlite")).size / 1024 / 1024);
+    runs.push(
+      await withRig({ downstreams: HISTORY_LOAD.downstreams, dataDir }, async (rig) => {
+        // Tickets first, while GitHub still answers at once.
+        const send = await callbackClients(rig, HISTORY_LOAD.clients, 1);
+        rig.github.setDelay("*", /.*/, GITHUB_DELAY_MS);
+        const webhooks = await webhookLoad(rig, HISTORY_LOAD.webhookSeconds, 1000);
+        const callbacks = await closedLoop(HISTORY_LOAD.clients, HISTORY_LOAD.callbackSeconds * 1000, send);
+        return { rows, seedSeconds: Number(seedSeconds.toFixed(1)), fileMiB, webhooks: loopFigures(webhooks), callbacks: loopFigures(callbacks) };
+      }),
+    );
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  table(
+    `3. History size (${HISTORY_LOAD.downstreams} backends; webhooks ${WEBHOOKS_PER_SECOND}/s for ${HISTORY_LOAD.webhookSeconds} s, GitHub after ${GITHUB_DELAY_MS} ms; then ${HISTORY_LOAD.clients} callback clients for ${HISTORY_LOAD.callbackSeconds} s)`,
+    ["history rows", "seeding s", "file MiB", "webhook p50 ms", "webhook p99 ms", "callback p50 ms", "callback p99 ms", "callbacks/s", "peak RSS MiB", "errors"],
+    runs.map((r) => [r.rows, r.seedSeconds, r.fileMiB, ms(r.webhooks.p50), ms(r.webhooks.p99), ms(r.callbacks.p50), ms(r.callbacks.p99), r.callbacks.perSecond, r.rssMiB, errorList({ ...r.webhooks.errors, ...r.callbacks.errors })]),
+  );
+  return { runs };
+}
+
+async function jobsOnOneHead() {
+  const result = await withRig({ downstreams: 1 }, async (rig) => {
+    const [ticket] = await dispatchTickets(rig, backendRepo(0), 1, 1);
+    const token = await callbackToken(rig, backendRepo(0));
+    const recorder = new LatencyRecorder();
+    for (let seq = 0; seq < 2 * SIZES.jobs; seq++) await timed(recorder, () => postCallback(rig, token, nthReport(ticket!, 0, seq)));
+    return { first: summarize(recorder.latencies.slice(0, 100)), last: summarize(recorder.latencies.slice(-100)), all: recorder.summary() };
+  });
+  table(
+    `4. ${SIZES.jobs} jobs on one head (one backend, in_progress then completed, one report at a time)`,
+    ["reports", "p50 ms", "p99 ms", "max ms"],
+    [
+      ["first 100", ms(result.first.p50), ms(result.first.p99), ms(result.first.max)],
+      ["last 100", ms(result.last.p50), ms(result.last.p99), ms(result.last.max)],
+    ],
+  );
+  note(`errors: ${errorList(result.all.errors)}; peak RSS ${result.rssMiB} MiB`);
+  return result;
+}
+
+note(`# Relay load benchmark${quick ? " (--quick)" : ""}\n\nnode ${process.version}, ${new Date().toISOString()}`);
+const started = performance.now();
+const results = {
+  quick,
+  node: process.version,
+  date: new Date().toISOString(),
+  sizes: SIZES,
+  callbackThroughput: await callbackThroughput(),
+  webhookFanOut: await webhookFanOut(),
+  historySize: await historySize(),
+  jobsOnOneHead: await jobsOnOneHead(),
+};
+writeJson(RESULTS, { ...results, seconds: Math.round((performance.now() - started) / 1000) });
+process.exit(0);

@@ -1,0 +1,186 @@
+// The check runs a backend should have on a PR head, as a pure function of the facts (level-triggered):
+// the head's state and labels, the backend's current allowlist entry, its latest dispatch and the latest
+// attempts of its jobs. Every fact change recomputes them; the state core (src/state/) compares the
+// result with what was last written and queues only a difference. Hiding, showing again, superseding,
+// reviving, policy changes, failed dispatches and "never reported" are all inputs here, so none of them
+// is a special case elsewhere.
+import { labelFor, showsCheckRun, UNLISTED_POLICY } from "../allowlist/policy.js";
+import type { AllowlistEntry } from "../allowlist/types.js";
+import type { CallbackBody } from "../callback/schema.js";
+import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
+import type { JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
+import type { GitHubRequest } from "../store/store.js";
+import { queuedAggregateRequest } from "./aggregate.js";
+import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckRequest, shownConclusion, type CheckContext, type CheckSettings } from "./job-checks.js";
+
+export interface DesiredCheckSettings extends CheckSettings {
+  /** Prefix of label-only backends' PR labels (RELAY_LABEL_PREFIX). */
+  labelPrefix: string;
+  /** Web base URL of the GitHub host, for links to downstream repos. */
+  webBaseUrl: string;
+  /** RELAY_START_TIMEOUT_MINUTES, quoted when a backend never reported. */
+  startTimeoutMs: number;
+}
+
+/** Everything the check runs of one backend on one head depend on. */
+export interface BackendHeadView {
+  head: HeadFacts;
+  backend: BackendHeadFacts;
+  /** The backend's entry in the allowlist in force (by its downstream repo), if it still has one. */
+  entry: AllowlistEntry | undefined;
+  /** The latest attempts the aggregate lists (at most LISTED_JOBS). */
+  listed: readonly JobSummary[];
+}
+
+type Visibility = { shown: true } | { shown: false; title: string; summary: string };
+
+/** Whether the backend's checks are shown on the head, and if not, what the concluded ones say. */
+export function visibility(view: Pick<BackendHeadView, "head" | "backend" | "entry">, labelPrefix: string, written: boolean): Visibility {
+  const { entry, backend, head } = view;
+  if (!entry || entry.name !== backend.backendName || !entry.policy.forward_event || entry.policy.display_on_pr === "never") {
+    return { shown: false, title: "No longer shown", summary: `The allowlist no longer shows \`${backend.downstreamRepo}\`'s results on pull requests.` };
+  }
+  // Labels not known (stored before heads were): a label-only backend keeps showing what it showed.
+  if (head.labels === undefined ? entry.policy.display_on_pr === "always" || written : showsCheckRun(entry, head.labels, labelPrefix)) {
+    return { shown: true };
+  }
+  const label = labelFor(entry, labelPrefix);
+  return {
+    shown: false,
+    title: "Label removed",
+    summary: `This backend's results are shown on a pull request only while it has the \`${label}\` label. Add the label to show them again.`,
+  };
+}
+
+/**
+ * The aggregate check run's desired state, or undefined when it should not exist (never shown and not
+ * written yet). `written`: a check run of this key exists (or is queued) on GitHub.
+ */
+export function desiredAggregate(view: BackendHeadView, settings: DesiredCheckSettings, written: boolean): GitHubRequest | undefined {
+  const shown = visibility(view, settings.labelPrefix, written);
+  const natural = naturalAggregate(view, settings);
+  return finalState(view.head, shown, natural, written);
+}
+
+/**
+ * A job's own check run's desired state (see desiredAggregate); undefined for a job past the cap. Its
+ * visibility is its aggregate's: `aggregateWritten` says whether the aggregate was written.
+ */
+export function desiredJobCheck(
+  view: Omit<BackendHeadView, "listed">,
+  job: StoredJob & Pick<LatestAttempt, "seq">,
+  settings: DesiredCheckSettings,
+  written: boolean,
+  aggregateWritten = written,
+): GitHubRequest | undefined {
+  const context = contextOf(view, settings);
+  if (!hasOwnCheckRun(context, job)) return undefined;
+  const natural = jobCheckRequest(context, job, job.report as unknown as CallbackBody);
+  return finalState(view.head, visibility(view, settings.labelPrefix, aggregateWritten), natural, written);
+}
+
+/**
+ * A job check run of a backend head's earlier dispatch, when the head is dispatched again: what it
+ * finally shows. A completed result stays; one still running concludes `cancelled`, since the earlier
+ * run no longer counts (the new run's jobs report under the same names and update it again).
+ */
+export function retiredJobCheck(
+  view: Omit<BackendHeadView, "listed">,
+  job: StoredJob & Pick<LatestAttempt, "seq">,
+  settings: DesiredCheckSettings,
+  written: boolean,
+  aggregateWritten: boolean,
+): GitHubRequest | undefined {
+  const desired = desiredJobCheck(view, job, settings, written, aggregateWritten);
+  if (!desired || desired.params.status === "completed") return desired;
+  return concluded(desired, "cancelled", "Dispatched again", `The relay dispatched this commit to \`${view.backend.downstreamRepo}\` again; this job's result comes from the new run.`);
+}
+
+/**
+ * Hidden: concluded neutral (if it was ever written). On a head that is no longer the open head of its
+ * PR, a check run still running concludes `cancelled`; a completed result stays what it is, since it
+ * is true for that commit.
+ */
+function finalState(head: HeadFacts, shown: Visibility, natural: GitHubRequest, written: boolean): GitHubRequest | undefined {
+  if (!shown.shown) return written ? concluded(natural, "neutral", shown.title, shown.summary) : undefined;
+  if (head.state === "open" || natural.params.status === "completed") return natural;
+  return head.state === "superseded"
+    ? concluded(
+        natural,
+        "cancelled",
+        "Superseded",
+        `A new commit${head.supersededBy ? ` (${head.supersededBy})` : ""} became the head of this pull request; its results are reported on that commit.`,
+      )
+    : concluded(natural, "cancelled", "Pull request closed", "The pull request was closed before this backend finished.");
+}
+
+function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings): GitHubRequest {
+  const { backend, head } = view;
+  const context = contextOf(view, settings);
+  const detailsUrl = `${settings.webBaseUrl}/${backend.downstreamRepo}/actions`;
+  if (backend.counts.jobs > 0) {
+    return aggregateRequest(context, { counts: backend.counts, listed: view.listed, ...(backend.newest && { newest: backend.newest }) }, detailsUrl);
+  }
+  const queued = queuedAggregateRequest({
+    upstreamRepo: head.upstreamRepo,
+    headSha: head.headSha,
+    entry: context.entry,
+    checkPrefix: settings.checkPrefix,
+    deliveryId: backend.deliveryId,
+    detailsUrl,
+  });
+  if (backend.dispatchOutcome === "failed" || backend.dispatchOutcome === "dead") {
+    const why = backend.dispatchReason ? ` (${backend.dispatchReason})` : "";
+    return concluded(
+      queued,
+      shownConclusion(context, "failure"),
+      "Dispatch failed",
+      `The relay could not send this commit to \`${backend.downstreamRepo}\`${why}. Re-run this check to dispatch it again.`,
+    );
+  }
+  if (backend.unreported === "never_reported") {
+    const minutes = Math.round(settings.startTimeoutMs / 60_000);
+    return concluded(
+      queued,
+      shownConclusion(context, "timed_out"),
+      "Backend never reported",
+      `\`${backend.downstreamRepo}\` received this commit but reported no job within ${minutes} min. This counts as an infrastructure failure of the backend.`,
+    );
+  }
+  return queued;
+}
+
+/** The rendering context: the current entry, or (no longer listed) what the dispatch recorded. */
+function contextOf(view: Pick<BackendHeadView, "head" | "backend" | "entry">, settings: DesiredCheckSettings): CheckContext {
+  const { entry, backend, head } = view;
+  const shownEntry = entry && entry.name === backend.backendName
+    ? entry
+    : {
+        repo: backend.downstreamRepo,
+        name: backend.backendName,
+        // A level as the dispatch recorded it (one of the allowlist's levels).
+        level: entry?.level ?? (backend.level as AllowlistEntry["level"]),
+        policy: entry?.policy ?? UNLISTED_POLICY,
+      };
+  return checkContext(shownEntry, head.upstreamRepo, head.headSha, settings);
+}
+
+/** The same check run, completed with `conclusion` and an explanation (no completed_at: GitHub sets it). */
+function concluded(request: GitHubRequest, conclusion: string, title: string, summary: string): GitHubRequest {
+  const { owner, repo, name, head_sha, external_id, details_url, started_at } = request.params;
+  return {
+    route: request.route,
+    params: {
+      owner,
+      repo,
+      name,
+      head_sha,
+      ...(external_id !== undefined && { external_id }),
+      ...(details_url !== undefined && { details_url }),
+      ...(started_at !== undefined && { started_at }),
+      status: "completed",
+      conclusion,
+      output: { title, summary },
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Dispatches of an upstream head to downstream repos, and what became of them (pure types).
+
+export type DispatchOutcome = "pending" | "sent" | "skipped" | "failed" | "dead";
+
+export type UnreportedReason = "never_reported" | "reports_not_expected";
+
+/** One row per (delivery, downstream repo): what happened to that dispatch, whatever it was. */
+export interface DispatchLogEntry {
+  deliveryId: string;
+  downstreamRepo: string;
+  upstreamRepo: string;
+  event: "pull_request" | "push";
+  action?: string;
+  prNumber?: number;
+  headSha: string;
+  backendName: string;
+  level: string;
+  outcome: DispatchOutcome;
+  /** Why it was skipped, failed or dead-lettered (e.g. `not_installed`, `untrusted_author`, `http_404`). */
+  reason?: string;
+  attempts: number;
+  createdAt: number;
+  /** When GitHub accepted the dispatch; `sentAt - createdAt` is the time to send. */
+  sentAt?: number;
+  /** PR title, or the head commit's message for a push (HUD history grid). */
+  title?: string;
+  /** PR author, or the pusher. */
+  author?: string;
+}

@@ -1,0 +1,245 @@
+// The fact tables of the SQLite store (migration 9): PR heads, backends on heads with their job counts,
+// the latest attempt of each job, and per check run its GitHub id and the hash of its desired state.
+// Plain reads and writes by key on indexed columns; the rules live in src/state/.
+import type Database from "better-sqlite3";
+import type { BackendHeadFacts, HeadFacts } from "../../domain/heads.js";
+import type { JobCounts, JobSummary, LatestAttempt } from "../../domain/jobs.js";
+import type { BackendHeadKey, CheckRunRecord, HeadKey, StoredBackendHead } from "../store.js";
+
+interface HeadRow {
+  upstreamRepo: string;
+  headSha: string;
+  prNumber: number;
+  state: HeadFacts["state"];
+  supersededBy: string | null;
+  labelsJson: string | null;
+  stateChangedAt: number;
+}
+
+interface BackendHeadRow {
+  upstreamRepo: string;
+  headSha: string;
+  downstreamRepo: string;
+  backendName: string;
+  level: string;
+  deliveryId: string;
+  dispatchOutcome: BackendHeadFacts["dispatchOutcome"];
+  dispatchReason: string | null;
+  unreported: BackendHeadFacts["unreported"] | null;
+  countsJson: string;
+  newestJson: string | null;
+  nextSeq: number;
+  frameHash: string | null;
+}
+
+const HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, pr_number AS prNumber, state,
+  superseded_by AS supersededBy, labels_json AS labelsJson, state_changed_at AS stateChangedAt`;
+const BACKEND_HEAD_COLUMNS = `upstream_repo_key AS upstreamRepo, head_sha AS headSha, downstream_repo AS downstreamRepo,
+  backend_name AS backendName, level, delivery_id AS deliveryId, dispatch_outcome AS dispatchOutcome,
+  dispatch_reason AS dispatchReason, unreported, counts_json AS countsJson, newest_json AS newestJson,
+  next_seq AS nextSeq, frame_hash AS frameHash`;
+const BACKEND_HEAD_KEY = "upstream_repo_key = @repo AND head_sha = @sha AND downstream_repo_key = @downstream";
+
+type KeyParams = { repo: string; sha: string; downstream: string };
+
+function keyParams(key: BackendHeadKey): KeyParams {
+  return { repo: key.upstreamRepo.toLowerCase(), sha: key.headSha, downstream: key.downstreamRepo.toLowerCase() };
+}
+
+function prepare(db: Database.Database) {
+  return {
+    head: db.prepare<[string, string], HeadRow>(`SELECT ${HEAD_COLUMNS} FROM heads WHERE upstream_repo_key = ? AND head_sha = ?`),
+    putHead: db.prepare(
+      `INSERT INTO heads (upstream_repo_key, upstream_repo, head_sha, pr_number, state, superseded_by, labels_json, state_changed_at)
+       VALUES (@repo, @upstreamRepo, @sha, @prNumber, @state, @supersededBy, @labelsJson, @stateChangedAt)
+       ON CONFLICT (upstream_repo_key, head_sha) DO UPDATE SET upstream_repo = excluded.upstream_repo, pr_number = excluded.pr_number,
+         state = excluded.state, superseded_by = excluded.superseded_by,
+         labels_json = excluded.labels_json, state_changed_at = excluded.state_changed_at`,
+    ),
+    openHeadsOfPr: db.prepare<[string, number], HeadRow>(
+      `SELECT ${HEAD_COLUMNS} FROM heads WHERE upstream_repo_key = ? AND pr_number = ? AND state = 'open'`,
+    ),
+    openHeads: db.prepare<[{ repo: string; sha: string; limit: number }], HeadRow>(
+      `SELECT ${HEAD_COLUMNS} FROM heads WHERE state = 'open' AND (upstream_repo_key, head_sha) > (@repo, @sha)
+       ORDER BY upstream_repo_key, head_sha LIMIT @limit`,
+    ),
+    backendHead: db.prepare<[KeyParams], BackendHeadRow>(`SELECT ${BACKEND_HEAD_COLUMNS} FROM backend_heads WHERE ${BACKEND_HEAD_KEY}`),
+    backendHeads: db.prepare<[string, string], BackendHeadRow>(
+      `SELECT ${BACKEND_HEAD_COLUMNS} FROM backend_heads WHERE upstream_repo_key = ? AND head_sha = ? ORDER BY downstream_repo_key`,
+    ),
+    backendHeadOfDispatch: db.prepare<[string, string], BackendHeadRow>(
+      `SELECT ${BACKEND_HEAD_COLUMNS} FROM backend_heads WHERE delivery_id = ? AND downstream_repo_key = ?`,
+    ),
+    putBackendHead: db.prepare(
+      `INSERT INTO backend_heads (upstream_repo_key, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
+         delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json, newest_json, next_seq, frame_hash)
+       VALUES (@repo, @sha, @downstream, @downstreamRepo, @backendName, @level, @deliveryId, @dispatchOutcome,
+         @dispatchReason, @unreported, @countsJson, @newestJson, @nextSeq, @frameHash)
+       ON CONFLICT (upstream_repo_key, head_sha, downstream_repo_key) DO UPDATE SET
+         downstream_repo = excluded.downstream_repo, backend_name = excluded.backend_name, level = excluded.level,
+         delivery_id = excluded.delivery_id, dispatch_outcome = excluded.dispatch_outcome,
+         dispatch_reason = excluded.dispatch_reason, unreported = excluded.unreported, counts_json = excluded.counts_json,
+         newest_json = excluded.newest_json, next_seq = excluded.next_seq, frame_hash = excluded.frame_hash`,
+    ),
+    latestAttempt: db.prepare<[KeyParams & { workflow: string; job: string }], { seq: number; summaryJson: string }>(
+      `SELECT seq, summary_json AS summaryJson FROM job_latest WHERE ${BACKEND_HEAD_KEY} AND workflow_name = @workflow AND job_name = @job`,
+    ),
+    putLatestAttempt: db.prepare(
+      `INSERT INTO job_latest (upstream_repo_key, head_sha, downstream_repo_key, workflow_name, job_name, seq, passed, summary_json)
+       VALUES (@repo, @sha, @downstream, @workflow, @job, @seq, @passed, @summaryJson)
+       ON CONFLICT (upstream_repo_key, head_sha, downstream_repo_key, workflow_name, job_name) DO UPDATE SET
+         seq = excluded.seq, passed = excluded.passed, summary_json = excluded.summary_json`,
+    ),
+    clearLatestAttempts: db.prepare<[KeyParams]>(`DELETE FROM job_latest WHERE ${BACKEND_HEAD_KEY}`),
+    // Not passed first (running, failed, …), then in the order the jobs first reported.
+    listedAttempts: db.prepare<[KeyParams & { limit: number }], { seq: number; summaryJson: string }>(
+      `SELECT seq, summary_json AS summaryJson FROM job_latest WHERE ${BACKEND_HEAD_KEY} ORDER BY passed, seq LIMIT @limit`,
+    ),
+    attemptsBelowSeq: db.prepare<[KeyParams & { below: number }], { seq: number; summaryJson: string }>(
+      `SELECT seq, summary_json AS summaryJson FROM job_latest WHERE ${BACKEND_HEAD_KEY} AND seq < @below ORDER BY seq`,
+    ),
+    checkRun: db.prepare<[string], { githubId: number | null; desiredHash: string }>(
+      "SELECT github_id AS githubId, desired_hash AS desiredHash FROM check_runs WHERE key = ?",
+    ),
+    putCheckRun: db.prepare(
+      `INSERT INTO check_runs (key, upstream_repo_key, head_sha, desired_hash, updated_at) VALUES (@key, @repo, @sha, @hash, @now)
+       ON CONFLICT (key) DO UPDATE SET desired_hash = excluded.desired_hash, updated_at = excluded.updated_at`,
+    ),
+    setCheckRunId: db.prepare<[number, string]>("UPDATE check_runs SET github_id = ? WHERE key = ?"),
+  };
+}
+
+function toHead(row: HeadRow): HeadFacts {
+  const { labelsJson, supersededBy, ...rest } = row;
+  return {
+    ...rest,
+    ...(labelsJson !== null && { labels: JSON.parse(labelsJson) as string[] }),
+    ...(supersededBy !== null && { supersededBy }),
+  };
+}
+
+function toBackendHead(row: BackendHeadRow): StoredBackendHead {
+  const { countsJson, newestJson, dispatchReason, unreported, frameHash, ...rest } = row;
+  return {
+    ...rest,
+    counts: JSON.parse(countsJson) as JobCounts,
+    ...(newestJson !== null && { newest: JSON.parse(newestJson) as LatestAttempt }),
+    ...(dispatchReason !== null && { dispatchReason }),
+    ...(unreported !== null && { unreported }),
+    ...(frameHash !== null && { frameHash }),
+  };
+}
+
+function toAttempt(row: { seq: number; summaryJson: string }): LatestAttempt {
+  return { ...(JSON.parse(row.summaryJson) as JobSummary), seq: row.seq };
+}
+
+export class SqliteFacts {
+  readonly #sql: ReturnType<typeof prepare>;
+
+  constructor(db: Database.Database) {
+    this.#sql = prepare(db);
+  }
+
+  head(key: HeadKey): HeadFacts | undefined {
+    const row = this.#sql.head.get(key.upstreamRepo.toLowerCase(), key.headSha);
+    return row && toHead(row);
+  }
+
+  putHead(head: HeadFacts): void {
+    this.#sql.putHead.run({
+      repo: head.upstreamRepo.toLowerCase(),
+      upstreamRepo: head.upstreamRepo,
+      sha: head.headSha,
+      prNumber: head.prNumber,
+      state: head.state,
+      supersededBy: head.supersededBy ?? null,
+      labelsJson: head.labels === undefined ? null : JSON.stringify(head.labels),
+      stateChangedAt: head.stateChangedAt,
+    });
+  }
+
+  openHeadsOfPr(upstreamRepo: string, prNumber: number): HeadFacts[] {
+    return this.#sql.openHeadsOfPr.all(upstreamRepo.toLowerCase(), prNumber).map(toHead);
+  }
+
+  openHeads(after: HeadKey | undefined, limit: number): HeadFacts[] {
+    return this.#sql.openHeads.all({ repo: after?.upstreamRepo.toLowerCase() ?? "", sha: after?.headSha ?? "", limit }).map(toHead);
+  }
+
+  backendHead(key: BackendHeadKey): StoredBackendHead | undefined {
+    const row = this.#sql.backendHead.get(keyParams(key));
+    return row && toBackendHead(row);
+  }
+
+  backendHeads(key: HeadKey): StoredBackendHead[] {
+    return this.#sql.backendHeads.all(key.upstreamRepo.toLowerCase(), key.headSha).map(toBackendHead);
+  }
+
+  backendHeadOfDispatch(deliveryId: string, downstreamRepo: string): StoredBackendHead | undefined {
+    const row = this.#sql.backendHeadOfDispatch.get(deliveryId, downstreamRepo.toLowerCase());
+    return row && toBackendHead(row);
+  }
+
+  putBackendHead(facts: StoredBackendHead): void {
+    this.#sql.putBackendHead.run({
+      ...keyParams(facts),
+      downstreamRepo: facts.downstreamRepo,
+      backendName: facts.backendName,
+      level: facts.level,
+      deliveryId: facts.deliveryId,
+      dispatchOutcome: facts.dispatchOutcome,
+      dispatchReason: facts.dispatchReason ?? null,
+      unreported: facts.unreported ?? null,
+      countsJson: JSON.stringify(facts.counts),
+      newestJson: facts.newest ? JSON.stringify(facts.newest) : null,
+      nextSeq: facts.nextSeq,
+      frameHash: facts.frameHash ?? null,
+    });
+  }
+
+  latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): LatestAttempt | undefined {
+    const row = this.#sql.latestAttempt.get({ ...keyParams(key), workflow: workflowName, job: jobName });
+    return row && toAttempt(row);
+  }
+
+  putLatestAttempt(key: BackendHeadKey, attempt: LatestAttempt): void {
+    const { seq, ...summary } = attempt;
+    this.#sql.putLatestAttempt.run({
+      ...keyParams(key),
+      workflow: attempt.workflowName,
+      job: attempt.jobName,
+      seq,
+      passed: attempt.status === "completed" && attempt.conclusion === "success" ? 1 : 0,
+      summaryJson: JSON.stringify(summary),
+    });
+  }
+
+  clearLatestAttempts(key: BackendHeadKey): void {
+    this.#sql.clearLatestAttempts.run(keyParams(key));
+  }
+
+  listedAttempts(key: BackendHeadKey, limit: number): LatestAttempt[] {
+    return this.#sql.listedAttempts
+      .all({ ...keyParams(key), limit })
+      .map(toAttempt)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  attemptsBelowSeq(key: BackendHeadKey, below: number): LatestAttempt[] {
+    return this.#sql.attemptsBelowSeq.all({ ...keyParams(key), below }).map(toAttempt);
+  }
+
+  checkRun(key: string): CheckRunRecord | undefined {
+    const row = this.#sql.checkRun.get(key);
+    return row && { desiredHash: row.desiredHash, ...(row.githubId !== null && { githubId: row.githubId }) };
+  }
+
+  putCheckRun(key: string, head: HeadKey, desiredHash: string, now: number): void {
+    this.#sql.putCheckRun.run({ key, repo: head.upstreamRepo.toLowerCase(), sha: head.headSha, hash: desiredHash, now });
+  }
+
+  setCheckRunId(key: string, githubId: number): void {
+    this.#sql.setCheckRunId.run(githubId, key);
+  }
+}
