@@ -32,7 +32,8 @@ import { HudService } from "../src/hud/service.js";
 import { HudWriter } from "../src/hud/writer.js";
 import { createMetrics } from "../src/metrics.js";
 import { DATABASE_FILE, openSqliteStore } from "../src/store/sqlite-store.js";
-import type { DispatchLogEntry, OutboxTaskInput, Store } from "../src/store/store.js";
+import type { OutboxTaskInput, Store } from "../src/store/store.js";
+import type { DispatchLogEntry } from "../src/domain/dispatches.js";
 import { seedJob, UPSTREAM } from "../test/helpers/hud-seed.js";
 
 const MINUTE = 60_000;

@@ -1,5 +1,6 @@
 // Relay load benchmark: the real server in this process against the GitHub stand-in, under callback and
-// webhook load. Prints a markdown table per scenario and writes bench/results/relay-load.json; asserts
+// webhook load from clients on a worker thread of their own (bench/load/remote.ts), so this thread does only
+// the relay's work and the stand-in's. Prints a markdown table per scenario and writes bench/results/relay-load.json; asserts
 // nothing.
 //
 //   npm run bench                                           # builds lib/, then the full run (~5 minutes)
@@ -14,11 +15,12 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { closedLoop, steadyRate, type LoopResult, type Send } from "./load/drivers.js";
+import type { LoopResult } from "./load/drivers.js";
+import { runLoad, type LoadJob, type RemoteResult } from "./load/remote.js";
 import { errorList, note, table, writeJson } from "./load/report.js";
-import { backendRepo, callbackToken, deliverPr, dispatchTickets, nthReport, postCallback, prWebhook, startLoadRig, type CallbackRig, type RigSetup } from "./load/rig.js";
+import { backendRepo, callbackToken, dispatchTickets, prTemplate, startLoadRig, WEBHOOK_SECRET, type CallbackRig, type RigSetup } from "./load/rig.js";
 import { sampleRss } from "./load/rss.js";
-import { LatencyRecorder, summarize, timed } from "./load/stats.js";
+import { summarize } from "./load/stats.js";
 import { seedHistory } from "./seed-history.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } }, strict: true });
@@ -48,6 +50,16 @@ setTimeout(() => {
 
 const ms = (value: number) => value.toFixed(1);
 const loopFigures = (result: LoopResult) => ({ ...result.recorder.summary(), perSecond: Math.round(result.perSecond) });
+const perRequest = (totalMs: number | null, result: LoopResult) => (totalMs === null ? null : Number((totalMs / Math.max(1, result.recorder.latencies.length)).toFixed(3)));
+/** What the relay's thread (this one) spent per request of `result`, and how busy it was. */
+const relayFigures = (result: RemoteResult) => ({
+  threadBusyMsPer: perRequest(result.relayThread.activeMs, result),
+  threadCpuMsPer: perRequest(result.relayThread.cpuMs, result),
+  processCpuMsPer: perRequest(result.relayThread.processCpuMs, result),
+  workerBusyMsPer: perRequest(result.relayThread.workerActiveMs, result),
+  threadUtilization: Number(result.relayThread.utilization.toFixed(2)),
+});
+const ms3 = (value: number | null) => (value === null ? "n/a" : value.toFixed(2));
 
 /** Runs `work` on a fresh rig, closing it (bounded) whatever happens; also returns the peak RSS. */
 async function withRig<T>(setup: RigSetup, work: (rig: CallbackRig) => Promise<T>): Promise<T & { rssMiB: number }> {
@@ -62,35 +74,49 @@ async function withRig<T>(setup: RigSetup, work: (rig: CallbackRig) => Promise<T
   }
 }
 
-/** Callback clients for backend 0, each on its own freshly dispatched PR (opened from `firstPr` on). */
-async function callbackClients(rig: CallbackRig, clients: number, firstPr: number): Promise<Send> {
+/** A closed loop of callback clients for backend 0, each on its own freshly dispatched PR (opened from `firstPr` on). */
+async function callbackClients(rig: CallbackRig, clients: number, firstPr: number, seconds: number): Promise<LoadJob> {
   const tickets = await dispatchTickets(rig, backendRepo(0), clients, firstPr);
   const token = await callbackToken(rig, backendRepo(0));
-  return (client, seq) => postCallback(rig, token, nthReport(tickets[client]!, client, seq));
+  return { kind: "callbacks", relayUrl: rig.relay.url, token, tickets, durationMs: seconds * 1000 };
 }
 
 /** PR webhooks at a steady rate: opened, then a synchronize of the same PR, each with a new head. */
-function webhookLoad(rig: CallbackRig, seconds: number, firstPr: number): Promise<LoopResult> {
-  return steadyRate(WEBHOOKS_PER_SECOND, WEBHOOKS_PER_SECOND * seconds, (seq) =>
-    deliverPr(rig, prWebhook(firstPr + Math.floor(seq / 2), seq % 2 === 0 ? "opened" : "synchronize")),
-  );
+function webhookLoad(rig: CallbackRig, seconds: number, firstPr: number): Promise<RemoteResult> {
+  const count = WEBHOOKS_PER_SECOND * seconds;
+  return runLoad({ kind: "webhooks", relayUrl: rig.relay.url, secret: WEBHOOK_SECRET, template: prTemplate(), perSecond: WEBHOOKS_PER_SECOND, count, firstPr });
 }
 
 async function callbackThroughput() {
   const runs = await withRig({ downstreams: 1 }, async (rig) => {
     const results = [];
     for (const [i, clients] of SIZES.clients.entries()) {
-      const result = await closedLoop(clients, SIZES.callbackSeconds * 1000, await callbackClients(rig, clients, 1 + i * 100));
-      results.push({ clients, ...loopFigures(result), jobsPerHead: Math.ceil(result.recorder.latencies.length / clients / 2) });
+      const job = await callbackClients(rig, clients, 1 + i * 100, SIZES.callbackSeconds);
+      const githubBefore = rig.github.requests.length;
+      const result = await runLoad(job);
+      const githubPer = (rig.github.requests.length - githubBefore) / Math.max(1, result.recorder.latencies.length);
+      results.push({
+        clients,
+        ...loopFigures(result),
+        ...relayFigures(result),
+        githubRequestsPer: Number(githubPer.toFixed(2)),
+        jobsPerHead: Math.ceil(result.recorder.latencies.length / clients / 2),
+      });
     }
     return { results };
   });
   table(
     `1. Callback throughput (closed loop, ${SIZES.callbackSeconds} s per row, one L4 backend, one PR per client)`,
-    ["clients", "callbacks/s", "p50 ms", "p99 ms", "max ms", "callbacks", "jobs per head", "errors"],
-    runs.results.map((r) => [r.clients, r.perSecond, ms(r.p50), ms(r.p99), ms(r.max), r.count, `~${r.jobsPerHead}`, errorList(r.errors)]),
+    ["clients", "callbacks/s", "p50 ms", "p99 ms", "max ms", "callbacks", "jobs per head", "relay thread CPU ms/cb", "relay thread busy ms/cb", "relay thread busy %", "process CPU ms/cb", "client thread busy ms/cb", "GitHub requests/cb", "errors"],
+    runs.results.map((r) => [
+      r.clients, r.perSecond, ms(r.p50), ms(r.p99), ms(r.max), r.count, `~${r.jobsPerHead}`,
+      ms3(r.threadCpuMsPer), ms3(r.threadBusyMsPer), Math.round(r.threadUtilization * 100), ms3(r.processCpuMsPer), ms3(r.workerBusyMsPer), r.githubRequestsPer, errorList(r.errors),
+    ]),
   );
-  note(`peak RSS ${runs.rssMiB} MiB`);
+  note(
+    `peak RSS ${runs.rssMiB} MiB. Clients run on a worker thread; "relay thread" is the main thread (the relay plus the GitHub stand-in and OIDC issuer): ` +
+      `CPU from /proc (10 ms ticks), busy = event-loop active time (synchronous SQLite included); process CPU adds the client thread, libuv and V8 helpers.`,
+  );
   return runs;
 }
 
@@ -126,19 +152,28 @@ async function historySize() {
     runs.push(
       await withRig({ downstreams: HISTORY_LOAD.downstreams, dataDir }, async (rig) => {
         // Tickets first, while GitHub still answers at once.
-        const send = await callbackClients(rig, HISTORY_LOAD.clients, 1);
+        const job = await callbackClients(rig, HISTORY_LOAD.clients, 1, HISTORY_LOAD.callbackSeconds);
         rig.github.setDelay("*", /.*/, GITHUB_DELAY_MS);
         const webhooks = await webhookLoad(rig, HISTORY_LOAD.webhookSeconds, 1000);
-        const callbacks = await closedLoop(HISTORY_LOAD.clients, HISTORY_LOAD.callbackSeconds * 1000, send);
-        return { rows, seedSeconds: Number(seedSeconds.toFixed(1)), fileMiB, webhooks: loopFigures(webhooks), callbacks: loopFigures(callbacks) };
+        const callbacks = await runLoad(job);
+        return {
+          rows,
+          seedSeconds: Number(seedSeconds.toFixed(1)),
+          fileMiB,
+          webhooks: loopFigures(webhooks),
+          callbacks: { ...loopFigures(callbacks), ...relayFigures(callbacks) },
+        };
       }),
     );
     rmSync(dataDir, { recursive: true, force: true });
   }
   table(
     `3. History size (${HISTORY_LOAD.downstreams} backends; webhooks ${WEBHOOKS_PER_SECOND}/s for ${HISTORY_LOAD.webhookSeconds} s, GitHub after ${GITHUB_DELAY_MS} ms; then ${HISTORY_LOAD.clients} callback clients for ${HISTORY_LOAD.callbackSeconds} s)`,
-    ["history rows", "seeding s", "file MiB", "webhook p50 ms", "webhook p99 ms", "callback p50 ms", "callback p99 ms", "callbacks/s", "peak RSS MiB", "errors"],
-    runs.map((r) => [r.rows, r.seedSeconds, r.fileMiB, ms(r.webhooks.p50), ms(r.webhooks.p99), ms(r.callbacks.p50), ms(r.callbacks.p99), r.callbacks.perSecond, r.rssMiB, errorList({ ...r.webhooks.errors, ...r.callbacks.errors })]),
+    ["history rows", "seeding s", "file MiB", "webhook p50 ms", "webhook p99 ms", "callback p50 ms", "callback p99 ms", "callbacks/s", "relay thread CPU ms/cb", "peak RSS MiB", "errors"],
+    runs.map((r) => [
+      r.rows, r.seedSeconds, r.fileMiB, ms(r.webhooks.p50), ms(r.webhooks.p99), ms(r.callbacks.p50), ms(r.callbacks.p99), r.callbacks.perSecond,
+      ms3(r.callbacks.threadCpuMsPer), r.rssMiB, errorList({ ...r.webhooks.errors, ...r.callbacks.errors }),
+    ]),
   );
   return { runs };
 }
@@ -147,8 +182,7 @@ async function jobsOnOneHead() {
   const result = await withRig({ downstreams: 1 }, async (rig) => {
     const [ticket] = await dispatchTickets(rig, backendRepo(0), 1, 1);
     const token = await callbackToken(rig, backendRepo(0));
-    const recorder = new LatencyRecorder();
-    for (let seq = 0; seq < 2 * SIZES.jobs; seq++) await timed(recorder, () => postCallback(rig, token, nthReport(ticket!, 0, seq)));
+    const { recorder } = await runLoad({ kind: "reports", relayUrl: rig.relay.url, token, ticket: ticket!, count: 2 * SIZES.jobs });
     return { first: summarize(recorder.latencies.slice(0, 100)), last: summarize(recorder.latencies.slice(-100)), all: recorder.summary() };
   });
   table(

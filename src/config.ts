@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { isRepoSlug } from "./github/repo-name.js";
-import { describeIssues } from "./schemas/describe-issues.js";
+import { describeIssues } from "./validation/describe-issues.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

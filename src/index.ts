@@ -5,12 +5,13 @@ import { ConfigError, loadConfig, type RelayConfig } from "./config.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
+import { startRelayJobs } from "./scheduler/jobs.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
-import { downstreamWebhookReceivers } from "./github/downstream-webhooks.js";
+import { downstreamWebhookReceivers } from "./installations/downstream-webhooks.js";
 import { createMetrics, observeWebhookBodies } from "./metrics.js";
 import { ByteBudget } from "./http/byte-budget.js";
-import { webhookRoute, type WebhookReceiver } from "./server/webhook-route.js";
+import { webhookRoute, type WebhookReceiver } from "./http/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { handleUpstreamEvents } from "./upstream/handlers.js";
@@ -105,8 +106,11 @@ export function createApp(deps: AppDependencies = {}) {
       readiness.dispatch = () => running.readiness();
       readiness.hud = () => hud.readiness();
       running.start();
+      // The jobs log under the dispatch logger's name, as they did when they ran inside the dispatch service.
+      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }) });
       hud.start();
       const stop = async () => {
+        jobs.stop();
         await running.stop();
         await hud.stop();
       };

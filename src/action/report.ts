@@ -10,7 +10,7 @@ import {
   parseCallbackBody,
   type CallbackBody,
 } from "../callback/schema.js";
-import { capLength, TRUNCATION_NOTE } from "../checks/text-limits.js";
+import { capLength, TRUNCATION_NOTE } from "../github/text-limits.js";
 import { parseRetryAfter } from "../dispatch/retry-policy.js";
 import { nodeFileSystem, type FileSystem } from "./files.js";
 import { ActionInputError, escapeCommandData, getBooleanInput, getInput, type Env } from "./inputs.js";

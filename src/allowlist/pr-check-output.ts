@@ -1,5 +1,5 @@
 // Pure rendering of the `allowlist / validate` check run on config-repo pull requests.
-import { capText } from "../checks/text-limits.js";
+import { capText } from "../github/text-limits.js";
 import { formatDiffMarkdown, type AllowlistDiff } from "./diff.js";
 import { formatIssue } from "./parse.js";
 import { LEVELS, type Allowlist, type AllowlistIssue } from "./types.js";

@@ -1,6 +1,6 @@
 // Validates the allowlist as changed by a config-repo pull request and posts `allowlist / validate`.
 import type { Logger } from "pino";
-import { ANNOTATIONS_PER_REQUEST } from "../checks/text-limits.js";
+import { ANNOTATIONS_PER_REQUEST } from "../github/text-limits.js";
 import type { GitHubClient } from "../github/client.js";
 import { readRepoFile } from "../github/contents.js";
 import { diffAllowlists } from "./diff.js";

@@ -123,37 +123,6 @@ export function reportFingerprint(body: CallbackBody): string {
   return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
 }
 
-/**
- * Roll-up order for a backend's aggregate check run, worst first. Every "did not pass" conclusion outranks
- * neutral, which outranks success. `skipped` ranks lowest: like a GitHub workflow run whose skipped jobs
- * do not change its success, an aggregate is `skipped` only when every job was skipped.
- */
-export const CONCLUSION_PRECEDENCE = [
-  "failure",
-  "timed_out",
-  "cancelled",
-  "action_required",
-  "neutral",
-  "success",
-  "skipped",
-] as const;
-
-/**
- * The aggregate conclusion of completed jobs: the worst by CONCLUSION_PRECEDENCE. A conclusion GitHub does not
- * accept (e.g. "stale", "startup_failure") counts as "failure", so the aggregate never shows green for it.
- * Throws on an empty list: "no job reported" is the caller's decision (the sweeper's timed_out), never a
- * default that could pass a required check.
- */
-export function worstConclusion(conclusions: readonly string[]): string {
-  if (conclusions.length === 0) throw new RangeError("worstConclusion needs at least one conclusion");
-  let worst = CONCLUSION_PRECEDENCE.length - 1;
-  for (const conclusion of conclusions) {
-    const rank = (CONCLUSION_PRECEDENCE as readonly string[]).indexOf(conclusion);
-    worst = Math.min(worst, rank === -1 ? 0 : rank);
-  }
-  return CONCLUSION_PRECEDENCE[worst] as string;
-}
-
 function duration(from: number | undefined, to: number | undefined): number | undefined {
   if (from === undefined || to === undefined) return undefined;
   const ms = to - from;

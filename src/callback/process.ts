@@ -4,13 +4,13 @@
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
-import { resultRow } from "../hud/result-row.js";
+import { resultRow } from "./result-row.js";
 import type { StoredJob } from "../domain/jobs.js";
 import type { StateSettings } from "../state/context.js";
 import { recordJob } from "../state/reports.js";
 import type { Store } from "../store/store.js";
 import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
-import type { CommitChecker } from "../upstream/commit-check.js";
+import type { CommitChecker } from "../installations/commit-check.js";
 import type { CallbackOutcome } from "./audit.js";
 import type { OidcIdentity } from "./oidc.js";
 import type { CallbackBody } from "./schema.js";

@@ -7,8 +7,8 @@
 import { z } from "zod";
 import { MAX_TICKET_LENGTH } from "../dispatch/ticket.js";
 import { UINT32_MAX, uint32 } from "../hud/column-types.js";
-import type { SchemaEntry } from "../schemas/export.js";
-import { wellFormed } from "../schemas/well-formed.js";
+import type { SchemaEntry } from "../validation/schema-entry.js";
+import { wellFormed } from "../validation/well-formed.js";
 
 export const CALLBACK_SCHEMA_VERSION = 1;
 

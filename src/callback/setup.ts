@@ -8,13 +8,13 @@ import type { Route } from "../http/router.js";
 import { SlidingWindowLimiter } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
-import type { CommitChecker } from "../upstream/commit-check.js";
+import type { CommitChecker } from "../installations/commit-check.js";
 import { CallbackAuditLog } from "./audit-log.js";
 import { callbackAuditRoute } from "./audit-route.js";
 import { createOidcVerifier } from "./oidc.js";
 import { processCallback } from "./process.js";
 import { callbackRoute } from "./route.js";
-import { callbackSettings } from "./settings.js";
+import { callbackSettings } from "../state/settings.js";
 
 export interface CallbackWiring {
   config: RelayConfig;

@@ -4,16 +4,11 @@
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { StoredJob } from "../domain/jobs.js";
-import { resultRow } from "../hud/result-row.js";
-import type { StateSettings } from "../state/context.js";
+import { resultRow } from "./result-row.js";
+import type { SweepSettings } from "../state/settings.js";
 import { recordJob, recordUnreported } from "../state/reports.js";
 import type { Store } from "../store/store.js";
 import type { CallbackBody } from "./schema.js";
-
-export interface SweepSettings extends StateSettings {
-  jobTimeoutMs: number;
-  startTimeoutMs: number;
-}
 
 /** Fingerprint of the relay's own timeout, so the record says who completed the job. */
 export const RELAY_TIMEOUT_FINGERPRINT = "relay:timed_out";

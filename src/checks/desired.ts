@@ -6,12 +6,11 @@
 // is a special case elsewhere.
 import { labelFor, showsCheckRun, UNLISTED_POLICY } from "../allowlist/policy.js";
 import type { AllowlistEntry } from "../allowlist/types.js";
-import type { CallbackBody } from "../callback/schema.js";
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
-import type { GitHubRequest } from "../store/store.js";
+import type { GitHubRequest } from "../domain/github-request.js";
 import { queuedAggregateRequest } from "./aggregate.js";
-import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckRequest, shownConclusion, type CheckContext, type CheckSettings } from "./job-checks.js";
+import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckRequest, shownConclusion, type CheckContext, type CheckSettings, type JobReport } from "./job-checks.js";
 
 export interface DesiredCheckSettings extends CheckSettings {
   /** Prefix of label-only backends' PR labels (RELAY_LABEL_PREFIX). */
@@ -75,7 +74,7 @@ export function desiredJobCheck(
 ): GitHubRequest | undefined {
   const context = contextOf(view, settings);
   if (!hasOwnCheckRun(context, job)) return undefined;
-  const natural = jobCheckRequest(context, job, job.report as unknown as CallbackBody);
+  const natural = jobCheckRequest(context, job, job.report as unknown as JobReport);
   return finalState(view.head, visibility(view, settings.labelPrefix, aggregateWritten), natural, written);
 }
 

@@ -4,12 +4,10 @@
 // the upstream installation's one write budget, which a backend reporting hundreds of jobs would spend
 // for everyone. Jobs past the cap count in the aggregate and show on the HUD.
 import type { AllowlistEntry } from "../allowlist/types.js";
-import type { CallbackBody } from "../callback/schema.js";
-import { worstConclusion } from "../callback/lifecycle.js";
 import type { JobCounts, JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
-import type { GitHubRequest } from "../store/store.js";
-import { aggregateCheckName } from "./aggregate.js";
-import { capText } from "./text-limits.js";
+import type { GitHubRequest } from "../domain/github-request.js";
+import { aggregateCheckName, worstConclusion } from "./aggregate.js";
+import { capText } from "../github/text-limits.js";
 
 const SHOWN_FAILED_TESTS = 50;
 /** Jobs listed in the aggregate's table; the counts in its title always cover every job. */
@@ -31,6 +29,17 @@ export interface CheckContext {
   hudUrl: string;
   /** Most jobs per (backend, head) shown as check runs of their own; 0 shows the aggregate only. */
   maxJobChecks: number;
+}
+
+/** What a job's check run shows of its last report: the fields of a callback body (src/callback/schema.ts) it renders. */
+export interface JobReport {
+  workflow: { name: string; url: string };
+  job: { name: string; url?: string };
+  summary?: string;
+  failure_kind?: string;
+  tests?: { total: number; passed: number; failed: number; skipped: number; errors?: number };
+  failed_tests?: readonly string[];
+  artifact_url?: string;
 }
 
 export interface CheckSettings {
@@ -73,7 +82,7 @@ export function hasOwnCheckRun(context: CheckContext, job: Pick<LatestAttempt, "
   return job.seq < context.maxJobChecks;
 }
 
-export function jobCheckRequest(context: CheckContext, job: StoredJob, body: CallbackBody): GitHubRequest {
+export function jobCheckRequest(context: CheckContext, job: StoredJob, body: JobReport): GitHubRequest {
   const [owner, repo] = context.upstreamRepo.split("/");
   const completed = job.status === "completed";
   return {
@@ -148,13 +157,13 @@ export function shownConclusion(context: CheckContext, conclusion: string): stri
   return conclusion;
 }
 
-function jobTitle(job: StoredJob, body: CallbackBody): string {
+function jobTitle(job: StoredJob, body: JobReport): string {
   const tests = body.tests;
   const counts = tests ? ` — ${tests.passed} passed, ${tests.failed} failed, ${tests.skipped} skipped` : "";
   return job.status === "completed" ? `${job.conclusion ?? "completed"}${counts}` : `running${counts}`;
 }
 
-function jobSummary(context: CheckContext, job: StoredJob, body: CallbackBody): string {
+function jobSummary(context: CheckContext, job: StoredJob, body: JobReport): string {
   const parts = [`\`${context.entry.repo}\` (${context.entry.level}) · workflow **${body.workflow.name}**, attempt ${job.runAttempt}`];
   if (body.tests) {
     const { total, passed, failed, skipped, errors } = body.tests;

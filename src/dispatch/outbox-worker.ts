@@ -8,8 +8,9 @@ import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { GitHubRequest, OutboxTask, Store } from "../store/store.js";
-import type { InstallationDirectory } from "../upstream/installations.js";
+import type { OutboxTask, Store } from "../store/store.js";
+import type { GitHubRequest } from "../domain/github-request.js";
+import type { InstallationDirectory } from "../installations/directory.js";
 import { backoffDelay, classifyFailure, installationPause } from "./retry-policy.js";
 import { FairShare } from "./fair-share.js";
 import { InstallationPauses, primaryLimitPauseUntil, type PauseReason } from "../limits/installation-pause.js";
@@ -77,6 +78,9 @@ export class OutboxWorker {
   readonly #inFlight = new Map<number, Promise<void>>();
   readonly #fairShare = new FairShare();
   readonly #pauses = new InstallationPauses();
+  #lookScheduled = false;
+  /** Installations looked up during the current look at the store (#pump), by lower-cased repo. */
+  #installationsSeen: Map<string, number | undefined> | undefined;
   /** Answered by GitHub, outcome not yet in the store: never picked again while here. */
   readonly #unrecorded = new Map<number, Recording>();
   #storeFailure: { since: number; error: string; retries: number } | undefined;
@@ -90,7 +94,8 @@ export class OutboxWorker {
 
   start(): void {
     this.#running = true;
-    this.notify();
+    // The first look is made at once: a store that fails at startup shows in readiness right away.
+    this.#pumpUntilSettled();
   }
 
   /** Stops taking new work and waits for the requests in flight to finish and be recorded. */
@@ -106,11 +111,20 @@ export class OutboxWorker {
     );
   }
 
-  /** New work was stored or a slot freed up: look at the store now. */
+  /**
+   * New work was stored or a slot freed up: look at the store on the next turn of the event loop. The
+   * calls of one turn (a burst of callbacks, a batch of answers from GitHub) share one look, which
+   * reads a window of due tasks: looking once per call made the worker's reads grow with the backlog
+   * times the event rate.
+   */
   notify(): void {
     // While the store fails, only the store retry looks at it again.
-    if (!this.#running || this.#storeFailure) return;
-    this.#pumpUntilSettled();
+    if (!this.#running || this.#storeFailure || this.#lookScheduled) return;
+    this.#lookScheduled = true;
+    setImmediate(() => {
+      this.#lookScheduled = false;
+      if (this.#running && !this.#storeFailure) this.#pumpUntilSettled();
+    });
   }
 
   /** Set while the worker is paused because the store fails. */
@@ -157,18 +171,24 @@ export class OutboxWorker {
     // Installation → when it may write again (paused, or out of budget), left out of later fetches.
     const waiting = this.#pauses.active(now);
     const passed = new Set<number>();
-    // Refetch after holding an installation back, so its backlog never hides other installations' work.
-    for (let progress = true; progress && this.#inFlight.size < concurrency; ) {
-      progress = false;
-      const due = store.dueTasks(now, DUE_WINDOW, {
-        excludeIds: [...this.#busyIds(), ...passed],
-        excludeInstallations: [...waiting.keys()],
-      });
-      for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
-        if (this.#inFlight.size >= concurrency) break;
-        passed.add(task.id);
-        progress = this.#consider(task, now, waiting) || progress;
+    // One lookup per repo per look, not one per due task and use.
+    this.#installationsSeen = new Map();
+    try {
+      // Refetch after holding an installation back, so its backlog never hides other installations' work.
+      for (let progress = true; progress && this.#inFlight.size < concurrency; ) {
+        progress = false;
+        const due = store.dueTasks(now, DUE_WINDOW, {
+          excludeIds: [...this.#busyIds(), ...passed],
+          excludeInstallations: [...waiting.keys()],
+        });
+        for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
+          if (this.#inFlight.size >= concurrency) break;
+          passed.add(task.id);
+          progress = this.#consider(task, now, waiting) || progress;
+        }
       }
+    } finally {
+      this.#installationsSeen = undefined;
     }
     this.#arm(waiting);
   }
@@ -201,7 +221,13 @@ export class OutboxWorker {
   }
 
   #installationOf(task: OutboxTask): number | undefined {
-    return task.installationId ?? this.options.installations.cachedId(task.repo);
+    if (task.installationId !== undefined) return task.installationId;
+    const seen = this.#installationsSeen;
+    const key = task.repo.toLowerCase();
+    if (seen?.has(key)) return seen.get(key);
+    const id = this.options.installations.cachedId(task.repo);
+    seen?.set(key, id);
+    return id;
   }
 
   /** Tasks share a budget per installation; one not resolved yet is grouped by its repo. */

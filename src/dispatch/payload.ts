@@ -7,7 +7,7 @@ import { BackendNameSchema } from "../allowlist/schema.js";
 import { LEVELS } from "../allowlist/types.js";
 import type { Level } from "../allowlist/types.js";
 import { RepoSlugSchema } from "../github/repo-name.js";
-import { describeIssues } from "../schemas/describe-issues.js";
+import { describeIssues } from "../validation/describe-issues.js";
 import { MAX_TICKET_LENGTH } from "./ticket.js";
 
 export const MAX_LABELS = 50;

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { LEVELS } from "../allowlist/types.js";
 import type { Level } from "../allowlist/types.js";
 import { isRepoSlug } from "../github/repo-name.js";
-import { describeIssues } from "../schemas/describe-issues.js";
+import { describeIssues } from "../validation/describe-issues.js";
 
 export const TICKET_ISSUER = "cross-repo-ci-relay";
 export const TICKET_AUDIENCE = "cross-repo-ci-relay/callback";

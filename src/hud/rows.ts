@@ -3,8 +3,8 @@
 // that does not match is refused here, with the reason, and never sent. Whatever wrote the row (callbacks,
 // webhooks' PR titles and authors), its strings leave here well-formed and its numbers fit their columns.
 import { z } from "zod";
-import { describeIssues } from "../schemas/describe-issues.js";
-import { wellFormed } from "../schemas/well-formed.js";
+import { describeIssues } from "../validation/describe-issues.js";
+import { wellFormed } from "../validation/well-formed.js";
 import type { HudTarget } from "../store/store.js";
 import { UINT32_MAX, uint32 } from "./column-types.js";
 

@@ -7,14 +7,7 @@ import { z } from "zod";
 import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
 import { BackendViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
-
-export interface SchemaEntry {
-  /** File name under docs/schemas/; also names the schema's `$id`. */
-  file: string;
-  schema: z.ZodType;
-  title: string;
-  description: string;
-}
+import type { SchemaEntry } from "../validation/schema-entry.js";
 
 export const SCHEMAS: readonly SchemaEntry[] = [
   {

@@ -4,7 +4,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { ApplicationFunctionOptions } from "probot";
 import type { Logger } from "pino";
 import { sendJson } from "../http/router.js";
-import { logAccess } from "./access-log.js";
+import { logAccess } from "../http/access-log.js";
 
 export type Handler = Parameters<ApplicationFunctionOptions["addHandler"]>[0];
 

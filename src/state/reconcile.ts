@@ -8,7 +8,8 @@ import { desiredAggregate, desiredJobCheck, retiredJobCheck, visibility, type Ba
 import { jobCheckKey, LISTED_JOBS } from "../checks/job-checks.js";
 import type { HeadFacts } from "../domain/heads.js";
 import type { LatestAttempt, StoredJob } from "../domain/jobs.js";
-import type { GitHubRequest, StoredBackendHead, Store } from "../store/store.js";
+import type { StoredBackendHead, Store } from "../store/store.js";
+import type { GitHubRequest } from "../domain/github-request.js";
 import type { StateContext } from "./context.js";
 
 /** A job whose latest attempt just changed: its own check run is recomputed even when the frame did not change. */

@@ -268,6 +268,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- One backend on one PR head: its latest dispatch, and its jobs counted (kept by each report).
       CREATE TABLE backend_heads (
         upstream_repo_key   TEXT NOT NULL,
+        upstream_repo       TEXT NOT NULL,
         head_sha            TEXT NOT NULL,
         downstream_repo_key TEXT NOT NULL,
         downstream_repo     TEXT NOT NULL,
@@ -322,9 +323,9 @@ export const MIGRATIONS: readonly Migration[] = [
             max(d.created_at))
         FROM dispatch_log d WHERE d.event = 'pull_request' AND d.pr_number IS NOT NULL
         GROUP BY lower(d.upstream_repo), d.head_sha;
-      INSERT INTO backend_heads (upstream_repo_key, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
+      INSERT INTO backend_heads (upstream_repo_key, upstream_repo, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
           delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json)
-        SELECT lower(upstream_repo), head_sha, downstream_repo_key, downstream_repo, backend_name, level, delivery_id, outcome,
+        SELECT lower(upstream_repo), upstream_repo, head_sha, downstream_repo_key, downstream_repo, backend_name, level, delivery_id, outcome,
           CASE WHEN outcome IN ('failed', 'dead') THEN reason END,
           CASE WHEN outcome = 'sent' AND reason IN ('never_reported', 'reports_not_expected') THEN reason END,
           '{"jobs":0,"running":0,"conclusions":{}}'

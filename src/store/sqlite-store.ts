@@ -3,7 +3,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { z } from "zod";
 import { migrate } from "./migrations.js";
 import { SqliteFacts } from "./sqlite/facts.js";
 import { GroupCommit } from "./sqlite/group-commit.js";
@@ -17,13 +16,9 @@ import type {
   StoredBackendHead,
   CallbackOutcomeCount,
   DeliveryRecord,
-  DispatchLogEntry,
-  DispatchOutcome,
-  GitHubRequest,
   HudQueueStats,
   HudTarget,
   InstallationRecord,
-  JobKey,
   OutboxStats,
   OutboxTask,
   OutboxTaskInput,
@@ -31,12 +26,13 @@ import type {
   QueuedHudRow,
   RetentionPolicy,
   Store,
-  StoredJob,
   TaskExclusion,
   TaskKind,
-  UnreportedReason,
 } from "./store.js";
 import { REDELIVERY_WINDOW_MS } from "./store.js";
+import type { DispatchLogEntry, DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
+import type { GitHubRequest } from "../domain/github-request.js";
+import type { JobKey, StoredJob } from "../domain/jobs.js";
 
 export const DATABASE_FILE = "relay.sqlite";
 
@@ -48,6 +44,8 @@ type Row<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefin
 
 type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
   requestJson: string;
+  /** 1 when request_json is a request (JSON with a non-empty `route` and a `params` object), checked by SQLite. */
+  readable: number;
   dispatchDeliveryId: string | null;
   dispatchRepo: string | null;
 };
@@ -68,6 +66,9 @@ interface LogChange {
 }
 
 const TASK_COLUMNS = `id, key, kind, repo, version, installation_id AS installationId, request_json AS requestJson,
+  CASE WHEN json_valid(request_json) THEN coalesce(json_type(request_json, '$.route') = 'text'
+    AND length(json_extract(request_json, '$.route')) > 0 AND json_type(request_json, '$.params') = 'object', 0)
+    ELSE 0 END AS readable,
   dispatch_delivery_id AS dispatchDeliveryId, dispatch_repo AS dispatchRepo, attempts,
   created_at AS createdAt, next_attempt_at AS nextAttemptAt, last_error AS lastError`;
 const LOG_COLUMNS = `delivery_id AS deliveryId, downstream_repo AS downstreamRepo, upstream_repo AS upstreamRepo,
@@ -350,21 +351,14 @@ function logParams(entry: DispatchLogEntry) {
   };
 }
 
-const GitHubRequestSchema = z.object({ route: z.string().min(1), params: z.record(z.string(), z.unknown()) });
-
-function parseRequest(json: string): GitHubRequest | undefined {
-  try {
-    return GitHubRequestSchema.safeParse(JSON.parse(json)).data;
-  } catch {
-    return undefined;
-  }
-}
-
 /** undefined when the stored request is unreadable. */
-function toTask({ requestJson, dispatchDeliveryId, dispatchRepo, ...rest }: TaskRow): OutboxTask | undefined {
-  const request = parseRequest(requestJson);
-  if (!request) return undefined;
-  const task: OutboxTask = { ...fromRow<Omit<OutboxTask, "request" | "dispatch">>(rest), request };
+function toTask({ requestJson, readable, dispatchDeliveryId, dispatchRepo, ...rest }: TaskRow): OutboxTask | undefined {
+  if (!readable) return undefined;
+  const task = fromRow<Omit<OutboxTask, "request" | "dispatch">>(rest) as OutboxTask;
+  // Parsed on first use: the outbox reads a window of due tasks to pick a few, and a dispatch's request
+  // (payload and ticket) is most of its row. SQLite checked its shape above.
+  let request: GitHubRequest | undefined;
+  Object.defineProperty(task, "request", { enumerable: true, configurable: true, get: () => (request ??= JSON.parse(requestJson) as GitHubRequest) });
   if (dispatchDeliveryId !== null && dispatchRepo !== null) {
     task.dispatch = { deliveryId: dispatchDeliveryId, downstreamRepo: dispatchRepo };
   }
@@ -699,7 +693,11 @@ export class SqliteStore implements Store {
     return pruned;
   }
 
+  /** Commits what is queued for group commit, then closes the connection; later transactions reject. */
   close(): void {
+    if (!this.#db.open) return;
+    this.#commits.flushNow();
+    void this.#commits.close();
     this.#db.close();
   }
 }

@@ -5,10 +5,9 @@
 
 import type { DispatchLogEntry, UnreportedReason } from "../domain/dispatches.js";
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
+import type { GitHubRequest } from "../domain/github-request.js";
 import type { JobKey, LatestAttempt, StoredJob } from "../domain/jobs.js";
 
-export type { DispatchLogEntry, DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
-export type { JobKey, JobSummary, StoredJob } from "../domain/jobs.js";
 
 export type TaskKind = "dispatch" | "check_run";
 
@@ -26,12 +25,6 @@ export interface RetentionPolicy {
 export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "heads" | "deliveries", number>;
 
 /** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
-export interface GitHubRequest {
-  /** Octokit route, e.g. "POST /repos/{owner}/{repo}/dispatches". */
-  route: string;
-  params: Record<string, unknown>;
-}
-
 export interface OutboxTaskInput {
   /**
    * Idempotency key: a second task with the same key is ignored, whatever the first one's state.

@@ -1,7 +1,7 @@
 // Upstream webhook payloads reduced to the facts the planner needs (pure). Only this module reads
 // Probot's payload shapes for upstream events.
 import type { PullRequestInput } from "../dispatch/payload.js";
-import { toWellFormed } from "../schemas/well-formed.js";
+import { toWellFormed } from "../validation/well-formed.js";
 
 /** A pull_request event: the PR fields the dispatch payload carries, plus what the planner decides on. */
 export interface PullRequestFacts extends PullRequestInput {

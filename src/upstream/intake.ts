@@ -2,9 +2,10 @@
 // dispatch-log row for every target considered. Check runs follow from the stored facts (src/state/).
 import { buildDispatchPayload, type DispatchPayloadInput } from "../dispatch/payload.js";
 import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
-import { capLength } from "../checks/text-limits.js";
+import { capLength } from "../github/text-limits.js";
 import { parseRepoSlug } from "../github/repo-name.js";
-import type { AcceptedWork, DispatchLogEntry, OutboxTaskInput } from "../store/store.js";
+import type { AcceptedWork, OutboxTaskInput } from "../store/store.js";
+import type { DispatchLogEntry } from "../domain/dispatches.js";
 import type { UpstreamEvent } from "./events.js";
 import type { Plan, Target } from "./planner.js";
 

@@ -11,7 +11,7 @@ import { parseRepoSlug } from "../github/repo-name.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches } from "../state/pull-requests.js";
 import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
-import type { InstallationDirectory } from "./installations.js";
+import type { InstallationDirectory } from "../installations/directory.js";
 import { dispatchKey } from "./intake.js";
 
 export type RerequestTarget = { kind: "run"; repo: string; runId: number } | { kind: "dispatch"; deliveryId: string; repo: string };

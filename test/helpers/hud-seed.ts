@@ -2,8 +2,9 @@
 // resultRow + store.putJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
 // markUnreported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
 import type { CallbackBody } from "../../src/callback/schema.js";
-import { resultRow } from "../../src/hud/result-row.js";
-import type { Store, StoredJob } from "../../src/store/store.js";
+import { resultRow } from "../../src/callback/result-row.js";
+import type { Store } from "../../src/store/store.js";
+import type { StoredJob } from "../../src/domain/jobs.js";
 
 export const SEED_NOW = Date.parse("2026-11-20T12:00:00.000Z");
 export const UPSTREAM = "pytorch/pytorch";

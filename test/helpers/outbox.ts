@@ -5,7 +5,7 @@ import { installationClients } from "../../src/github/installation-clients.js";
 import { writeLimiter } from "../../src/limits/sliding-window.js";
 import type { RelayMetrics } from "../../src/metrics.js";
 import type { Store } from "../../src/store/store.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
+import { InstallationDirectory } from "../../src/installations/directory.js";
 import { testLog, testProbot } from "./probot.js";
 
 const HOUR = 3_600_000;

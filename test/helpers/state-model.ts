@@ -13,7 +13,7 @@ import { jobCheckKey } from "../../src/checks/job-checks.js";
 import type { DispatchOutcome, UnreportedReason } from "../../src/domain/dispatches.js";
 import type { BackendHeadFacts, HeadFacts } from "../../src/domain/heads.js";
 import type { JobCounts, LatestAttempt, StoredJob } from "../../src/domain/jobs.js";
-import type { GitHubRequest } from "../../src/store/store.js";
+import type { GitHubRequest } from "../../src/domain/github-request.js";
 
 // ---------------------------------------------------------------------------------------------------
 // In-memory GitHub check runs

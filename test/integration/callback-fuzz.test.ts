@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_CALLBACK_BYTES } from "../../src/callback/route.js";
 import { CHECK_CONCLUSIONS, FAILURE_KINDS } from "../../src/callback/schema.js";
 import { signTicket, ticketKeyId } from "../../src/dispatch/ticket.js";
-import { toWellFormed } from "../../src/schemas/well-formed.js";
+import { toWellFormed } from "../../src/validation/well-formed.js";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";

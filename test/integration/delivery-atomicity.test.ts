@@ -4,7 +4,7 @@
 //
 // The app opens its own SQLite store under DATA_DIR and offers no seam to wrap it, so this test runs the
 // upstream handlers on a Probot instance with a real SQLite store behind a failing wrapper. A rejected
-// `receive` is what the webhook route answers 500 (src/server/webhook-route.ts).
+// `receive` is what the webhook route answers 500 (src/http/webhook-route.ts).
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
@@ -15,7 +15,7 @@ import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { handleUpstreamEvents } from "../../src/upstream/handlers.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
+import { InstallationDirectory } from "../../src/installations/directory.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { testLog, testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";

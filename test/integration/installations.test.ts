@@ -5,7 +5,7 @@ import { installationClients } from "../../src/github/installation-clients.js";
 import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
+import { InstallationDirectory } from "../../src/installations/directory.js";
 import { webhookExample } from "../helpers/fixtures.js";
 import { testLog, testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";

@@ -125,11 +125,12 @@ function dispatchesPerRepo(): Record<string, number> {
 const outcomes = (store: Store) => store.dispatchLog("d1").map((row) => row.outcome);
 const storeFailingGauge = async () => (await metrics.outboxStoreFailing.get()).values[0]?.value;
 
-/** Ten simulated minutes of wake-ups, a timer tick and a notify() each second: no request may start. */
-function wakeForTenMinutes(worker: OutboxWorker): void {
+/** Ten simulated minutes of wake-ups, a timer tick and a notify() (and its look at the store) each second: no request may start. */
+async function wakeForTenMinutes(worker: OutboxWorker): Promise<void> {
   for (let second = 0; second < 600; second++) {
     clock.advance(1000);
     worker.notify();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(worker.inFlight).toBe(0);
   }
 }
@@ -150,7 +151,7 @@ describe("OutboxWorker when the store fails", () => {
     expect(worker.storeFailure()).toMatchObject({ error: "database or disk is full" });
     expect(await storeFailingGauge()).toBe(1);
 
-    wakeForTenMinutes(worker);
+    await wakeForTenMinutes(worker);
     expect(dispatchesPerRepo()).toEqual(accepted);
     expect(outcomes(store)).toEqual(["pending", "pending", "pending", "pending"]);
     // Retried with backoff, not on every wake-up: the first kept outcome per retry, after the two first tries.
@@ -192,7 +193,7 @@ describe("OutboxWorker when the store fails", () => {
     expect(worker.storeFailure()).toMatchObject({ error: "database or disk is full", unrecorded: 0 });
     expect(calls(method)).toBe(1);
 
-    wakeForTenMinutes(worker);
+    await wakeForTenMinutes(worker);
     expect(calls(method)).toBe(1 + RETRIES_IN_TEN_MINUTES);
     expect(await storeFailingGauge()).toBe(1);
 

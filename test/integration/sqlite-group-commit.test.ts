@@ -233,6 +233,16 @@ describe("GroupCommit", () => {
     expect(committedBodies()).toEqual(Array.from({ length: 5 }, (_, index) => `queued ${index}`));
   });
 
+  it("flushNow() commits every queued unit at once, before the drain would have run", async () => {
+    const commits = new GroupCommit(db, { maxBatch: 2 });
+    const queued = Array.from({ length: 3 }, (_, index) => commits.run(insert(`flushed ${index}`)));
+    commits.flushNow();
+    // Visible right away, before any await: nothing is left for the scheduled drain.
+    expect(committedBodies()).toEqual(["flushed 0", "flushed 1", "flushed 2"]);
+    await expect(Promise.all(queued)).resolves.toEqual([1, 2, 3]);
+    expect(commits.batches).toBe(2);
+  });
+
   it("refuses a maxBatch that is not a positive integer", () => {
     expect(() => new GroupCommit(db, { maxBatch: 0 })).toThrow(RangeError);
     expect(() => new GroupCommit(db, { maxBatch: 1.5 })).toThrow(RangeError);

@@ -12,7 +12,7 @@ import { recordJob } from "../../src/state/reports.js";
 import type { StateContext } from "../../src/state/context.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
-import type { StoredJob } from "../../src/store/store.js";
+import type { StoredJob } from "../../src/domain/jobs.js";
 
 const NOW = 1_800_000_000_000;
 const SHA = "abc";

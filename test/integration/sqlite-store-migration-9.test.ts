@@ -213,7 +213,7 @@ describe("migration 9", () => {
     // Latest attempts of d2's jobs: seq by first report, later attempts win, the late older run is ignored.
     const npu = store.backendHead(key)!;
     expect(npu).toMatchObject({
-      upstreamRepo: "up/stream",
+      upstreamRepo: UP,
       backendName: "npu",
       level: "L3",
       unreported: "never_reported",

@@ -1,5 +1,6 @@
-// The SQLite store on a real file: schema migrations, atomic webhook acceptance, the outbox lifecycle
-// mirrored into the dispatch log, installations, and data surviving a crash.
+// The SQLite store on a real file: what is specific to it (schema migrations, pragmas, the schema
+// refusing bad rows, unreadable stored requests, and data surviving a crash). What every Store must do
+// is in the Store contract (test/contract/store-contract.ts, run by sqlite-store-contract.test.ts).
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
@@ -11,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseQueuedRow } from "../../src/hud/rows.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore, openSqliteStore } from "../../src/store/sqlite-store.js";
-import type { AcceptedWork, DeliveryRecord, DispatchLogEntry, OutboxTaskInput, Store } from "../../src/store/store.js";
+import type { AcceptedWork, DeliveryRecord, OutboxTaskInput, Store } from "../../src/store/store.js";
+import type { DispatchLogEntry } from "../../src/domain/dispatches.js";
 
 const NOW = 1_700_000_000_000;
 const UPSTREAM = "pytorch/pytorch";
@@ -61,16 +63,6 @@ function work(deliveryId: string, repos: string[], installationId?: number): Acc
   };
 }
 
-function checkRunTask(sha: string): OutboxTaskInput {
-  return {
-    key: `check:${UPSTREAM}:oot / npu:${sha}`,
-    kind: "check_run",
-    repo: UPSTREAM,
-    installationId: 1,
-    request: { route: "POST /repos/{owner}/{repo}/check-runs", params: { name: "oot / npu", head_sha: sha } },
-  };
-}
-
 let root: string;
 let dir: string;
 let opened: Array<{ close(): void }>;
@@ -97,12 +89,6 @@ function openWithConnection(): { store: SqliteStore; db: Database.Database } {
   const store = new SqliteStore(db);
   opened.push(store);
   return { store, db };
-}
-
-function taskId(store: Store, key: string): number {
-  const task = store.dueTasks(Number.MAX_SAFE_INTEGER, 1000).find((candidate) => candidate.key === key);
-  if (!task) throw new Error(`no pending task ${key}`);
-  return task.id;
 }
 
 describe("opening", () => {
@@ -167,176 +153,17 @@ describe("opening", () => {
 });
 
 describe("acceptDelivery", () => {
-  let store: Store;
-  beforeEach(() => {
-    store = open();
-  });
-
-  it("stores a delivery's tasks and log, then recognises a redelivery of the same payload", () => {
-    expect(store.hasDelivery("d1")).toBe(false);
-    expect(store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW)).toBe("accepted");
-    expect(store.hasDelivery("d1")).toBe(true);
-
-    expect(store.acceptDelivery(delivery("d1"), work("d1", ["gamma/tpu"]), NOW + 1)).toBe("duplicate");
-    expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["acme/npu", "beta/xpu"]);
-    expect(store.dispatchLog("d1").map((entry) => entry.downstreamRepo)).toEqual(["acme/npu", "beta/xpu"]);
-  });
-
-  it("processes the same id with a different payload, still deduplicating tasks by key", () => {
-    store.acceptDelivery(delivery("d1", "hash-1"), work("d1", ["acme/npu"]), NOW);
-    expect(store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["acme/npu", "beta/xpu"]), NOW + 1)).toBe("accepted");
-    expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["acme/npu", "beta/xpu"]);
-    expect(store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["gamma/tpu"]), NOW + 2)).toBe("duplicate");
-  });
-
-  it("ignores a task whose key another delivery already stored", () => {
-    store.acceptDelivery(delivery("d1"), { tasks: [checkRunTask("abc")], log: [] }, NOW);
-    store.acceptDelivery(delivery("d2"), { tasks: [checkRunTask("abc")], log: [] }, NOW + 1);
-    expect(store.outboxStats().pending).toBe(1);
-  });
-
-  it("never resets or repeats a sent dispatch on redelivery, whatever the repo's casing", () => {
-    store.acceptDelivery(delivery("d1", "hash-1"), work("d1", ["acme/npu"]), NOW);
-    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 5 });
-    store.acceptDelivery(delivery("d1", "hash-2"), work("d1", ["ACME/NPU"]), NOW + 10);
-    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 1, sentAt: NOW + 5 })]);
-    expect(store.outboxStats().pending).toBe(0);
-  });
-
-  it("stores nothing when any part of the work is rejected", () => {
+  it("stores nothing when any part of the work breaks a schema constraint", () => {
+    const store = open();
     const bad = work("d1", ["acme/npu", "beta/xpu"]);
     bad.log[1] = logEntry("d1", "beta/xpu", { event: "issues" as "push" });
     expect(() => store.acceptDelivery(delivery("d1"), bad, NOW)).toThrow(/CHECK constraint/);
     expect(store.hasDelivery("d1")).toBe(false);
     expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
   });
-
-  it("returns log rows as given: optional fields absent, not null", () => {
-    const skipped = logEntry("d1", "beta/xpu", { outcome: "skipped", reason: "not_installed" });
-    delete skipped.action;
-    delete skipped.prNumber;
-    store.acceptDelivery(delivery("d1"), { tasks: [], log: [logEntry("d1", "acme/npu"), skipped] }, NOW);
-    expect(store.dispatchLog("d1")).toStrictEqual([logEntry("d1", "acme/npu"), skipped]);
-    expect(store.dispatchLog("other")).toEqual([]);
-  });
 });
 
 describe("outbox", () => {
-  let store: Store;
-  beforeEach(() => {
-    store = open();
-  });
-
-  it("returns due tasks as stored, by next attempt then id, up to the limit", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"], 11), NOW);
-    store.acceptDelivery(delivery("d2"), { tasks: [checkRunTask("abc")], log: [] }, NOW + 10);
-    const [first, second, third] = store.dueTasks(NOW + 10, 10);
-    expect(first).toStrictEqual({
-      ...dispatchTask("d1", "acme/npu", 11),
-      id: expect.any(Number),
-      version: 0,
-      attempts: 0,
-      createdAt: NOW,
-      nextAttemptAt: NOW,
-    });
-    expect([second?.key, third?.key]).toEqual(["dispatch:d1:beta/xpu", checkRunTask("abc").key]);
-    expect(third).not.toHaveProperty("dispatch");
-
-    store.scheduleRetry(first!.id, { at: NOW + 20, error: "http_503" });
-    expect(store.dueTasks(NOW + 10, 10).map((task) => task.repo)).toEqual(["beta/xpu", UPSTREAM]);
-    expect(store.dueTasks(NOW + 20, 2).map((task) => task.repo)).toEqual(["beta/xpu", UPSTREAM]);
-    expect(store.dueTasks(NOW + 20, 10).at(-1)).toMatchObject({ repo: "acme/npu", attempts: 1, lastError: "http_503" });
-    expect(store.dueTasks(NOW - 1, 10)).toEqual([]);
-  });
-
-  it("leaves out excluded tasks and installations, keeping tasks with no installation", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
-    store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu"]), NOW + 1);
-    store.acceptDelivery(delivery("d3"), work("d3", ["gamma/tpu"], 33), NOW + 2);
-    const gamma = taskId(store, "dispatch:d3:gamma/tpu");
-    const exclude = { excludeIds: [gamma], excludeInstallations: [11] };
-    expect(store.dueTasks(NOW + 5, 10, exclude).map((task) => task.repo)).toEqual(["beta/xpu"]);
-    expect(store.nextDueAt(exclude)).toBe(NOW + 1);
-    expect(store.nextDueAt({ excludeInstallations: [11, 33], excludeIds: [taskId(store, "dispatch:d2:beta/xpu")] })).toBeUndefined();
-    expect(store.nextDueAt()).toBe(NOW);
-  });
-
-  it("has no next due time when nothing is pending", () => {
-    expect(store.nextDueAt()).toBeUndefined();
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW });
-    expect(store.nextDueAt()).toBeUndefined();
-  });
-
-  it("defers a pending task without counting an attempt", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    const id = taskId(store, "dispatch:d1:acme/npu");
-    store.deferTask(id, NOW + 500);
-    expect(store.nextDueAt()).toBe(NOW + 500);
-    expect(store.dueTasks(NOW + 500, 10)).toMatchObject([{ id, attempts: 0, nextAttemptAt: NOW + 500 }]);
-    expect(store.dispatchLog("d1")[0]).toMatchObject({ outcome: "pending", attempts: 0 });
-  });
-
-  it("marks a task sent in the outbox and its dispatch log", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    const id = taskId(store, "dispatch:d1:acme/npu");
-    store.scheduleRetry(id, { at: NOW + 100, error: "http_502" });
-    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { attempts: 1 })]);
-
-    store.markSent(id, { at: NOW + 150 });
-    expect(store.dueTasks(NOW + 1000, 10)).toEqual([]);
-    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 2, sentAt: NOW + 150 })]);
-  });
-
-  it.each(["failed", "dead"] as const)("marks a task %s with its reason", (outcome) => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    store.markFailed(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 5, reason: "http_404", outcome });
-    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome, reason: "http_404", attempts: 1 })]);
-    expect(store.outboxStats()).toEqual({ pending: 0, dead: outcome === "dead" ? 1 : 0 });
-  });
-
-  it("ignores every transition of a finished task", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    const id = taskId(store, "dispatch:d1:acme/npu");
-    store.markSent(id, { at: NOW + 5 });
-    store.scheduleRetry(id, { at: NOW + 10, error: "http_500" });
-    store.deferTask(id, NOW + 10);
-    store.markFailed(id, { at: NOW + 10, reason: "http_404", outcome: "dead" });
-    store.markSent(id, { at: NOW + 10 });
-    expect(store.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu", { outcome: "sent", attempts: 1, sentAt: NOW + 5 })]);
-    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
-    expect(store.nextDueAt()).toBeUndefined();
-  });
-
-  it("counts pending and dead tasks and dates the oldest pending one", () => {
-    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu", "gamma/tpu"]), NOW + 10);
-    store.markFailed(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 20, reason: "max_age", outcome: "dead" });
-    expect(store.outboxStats()).toEqual({ pending: 2, oldestPendingAt: NOW + 10, dead: 1 });
-  });
-
-  it("knows a check run's id once its queued task was sent with a result id", () => {
-    const task = { ...checkRunTask("abc"), kind: "check_run" as const };
-    store.acceptDelivery(delivery("d1"), { tasks: [dispatchTask("d1", "acme/npu")], log: [logEntry("d1", "acme/npu")] }, NOW);
-    store.queueCheckRun(task, { upstreamRepo: UPSTREAM, headSha: "abc" }, "hash-1", NOW);
-    expect(store.checkRunId(task.key)).toBeUndefined();
-    store.markSent(taskId(store, task.key), { at: NOW + 1, resultId: 4242 });
-    expect(store.checkRunId(task.key)).toBe(4242);
-    store.markSent(taskId(store, "dispatch:d1:acme/npu"), { at: NOW + 1, resultId: 1 });
-    expect(store.checkRunId("dispatch:d1:acme/npu")).toBeUndefined();
-    expect(store.checkRunId("check:unknown")).toBeUndefined();
-  });
-
-  it("finds a task by key in any state", () => {
-    store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
-    const key = "dispatch:d1:acme/npu";
-    expect(store.taskByKey(key)).toStrictEqual({ ...dispatchTask("d1", "acme/npu", 11), id: expect.any(Number), version: 0, attempts: 0, createdAt: NOW, nextAttemptAt: NOW });
-    store.markFailed(taskId(store, key), { at: NOW + 5, reason: "http_404", outcome: "failed" });
-    expect(store.taskByKey(key)).toMatchObject({ key, attempts: 1, lastError: "http_404" });
-    expect(store.taskByKey("dispatch:d1:other/repo")).toBeUndefined();
-  });
-
   it("dead-letters a task whose stored request cannot be read", () => {
     const { store: direct, db } = openWithConnection();
     direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
@@ -345,28 +172,17 @@ describe("outbox", () => {
     expect(direct.dispatchLog("d1")[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request", attempts: 1 });
     expect(direct.outboxStats()).toMatchObject({ pending: 1, dead: 1 });
   });
-});
 
-describe("installations", () => {
-  it("remembers installations by repo, case-insensitively, including known non-installations", () => {
-    const store = open();
-    expect(store.getInstallation("acme/npu")).toBeUndefined();
-    store.setInstallation("Acme/NPU", 11, NOW);
-    store.setInstallation("beta/xpu", undefined, NOW);
-    store.setInstallation("gamma/tpu", 11, NOW);
-    expect(store.getInstallation("acme/npu")).toStrictEqual({ repo: "Acme/NPU", installationId: 11, checkedAt: NOW });
-    expect(store.getInstallation("BETA/xpu")).toStrictEqual({ repo: "beta/xpu", checkedAt: NOW });
-
-    store.setInstallation("acme/npu", 12, NOW + 1);
-    expect(store.getInstallation("ACME/npu")).toStrictEqual({ repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 });
-
-    store.dropInstallation(11, NOW + 2);
-    expect(store.listInstallations()).toStrictEqual([
-      { repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 },
-      { repo: "beta/xpu", checkedAt: NOW },
-      { repo: "gamma/tpu", checkedAt: NOW + 2 },
-    ]);
-  });
+  it.each([`{"route":"","params":{}}`, `{"route":"POST /x","params":[]}`, `{"params":{}}`, `"a string"`])(
+    "dead-letters a task whose stored request is JSON but not a request (%s)",
+    (json) => {
+      const { store: direct, db } = openWithConnection();
+      direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
+      db.prepare("UPDATE outbox SET request_json = ? WHERE repo = 'acme/npu'").run(json);
+      expect(direct.dueTasks(NOW, 10).map((task) => task.repo)).toEqual(["beta/xpu"]);
+      expect(direct.dispatchLog("d1")[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request" });
+    },
+  );
 });
 
 describe("durability", () => {

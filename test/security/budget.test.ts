@@ -13,7 +13,7 @@ import { writeLimiter } from "../../src/limits/sliding-window.js";
 import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { InstallationDirectory } from "../../src/upstream/installations.js";
+import { InstallationDirectory } from "../../src/installations/directory.js";
 import { webhookExample } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
@@ -78,6 +78,8 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
   /** Lets the worker send everything it may at the current clock, and waits until it has. */
   async function settle(): Promise<void> {
     worker.notify();
+    // notify() looks at the store on the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
     await expect.poll(() => worker.inFlight, { interval: 5, timeout: 10_000 }).toBe(0);
   }
 

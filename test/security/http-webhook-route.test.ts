@@ -8,7 +8,7 @@ import { ByteBudget } from "../../src/http/byte-budget.js";
 import { createRouter } from "../../src/http/router.js";
 import { createLogger } from "../../src/logging.js";
 import { createRequestHandler } from "../../src/server/request-handler.js";
-import { webhookRoute, type WebhookReceiver } from "../../src/server/webhook-route.js";
+import { webhookRoute, type WebhookReceiver } from "../../src/http/webhook-route.js";
 import { sign } from "./http-harness.js";
 
 let server: Server | undefined;

@@ -20,7 +20,7 @@ import {
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { MAX_TICKET_LENGTH } from "../../src/dispatch/ticket.js";
 import { UINT32_MAX } from "../../src/hud/column-types.js";
-import { toWellFormed } from "../../src/schemas/well-formed.js";
+import { toWellFormed } from "../../src/validation/well-formed.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import type { GitHubClient } from "../../src/github/client.js";
 import type { InstallationClients } from "../../src/github/installation-clients.js";
-import { commitChecker, upstreamCommitChecker, type CommitLookup } from "../../src/upstream/commit-check.js";
-import type { InstallationDirectory } from "../../src/upstream/installations.js";
+import { commitChecker, upstreamCommitChecker, type CommitLookup } from "../../src/installations/commit-check.js";
+import type { InstallationDirectory } from "../../src/installations/directory.js";
 
 const log = { warn: vi.fn(), debug: vi.fn() };
 const MINUTE = 60_000;

@@ -6,7 +6,7 @@ import type { AllowlistEntry } from "../../src/allowlist/types.js";
 import { desiredAggregate, desiredJobCheck, visibility, type BackendHeadView, type DesiredCheckSettings } from "../../src/checks/desired.js";
 import type { BackendHeadFacts, HeadFacts } from "../../src/domain/heads.js";
 import { countAttempt, NO_JOBS, type JobCounts, type LatestAttempt, type StoredJob } from "../../src/domain/jobs.js";
-import type { GitHubRequest } from "../../src/store/store.js";
+import type { GitHubRequest } from "../../src/domain/github-request.js";
 
 const SHA = "a".repeat(40);
 const NEXT_SHA = "b".repeat(40);

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  CONCLUSION_PRECEDENCE,
-  lifecycleReport,
-  reportFingerprint,
-  transition,
-  worstConclusion,
-} from "../../src/callback/lifecycle.js";
+import { lifecycleReport, reportFingerprint, transition } from "../../src/callback/lifecycle.js";
 import type { JobState, LifecycleReport, Transition } from "../../src/callback/lifecycle.js";
 import { CHECK_CONCLUSIONS } from "../../src/callback/schema.js";
 import type { CallbackBody } from "../../src/callback/schema.js";
+import { CONCLUSION_PRECEDENCE, worstConclusion } from "../../src/checks/aggregate.js";
 
 const base: CallbackBody = {
   schema_version: 1,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { DispatchLogEntry, OutboxTaskInput } from "../../src/store/store.js";
+import type { OutboxTaskInput } from "../../src/store/store.js";
+import type { DispatchLogEntry } from "../../src/domain/dispatches.js";
 import { receiveSummary } from "../../src/upstream/receive-summary.js";
 
 const task = (kind: OutboxTaskInput["kind"], repo: string) => ({ kind, repo }) as OutboxTaskInput;

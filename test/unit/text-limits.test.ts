@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { capText, CHECK_TEXT_LIMIT } from "../../src/checks/text-limits.js";
+import { capText, CHECK_TEXT_LIMIT } from "../../src/github/text-limits.js";
 
 describe("capText", () => {
   it("leaves text within the limit alone", () => {

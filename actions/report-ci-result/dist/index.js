@@ -19756,7 +19756,7 @@ var ClaimsSchema = external_exports.object({
 var UINT32_MAX = 4294967295;
 var uint322 = () => external_exports.int().nonnegative().max(UINT32_MAX);
 
-// src/schemas/well-formed.ts
+// src/validation/well-formed.ts
 function toWellFormed(text) {
   return text.toWellFormed();
 }
@@ -19999,7 +19999,7 @@ function isRecord(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-// src/checks/text-limits.ts
+// src/github/text-limits.ts
 var TRUNCATION_NOTE = "\n\n\u2026 (truncated)";
 function capLength(text, limit) {
   if (text.length <= limit) return text;

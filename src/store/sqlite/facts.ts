@@ -34,7 +34,7 @@ interface BackendHeadRow {
 
 const HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, pr_number AS prNumber, state,
   superseded_by AS supersededBy, labels_json AS labelsJson, state_changed_at AS stateChangedAt`;
-const BACKEND_HEAD_COLUMNS = `upstream_repo_key AS upstreamRepo, head_sha AS headSha, downstream_repo AS downstreamRepo,
+const BACKEND_HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, downstream_repo AS downstreamRepo,
   backend_name AS backendName, level, delivery_id AS deliveryId, dispatch_outcome AS dispatchOutcome,
   dispatch_reason AS dispatchReason, unreported, counts_json AS countsJson, newest_json AS newestJson,
   next_seq AS nextSeq, frame_hash AS frameHash`;
@@ -71,12 +71,12 @@ function prepare(db: Database.Database) {
       `SELECT ${BACKEND_HEAD_COLUMNS} FROM backend_heads WHERE delivery_id = ? AND downstream_repo_key = ?`,
     ),
     putBackendHead: db.prepare(
-      `INSERT INTO backend_heads (upstream_repo_key, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
+      `INSERT INTO backend_heads (upstream_repo_key, upstream_repo, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
          delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json, newest_json, next_seq, frame_hash)
-       VALUES (@repo, @sha, @downstream, @downstreamRepo, @backendName, @level, @deliveryId, @dispatchOutcome,
+       VALUES (@repo, @upstreamRepo, @sha, @downstream, @downstreamRepo, @backendName, @level, @deliveryId, @dispatchOutcome,
          @dispatchReason, @unreported, @countsJson, @newestJson, @nextSeq, @frameHash)
        ON CONFLICT (upstream_repo_key, head_sha, downstream_repo_key) DO UPDATE SET
-         downstream_repo = excluded.downstream_repo, backend_name = excluded.backend_name, level = excluded.level,
+         upstream_repo = excluded.upstream_repo, downstream_repo = excluded.downstream_repo, backend_name = excluded.backend_name, level = excluded.level,
          delivery_id = excluded.delivery_id, dispatch_outcome = excluded.dispatch_outcome,
          dispatch_reason = excluded.dispatch_reason, unreported = excluded.unreported, counts_json = excluded.counts_json,
          newest_json = excluded.newest_json, next_seq = excluded.next_seq, frame_hash = excluded.frame_hash`,
@@ -184,6 +184,7 @@ export class SqliteFacts {
   putBackendHead(facts: StoredBackendHead): void {
     this.#sql.putBackendHead.run({
       ...keyParams(facts),
+      upstreamRepo: facts.upstreamRepo,
       downstreamRepo: facts.downstreamRepo,
       backendName: facts.backendName,
       level: facts.level,

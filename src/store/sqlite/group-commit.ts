@@ -74,6 +74,14 @@ export class GroupCommit {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /**
+   * Runs every queued unit now, synchronously (their promises settle as usual), so a connection about
+   * to close leaves nothing queued behind.
+   */
+  flushNow(): void {
+    while (this.#queue.length > 0) this.#runBatch(this.#queue.splice(0, this.#maxBatch));
+  }
+
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -86,7 +94,8 @@ export class GroupCommit {
 
   #drain(): void {
     try {
-      this.#runBatch(this.#queue.splice(0, this.#maxBatch));
+      // Empty when flushNow ran the queue meanwhile.
+      if (this.#queue.length > 0) this.#runBatch(this.#queue.splice(0, this.#maxBatch));
     } finally {
       this.#scheduled = false;
       // Units queued meanwhile (by a unit, or left over past maxBatch) get their own drain: a unit never

@@ -3,9 +3,9 @@
 // the answer is 200 only after the handlers resolved, i.e. after they stored their work.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { readBody } from "../http/body.js";
-import type { BodyLease, ByteBudget } from "../http/byte-budget.js";
-import { sendJson, type Route } from "../http/router.js";
+import { readBody } from "./body.js";
+import type { BodyLease, ByteBudget } from "./byte-budget.js";
+import { sendJson, type Route } from "./router.js";
 import { markLogged } from "./access-log.js";
 import { signatureMatches } from "./webhook-signature.js";
 

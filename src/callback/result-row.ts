@@ -1,8 +1,8 @@
 // The HUD's results row for one job attempt (pure). Rows wait in the store's HUD queue until the
 // ClickHouse writer exports them; `version` lets a later state of the same attempt replace an earlier one.
-import type { CallbackBody } from "../callback/schema.js";
-import { capLength } from "../checks/text-limits.js";
-import type { StoredJob } from "../store/store.js";
+import type { CallbackBody } from "./schema.js";
+import { capLength } from "../github/text-limits.js";
+import type { StoredJob } from "../domain/jobs.js";
 
 /** The HUD shows a short summary (tooltips, PR boxes); the full text is in the job's check run. */
 const HUD_SUMMARY_LENGTH = 2000;

@@ -4,7 +4,7 @@
 // repos are looked up with, and recorded for, the downstream App; the upstream and config repos the primary App.
 import type { Logger } from "pino";
 import { httpStatus } from "../github/client.js";
-import type { DownstreamApp } from "../github/downstream-app.js";
+import type { DownstreamApp } from "./downstream-app.js";
 import { routedInstallationClients, type InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import type { Store } from "../store/store.js";

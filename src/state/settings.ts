@@ -1,6 +1,12 @@
 // Check-run and timeout settings shared by callbacks, the sweeper and label handling, from configuration.
 import type { RelayConfig } from "../config.js";
-import type { SweepSettings } from "./sweeper.js";
+import type { StateSettings } from "./context.js";
+
+/** The state core's settings plus the sweeper's timeouts. */
+export interface SweepSettings extends StateSettings {
+  jobTimeoutMs: number;
+  startTimeoutMs: number;
+}
 
 /** How callbacks and the sweeper render check runs and time jobs out, from configuration. */
 export function callbackSettings(config: RelayConfig): SweepSettings {

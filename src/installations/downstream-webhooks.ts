@@ -5,8 +5,8 @@ import { Webhooks } from "@octokit/webhooks";
 import type { Allowlist } from "../allowlist/types.js";
 import type { RelayConfig } from "../config.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { WebhookReceiver } from "../server/webhook-route.js";
-import type { InstallationDirectory } from "../upstream/installations.js";
+import type { WebhookReceiver } from "../http/webhook-route.js";
+import type { InstallationDirectory } from "./directory.js";
 
 export interface DownstreamWebhookDependencies {
   config: RelayConfig;

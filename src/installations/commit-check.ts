@@ -8,7 +8,7 @@ import { httpStatus } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import { SlidingWindowLimiter } from "../limits/sliding-window.js";
-import type { InstallationDirectory } from "./installations.js";
+import type { InstallationDirectory } from "./directory.js";
 
 export type CommitCheck = "exists" | "missing" | "unknown";
 

@@ -6,9 +6,9 @@ import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { RelayConfig } from "../config.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { GitHubClient } from "./client.js";
-import { appInstallationClients, type InstallationClients } from "./installation-clients.js";
-import { sameRepo } from "./repo-name.js";
+import type { GitHubClient } from "../github/client.js";
+import { appInstallationClients, type InstallationClients } from "../github/installation-clients.js";
+import { sameRepo } from "../github/repo-name.js";
 
 export interface DownstreamApp {
   appId: number;

@@ -1,0 +1,97 @@
+// The relay's background jobs (server mode only): installation rechecks, the sweeper, store retention,
+// missed-delivery redelivery, and applying each allowlist version to the open heads.
+import type { Logger } from "pino";
+import type { AllowlistSource } from "../allowlist/source.js";
+import { callbackSettings } from "../state/settings.js";
+import { sweep } from "../callback/sweeper.js";
+import type { RelayConfig } from "../config.js";
+import type { DispatchService } from "../dispatch/service.js";
+import type { RelayMetrics } from "../metrics.js";
+import { reconcileOpenHeadsPage } from "../state/policy.js";
+import type { HeadKey, Store } from "../store/store.js";
+import { redeliverMissed } from "../upstream/redelivery.js";
+import { createScheduler, type Scheduler } from "./scheduler.js";
+
+const SWEEP_INTERVAL_MS = 60_000;
+const PRUNE_INTERVAL_MS = 5 * 60_000;
+/** Rows deleted per table per prune run: each table's transaction holds the write lock a few milliseconds. */
+const PRUNE_ROWS_PER_TABLE = 1000;
+/** Open heads reconciled per transaction when an allowlist version is applied. */
+const OPEN_HEADS_PER_PAGE = 50;
+
+/** Events whose missed deliveries are worth asking GitHub for again. */
+export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);
+
+export interface RelayJobsDeps {
+  config: RelayConfig;
+  store: Store;
+  allowlist: AllowlistSource;
+  metrics: RelayMetrics;
+  dispatch: Pick<DispatchService, "installations" | "clients" | "worker">;
+  log: Logger;
+}
+
+/** Starts the relay's background jobs; the returned scheduler's stop() clears their timers. */
+export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
+  const { config, store, allowlist, metrics, dispatch, log } = deps;
+  const { installations, clients, worker } = dispatch;
+  const allowlisted = () => (allowlist.current()?.entries ?? []).map((entry) => entry.repo);
+  const scheduler = createScheduler(log);
+
+  /** Reconciles the open heads page by page, yielding between pages; a newer allowlist restarts the walk. */
+  let walk = 0;
+  async function reconcileOpenHeads(): Promise<void> {
+    const mine = ++walk;
+    let after: HeadKey | undefined;
+    let queued = 0;
+    do {
+      if (mine !== walk) return;
+      const page = reconcileOpenHeadsPage(store, after, OPEN_HEADS_PER_PAGE, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() });
+      queued += page.queued;
+      after = page.next;
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (after);
+    if (queued > 0) {
+      log.info({ queued }, "allowlist applied to open heads");
+      worker.notify();
+    }
+  }
+
+  // Every allowlist version loaded (the first one after a restart too) is applied to every open head.
+  const applyAllowlist = () =>
+    void reconcileOpenHeads().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
+  allowlist.onLoaded((current) => {
+    void installations.refresh(current.entries.map((entry) => entry.repo));
+    applyAllowlist();
+  });
+  if (allowlist.current()) applyAllowlist();
+
+  scheduler.every("installation recheck", config.installationRecheckMs, () => installations.refresh(allowlisted()));
+  scheduler.every("sweeper", SWEEP_INTERVAL_MS, () => {
+    const current = allowlist.current();
+    if (!current) return Promise.resolve();
+    const swept = sweep(store, current, callbackSettings(config), Date.now());
+    if (swept.timedOut + swept.neverReported > 0) {
+      log.info(swept, "sweeper concluded silent jobs and backends");
+      worker.notify();
+    }
+    return Promise.resolve();
+  });
+  scheduler.every("retention", PRUNE_INTERVAL_MS, () => {
+    const pruned = store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
+    for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
+    return Promise.resolve();
+  });
+  if (config.redeliveryIntervalMs > 0) {
+    scheduler.every("redelivery", config.redeliveryIntervalMs, async () =>
+      redeliverMissed(await clients.app(), {
+        events: HANDLED_EVENTS,
+        maxPerPass: 20,
+        accepted: (guid) => store.hasDelivery(guid),
+        log,
+        metrics,
+      }),
+    );
+  }
+  return scheduler;
+}
