@@ -4,6 +4,8 @@
 // every write of that installation. When the store fails, the worker fails closed: it starts no request,
 // keeps the outcomes it could not record in memory and retries them, so a task GitHub accepted is never
 // picked again (docs/dispatch.md, "When the store fails").
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
@@ -70,6 +72,8 @@ export interface OutboxWorkerOptions {
   idleMs?: number;
   /** Timers (tests drive them with a simulated clock). */
   schedule?: Schedule;
+  /** Who claims the tasks this worker sends (default: host, pid and a random suffix). */
+  owner?: string;
   /**
    * A dispatch failed for good: called in the transaction that records it, so what follows from it (the
    * backend's aggregate check run, src/state/reports.ts) commits with it. Returns how many writes it queued.
@@ -82,6 +86,9 @@ export class OutboxWorker {
   readonly #fairShare = new FairShare();
   readonly #pauses = new InstallationPauses();
   #lookScheduled = false;
+  /** Chosen to be sent by the current look at the store, claimed together at its end. */
+  #chosen: Array<{ task: OutboxTask; installationId: number | undefined }> = [];
+  readonly #owner: string;
   /** Installations looked up during the current look at the store (#pump), by lower-cased repo. */
   #installationsSeen: Map<string, number | undefined> | undefined;
   /** Answered by GitHub, outcome not yet in the store: never picked again while here. */
@@ -93,7 +100,17 @@ export class OutboxWorker {
   #pumping = false;
   #again = false;
 
-  constructor(private readonly options: OutboxWorkerOptions) {}
+  constructor(private readonly options: OutboxWorkerOptions) {
+    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /**
+   * How long a claim holds a task: its request (up to the request timeout) and the recording of its
+   * outcome, with room to spare. A worker that dies loses its claims after this long.
+   */
+  get #leaseMs(): number {
+    return Math.max(60_000, 3 * this.options.requestTimeoutMs);
+  }
 
   start(): void {
     this.#running = true;
@@ -176,24 +193,39 @@ export class OutboxWorker {
     const passed = new Set<number>();
     // One lookup per repo per look, not one per due task and use.
     this.#installationsSeen = new Map();
+    const slots = () => concurrency - this.#inFlight.size - this.#chosen.length;
     try {
       // Refetch after holding an installation back, so its backlog never hides other installations' work.
-      for (let progress = true; progress && this.#inFlight.size < concurrency; ) {
+      for (let progress = true; progress && slots() > 0; ) {
         progress = false;
         const due = store.dueTasks(now, DUE_WINDOW, {
           excludeIds: [...this.#busyIds(), ...passed],
           excludeInstallations: [...waiting.keys()],
         });
         for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
-          if (this.#inFlight.size >= concurrency) break;
+          if (slots() <= 0) break;
           passed.add(task.id);
           progress = this.#consider(task, now, waiting) || progress;
         }
       }
+      this.#launchChosen(now);
     } finally {
       this.#installationsSeen = undefined;
+      this.#chosen = [];
     }
     this.#arm(waiting);
+  }
+
+  /**
+   * Claims the tasks this look chose, in one write, and sends those it got. Another process on the
+   * same store that claimed one first keeps it (its write slot taken here goes unused).
+   */
+  #launchChosen(now: number): void {
+    if (this.#chosen.length === 0) return;
+    const claimed = new Set(this.options.store.claimTasks(this.#chosen.map(({ task }) => task.id), this.#owner, now, this.#leaseMs));
+    for (const { task, installationId } of this.#chosen) {
+      if (claimed.has(task.id)) this.#launch(task, installationId);
+    }
   }
 
   /** Starts, expires or holds back one due task; true when it changed what the next fetch returns. */
@@ -219,7 +251,7 @@ export class OutboxWorker {
       }
     }
     this.#fairShare.served(this.#shareKey(task), task);
-    this.#launch(task, installationId);
+    this.#chosen.push({ task, installationId });
     return true;
   }
 

@@ -356,6 +356,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs DROP COLUMN summary_json;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- Claims of outbox work: the process sending a task holds it until lease_until, so another process
+      -- on the same store leaves it alone (and takes it over if the holder died). Recording any outcome
+      -- releases it.
+      ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+      ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -112,13 +112,20 @@ function prepareStatements(db: Database.Database) {
     ),
     dueTasks: db.prepare<[ExclusionParams & { now: number; limit: number }], TaskRow>(
       `SELECT ${TASK_COLUMNS} FROM outbox WHERE ${PENDING_NOT_EXCLUDED} AND next_attempt_at <= @now
+         AND coalesce(lease_until, 0) <= @now
        ORDER BY next_attempt_at, id LIMIT @limit`,
     ),
     nextDueAt: db.prepare<[ExclusionParams], number | null>(
-      `SELECT min(next_attempt_at) FROM outbox WHERE ${PENDING_NOT_EXCLUDED}`,
+      `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE ${PENDING_NOT_EXCLUDED}`,
+    ).pluck(),
+    claimTasks: db.prepare<[{ ids: string; owner: string; now: number; until: number }], number>(
+      `UPDATE outbox SET lease_owner = @owner, lease_until = @until
+       WHERE id IN (SELECT value FROM json_each(@ids)) AND status = 'pending'
+         AND (coalesce(lease_until, 0) <= @now OR lease_owner = @owner)
+       RETURNING id`,
     ).pluck(),
     deferTask: db.prepare<[{ id: number; at: number }]>(
-      "UPDATE outbox SET next_attempt_at = @at WHERE id = @id AND status = 'pending'",
+      "UPDATE outbox SET next_attempt_at = @at, lease_owner = NULL, lease_until = NULL WHERE id = @id AND status = 'pending'",
     ),
     // A version that moved on while the request was on the wire keeps the task pending for the newer state.
     markSent: db.prepare<[{ id: number; at: number; resultId: number | null; version: number | null }], TransitionedTask>(
@@ -126,7 +133,7 @@ function prepareStatements(db: Database.Database) {
          status = CASE WHEN @version IS NULL OR version = @version THEN 'sent' ELSE 'pending' END,
          finished_at = CASE WHEN @version IS NULL OR version = @version THEN @at ELSE NULL END,
          next_attempt_at = CASE WHEN @version IS NULL OR version = @version THEN @at ELSE next_attempt_at END,
-         attempts = attempts + 1, result_id = coalesce(@resultId, result_id) ${TRANSITIONED}`,
+         attempts = attempts + 1, result_id = coalesce(@resultId, result_id), lease_owner = NULL, lease_until = NULL ${TRANSITIONED}`,
     ),
     syncCheckRun: db.prepare<[ReturnType<typeof taskParams>]>(
       `INSERT INTO outbox (key, kind, repo, installation_id, request_json, status, attempts, created_at, next_attempt_at)
@@ -195,10 +202,12 @@ function prepareStatements(db: Database.Database) {
               (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL) AS rejected`,
     ),
     scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
-      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error ${TRANSITIONED}`,
+      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error, lease_owner = NULL, lease_until = NULL
+       ${TRANSITIONED}`,
     ),
     markFailed: db.prepare<[{ id: number; at: number; reason: string; status: "failed" | "dead" }], TransitionedTask>(
-      `UPDATE outbox SET status = @status, attempts = attempts + 1, finished_at = @at, last_error = @reason ${TRANSITIONED}`,
+      `UPDATE outbox SET status = @status, attempts = attempts + 1, finished_at = @at, last_error = @reason,
+         lease_owner = NULL, lease_until = NULL ${TRANSITIONED}`,
     ),
     updateLog: db.prepare<[LogChange & { attempts: number; deliveryId: string; downstreamRepoKey: string }]>(
       `UPDATE dispatch_log SET outcome = @outcome, reason = @reason, attempts = @attempts, sent_at = @sentAt
@@ -448,6 +457,11 @@ export class SqliteStore implements Store {
 
   nextDueAt(exclude?: TaskExclusion): number | undefined {
     return this.#sql.nextDueAt.get(exclusionParams(exclude)) ?? undefined;
+  }
+
+  claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): number[] {
+    if (ids.length === 0) return [];
+    return this.#sql.claimTasks.all({ ids: JSON.stringify(ids), owner, now, until: now + leaseMs });
   }
 
   deferTask(taskId: number, at: number): void {

@@ -198,10 +198,19 @@ export interface Store extends FactStore {
   /** The id of another delivery with this payload hash accepted at or after `since`, if any (a replay). */
   deliveryWithPayload(payloadHash: string, exceptId: string, since: number): string | undefined;
 
-  /** Pending tasks whose next attempt is due, oldest first, leaving out the excluded ones. */
+  /**
+   * Pending tasks whose next attempt is due, oldest first, leaving out the excluded ones and those
+   * claimed by anyone (claimTasks) whose lease has not expired at `now`.
+   */
   dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[];
-  /** The earliest nextAttemptAt among pending tasks, leaving out the excluded ones. */
+  /** The earliest time a pending task is due (a claimed one: not before its lease expires), leaving out the excluded ones. */
   nextDueAt(exclude?: TaskExclusion): number | undefined;
+  /**
+   * Claims tasks for `owner` until `now + leaseMs`, in one write, and returns the ids it got: those still
+   * pending and not claimed by another owner whose lease is unexpired. Recording an outcome (markSent,
+   * scheduleRetry, markFailed, deferTask) releases the claim; an owner that dies loses it at expiry.
+   */
+  claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): number[];
   /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
   deferTask(taskId: number, at: number): void;
   /**

@@ -273,6 +273,31 @@ export function describeStoreContract(name: string, open: () => Store | Promise<
         expect(store.dueTasks(NOW - 1, 10)).toEqual([]);
       });
 
+      it("claims tasks for one owner until the lease expires or an outcome is recorded", () => {
+        store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu", "gamma/tpu"], 11), NOW);
+        const [npu, xpu, tpu] = ["acme/npu", "beta/xpu", "gamma/tpu"].map((repo) => taskId(`dispatch:d1:${repo}`));
+        expect(store.claimTasks([npu!, xpu!], "worker-a", NOW, 60_000).sort()).toEqual([npu!, xpu!].sort());
+        // Claimed tasks are not offered to anyone, and not claimable by another owner, until the lease ends.
+        expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["gamma/tpu"]);
+        expect(store.claimTasks([npu!, tpu!], "worker-b", NOW + 1, 60_000)).toEqual([tpu!]);
+        expect(store.dueTasks(NOW + 1, 10)).toEqual([]);
+        expect(store.nextDueAt()).toBe(NOW + 60_000);
+        // The owner may renew its own claim.
+        expect(store.claimTasks([npu!], "worker-a", NOW + 2, 60_000)).toEqual([npu!]);
+        // Recording an outcome releases the claim: a retry is offered again when due.
+        store.scheduleRetry(xpu!, { at: NOW + 5, error: "http_503" });
+        expect(store.dueTasks(NOW + 5, 10).map((task) => task.repo)).toEqual(["beta/xpu"]);
+        store.deferTask(tpu!, NOW + 6);
+        expect(store.dueTasks(NOW + 6, 10).map((task) => task.repo).sort()).toEqual(["beta/xpu", "gamma/tpu"]);
+        // An expired claim (its owner died) is offered again and can be taken over.
+        expect(store.dueTasks(NOW + 60_002, 10).map((task) => task.repo)).toContain("acme/npu");
+        expect(store.claimTasks([npu!], "worker-b", NOW + 60_002, 60_000)).toEqual([npu!]);
+        // A task no longer pending cannot be claimed.
+        store.markSent(npu!, { at: NOW + 60_003 });
+        expect(store.claimTasks([npu!], "worker-a", NOW + 60_004, 60_000)).toEqual([]);
+        expect(store.claimTasks([], "worker-a", NOW, 60_000)).toEqual([]);
+      });
+
       it("leaves out excluded tasks and installations, keeping tasks with no installation", () => {
         store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
         store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu"]), NOW + 1);

@@ -178,7 +178,18 @@ describe("OutboxWorker when the store fails", () => {
     failing.clear();
     const restarted = openSqliteStore(dataDir);
     storesToClose.push(restarted);
-    const worker = startWorker(restarted, new SimulatedClock(), 2);
+    // The dead worker's claims hold the two tasks it had on the wire until their lease runs out (60 s
+    // here): a worker started before then sends only the two others.
+    const early = new SimulatedClock();
+    early.now = clock.now + 30_000;
+    const tooEarly = startWorker(restarted, early, 2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(tooEarly.inFlight).toBe(2);
+    await tooEarly.stop();
+    for (const repo of Object.keys(onTheWire)) expect(dispatchesPerRepo()[repo]).toBe(onTheWire[repo]);
+    const afterLease = new SimulatedClock();
+    afterLease.now = clock.now + 61_000;
+    const worker = startWorker(restarted, afterLease, 2);
     stopAfterTest.push(worker);
 
     await expect.poll(() => outcomes(restarted), IO).toEqual(["sent", "sent", "sent", "sent"]);

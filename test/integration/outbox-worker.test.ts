@@ -40,6 +40,23 @@ const enqueue = (createdAt: number, repos = ["acme/npu-backend"]) => enqueueDisp
 const pauses = async (reason: string) => (await metrics.githubPauses.get()).values.find((value) => value.labels.reason === reason)?.value ?? 0;
 
 describe("OutboxWorker", () => {
+  it("sends each task once when two workers share one store (claims)", async () => {
+    github.setDelay("POST", /\/dispatches$/, 200);
+    enqueueDispatches(store, Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
+    const first = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-a" });
+    const second = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-b" });
+    first.start();
+    second.start();
+    try {
+      await expect.poll(() => store.outboxStats().pending, { timeout: 10_000 }).toBe(0);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+    const sent = github.find("POST", /\/dispatches$/).map((request) => request.path);
+    expect(sent).toHaveLength(1 + EXTRA_REPOS.length);
+    expect(new Set(sent).size).toBe(sent.length);
+  });
+
   it("dead-letters a task older than the maximum age without sending it", async () => {
     enqueue(Date.now() - 2 * HOUR);
     startWorker(HOUR);

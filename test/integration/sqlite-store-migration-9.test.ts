@@ -189,7 +189,7 @@ describe("migration 9", () => {
     db.close();
 
     const { store, db: migrated } = openMigrated();
-    expect(migrated.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(migrated.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toEqual(MIGRATIONS.map((migration) => migration.version));
 
     // Heads: one per PR head, superseded/closed from closed_shas (since when), else open since its newest dispatch; labels unknown.
     expect(store.head({ upstreamRepo: "up/stream", headSha: "new" })).toStrictEqual({ upstreamRepo: UP, headSha: "new", prNumber: 7, state: "open", stateChangedAt: T0 + 100 });
@@ -289,6 +289,6 @@ describe("migration 9", () => {
     store.close();
     handles.pop();
     const { db: again } = openMigrated();
-    expect(again.prepare<[], number>("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(10);
+    expect(again.prepare<[], number>("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(MIGRATIONS.length);
   });
 });

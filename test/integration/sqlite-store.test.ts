@@ -101,7 +101,7 @@ describe("opening", () => {
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
-    expect(migrations).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((version) => ({ version, applied_at: expect.any(Number) })));
+    expect(migrations).toEqual(MIGRATIONS.map((migration) => migration.version).map((version) => ({ version, applied_at: expect.any(Number) })));
     store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
@@ -123,7 +123,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(10\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(11\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {
