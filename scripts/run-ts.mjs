@@ -4,7 +4,7 @@
 //   node scripts/run-ts.mjs <entry.ts> [args...]
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { bundleTs } from "./bundle-ts.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const [entry, ...args] = process.argv.slice(2);
@@ -13,19 +13,7 @@ if (!entry) {
   process.exit(2);
 }
 
-const relative = path.relative(root, path.resolve(entry));
-const outfile = path.join(root, "node_modules/.cache/relay-dev", `${relative.replace(/\.ts$/, "").replaceAll(path.sep, "-")}.mjs`);
-await build({
-  entryPoints: [path.resolve(entry)],
-  outfile,
-  bundle: true,
-  packages: "external",
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  sourcemap: "inline",
-  logLevel: "warning",
-});
+const outfile = await bundleTs(root, entry);
 
 // Stack traces point into the .ts sources.
 process.setSourceMapsEnabled(true);

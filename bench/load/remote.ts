@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { build } from "esbuild";
+import { bundleTs } from "../../scripts/bundle-ts.mjs";
 import type { LoopResult } from "./drivers.js";
 import type { LoadJob, LoadMessage } from "./load-worker.js";
 import { LatencyRecorder } from "./stats.js";
@@ -44,22 +44,8 @@ let bundle: Promise<string> | undefined;
 
 /** Bundles the worker into node_modules/.cache/relay-dev/ (once per run); resolves to the file. */
 function workerBundle(): Promise<string> {
-  bundle ??= (async () => {
-    const root = repoRoot();
-    const outfile = path.join(root, "node_modules/.cache/relay-dev/bench-load-load-worker.mjs");
-    await build({
-      entryPoints: [path.join(root, WORKER_SOURCE)],
-      outfile,
-      bundle: true,
-      packages: "external",
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      sourcemap: "inline",
-      logLevel: "warning",
-    });
-    return outfile;
-  })();
+  const root = repoRoot();
+  bundle ??= bundleTs(root, path.join(root, WORKER_SOURCE));
   return bundle;
 }
 

@@ -10,6 +10,7 @@
 // in_progress → completed. The downstream's started_at/completed_at are kept as reported, not used here.
 import { createHash } from "node:crypto";
 import type { CallbackBody, CallbackStatus } from "./schema.js";
+import type { StoredJob } from "../domain/jobs.js";
 
 export interface JobState {
   status: "in_progress" | "completed";
@@ -133,4 +134,15 @@ function duration(from: number | undefined, to: number | undefined): number | un
 function withDefined<T extends object>(base: T, optional: Record<string, number | undefined>): T {
   const defined = Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined));
   return { ...base, ...defined };
+}
+
+/** The lifecycle state of a stored job attempt. */
+export function storedJobState(job: StoredJob): JobState {
+  return {
+    status: job.status,
+    ...(job.conclusion !== undefined && { conclusion: job.conclusion }),
+    ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
+    ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
+    lastReport: job.fingerprint,
+  };
 }

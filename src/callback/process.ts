@@ -9,7 +9,7 @@ import type { StoredJob } from "../domain/jobs.js";
 import type { StateSettings } from "../state/context.js";
 import { recordJob } from "../state/reports.js";
 import type { Store } from "../store/store.js";
-import { lifecycleReport, transition, type JobState } from "./lifecycle.js";
+import { lifecycleReport, storedJobState, transition } from "./lifecycle.js";
 import type { CommitChecker } from "../installations/commit-check.js";
 import type { CallbackOutcome } from "./audit.js";
 import type { OidcIdentity } from "./oidc.js";
@@ -77,7 +77,7 @@ async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: C
     const current = store.getJob(key);
     // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
     const dispatchedAt = key.runAttempt === 1 ? store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
-    const step = transition(current && jobState(current), lifecycleReport(body), now, dispatchedAt);
+    const step = transition(current && storedJobState(current), lifecycleReport(body), now, dispatchedAt);
     if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true }, queued: 0 };
     if (step.kind === "conflict") return { status: 409, body: { error: step.message }, queued: 0 };
     const job: StoredJob = {
@@ -137,7 +137,7 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
   const { store } = deps;
   return store.transaction((): CallbackAnswer => {
     const current = store.getJob(key);
-    const step = transition(current && jobState(current), lifecycleReport(body), now);
+    const step = transition(current && storedJobState(current), lifecycleReport(body), now);
     if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
     if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
     const job: StoredJob = {
@@ -158,16 +158,6 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
     recordJob(store, job, resultRow(job, body, nightly.event), { allowlist, settings: deps.settings, now });
     return { status: 200, body: { accepted: true, duplicate: false, upstream_verified: check === "exists" } };
   });
-}
-
-function jobState(job: StoredJob): JobState {
-  return {
-    status: job.status,
-    ...(job.conclusion !== undefined && { conclusion: job.conclusion }),
-    ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
-    ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
-    lastReport: job.fingerprint,
-  };
 }
 
 /** Queue time is measured at the start and kept; execution time at completion. */

@@ -4,8 +4,6 @@
 // every write of that installation. When the store fails, the worker fails closed: it starts no request,
 // keeps the outcomes it could not record in memory and retries them, so a task GitHub accepted is never
 // picked again (docs/dispatch.md, "When the store fails").
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
@@ -14,6 +12,7 @@ import type { OutboxTask, Store } from "../store/store.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { backoffDelay, classifyFailure, installationPause } from "./retry-policy.js";
+import { claimOwner, isGoneLocalOwner, processAlive, thisProcess } from "./claim-owner.js";
 import { FairShare } from "./fair-share.js";
 import { InstallationPauses, primaryLimitPauseUntil, type PauseReason } from "../limits/installation-pause.js";
 import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
@@ -101,7 +100,7 @@ export class OutboxWorker {
   #again = false;
 
   constructor(private readonly options: OutboxWorkerOptions) {
-    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#owner = options.owner ?? claimOwner();
   }
 
   /**
@@ -114,8 +113,25 @@ export class OutboxWorker {
 
   start(): void {
     this.#running = true;
+    this.#releaseClaimsOfGoneProcesses();
     // The first look is made at once: a store that fails at startup shows in readiness right away.
     this.#pumpUntilSettled();
+  }
+
+  /** A process of this host that died (or this one's previous life) holds claims: they are free now. */
+  #releaseClaimsOfGoneProcesses(): void {
+    const { store, log } = this.options;
+    const here = thisProcess();
+    try {
+      for (const owner of store.claimOwners()) {
+        if (owner === this.#owner || !isGoneLocalOwner(owner, here, processAlive)) continue;
+        const released = store.releaseClaims(owner);
+        log.info({ owner, tasks: released }, "released the outbox claims of a process that is gone");
+      }
+    } catch (error) {
+      // The first look at the store reports the failure (and pauses the worker); claims then only expire.
+      log.warn({ err: String(error) }, "could not release stale outbox claims");
+    }
   }
 
   /** Stops taking new work and waits for the requests in flight to finish and be recorded. */

@@ -124,6 +124,12 @@ function prepareStatements(db: Database.Database) {
          AND (coalesce(lease_until, 0) <= @now OR lease_owner = @owner)
        RETURNING id`,
     ).pluck(),
+    claimOwners: db.prepare<[], string>(
+      "SELECT DISTINCT lease_owner FROM outbox WHERE status = 'pending' AND lease_owner IS NOT NULL ORDER BY lease_owner",
+    ).pluck(),
+    releaseClaims: db.prepare<[string]>(
+      "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = ?",
+    ),
     deferTask: db.prepare<[{ id: number; at: number }]>(
       "UPDATE outbox SET next_attempt_at = @at, lease_owner = NULL, lease_until = NULL WHERE id = @id AND status = 'pending'",
     ),
@@ -462,6 +468,14 @@ export class SqliteStore implements Store {
   claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): number[] {
     if (ids.length === 0) return [];
     return this.#sql.claimTasks.all({ ids: JSON.stringify(ids), owner, now, until: now + leaseMs });
+  }
+
+  claimOwners(): string[] {
+    return this.#sql.claimOwners.all();
+  }
+
+  releaseClaims(owner: string): number {
+    return this.#sql.releaseClaims.run(owner).changes;
   }
 
   deferTask(taskId: number, at: number): void {

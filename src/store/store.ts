@@ -211,6 +211,10 @@ export interface Store extends FactStore {
    * scheduleRetry, markFailed, deferTask) releases the claim; an owner that dies loses it at expiry.
    */
   claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): number[];
+  /** Owners holding claims on pending tasks (expired or not). */
+  claimOwners(): string[];
+  /** Releases every claim of `owner` (known to be dead); returns how many tasks it held. */
+  releaseClaims(owner: string): number;
   /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
   deferTask(taskId: number, at: number): void;
   /**

@@ -7,13 +7,11 @@
 // The implementation's own test files keep only what is specific to it (schema migrations, query
 // plans, file layout, crash behaviour).
 import { beforeEach, describe, expect, it } from "vitest";
+import { delivery, dispatchTask, logEntry, NOW, UPSTREAM, work } from "../helpers/store-fixtures.js";
 import type { HeadFacts, HeadState } from "../../src/domain/heads.js";
-import type { DispatchLogEntry } from "../../src/domain/dispatches.js";
 import { NO_JOBS, type LatestAttempt, type StoredJob } from "../../src/domain/jobs.js";
 import type {
-  AcceptedWork,
   BackendHeadKey,
-  DeliveryRecord,
   OutboxTaskInput,
   PrunedRows,
   RetentionPolicy,
@@ -31,57 +29,10 @@ export interface StoreContractOptions {
   reconnect?: (store: Store) => Store | Promise<Store>;
 }
 
-const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 // Deliveries and the outbox: dispatches from pytorch/pytorch.
-const UPSTREAM = "pytorch/pytorch";
-
-function delivery(id: string, payloadHash = "hash-1"): DeliveryRecord {
-  return { id, event: "pull_request", payloadHash };
-}
-
-function dispatchTask(deliveryId: string, repo: string, installationId?: number): OutboxTaskInput {
-  const [owner, name] = repo.split("/");
-  return {
-    key: `dispatch:${deliveryId}:${repo}`,
-    kind: "dispatch",
-    repo,
-    ...(installationId !== undefined && { installationId }),
-    request: {
-      route: "POST /repos/{owner}/{repo}/dispatches",
-      params: { owner, repo: name, event_type: "pytorch-pr-trigger", client_payload: { pr_number: 7, head_sha: "abc" } },
-    },
-    dispatch: { deliveryId, downstreamRepo: repo },
-  };
-}
-
-function logEntry(deliveryId: string, repo: string, extra: Partial<DispatchLogEntry> = {}): DispatchLogEntry {
-  return {
-    deliveryId,
-    downstreamRepo: repo,
-    upstreamRepo: UPSTREAM,
-    event: "pull_request",
-    action: "opened",
-    prNumber: 7,
-    headSha: "abc",
-    backendName: repo.split("/")[1] ?? repo,
-    level: "L2",
-    outcome: "pending",
-    attempts: 0,
-    createdAt: NOW,
-    ...extra,
-  };
-}
-
-/** Work for one delivery: a dispatch task and a pending log row per repo. */
-function work(deliveryId: string, repos: string[], installationId?: number): AcceptedWork {
-  return {
-    tasks: repos.map((repo) => dispatchTask(deliveryId, repo, installationId)),
-    log: repos.map((repo) => logEntry(deliveryId, repo)),
-  };
-}
 
 function checkRunTask(sha: string): OutboxTaskInput & { kind: "check_run" } {
   return {
@@ -296,6 +247,20 @@ export function describeStoreContract(name: string, open: () => Store | Promise<
         store.markSent(npu!, { at: NOW + 60_003 });
         expect(store.claimTasks([npu!], "worker-a", NOW + 60_004, 60_000)).toEqual([]);
         expect(store.claimTasks([], "worker-a", NOW, 60_000)).toEqual([]);
+      });
+
+      it("lists the owners of claims on pending tasks and releases one owner's claims", () => {
+        store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu", "gamma/tpu"], 11), NOW);
+        const [npu, xpu, tpu] = ["acme/npu", "beta/xpu", "gamma/tpu"].map((repo) => taskId(`dispatch:d1:${repo}`));
+        store.claimTasks([npu!, xpu!], "worker-a", NOW, 60_000);
+        store.claimTasks([tpu!], "worker-b", NOW, 60_000);
+        expect(store.claimOwners()).toEqual(["worker-a", "worker-b"]);
+        expect(store.releaseClaims("worker-a")).toBe(2);
+        expect(store.dueTasks(NOW + 1, 10).map((task) => task.repo)).toEqual(["acme/npu", "beta/xpu"]);
+        expect(store.claimOwners()).toEqual(["worker-b"]);
+        store.markSent(tpu!, { at: NOW + 2 });
+        expect(store.claimOwners()).toEqual([]);
+        expect(store.releaseClaims("nobody")).toBe(0);
       });
 
       it("leaves out excluded tasks and installations, keeping tasks with no installation", () => {

@@ -12,56 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseQueuedRow } from "../../src/hud/rows.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore, openSqliteStore } from "../../src/store/sqlite-store.js";
-import type { AcceptedWork, DeliveryRecord, OutboxTaskInput, Store } from "../../src/store/store.js";
-import type { DispatchLogEntry } from "../../src/domain/dispatches.js";
+import type { Store } from "../../src/store/store.js";
+import { delivery, logEntry, NOW, work } from "../helpers/store-fixtures.js";
 
-const NOW = 1_700_000_000_000;
-const UPSTREAM = "pytorch/pytorch";
-
-function delivery(id: string, payloadHash = "hash-1"): DeliveryRecord {
-  return { id, event: "pull_request", payloadHash };
-}
-
-function dispatchTask(deliveryId: string, repo: string, installationId?: number): OutboxTaskInput {
-  const [owner, name] = repo.split("/");
-  return {
-    key: `dispatch:${deliveryId}:${repo}`,
-    kind: "dispatch",
-    repo,
-    ...(installationId !== undefined && { installationId }),
-    request: {
-      route: "POST /repos/{owner}/{repo}/dispatches",
-      params: { owner, repo: name, event_type: "pytorch-pr-trigger", client_payload: { pr_number: 7, head_sha: "abc" } },
-    },
-    dispatch: { deliveryId, downstreamRepo: repo },
-  };
-}
-
-function logEntry(deliveryId: string, repo: string, extra: Partial<DispatchLogEntry> = {}): DispatchLogEntry {
-  return {
-    deliveryId,
-    downstreamRepo: repo,
-    upstreamRepo: UPSTREAM,
-    event: "pull_request",
-    action: "opened",
-    prNumber: 7,
-    headSha: "abc",
-    backendName: repo.split("/")[1] ?? repo,
-    level: "L2",
-    outcome: "pending",
-    attempts: 0,
-    createdAt: NOW,
-    ...extra,
-  };
-}
-
-/** Work for one delivery: a dispatch task and a pending log row per repo. */
-function work(deliveryId: string, repos: string[], installationId?: number): AcceptedWork {
-  return {
-    tasks: repos.map((repo) => dispatchTask(deliveryId, repo, installationId)),
-    log: repos.map((repo) => logEntry(deliveryId, repo)),
-  };
-}
 
 let root: string;
 let dir: string;

@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import { collectsResults, findEntry } from "../../src/allowlist/policy.js";
 import type { Allowlist } from "../../src/allowlist/types.js";
-import { lifecycleReport, transition, type JobState } from "../../src/callback/lifecycle.js";
+import { lifecycleReport, storedJobState, transition } from "../../src/callback/lifecycle.js";
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { requestFor } from "../../src/dispatch/outbox-worker.js";
 import type { StoredJob } from "../../src/domain/jobs.js";
@@ -347,7 +347,7 @@ class Run {
       ...(action.completed && { conclusion: CONCLUSIONS[action.conclusion]! }),
       ...(summary !== undefined && { summary }),
     };
-    const step = transition(current && jobState(current), lifecycleReport(report as unknown as CallbackBody), this.now);
+    const step = transition(current && storedJobState(current), lifecycleReport(report as unknown as CallbackBody), this.now);
     if (step.kind === "duplicate" || step.kind === "conflict") return;
     const job: StoredJob = {
       ...key,
@@ -515,16 +515,6 @@ class Run {
     if (truth.labels.includes(label)) throw new Error("the PR has the label");
     this.pullRequest({ t: "label", pr, label: LABELS.indexOf(label), add: true });
   }
-}
-
-function jobState(job: StoredJob): JobState {
-  return {
-    status: job.status,
-    ...(job.conclusion !== undefined && { conclusion: job.conclusion }),
-    ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
-    ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
-    lastReport: job.fingerprint,
-  };
 }
 
 /** Runs `body` with a Run on a fresh SQLite store in its own temp dir. */
