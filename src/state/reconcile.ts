@@ -1,12 +1,12 @@
 // Level-triggered check runs: after any fact of a backend head changed, its desired check runs are
 // recomputed from the facts (src/checks/desired.ts), compared with the hash of the state last queued
 // for each, and only a difference is queued in the outbox. Runs inside the event's transaction.
-import { createHash } from "node:crypto";
 import { findEntry } from "../allowlist/policy.js";
 import { aggregateCheckKey } from "../checks/aggregate.js";
 import { desiredAggregate, desiredJobCheck, retiredJobCheck, visibility, type BackendHeadView } from "../checks/desired.js";
 import { jobCheckKey, LISTED_JOBS } from "../checks/job-checks.js";
 import type { HeadFacts } from "../domain/heads.js";
+import { stateHash } from "../domain/state-hash.js";
 import type { LatestAttempt, StoredJob } from "../domain/jobs.js";
 import type { StoredBackendHead, Store } from "../store/store.js";
 import type { GitHubRequest } from "../domain/github-request.js";
@@ -31,7 +31,7 @@ export function reconcileBackendHead(store: Store, head: HeadFacts, backend: Sto
   // The job check runs depend on their job and on this frame; when the frame moved, all of them are
   // recomputed (at most maxJobChecks), otherwise only the job that changed.
   const shown = visibility(view, settings.labelPrefix, aggregateRecord !== undefined);
-  const frameHash = hashOf({ state: head.state, shown, level: entry?.level, policy: entry?.policy, name: entry?.name });
+  const frameHash = stateHash({ state: head.state, shown, level: entry?.level, policy: entry?.policy, name: entry?.name });
   const jobs: ChangedJob[] = [];
   if (frameHash !== backend.frameHash) {
     for (const attempt of store.attemptsBelowSeq(backend, settings.maxJobChecksPerBackend)) {
@@ -73,7 +73,7 @@ export function retireJobChecks(store: Store, head: HeadFacts, backend: StoredBa
 /** Queues `desired` unless it is what was last queued for `key`. */
 function queue(store: Store, head: HeadFacts, key: string, desired: GitHubRequest | undefined, context: StateContext): number {
   if (!desired) return 0;
-  const hash = hashOf(desired.params);
+  const hash = stateHash(desired.params);
   if (store.checkRun(key)?.desiredHash === hash) return 0;
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
   const delay = desired.params.status === "in_progress" ? context.settings.checkUpdateDelayMs : 0;
@@ -85,8 +85,4 @@ function queue(store: Store, head: HeadFacts, key: string, desired: GitHubReques
     context.now,
   );
   return 1;
-}
-
-function hashOf(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("base64url");
 }

@@ -2,6 +2,7 @@
 // order they were stored with the same arithmetic a report uses (src/domain/jobs.ts).
 import type Database from "better-sqlite3";
 import { countAttempt, isLaterAttempt, NO_JOBS, type JobCounts, type JobSummary, type LatestAttempt } from "../domain/jobs.js";
+import { stateHash } from "../domain/state-hash.js";
 
 interface BackendHeadKey {
   repo: string;
@@ -9,7 +10,31 @@ interface BackendHeadKey {
   downstream: string;
 }
 
-export function backfillLatestAttempts(db: Database.Database): void {
+/** Migration 9's data step: latest attempts and counts, and the hashes of the check-run states already queued. */
+export function backfillFacts(db: Database.Database): void {
+  backfillLatestAttempts(db);
+  backfillCheckRunHashes(db);
+}
+
+/**
+ * The hash of each check run's last queued state, from its outbox task: where the state core computes
+ * the same state again (most check runs of open heads), the first allowlist walk after the upgrade finds
+ * nothing to write, instead of rewriting every check run on every open PR with the upstream's write budget.
+ */
+function backfillCheckRunHashes(db: Database.Database): void {
+  const rows = db
+    .prepare<[], { key: string; requestJson: string }>(
+      "SELECT c.key, o.request_json AS requestJson FROM check_runs c JOIN outbox o ON o.key = c.key WHERE json_valid(o.request_json)",
+    )
+    .all();
+  const update = db.prepare<[string, string]>("UPDATE check_runs SET desired_hash = ? WHERE key = ?");
+  for (const { key, requestJson } of rows) {
+    const params = (JSON.parse(requestJson) as { params?: unknown }).params;
+    if (params !== undefined) update.run(stateHash(params), key);
+  }
+}
+
+function backfillLatestAttempts(db: Database.Database): void {
   // Only the jobs of each backend head's latest dispatch count, as for a new report.
   const rows = db
     .prepare<[], BackendHeadKey & { summaryJson: string }>(

@@ -1,6 +1,6 @@
 // Versioned schema of the SQLite store, in ascending versions. A released migration is never edited: add a new one.
 import type Database from "better-sqlite3";
-import { backfillLatestAttempts } from "./backfill.js";
+import { backfillFacts } from "./backfill.js";
 
 interface Migration {
   version: number;
@@ -346,7 +346,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox DROP COLUMN check_backend;
       ALTER TABLE outbox DROP COLUMN check_repo_key;
     `,
-    backfill: backfillLatestAttempts,
+    backfill: backfillFacts,
   },
   {
     version: 10,

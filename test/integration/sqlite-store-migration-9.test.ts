@@ -7,6 +7,10 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StoredJob } from "../../src/domain/jobs.js";
+import { parseAllowlist } from "../../src/allowlist/parse.js";
+import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggregate.js";
+import { stateHash } from "../../src/domain/state-hash.js";
+import { reconcileOpenHeadsPage } from "../../src/state/policy.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
 
@@ -259,7 +263,10 @@ describe("migration 9", () => {
     expect(store.checkRunId("check:up/stream:npu:new")).toBe(5001);
     expect(store.checkRunId("check:up/stream:npu:new:ci/test")).toBe(5002);
     expect(store.checkRunId("check:up/stream:npu:gone")).toBe(5003);
-    expect(store.checkRun("check:up/stream:npu:old")).toStrictEqual({ desiredHash: "" });
+    // ... and the hash of the state last queued for them (the one the old relay stored in its task).
+    expect(store.checkRun("check:up/stream:npu:old")).toStrictEqual({
+      desiredHash: stateHash({ owner: "Up", repo: "Stream", head_sha: "old", status: "completed" }),
+    });
     expect(store.checkRun("dispatch:d2:acme/npu")).toBeUndefined();
     expect(migrated.prepare("SELECT key, upstream_repo_key, head_sha FROM check_runs ORDER BY key").all()).toEqual([
       { key: "check:up/stream:npu:gone", upstream_repo_key: "up/stream", head_sha: "gone" },
@@ -279,6 +286,41 @@ describe("migration 9", () => {
     expect(columns(migrated, "jobs")).toEqual(expect.arrayContaining(["status", "started_at", "pr_number"]));
     expect(migrated.pragma("foreign_key_check")).toEqual([]);
     expect(migrated.pragma("integrity_check", { simple: true })).toBe("ok");
+  });
+
+  it("keeps the hash of each check run's queued state, so the first walk after the upgrade rewrites only what changed", () => {
+    const db = databaseAtVersion8();
+    const parsed = parseAllowlist(`L4:\n  - acme/npu: "@oncall"\n  - beta/xpu: "@oncall"\n`);
+    if (!parsed.ok) throw new Error("bad allowlist");
+    const [npu, xpu] = parsed.allowlist.entries;
+    for (const [entry, delivery] of [[npu!, "d1"], [xpu!, "d2"]] as const) {
+      insertLog(db, { delivery, downstream: entry.repo, sha: "open-head", outcome: "sent", at: T0 });
+    }
+    // What the old relay queued for each aggregate: npu's is what the state core renders now; xpu's says something else.
+    const queued = (entry: typeof npu, delivery: string) =>
+      queuedAggregateRequest({ upstreamRepo: UP, headSha: "open-head", entry: entry!, checkPrefix: "oot", deliveryId: delivery, detailsUrl: `https://github.com/${entry!.repo}/actions` });
+    const stale = queued(xpu, "d2");
+    stale.params.output = { title: "Dispatched", summary: "an older wording" };
+    for (const [key, request] of [[aggregateCheckKey(UP, "npu", "open-head"), queued(npu, "d1")], [aggregateCheckKey(UP, "xpu", "open-head"), stale]] as const) {
+      db.prepare(
+        `INSERT INTO outbox (key, kind, repo, installation_id, request_json, status, attempts, created_at, next_attempt_at, result_id, finished_at)
+         VALUES (?, 'check_run', ?, 1, ?, 'sent', 1, ?, ?, 99, ?)`,
+      ).run(key, UP, JSON.stringify(request), T0, T0, T0);
+    }
+    db.close();
+    const { store } = openMigrated();
+    const settings = {
+      checkPrefix: "oot",
+      labelPrefix: "ciflow/oot/",
+      maxJobChecksPerBackend: 50,
+      webBaseUrl: "https://github.com",
+      publicUrl: "https://relay.example",
+      startTimeoutMs: 7_200_000,
+      checkUpdateDelayMs: 0,
+    };
+    const page = reconcileOpenHeadsPage(store, undefined, 10, { allowlist: parsed.allowlist, settings, now: T0 + 1000 });
+    expect(page).toMatchObject({ heads: 1, queued: 1 });
+    expect(store.dueTasks(T0 + 1000, 10).map((task) => task.key)).toEqual([aggregateCheckKey(UP, "xpu", "open-head")]);
   });
 
   it("migrates an empty version 8 database, and a reopened store migrates nothing again", () => {
