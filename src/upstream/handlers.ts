@@ -214,11 +214,9 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
     event,
     plan,
     {
-      checkPrefix: config.labels.checkPrefix,
       prEventType: config.dispatch.prEventType,
       pushEventType: config.dispatch.pushEventType,
       callbackUrl: config.callback.url,
-      webBaseUrl: config.github.webBaseUrl,
       ticketKeys: ticketKeys(config),
       ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
     },

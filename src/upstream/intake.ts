@@ -10,12 +10,9 @@ import type { UpstreamEvent } from "./events.js";
 import type { Plan, Target } from "./planner.js";
 
 export interface IntakeSettings {
-  checkPrefix: string;
   prEventType: string;
   pushEventType: string;
   callbackUrl: string;
-  /** Web base URL of the GitHub host (github.com or the GHES host), for links. */
-  webBaseUrl: string;
   ticketKeys: TicketKeys;
   ticketTtlSeconds: number;
 }
