@@ -8,7 +8,7 @@ import { jobCheckKey, LISTED_JOBS } from "../checks/job-checks.js";
 import type { HeadFacts } from "../domain/heads.js";
 import { stateHash } from "../domain/state-hash.js";
 import type { LatestAttempt, StoredJob } from "../domain/jobs.js";
-import type { StoredBackendHead, Store } from "../store/store.js";
+import type { CheckRunRecord, StoredBackendHead, Store } from "../store/store.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { StateContext } from "./context.js";
 
@@ -26,7 +26,7 @@ export function reconcileBackendHead(store: Store, head: HeadFacts, backend: Sto
   const aggregateRecord = store.checkRun(aggregateKey);
   const listed = backend.counts.jobs > 0 ? store.listedAttempts(backend, LISTED_JOBS) : [];
   const view: BackendHeadView = { head, backend, entry, listed };
-  let queued = queue(store, head, aggregateKey, desiredAggregate(view, settings, aggregateRecord !== undefined), context);
+  let queued = queue(store, head, aggregateKey, aggregateRecord, desiredAggregate(view, settings, aggregateRecord !== undefined), context);
 
   // The job check runs depend on their job and on this frame; when the frame moved, all of them are
   // recomputed (at most maxJobChecks), otherwise only the job that changed.
@@ -44,8 +44,8 @@ export function reconcileBackendHead(store: Store, head: HeadFacts, backend: Sto
   }
   for (const job of jobs) {
     const key = jobCheckKey(aggregateKey, job.workflowName, job.jobName);
-    const written = store.checkRun(key) !== undefined;
-    queued += queue(store, head, key, desiredJobCheck({ head, backend, entry }, job, settings, written, aggregateRecord !== undefined), context);
+    const last = store.checkRun(key);
+    queued += queue(store, head, key, last, desiredJobCheck({ head, backend, entry }, job, settings, last !== undefined, aggregateRecord !== undefined), context);
   }
   return queued;
 }
@@ -64,17 +64,25 @@ export function retireJobChecks(store: Store, head: HeadFacts, backend: StoredBa
     const job = store.getJob(attempt);
     if (!job) continue;
     const key = jobCheckKey(aggregateKey, job.workflowName, job.jobName);
-    const written = store.checkRun(key) !== undefined;
-    queued += queue(store, head, key, retiredJobCheck({ head, backend, entry }, { ...job, seq: attempt.seq }, context.settings, written, aggregateWritten), context);
+    const last = store.checkRun(key);
+    const retired = retiredJobCheck({ head, backend, entry }, { ...job, seq: attempt.seq }, context.settings, last !== undefined, aggregateWritten);
+    queued += queue(store, head, key, last, retired, context);
   }
   return queued;
 }
 
-/** Queues `desired` unless it is what was last queued for `key`. */
-function queue(store: Store, head: HeadFacts, key: string, desired: GitHubRequest | undefined, context: StateContext): number {
+/** Queues `desired` unless it is `last`, what was last queued for `key` (read once by the caller). */
+function queue(
+  store: Store,
+  head: HeadFacts,
+  key: string,
+  last: CheckRunRecord | undefined,
+  desired: GitHubRequest | undefined,
+  context: StateContext,
+): number {
   if (!desired) return 0;
   const hash = stateHash(desired.params);
-  if (store.checkRun(key)?.desiredHash === hash) return 0;
+  if (last?.desiredHash === hash) return 0;
   // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
   const delay = desired.params.status === "in_progress" ? context.settings.checkUpdateDelayMs : 0;
   const installation = context.upstreamInstallationId !== undefined ? { installationId: context.upstreamInstallationId } : {};
