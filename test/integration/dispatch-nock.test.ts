@@ -1,32 +1,18 @@
 // The dispatch path with GitHub played by nock: exact request bodies for each event kind the relay
 // dispatches, from real @octokit/webhooks-examples payloads.
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { webhookExample } from "../helpers/fixtures.js";
-import { deliver, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
+import { relayAgainstNock } from "../helpers/nock-relay.js";
+import { deliver, type RunningRelay } from "../helpers/server.js";
 
 const API = "https://api.github.com";
-let relay: RunningRelay | undefined;
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect("127.0.0.1");
-});
-afterEach(async () => {
-  await relay?.stop();
-  relay = undefined;
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
+const startWithAllowlist = relayAgainstNock();
 
 async function start(): Promise<RunningRelay> {
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, `L3:\n  npu:\n    acme/npu-backend: [npu-oncall]\n`);
   // The allowlist load looks the backend's installation up once (App JWT).
   nock(API).get("/repos/acme/npu-backend/installation").reply(200, { id: 42, suspended_at: null });
-  relay = await startRelay({ UPSTREAM_REPO: "Codertocat/Hello-World", ALLOWLIST_FILE: file });
+  const relay = await startWithAllowlist(`L3:\n  npu:\n    acme/npu-backend: [npu-oncall]\n`);
   await expect.poll(() => nock.pendingMocks()).toEqual([]);
   return relay;
 }

@@ -2,10 +2,8 @@
 // repos go out with the downstream App's installation tokens (created with its own JWT), everything on the
 // upstream repo with the primary App's. GitHub is played by nock; each JWT is checked for the App it names.
 import { createHmac, generateKeyPairSync } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cancelRuns } from "../../src/upstream/rerequest.js";
 import { loadConfig } from "../../src/config.js";
 import { downstreamApp } from "../../src/installations/downstream-app.js";
@@ -15,7 +13,8 @@ import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { appInstallations } from "../../src/installations/directory.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { testLog, testProbot } from "../helpers/probot.js";
-import { deliver, startRelay, tempDir, type RunningRelay } from "../helpers/server.js";
+import { relayAgainstNock } from "../helpers/nock-relay.js";
+import { deliver, tempDir, type RunningRelay } from "../helpers/server.js";
 
 const API = "https://api.github.com";
 const PRIMARY_APP_ID = 1; // the App startRelay configures
@@ -28,18 +27,7 @@ const DOWNSTREAM_ENV = {
   DOWNSTREAM_WEBHOOK_SECRET: DOWNSTREAM_SECRET,
 };
 
-let relay: RunningRelay | undefined;
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect("127.0.0.1");
-});
-afterEach(async () => {
-  await relay?.stop();
-  relay = undefined;
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
+const start = relayAgainstNock();
 
 /** The App an `Authorization: bearer <JWT>` header authenticates as (the JWT's issuer). */
 function jwtApp(authorization: string): number | undefined {
@@ -51,12 +39,6 @@ function jwtApp(authorization: string): number | undefined {
 
 const asApp = (appId: number) => (authorization: string) => jwtApp(authorization) === appId;
 
-async function start(allowlist: string, env: Record<string, string> = {}): Promise<RunningRelay> {
-  const file = path.join(tempDir(), "allowlist.yml");
-  await writeFile(file, allowlist);
-  relay = await startRelay({ UPSTREAM_REPO: "Codertocat/Hello-World", ALLOWLIST_FILE: file, ...env });
-  return relay;
-}
 
 function labelledPr(): Payload {
   const pr = webhookExample("pull_request", (p) => p.action === "synchronize");
