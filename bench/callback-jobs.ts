@@ -15,7 +15,7 @@ import type { StoredJob } from "../src/domain/jobs.js";
 import type { StateSettings } from "../src/state/context.js";
 import { acceptDispatches, applyPullRequest } from "../src/state/pull-requests.js";
 import { recordJob } from "../src/state/reports.js";
-import { DATABASE_FILE, SqliteStore } from "../src/store/sqlite-store.js";
+import { DATABASE_FILE, sqliteStore } from "../src/store/sqlite-store.js";
 
 const JOBS = 300;
 const REPORT_BYTES = 300_000;
@@ -41,14 +41,14 @@ const context = (now: number) => ({ allowlist, settings, now });
 
 const dir = mkdtempSync(path.join(tmpdir(), "relay-callback-jobs-"));
 const db = new Database(path.join(dir, DATABASE_FILE));
-const store = new SqliteStore(db);
+const store = sqliteStore(db);
 // One fsync per report would measure the disk, not the store work that grows with the jobs.
 db.pragma("synchronous = OFF");
 
-store.atomically(() => {
-  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber: 5, headSha: SHA, labels: [], closed: false }, context(T0));
-  acceptDispatches(
-    store,
+await store.transaction(async (tx) => {
+  await applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber: 5, headSha: SHA, labels: [], closed: false }, context(T0));
+  await acceptDispatches(
+    tx,
     { id: "d1", event: "pull_request", payloadHash: "d1" },
     {
       tasks: [],
@@ -95,9 +95,9 @@ print(`${JOBS} distinct jobs, ~${REPORT_BYTES / 1000} kB reports, one backend, o
 for (let k = 1; k <= JOBS; k++) {
   const { job } = report(k);
   const start = performance.now();
-  store.atomically(() => recordJob(store, job, undefined, context(job.updatedAt)));
+  await store.transaction((tx) => recordJob(tx, job, undefined, context(job.updatedAt)));
   const elapsed = performance.now() - start;
   if (SAMPLES.has(k)) print(`k=${k}: report ${elapsed.toFixed(1)} ms, RSS ${mb(process.memoryUsage().rss)}`);
 }
-store.close();
+await store.close();
 rmSync(dir, { recursive: true, force: true });

@@ -332,14 +332,14 @@ interface Outcome {
  * Replays the history into `store`. Only the HUD side of the relay's transactions is modelled: dispatch
  * tasks and their dispatch-log rows, and job states with their results row; no check-run tasks.
  */
-function enqueueHistory(store: Store, history: History, backends: readonly Backend[], jobs: number, now: number, memory: MemorySampler): EnqueueResult {
+async function enqueueHistory(store: Store, history: History, backends: readonly Backend[], jobs: number, now: number, memory: MemorySampler): Promise<EnqueueResult> {
   const rng = new Random(SEED + 1);
   const calls = Object.fromEntries(
     (["acceptDelivery", "markSent", "markFailed", "markUnreported", "putJob"] as const).map((call) => [call, { calls: 0, rows: 0, ms: 0 }]),
   ) as Record<StoreCall, CallTally>;
-  const timed = (call: StoreCall, rows: number, work: () => void) => {
+  const timed = async (call: StoreCall, rows: number, work: () => Promise<unknown>): Promise<void> => {
     const started = performance.now();
-    work();
+    await work();
     const tally = calls[call];
     tally.ms += performance.now() - started;
     tally.calls += 1;
@@ -366,7 +366,7 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
   };
 
   /** One job's attempts: re-runs follow infra failures (60%) and other failures (10%). */
-  const runJob = (head: Head, backend: Backend, jobName: string, sentAt: number): void => {
+  const runJob = async (head: Head, backend: Backend, jobName: string, sentAt: number): Promise<void> => {
     const shard = jobName.startsWith("test");
     const base = {
       delivery: head.delivery,
@@ -389,13 +389,13 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
       // The relay measures the queue time only on the first attempt's start report.
       const queue = backend.reportsStart && attempt === 1 ? { queueMs: start - sentAt } : {};
       if (backend.reportsStart) {
-        timed("putJob", 1, () => seedJob(store, { ...base, attempt, at: start, status: "in_progress", ...queue }));
+        await timed("putJob", 1, () => seedJob(store, { ...base, attempt, at: start, status: "in_progress", ...queue }));
         if (head.pr !== null) prAttempts += 1;
         if (end > now) return;
-        timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: start, executionMs, ...queue }));
+        await timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: start, executionMs, ...queue }));
       } else {
         if (end > now) return;
-        timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: end, noStart: true }));
+        await timed("putJob", 1, () => seedJob(store, { ...base, ...details, attempt, at: end, noStart: true }));
         if (head.pr !== null) prAttempts += 1;
       }
       const rerun = result.failureKind === "infra" ? 0.6 : result.conclusion === "failure" ? 0.1 : 0;
@@ -404,7 +404,7 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
     }
   };
 
-  const dispatchHead = (head: Head): void => {
+  const dispatchHead = async (head: Head): Promise<void> => {
     const event = head.pr === null ? "push" : "pull_request";
     const log: DispatchLogEntry[] = backends.map((backend) => ({
       deliveryId: head.delivery,
@@ -423,30 +423,30 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
       author: head.author,
     }));
     const tasks: OutboxTaskInput[] = head.skipped ? [] : backends.map((backend) => dispatchTask(head, backend));
-    timed("acceptDelivery", log.length, () => store.acceptDelivery({ id: head.delivery, event, payloadHash: `sha256:${head.delivery}` }, { tasks, log }, head.at));
+    await timed("acceptDelivery", log.length, () => store.acceptDelivery({ id: head.delivery, event, payloadHash: `sha256:${head.delivery}` }, { tasks, log }, head.at));
     for (const task of tasks) {
       const backend = backends.find((candidate) => candidate.repo === task.repo)!;
       // The outbox worker has the task in hand; the bench looks it up (untimed).
-      const id = store.taskByKey(task.key)!.id;
+      const id = (await store.taskByKey(task.key))!.id;
       const sentAt = head.at + rng.int(300, 3000);
       if (rng.chance(0.005)) {
-        timed("markFailed", 1, () => store.markFailed(id, { at: sentAt, reason: "http_404", outcome: "failed" }));
+        await timed("markFailed", 1, () => store.markFailed(id, { at: sentAt, reason: "http_404", outcome: "failed" }));
         continue;
       }
-      timed("markSent", 1, () => store.markSent(id, { at: sentAt }));
+      await timed("markSent", 1, () => store.markSent(id, { at: sentAt }));
       if (rng.chance(backend.silentRate)) {
         // The sweeper marks it once the start timeout has passed (until then it is just waiting): an L1
         // backend is not expected to report, any other one never reported (an infrastructure failure).
         const sweptAt = sentAt + START_TIMEOUT_MS + rng.int(0, MINUTE);
         const reason = backend.level === "L1" ? "reports_not_expected" : "never_reported";
-        if (sweptAt <= now) timed("markUnreported", 1, () => store.markUnreported(head.delivery, backend.repo, reason, sweptAt));
+        if (sweptAt <= now) await timed("markUnreported", 1, () => store.markUnreported(head.delivery, backend.repo, reason, sweptAt));
         continue;
       }
-      for (const jobName of jobNames) runJob(head, backend, jobName, sentAt);
+      for (const jobName of jobNames) await runJob(head, backend, jobName, sentAt);
     }
   };
 
-  const nightly = (run: Nightly): void => {
+  const nightly = async (run: Nightly): Promise<void> => {
     for (const backend of backends.filter((candidate) => candidate.level !== "L1")) {
       const { executionMs, ...result } = outcome(backend, { breaksTests: false }, true);
       const spec: JobSpec = {
@@ -464,15 +464,15 @@ function enqueueHistory(store: Store, history: History, backends: readonly Backe
         ...result,
         ...(result.failureKind !== "infra" && { tests: testCounts(rng, result.failedTests?.length ?? 0) }),
       };
-      if (spec.at <= now) timed("putJob", 1, () => seedJob(store, spec));
+      if (spec.at <= now) await timed("putJob", 1, () => seedJob(store, spec));
     }
   };
 
   const started = performance.now();
   for (const event of history.events) {
-    if (event.kind === "head") dispatchHead(event);
-    else nightly(event);
-    // The loop never yields to the event loop, so the memory sampler's timer cannot fire: sample here.
+    if (event.kind === "head") await dispatchHead(event);
+    else await nightly(event);
+    // Store calls settle as microtasks: the loop seldom yields to the event loop, so the memory sampler's timer rarely fires: sample here.
     memory.sample();
   }
   const dispatchRows = calls.acceptDelivery.rows + calls.markSent.rows + calls.markFailed.rows + calls.markUnreported.rows;
@@ -559,10 +559,10 @@ async function drain(store: Store, connection: HudConnection, batchRows: number,
   return result;
 }
 
-function clock<T>(work: () => T, add: (ms: number) => void): T {
+async function clock<T>(work: () => Promise<T>, add: (ms: number) => void): Promise<T> {
   const started = performance.now();
   try {
-    return work();
+    return await work();
   } finally {
     add(performance.now() - started);
   }
@@ -771,8 +771,8 @@ async function main(): Promise<void> {
 
     // 1. Enqueue
     memory.phase("1. enqueue");
-    const enqueued = enqueueHistory(store, history, backends, jobs, now, memory);
-    const queued = store.hudQueueStats().pending;
+    const enqueued = await enqueueHistory(store, history, backends, jobs, now, memory);
+    const queued = (await store.hudQueueStats()).pending;
     const counted = enqueued.resultRows + enqueued.dispatchRows;
     const reporting = backends.filter((backend) => backend.level !== "L1").length;
     heading("1. Enqueue into the SQLite queue (real store calls, synchronous = FULL)");
@@ -816,7 +816,7 @@ async function main(): Promise<void> {
     // 4. The same history at a small batch size, into emptied tables
     memory.phase(`4. drain (batch ${SMALL_BATCH_ROWS})`);
     for (const name of [RESULTS_TABLE, DISPATCHES_TABLE]) await db.client.command({ query: `TRUNCATE TABLE ${db.database}.${name}` });
-    enqueueHistory(replay, history, backends, jobs, now, memory);
+    await enqueueHistory(replay, history, backends, jobs, now, memory);
     drains.push(await drain(replay, connection, SMALL_BATCH_ROWS, memory));
     memory.stop();
 
@@ -873,8 +873,8 @@ async function main(): Promise<void> {
   } finally {
     memory.stop();
     await connection.close();
-    store.close();
-    replay.close();
+    await store.close();
+    await replay.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import type { StateSettings } from "../src/state/context.js";
 import { acceptDispatches, applyPullRequest } from "../src/state/pull-requests.js";
 import { recordJob } from "../src/state/reports.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
-import type { Store } from "../src/store/store.js";
+import type { StoreTx } from "../src/store/store.js";
 
 /** Must match the relay's upstream (test/security/callback-rig.ts, the webhook examples' repo). */
 const UPSTREAM = "Codertocat/Hello-World";
@@ -29,16 +29,16 @@ export async function seedHistory(dataDir: string, rows: number): Promise<void> 
     const now = Date.now();
     for (let first = 0; first < heads; first += perTransaction) {
       const last = Math.min(heads, first + perTransaction);
-      store.atomically(() => {
-        for (let i = first; i < last; i++) seedHead(store, i, now - SPREAD_MS + Math.floor((i / heads) * SPREAD_MS));
-        for (const task of store.dueTasks(now, 2 * perTransaction)) store.markSent(task.id, { at: task.createdAt + 1000, resultId: task.id });
-        store.removeHudRows(store.pendingHudRows(10 * perTransaction).map((row) => row.id));
+      await store.transaction(async (tx) => {
+        for (let i = first; i < last; i++) await seedHead(tx, i, now - SPREAD_MS + Math.floor((i / heads) * SPREAD_MS));
+        for (const task of await tx.dueTasks(now, 2 * perTransaction)) await tx.markSent(task.id, { at: task.createdAt + 1000, resultId: task.id });
+        await tx.removeHudRows((await tx.pendingHudRows(10 * perTransaction)).map((row) => row.id));
       });
       // Let timers (the RSS sampler) run between transactions.
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -57,7 +57,7 @@ const SETTINGS: StateSettings = {
 };
 
 /** One PR head through the state core: opened and dispatched, one job reported, then closed. */
-function seedHead(store: Store, i: number, at: number): void {
+async function seedHead(tx: StoreTx, i: number, at: number): Promise<void> {
   if (!HISTORY_ALLOWLIST.ok) throw new Error("bad history allowlist");
   const allowlist = HISTORY_ALLOWLIST.allowlist;
   const sha = i.toString(16).padStart(40, "0");
@@ -67,9 +67,9 @@ function seedHead(store: Store, i: number, at: number): void {
   const downstreamRepo = `history-org-${b}/accel-${b}`;
   const prNumber = 100_000 + Math.floor(i / 2);
   const context = (now: number) => ({ allowlist, settings: SETTINGS, now });
-  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: false }, context(at));
-  acceptDispatches(
-    store,
+  await applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: false }, context(at));
+  await acceptDispatches(
+    tx,
     { id: deliveryId, event: "pull_request", payloadHash: `hash-${i}` },
     {
       tasks: [
@@ -88,11 +88,11 @@ function seedHead(store: Store, i: number, at: number): void {
     context(at),
   );
   const report = { schema_version: 1, status: "completed", conclusion: "success", workflow: { name: "ci", run_id: i + 1, run_attempt: 1, url: `https://ci.example.org/runs/${i + 1}` }, job: { name: "test" } };
-  recordJob(
-    store,
+  await recordJob(
+    tx,
     { deliveryId, downstreamRepo, runId: i + 1, runAttempt: 1, jobName: "test", upstreamRepo: UPSTREAM, prNumber, headSha: sha, backendName: backend, level: "L4", workflowName: "ci", status: "completed", conclusion: "success", startedAt: at + 60_000, completedAt: at + 1_800_000, queueMs: 60_000, executionMs: 1_740_000, fingerprint: `history-${i}`, report, updatedAt: at + 1_800_000 },
     undefined,
     context(at + 1_800_000),
   );
-  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: true }, context(at + 3_600_000));
+  await applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: true }, context(at + 3_600_000));
 }

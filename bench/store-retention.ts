@@ -15,7 +15,7 @@ import type { StoredJob } from "../src/domain/jobs.js";
 import type { StateSettings } from "../src/state/context.js";
 import { acceptDispatches, applyPullRequest } from "../src/state/pull-requests.js";
 import { recordJob } from "../src/state/reports.js";
-import { DATABASE_FILE, SqliteStore } from "../src/store/sqlite-store.js";
+import { DATABASE_FILE, sqliteStore } from "../src/store/sqlite-store.js";
 import type { OutboxTaskInput } from "../src/store/store.js";
 
 const HOUR = 3_600_000;
@@ -43,19 +43,19 @@ const POLICY = { retentionMs: 14 * DAY, maxRowsPerTable: 1000 }; // as src/dispa
 
 const dir = mkdtempSync(path.join(tmpdir(), "relay-store-retention-"));
 const db = new Database(path.join(dir, DATABASE_FILE));
-const store = new SqliteStore(db);
+const store = sqliteStore(db);
 // The sizes do not depend on durability; one fsync per call would make the run minutes long.
 db.pragma("synchronous = OFF");
 
 let nextCheckRunId = 1;
-function sendEverything(at: number): void {
-  for (const task of store.dueTasks(Number.MAX_SAFE_INTEGER, 1000)) {
-    store.markSent(task.id, { at, version: task.version, ...(task.kind === "check_run" && { resultId: nextCheckRunId++ }) });
+async function sendEverything(at: number): Promise<void> {
+  for (const task of await store.dueTasks(Number.MAX_SAFE_INTEGER, 1000)) {
+    await store.markSent(task.id, { at, version: task.version, ...(task.kind === "check_run" && { resultId: nextCheckRunId++ }) });
   }
 }
 
-/** One upstream event on a head, through the state core: a dispatch per backend, sent, then jobs reported. */
-function head(deliveryId: string, sha: string, prNumber: number | undefined, at: number): void {
+/** One upstream event on a head, through the state core (a transaction per event): a dispatch per backend, sent, then jobs reported. */
+async function head(deliveryId: string, sha: string, prNumber: number | undefined, at: number): Promise<void> {
   const tasks: OutboxTaskInput[] = [];
   const log: DispatchLogEntry[] = [];
   for (const backend of BACKENDS) {
@@ -83,9 +83,11 @@ function head(deliveryId: string, sha: string, prNumber: number | undefined, at:
       author: "someone",
     });
   }
-  if (prNumber !== undefined) applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: false }, context(at));
-  acceptDispatches(store, { id: deliveryId, event: prNumber === undefined ? "push" : "pull_request", payloadHash: deliveryId }, { tasks, log }, context(at));
-  sendEverything(at);
+  await store.transaction(async (tx) => {
+    if (prNumber !== undefined) await applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber, headSha: sha, labels: [], closed: false }, context(at));
+    await acceptDispatches(tx, { id: deliveryId, event: prNumber === undefined ? "push" : "pull_request", payloadHash: deliveryId }, { tasks, log }, context(at));
+  });
+  await sendEverything(at);
   for (const backend of BACKENDS) {
     for (let index = 0; index < JOBS; index += 1) {
       const jobName = `test (${backend}, ${index + 1}/${JOBS})`;
@@ -109,10 +111,10 @@ function head(deliveryId: string, sha: string, prNumber: number | undefined, at:
         report: { schema_version: 1, status: "completed", conclusion: "success", workflow: { name: "pytorch-pr", run_id: 1, run_attempt: 1, url: "https://ci.example/runs/1" }, job: { name: jobName }, tests: { total: 720, passed: 700, failed: 0, skipped: 20 } },
         updatedAt: at + 2 * HOUR,
       };
-      recordJob(store, job, { job: jobName }, context(at + 2 * HOUR));
+      await store.transaction((tx) => recordJob(tx, job, { job: jobName }, context(at + 2 * HOUR)));
     }
   }
-  sendEverything(at + 2 * HOUR);
+  await sendEverything(at + 2 * HOUR);
 }
 
 function measure(): { rows: Record<string, number>; bytes: number; freePages: number } {
@@ -130,14 +132,14 @@ for (let pr = 0; pr < PRS; pr += 1) {
   for (let index = 0; index < heads; index += 1) {
     const headAt = at + index * DAY;
     // A second head supersedes the first (applyPullRequest moves the PR's open head).
-    head(`pr-${pr}-${index}`, `sha-${pr}-${index}`, pr, headAt);
+    await head(`pr-${pr}-${index}`, `sha-${pr}-${index}`, pr, headAt);
   }
-  applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber: pr, headSha: `sha-${pr}-${heads - 1}`, labels: [], closed: true }, context(at + (heads + 1) * DAY));
-  if (pr % 10 === 0) head(`push-${pr}`, `trunk-${pr}`, undefined, at);
+  await store.transaction((tx) => applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber: pr, headSha: `sha-${pr}-${heads - 1}`, labels: [], closed: true }, context(at + (heads + 1) * DAY)));
+  if (pr % 10 === 0) await head(`push-${pr}`, `trunk-${pr}`, undefined, at);
 }
 // The HUD writer has exported everything.
-for (let batch = store.pendingHudRows(5000); batch.length > 0; batch = store.pendingHudRows(5000)) {
-  store.removeHudRows(batch.map((row) => row.id));
+for (let batch = await store.pendingHudRows(5000); batch.length > 0; batch = await store.pendingHudRows(5000)) {
+  await store.removeHudRows(batch.map((row) => row.id));
 }
 
 const before = measure();
@@ -145,13 +147,13 @@ let runs = 0;
 let longestMs = 0;
 for (;;) {
   const start = performance.now();
-  const pruned = store.prune(NOW, POLICY);
+  const pruned = await store.prune(NOW, POLICY);
   longestMs = Math.max(longestMs, performance.now() - start);
   runs += 1;
   if (Object.values(pruned).every((rows) => rows === 0)) break;
 }
 const after = measure();
-store.close();
+await store.close();
 rmSync(dir, { recursive: true, force: true });
 
 const print = (line: string) => process.stdout.write(`${line}\n`);

@@ -200,8 +200,8 @@ async function startDemoRelay(github: GitHubStandIn, oidc: OidcIssuer, dir: stri
 async function settled(relay: RunningRelay): Promise<void> {
   await waitFor(
     10_000,
-    () => {
-      const outbox = relay.dispatch?.readiness().details.outbox as OutboxStats | undefined;
+    async () => {
+      const outbox = (await relay.dispatch?.readiness())?.details.outbox as OutboxStats | undefined;
       if (outbox && outbox.dead > 0) throw new Error(`${outbox.dead} GitHub request(s) failed for good; rerun with TEST_LOG_LEVEL=info to see why`);
       return outbox?.pending === 0 || undefined;
     },

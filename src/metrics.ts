@@ -147,30 +147,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
 function observeQueue(
   metrics: RelayMetrics,
   queue: { pending: string; pendingHelp: string; age: string; ageHelp: string },
-  stats: () => { pending: number; oldestPendingAt?: number },
+  stats: () => Promise<{ pending: number; oldestPendingAt?: number }>,
   now: () => number,
 ): void {
   new Gauge({
     name: queue.pending,
     help: queue.pendingHelp,
     registers: [metrics.registry],
-    collect() {
-      this.set(stats().pending);
+    async collect() {
+      this.set((await stats()).pending);
     },
   });
   new Gauge({
     name: queue.age,
     help: queue.ageHelp,
     registers: [metrics.registry],
-    collect() {
-      const oldest = stats().oldestPendingAt;
+    async collect() {
+      const oldest = (await stats()).oldestPendingAt;
       this.set(oldest === undefined ? 0 : (now() - oldest) / 1000);
     },
   });
 }
 
 /** Outbox depth, age and dead letters, read from the store at scrape time. */
-export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, now: () => number = Date.now): void {
+export function observeOutbox(metrics: RelayMetrics, stats: () => Promise<OutboxStats>, now: () => number = Date.now): void {
   observeQueue(
     metrics,
     {
@@ -186,8 +186,8 @@ export function observeOutbox(metrics: RelayMetrics, stats: () => OutboxStats, n
     name: "relay_outbox_dead",
     help: "Outbox tasks given up after their maximum age (dead-lettered).",
     registers: [metrics.registry],
-    collect() {
-      this.set(stats().dead);
+    async collect() {
+      this.set((await stats()).dead);
     },
   });
 }
@@ -217,7 +217,7 @@ export function observePausedInstallations(metrics: RelayMetrics, paused: () => 
 }
 
 /** HUD queue depth and age, read from the store at scrape time. */
-export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStats, now: () => number = Date.now): void {
+export function observeHudQueue(metrics: RelayMetrics, stats: () => Promise<HudQueueStats>, now: () => number = Date.now): void {
   observeQueue(
     metrics,
     {
@@ -232,15 +232,16 @@ export function observeHudQueue(metrics: RelayMetrics, stats: () => HudQueueStat
 }
 
 /** Each readiness component as 1 (ready) or 0 (not ready or degraded), read at scrape time. */
-export function observeComponents(metrics: RelayMetrics, states: () => Record<string, string>): void {
+export function observeComponents(metrics: RelayMetrics, states: () => Promise<Record<string, string>>): void {
   new Gauge({
     name: "relay_component_ready",
     help: "1 when a component is ready, 0 when it is not ready or degraded (the log says why).",
     labelNames: ["component"],
     registers: [metrics.registry],
-    collect() {
+    async collect() {
+      const current = await states();
       this.reset();
-      for (const [component, state] of Object.entries(states())) this.set({ component }, state === "ready" ? 1 : 0);
+      for (const [component, state] of Object.entries(current)) this.set({ component }, state === "ready" ? 1 : 0);
     },
   });
 }

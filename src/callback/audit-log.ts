@@ -51,18 +51,18 @@ export class CallbackAuditLog {
     this.options.metrics.callbackOutcomes.inc({ repo: this.#label(repo), outcome });
     const count = { repo: repo ?? UNVERIFIED_REPO, day: utcDay(this.#now()), outcome, count: 1 };
     this.#add(count);
-    this.#timer ??= setTimeout(() => this.flush(), this.options.flushMs ?? DEFAULT_FLUSH_MS).unref();
+    this.#timer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? DEFAULT_FLUSH_MS).unref();
   }
 
-  /** Writes the pending counts (and drops days past retention). */
-  flush(): void {
+  /** Writes the pending counts (and drops days past retention); never rejects (failed counts are kept for the next write). */
+  async flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending.size === 0) return;
     const counts = [...this.#pending.values()];
     this.#pending.clear();
     try {
-      this.options.store().addCallbackOutcomes(counts, firstDayOf(AUDIT_RETENTION_DAYS, this.#now()));
+      await this.options.store().addCallbackOutcomes(counts, firstDayOf(AUDIT_RETENTION_DAYS, this.#now()));
     } catch (error) {
       // Kept for the next write rather than lost.
       for (const count of counts) this.#add(count);
@@ -71,11 +71,11 @@ export class CallbackAuditLog {
   }
 
   /** Per-repo totals of the last `days` UTC days (today included). */
-  summary(days: number): CallbackAuditSummary {
-    this.flush();
+  async summary(days: number): Promise<CallbackAuditSummary> {
+    await this.flush();
     const now = this.#now();
     const from = firstDayOf(days, now);
-    return { days, from, to: utcDay(now), repos: summarizeCallbackOutcomes(this.options.store().callbackOutcomes(from)) };
+    return { days, from, to: utcDay(now), repos: summarizeCallbackOutcomes(await this.options.store().callbackOutcomes(from)) };
   }
 
   #add(count: CallbackOutcomeCount): void {

@@ -12,10 +12,10 @@ export function callbackAuditRoute(audit: CallbackAuditLog): Route {
   return {
     method: "GET",
     path: "/api/audit/callbacks",
-    handler: (_req, res, url) => {
+    handler: async (_req, res, url) => {
       const query = parseQuery(AuditQuery, url);
       if (!query.ok) return sendJson(res, 400, { error: query.problem });
-      sendJson(res, 200, audit.summary(query.value.days));
+      sendJson(res, 200, await audit.summary(query.value.days));
     },
   };
 }

@@ -73,10 +73,10 @@ async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: C
     jobName: body.job.name,
   };
   const { ticket: _ticket, ...report } = body;
-  const answer = await store.transaction((): CallbackAnswer & { queued: number } => {
-    const current = store.getJob(key);
+  const answer = await store.transaction(async (tx): Promise<CallbackAnswer & { queued: number }> => {
+    const current = await tx.getJob(key);
     // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
-    const dispatchedAt = key.runAttempt === 1 ? store.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
+    const dispatchedAt = key.runAttempt === 1 ? await tx.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
     const step = transition(current && storedJobState(current), lifecycleReport(body), now, dispatchedAt);
     if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true }, queued: 0 };
     if (step.kind === "conflict") return { status: 409, body: { error: step.message }, queued: 0 };
@@ -98,7 +98,7 @@ async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: C
       updatedAt: now,
     };
     const hudRow = entry.policy.display_on_hud ? resultRow(job, body, "pull_request") : undefined;
-    const queued = recordJob(store, job, hudRow, { allowlist: deps.allowlist(), settings: deps.settings, now });
+    const queued = await recordJob(tx, job, hudRow, { allowlist: deps.allowlist(), settings: deps.settings, now });
     const shown = { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) };
     return { status: 200, body: { accepted: true, duplicate: false, job: shown }, queued };
   });
@@ -135,8 +135,8 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
     jobName: body.job.name,
   };
   const { store } = deps;
-  return store.transaction((): CallbackAnswer => {
-    const current = store.getJob(key);
+  return store.transaction(async (tx): Promise<CallbackAnswer> => {
+    const current = await tx.getJob(key);
     const step = transition(current && storedJobState(current), lifecycleReport(body), now);
     if (step.kind === "duplicate") return { status: 200, body: { accepted: true, duplicate: true } };
     if (step.kind === "conflict") return { status: 409, body: { error: step.message } };
@@ -155,7 +155,7 @@ async function recordSelfReport(identity: OidcIdentity, body: CallbackBody, deps
       report: { ...body, upstream_verified: check === "exists" },
       updatedAt: now,
     };
-    recordJob(store, job, resultRow(job, body, nightly.event), { allowlist, settings: deps.settings, now });
+    await recordJob(tx, job, resultRow(job, body, nightly.event), { allowlist, settings: deps.settings, now });
     return { status: 200, body: { accepted: true, duplicate: false, upstream_verified: check === "exists" } };
   });
 }

@@ -14,10 +14,10 @@ import type { CallbackBody } from "./schema.js";
 export const RELAY_TIMEOUT_FINGERPRINT = "relay:timed_out";
 const BATCH = 100;
 
-export function sweep(store: Store, allowlist: Allowlist, settings: SweepSettings, now: number): { timedOut: number; neverReported: number } {
+export async function sweep(store: Store, allowlist: Allowlist, settings: SweepSettings, now: number): Promise<{ timedOut: number; neverReported: number }> {
   const context = { allowlist, settings, now };
   let timedOut = 0;
-  for (const job of store.staleJobs(now - settings.jobTimeoutMs, BATCH)) {
+  for (const job of await store.staleJobs(now - settings.jobTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, job.downstreamRepo);
     const hours = Math.round(settings.jobTimeoutMs / 3_600_000);
     const summary = `The relay timed this job out: it reported in_progress but no result within ${hours} h.`;
@@ -34,16 +34,16 @@ export function sweep(store: Store, allowlist: Allowlist, settings: SweepSetting
     };
     // A repo since removed from the allowlist still leaves the stale set, with no HUD row.
     const hudRow = entry?.policy.display_on_hud ? resultRow(next, report as unknown as CallbackBody, next.prNumber === null ? "push" : "pull_request") : undefined;
-    store.atomically(() => recordJob(store, next, hudRow, context));
+    await store.transaction((tx) => recordJob(tx, next, hudRow, context));
     timedOut += 1;
   }
 
   let neverReported = 0;
-  for (const dispatch of store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
+  for (const dispatch of await store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, dispatch.downstreamRepo);
     // A forward-only backend (L1) is not asked to report: its silence is no failure.
     const reason = entry && !collectsResults(entry.policy) ? "reports_not_expected" : "never_reported";
-    store.atomically(() => recordUnreported(store, dispatch, reason, context));
+    await store.transaction((tx) => recordUnreported(tx, dispatch, reason, context));
     if (reason === "never_reported") neverReported += 1;
   }
   return { timedOut, neverReported };

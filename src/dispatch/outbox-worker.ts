@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { OutboxTask, Store } from "../store/store.js";
+import type { OutboxTask, Store, StoreTx } from "../store/store.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { backoffDelay, classifyFailure, installationPause } from "./retry-policy.js";
@@ -39,8 +39,8 @@ const unrefTimeout: Schedule = (wake, delayMs) => {
   return () => clearTimeout(timer);
 };
 
-/** The store write that records what happened to a task; kept and retried while the store fails. */
-type Recording = () => void;
+/** The store write that records what happened to a task, run in a transaction; kept and retried while the store fails. */
+type Recording = (tx: StoreTx) => Promise<unknown>;
 
 /** Why the worker is paused: the store failed a read or a write. */
 export interface StoreFailure {
@@ -77,7 +77,7 @@ export interface OutboxWorkerOptions {
    * A dispatch failed for good: called in the transaction that records it, so what follows from it (the
    * backend's aggregate check run, src/state/reports.ts) commits with it. Returns how many writes it queued.
    */
-  onDispatchFailed?: (dispatch: NonNullable<OutboxTask["dispatch"]>, outcome: "failed" | "dead", reason: string) => number;
+  onDispatchFailed?: (tx: StoreTx, dispatch: NonNullable<OutboxTask["dispatch"]>, outcome: "failed" | "dead", reason: string) => Promise<number>;
 }
 
 export class OutboxWorker {
@@ -97,6 +97,8 @@ export class OutboxWorker {
   #cancelStoreRetry: (() => void) | undefined;
   #running = false;
   #pumping = false;
+  /** The look running or last run (stop waits for it). */
+  #pumpDone: Promise<boolean> = Promise.resolve(true);
   #again = false;
 
   constructor(private readonly options: OutboxWorkerOptions) {
@@ -111,21 +113,24 @@ export class OutboxWorker {
     return Math.max(60_000, 3 * this.options.requestTimeoutMs);
   }
 
-  start(): void {
+  /**
+   * Starts the worker. Resolves once its first look at the store is done (never rejects): a store that
+   * fails at startup shows in readiness right away.
+   */
+  async start(): Promise<void> {
     this.#running = true;
-    this.#releaseClaimsOfGoneProcesses();
-    // The first look is made at once: a store that fails at startup shows in readiness right away.
-    this.#pumpUntilSettled();
+    await this.#releaseClaimsOfGoneProcesses();
+    await this.#pumpUntilSettled();
   }
 
   /** A process of this host that died (or this one's previous life) holds claims: they are free now. */
-  #releaseClaimsOfGoneProcesses(): void {
+  async #releaseClaimsOfGoneProcesses(): Promise<void> {
     const { store, log } = this.options;
     const here = thisProcess();
     try {
-      for (const owner of store.claimOwners()) {
+      for (const owner of await store.claimOwners()) {
         if (owner === this.#owner || !isGoneLocalOwner(owner, here, processAlive)) continue;
-        const released = store.releaseClaims(owner);
+        const released = await store.releaseClaims(owner);
         log.info({ owner, tasks: released }, "released the outbox claims of a process that is gone");
       }
     } catch (error) {
@@ -140,7 +145,10 @@ export class OutboxWorker {
     this.#cancelWake?.();
     this.#cancelStoreRetry?.();
     await Promise.allSettled(this.#inFlight.values());
-    if (this.#recordUnrecorded()) return;
+    // A look still running finishes first (it may have launched requests and recorded outcomes).
+    await this.#pumpDone;
+    await Promise.allSettled(this.#inFlight.values());
+    if (await this.#recordUnrecorded()) return;
     this.options.log.error(
       { tasks: this.#unrecorded.size, err: this.#storeFailure?.error },
       "stopped with outcomes the store did not take; those tasks will be sent again after a restart",
@@ -159,7 +167,7 @@ export class OutboxWorker {
     this.#lookScheduled = true;
     setImmediate(() => {
       this.#lookScheduled = false;
-      if (this.#running && !this.#storeFailure) this.#pumpUntilSettled();
+      if (this.#running && !this.#storeFailure) void this.#pumpUntilSettled();
     });
   }
 
@@ -179,29 +187,36 @@ export class OutboxWorker {
     return this.#pauses.active(this.#now()).size;
   }
 
-  /** Pumps until no new work turns up; false when the store failed (the worker is then paused). */
-  #pumpUntilSettled(): boolean {
+  /**
+   * Pumps until no new work turns up; false when the store failed (the worker is then paused). One look
+   * at a time: a call while one runs asks it for another round.
+   */
+  #pumpUntilSettled(): Promise<boolean> {
     if (this.#pumping) {
       this.#again = true;
-      return true;
+      return Promise.resolve(true);
     }
     this.#pumping = true;
-    try {
-      do {
-        this.#again = false;
-        this.#pump();
-      } while (this.#again && this.#running);
-      return true;
-    } catch (error) {
-      this.#storeFailed(error);
-      return false;
-    } finally {
-      this.#pumping = false;
-    }
+    const done = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#pump();
+        } while (this.#again && this.#running);
+        return true;
+      } catch (error) {
+        this.#storeFailed(error);
+        return false;
+      } finally {
+        this.#pumping = false;
+      }
+    })();
+    this.#pumpDone = done;
+    return done;
   }
 
-  /** Throws when the store fails. */
-  #pump(): void {
+  /** Rejects when the store fails. */
+  async #pump(): Promise<void> {
     const { store, concurrency } = this.options;
     const now = this.#now();
     // Installation → when it may write again (paused, or out of budget), left out of later fetches.
@@ -214,43 +229,44 @@ export class OutboxWorker {
       // Refetch after holding an installation back, so its backlog never hides other installations' work.
       for (let progress = true; progress && slots() > 0; ) {
         progress = false;
-        const due = store.dueTasks(now, DUE_WINDOW, {
+        const due = await store.dueTasks(now, DUE_WINDOW, {
           excludeIds: [...this.#busyIds(), ...passed],
           excludeInstallations: [...waiting.keys()],
         });
+        await this.#learnInstallations(due);
         for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
           if (slots() <= 0) break;
           passed.add(task.id);
-          progress = this.#consider(task, now, waiting) || progress;
+          progress = (await this.#consider(task, now, waiting)) || progress;
         }
       }
-      this.#launchChosen(now);
+      await this.#launchChosen(now);
     } finally {
       this.#installationsSeen = undefined;
       this.#chosen = [];
     }
-    this.#arm(waiting);
+    await this.#arm(waiting);
   }
 
   /**
    * Claims the tasks this look chose, in one write, and sends those it got. Another process on the
    * same store that claimed one first keeps it (its write slot taken here goes unused).
    */
-  #launchChosen(now: number): void {
+  async #launchChosen(now: number): Promise<void> {
     if (this.#chosen.length === 0) return;
-    const claimed = new Set(this.options.store.claimTasks(this.#chosen.map(({ task }) => task.id), this.#owner, now, this.#leaseMs));
+    const claimed = new Set(await this.options.store.claimTasks(this.#chosen.map(({ task }) => task.id), this.#owner, now, this.#leaseMs));
     for (const { task, installationId } of this.#chosen) {
       if (claimed.has(task.id)) this.#launch(task, installationId);
     }
   }
 
   /** Starts, expires or holds back one due task; true when it changed what the next fetch returns. */
-  #consider(task: OutboxTask, now: number, waiting: Map<number, number>): boolean {
+  async #consider(task: OutboxTask, now: number, waiting: Map<number, number>): Promise<boolean> {
     if (now - task.createdAt > this.options.maxAgeMs) {
       const lastError = task.lastError ? ` (last error: ${task.lastError})` : "";
       const recording = this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
       try {
-        recording();
+        await this.options.store.transaction(recording);
       } catch (error) {
         this.#unrecorded.set(task.id, recording);
         throw error;
@@ -271,14 +287,19 @@ export class OutboxWorker {
     return true;
   }
 
-  #installationOf(task: OutboxTask): number | undefined {
-    if (task.installationId !== undefined) return task.installationId;
+  /** Reads the recorded installation of every repo among `tasks` not looked at yet in this look. */
+  async #learnInstallations(tasks: readonly OutboxTask[]): Promise<void> {
     const seen = this.#installationsSeen;
-    const key = task.repo.toLowerCase();
-    if (seen?.has(key)) return seen.get(key);
-    const id = this.options.installations.cachedId(task.repo);
-    seen?.set(key, id);
-    return id;
+    if (!seen) return;
+    for (const task of tasks) {
+      const key = task.repo.toLowerCase();
+      if (task.installationId === undefined && !seen.has(key)) seen.set(key, await this.options.installations.cachedId(task.repo));
+    }
+  }
+
+  /** The task's installation: its own, or its repo's as recorded (read by #learnInstallations for this look). */
+  #installationOf(task: OutboxTask): number | undefined {
+    return task.installationId ?? this.#installationsSeen?.get(task.repo.toLowerCase());
   }
 
   /** Tasks share a budget per installation; one not resolved yet is grouped by its repo. */
@@ -298,7 +319,7 @@ export class OutboxWorker {
   }
 
   #launch(task: OutboxTask, installationId: number | undefined): void {
-    const run = this.#send(task, installationId)
+    const run = this.#send(task, installationId, this.#storeFailure)
       .then(
         (recording) => {
           if (recording) return this.#record(task, recording);
@@ -315,9 +336,10 @@ export class OutboxWorker {
   }
 
   /** Sends a task; returns how to record the outcome, or nothing when it was left pending unsent. */
-  async #send(task: OutboxTask, knownInstallationId: number | undefined): Promise<Recording | undefined> {
+  /** `failureAtLaunch`: the store failure in course when the task was launched (the look that resumes after one). */
+  async #send(task: OutboxTask, knownInstallationId: number | undefined, failureAtLaunch: object | undefined): Promise<Recording | undefined> {
     const { store, clients, installations, requestTimeoutMs } = this.options;
-    const { route, params } = requestFor(task, store);
+    const { route, params } = await requestFor(task, store);
     let installationId = knownInstallationId;
     let response: OutboxResponse;
     // Only GitHub's answers are judged here; recording them is the caller's step, whose failure is the store's.
@@ -329,12 +351,13 @@ export class OutboxWorker {
         const wait = this.#takeWriteSlot(installationId, this.#now());
         if (wait > 0) {
           const at = this.#now() + wait;
-          return () => store.deferTask(task.id, at);
+          return (tx) => tx.deferTask(task.id, at);
         }
       }
       const client: GitHubClient = await clients.get(installationId);
-      // The store failed while this task waited for its client: keep it pending rather than send it.
-      if (this.#storeFailure) return undefined;
+      // The store failed while this task waited for its client (a failure that began after it was launched;
+      // the look that resumes after a failure launches during it): keep it pending rather than send it.
+      if (this.#storeFailure && this.#storeFailure !== failureAtLaunch) return undefined;
       response = await client.request(route, { ...params, request: { signal: AbortSignal.timeout(requestTimeoutMs) } });
     } catch (error) {
       return this.#failed(task, error, installationId);
@@ -349,11 +372,11 @@ export class OutboxWorker {
     const { data } = response;
     const resultId = typeof data === "object" && data !== null && "id" in data && typeof data.id === "number" ? data.id : undefined;
     const result = { at: this.#now(), version: task.version, ...(resultId !== undefined && { resultId }) };
-    return () => this.options.store.markSent(task.id, result);
+    return (tx) => tx.markSent(task.id, result);
   }
 
   #failed(task: OutboxTask, error: unknown, installationId: number | undefined): Recording {
-    const { store, metrics, log, maxAgeMs } = this.options;
+    const { metrics, log, maxAgeMs } = this.options;
     const now = this.#now();
     // Octokit reports network errors and timeouts as status 500 without a response: no answer arrived.
     const response = (error as { response?: { headers?: Record<string, string> } }).response;
@@ -371,29 +394,27 @@ export class OutboxWorker {
       const markFailed = this.#finish(task, "failed", verdict.reason);
       if (httpStatus(error) !== 404 || task.kind !== "dispatch") return markFailed;
       // 404 on a dispatch usually means the App was uninstalled from that repo: look again next time.
-      return () => {
-        this.options.installations.forget(task.repo);
-        markFailed();
+      return async (tx) => {
+        await this.options.installations.forget(task.repo, tx);
+        await markFailed(tx);
       };
     }
     const at = now + backoffDelay(task.attempts, verdict.retryAfterMs, (this.options.random ?? Math.random)());
     if (at - task.createdAt > maxAgeMs) return this.#finish(task, "dead", `max_age after ${verdict.reason}`);
     metrics.outboxRetries.inc({ kind: task.kind, reason: verdict.reason });
     log.warn({ task: task.key, reason: verdict.reason, attempt: task.attempts + 1, retryInMs: at - now }, "GitHub request failed; will retry");
-    return () => store.scheduleRetry(task.id, { at, error: verdict.reason });
+    return (tx) => tx.scheduleRetry(task.id, { at, error: verdict.reason });
   }
 
   #finish(task: OutboxTask, outcome: "failed" | "dead", reason: string): Recording {
     const at = this.#now();
     if (task.kind === "dispatch") this.options.metrics.dispatches.inc({ outcome, reason: reason.split(":")[0] ?? reason });
     this.options.log.warn({ task: task.key, outcome, reason }, "outbox task not sent");
-    const { store, onDispatchFailed } = this.options;
-    return () => {
-      const queued = store.atomically(() => {
-        store.markFailed(task.id, { at, reason, outcome });
-        return task.dispatch && onDispatchFailed ? onDispatchFailed(task.dispatch, outcome, reason) : 0;
-      });
-      if (queued > 0) this.notify();
+    const { onDispatchFailed } = this.options;
+    // What the failure queues (the aggregate's new state) is picked up by the look that follows every recording.
+    return async (tx) => {
+      await tx.markFailed(task.id, { at, reason, outcome });
+      if (task.dispatch && onDispatchFailed) await onDispatchFailed(tx, task.dispatch, outcome, reason);
     };
   }
 
@@ -413,10 +434,10 @@ export class OutboxWorker {
   }
 
   /** Writes the kept outcomes; false (and the failure noted) when the store refuses one. */
-  #recordUnrecorded(): boolean {
+  async #recordUnrecorded(): Promise<boolean> {
     for (const [taskId, recording] of this.#unrecorded) {
       try {
-        recording();
+        await this.options.store.transaction(recording);
       } catch (error) {
         this.#storeFailed(error);
         return false;
@@ -443,14 +464,14 @@ export class OutboxWorker {
   #scheduleStoreRetry(): void {
     if (!this.#running || !this.#storeFailure) return;
     const delay = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_FIRST_MS * 2 ** this.#storeFailure.retries);
-    this.#cancelStoreRetry = this.#schedule(() => this.#retryStore(), delay);
+    this.#cancelStoreRetry = this.#schedule(() => void this.#retryStore(), delay);
   }
 
   /** Records the kept outcomes, then reads the store as the pump does; resumes when both work. */
-  #retryStore(): void {
+  async #retryStore(): Promise<void> {
     const failure = this.#storeFailure;
     if (!this.#running || !failure) return;
-    if (this.#recordUnrecorded() && this.#pumpUntilSettled()) {
+    if ((await this.#recordUnrecorded()) && (await this.#pumpUntilSettled())) {
       this.#storeFailure = undefined;
       this.options.metrics.outboxStoreFailing.set(0);
       this.options.log.info({ failedForMs: this.#now() - failure.since }, "the store works again; the outbox resumed");
@@ -466,7 +487,7 @@ export class OutboxWorker {
   }
 
   /** Sleeps until the next task is due or a waiting installation may write again. */
-  #arm(waiting: Map<number, number>): void {
+  async #arm(waiting: Map<number, number>): Promise<void> {
     this.#cancelWake?.();
     if (!this.#running) return;
     const now = this.#now();
@@ -474,7 +495,7 @@ export class OutboxWorker {
     // With every slot taken, the next finished request wakes the worker (notify), not a due task.
     const nextDue =
       this.#inFlight.size < this.options.concurrency
-        ? this.options.store.nextDueAt({ excludeIds: this.#busyIds(), excludeInstallations: [...waiting.keys()] })
+        ? await this.options.store.nextDueAt({ excludeIds: this.#busyIds(), excludeInstallations: [...waiting.keys()] })
         : undefined;
     if (nextDue !== undefined) candidates.push(nextDue);
     const delay = Math.max(0, Math.min(...candidates) - now);
@@ -494,9 +515,9 @@ export class OutboxWorker {
  * The request to send for a task. A check-run task holds the run's desired state: the first send
  * creates the run, later ones update it in place (same id), so re-reports never add duplicate runs.
  */
-export function requestFor(task: OutboxTask, store: Pick<Store, "checkRunId">): GitHubRequest {
+export async function requestFor(task: OutboxTask, store: Pick<Store, "checkRunId">): Promise<GitHubRequest> {
   if (task.kind !== "check_run") return task.request;
-  const checkRunId = store.checkRunId(task.key);
+  const checkRunId = await store.checkRunId(task.key);
   if (checkRunId === undefined) return task.request;
   const { head_sha: _headSha, ...update } = task.request.params;
   return { route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", params: { ...update, check_run_id: checkRunId } };

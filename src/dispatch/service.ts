@@ -25,7 +25,7 @@ export interface DispatchService {
   /** Starts the worker (the periodic jobs are src/scheduler/jobs.ts). */
   start(): void;
   stop(): Promise<void>;
-  readiness(): ReadinessReport;
+  readiness(): Promise<ReadinessReport>;
 }
 
 export function createDispatchService(
@@ -50,8 +50,8 @@ export function createDispatchService(
     concurrency: config.outbox.concurrency,
     maxAgeMs: config.outbox.maxAgeMs,
     requestTimeoutMs: config.outbox.requestTimeoutMs,
-    onDispatchFailed: (dispatch, outcome, reason) =>
-      recordDispatchOutcome(store, dispatch, outcome, reason, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() }),
+    onDispatchFailed: (tx, dispatch, outcome, reason) =>
+      recordDispatchOutcome(tx, dispatch, outcome, reason, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() }),
   });
   observeOutbox(metrics, () => store.outboxStats());
   observePausedInstallations(metrics, () => worker.pausedInstallations());
@@ -62,18 +62,18 @@ export function createDispatchService(
     upstreamCommit: upstreamCommitChecker(clients, installations, config.upstream.repo, { ...config.selfReports, log }),
     worker,
     start() {
-      worker.start();
+      void worker.start();
     },
     async stop() {
       await worker.stop();
     },
-    readiness() {
+    async readiness() {
       // Not ready while the store fails: the worker has paused, and stored tasks wait (docs/dispatch.md).
       const storeFailure = worker.storeFailure();
       if (storeFailure) return { ready: false, details: { storeFailure } };
-      const notInstalled = installations.notInstalled(allowlisted());
+      const notInstalled = await installations.notInstalled(allowlisted());
       // Degraded while an allowlisted backend lacks the App: its dispatches are skipped.
-      return { ready: true, degraded: notInstalled.length > 0, details: { outbox: store.outboxStats(), notInstalled } };
+      return { ready: true, degraded: notInstalled.length > 0, details: { outbox: await store.outboxStats(), notInstalled } };
     },
   };
 }

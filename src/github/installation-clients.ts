@@ -69,10 +69,10 @@ export function appInstallationClients(appClient: () => Promise<GitHubClient>, m
 export function routedInstallationClients(
   primary: InstallationClients,
   downstream: InstallationClients,
-  isDownstream: (installationId: number) => boolean,
+  isDownstream: (installationId: number) => Promise<boolean>,
 ): InstallationClients {
   return {
-    get: (installationId) => (isDownstream(installationId) ? downstream : primary).get(installationId),
+    get: async (installationId) => ((await isDownstream(installationId)) ? downstream : primary).get(installationId),
     app: () => primary.app(),
   };
 }

@@ -14,13 +14,13 @@ export interface ReadinessReport {
 }
 
 /** A component's view of whether the relay can do its work; read on every /readyz request and scrape. */
-export type ReadinessCheck = () => ReadinessReport;
+export type ReadinessCheck = () => ReadinessReport | Promise<ReadinessReport>;
 
 export type ComponentState = "ready" | "not ready" | "degraded";
 
 export function healthRoutes(checks: Record<string, ReadinessCheck>, metrics: RelayMetrics, log: Logger): Route[] {
   const readiness = readinessMonitor(checks, log);
-  observeComponents(metrics, () => readiness().states);
+  observeComponents(metrics, async () => (await readiness()).states);
   return [
     {
       method: "GET",
@@ -30,8 +30,8 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>, metrics: Re
     {
       method: "GET",
       path: "/readyz",
-      handler: (_req, res) => {
-        const { ready, states } = readiness();
+      handler: async (_req, res) => {
+        const { ready, states } = await readiness();
         sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks: states });
       },
     },
@@ -51,11 +51,11 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>, metrics: Re
 function readinessMonitor(checks: Record<string, ReadinessCheck>, log: Logger) {
   // Components start out "ready", so a healthy start logs nothing.
   const previous = new Map<string, ComponentState>();
-  return (): { ready: boolean; states: Record<string, ComponentState> } => {
+  return async (): Promise<{ ready: boolean; states: Record<string, ComponentState> }> => {
     const states: Record<string, ComponentState> = {};
     let ready = true;
     for (const [component, check] of Object.entries(checks)) {
-      const report = check();
+      const report = await reportOf(check);
       const state = stateOf(report);
       states[component] = state;
       ready &&= report.ready;
@@ -67,6 +67,15 @@ function readinessMonitor(checks: Record<string, ReadinessCheck>, log: Logger) {
     }
     return { ready, states };
   };
+}
+
+/** A check that throws (say, its store read failed) is a component that is not ready. */
+async function reportOf(check: ReadinessCheck): Promise<ReadinessReport> {
+  try {
+    return await check();
+  } catch (error) {
+    return { ready: false, details: { error: error instanceof Error ? error.message : String(error) } };
+  }
 }
 
 function stateOf(report: ReadinessReport): ComponentState {

@@ -31,7 +31,7 @@ export interface Hud {
    * Never makes /readyz fail: webhooks and callbacks work without ClickHouse; the rows wait. Degraded
    * while the writer is failing.
    */
-  readiness(): ReadinessReport;
+  readiness(): Promise<ReadinessReport>;
 }
 
 export function setUpHud(app: Probot, wiring: HudWiring): Hud {
@@ -53,9 +53,9 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
       await writer?.stop();
       await connection.close();
     },
-    readiness() {
+    async readiness() {
       if (!writer) return { ready: true, details: { clickhouse: config.clickhouse.kind, writer: "not started" } };
-      const queue = wiring.store().hudQueueStats();
+      const queue = await wiring.store().hudQueueStats();
       // ClickHouse's error text (it quotes rows) stays in the writer's log lines and the rejected rows.
       const { failing, failingSince, lastWriteAt } = writer.status();
       return {

@@ -67,6 +67,7 @@ export class HudWriter {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<FlushResult> | undefined;
   #again = false;
+  #lookScheduled = false;
   #failures = 0;
   #failingSince: number | undefined;
   #lastError: string | undefined;
@@ -84,11 +85,27 @@ export class HudWriter {
     this.#schedule(this.#options.flushMs);
   }
 
-  /** New rows were queued: write now if a full batch waits, otherwise the timer takes them. */
+  /**
+   * New rows were queued: write now if a full batch waits, otherwise the timer takes them. The calls of
+   * one turn of the event loop (a burst of callbacks) share one look at the queue.
+   */
   notify(): void {
     // While a drain runs it takes new rows too; while writes fail, the backoff timer decides.
-    if (this.#stopped || this.#failures > 0 || this.#running) return;
-    if (this.#options.store.hudQueueStats().pending >= this.#options.batchRows) void this.flush();
+    if (this.#stopped || this.#failures > 0 || this.#running || this.#lookScheduled) return;
+    this.#lookScheduled = true;
+    setImmediate(() => {
+      this.#lookScheduled = false;
+      void this.#flushIfFull();
+    });
+  }
+
+  async #flushIfFull(): Promise<void> {
+    try {
+      if ((await this.#options.store.hudQueueStats()).pending >= this.#options.batchRows) await this.flush();
+    } catch (error) {
+      // The store could not be read: the timer looks again.
+      this.#options.log.warn({ err: String(error) }, "could not read the HUD queue; the next timed flush retries");
+    }
   }
 
   /** Writes everything queued now (in batches). Concurrent calls share one run. */
@@ -149,7 +166,7 @@ export class HudWriter {
   async #drain(): Promise<FlushResult> {
     const result: FlushResult = { written: 0, rejected: 0 };
     for (;;) {
-      const batch = this.#options.store.pendingHudRows(this.#options.batchRows);
+      const batch = await this.#options.store.pendingHudRows(this.#options.batchRows);
       if (batch.length === 0) break;
       const before = result.written + result.rejected;
       let end: BatchEnd;
@@ -176,7 +193,7 @@ export class HudWriter {
       const parsed = parseQueuedRow(queued.target, queued.row);
       if (!parsed.ok) {
         // Malformed rows would fail every retry: set them aside, with the reason, instead of blocking the queue.
-        this.#reject(queued.id, queued.target, parsed.error);
+        await this.#reject(queued.id, queued.target, parsed.error);
         result.rejected += 1;
         continue;
       }
@@ -190,7 +207,7 @@ export class HudWriter {
     for (const [target, rows] of groups) {
       const isolation = await insertIsolating(rows, (part) => this.#insert(database, target, part, result));
       for (const refusal of isolation.refused) {
-        if (this.#refused(target, refusal)) end = { kind: "retry", error: refusal.error };
+        if (await this.#refused(target, refusal)) end = { kind: "retry", error: refusal.error };
         else result.rejected += 1;
       }
       if (isolation.stopped?.reason === "outage") return { kind: "retry", error: isolation.stopped.error };
@@ -204,7 +221,7 @@ export class HudWriter {
     await client.insert({ table: `${database}.${table}`, values: part.map(({ row }) => row), format: "JSONEachRow" });
     // A crash right here writes these rows again after restart: harmless (see the header).
     const ids = part.map(({ id }) => id);
-    this.#options.store.removeHudRows(ids);
+    await this.#options.store.removeHudRows(ids);
     for (const id of ids) this.#unknownRefusals.delete(id);
     this.#options.metrics.hudRowsWritten.inc({ table }, part.length);
     result.written += part.length;
@@ -212,7 +229,7 @@ export class HudWriter {
   }
 
   /** Sets a row ClickHouse refused aside; returns true when it stays queued (unknown reason, not yet often enough). */
-  #refused(target: HudTarget, { item, kind, error }: Refusal<ParsedRow>): boolean {
+  async #refused(target: HudTarget, { item, kind, error }: Refusal<ParsedRow>): Promise<boolean> {
     const refusals = (this.#unknownRefusals.get(item.id) ?? 0) + 1;
     if (kind === "unknown" && refusals < MAX_UNKNOWN_REFUSALS) {
       this.#unknownRefusals.set(item.id, refusals);
@@ -220,12 +237,12 @@ export class HudWriter {
     }
     this.#unknownRefusals.delete(item.id);
     const prefix = kind === "unknown" ? `refused ${refusals} times by ClickHouse` : "refused by ClickHouse";
-    this.#reject(item.id, target, `${prefix}: ${describeInsertError(error)}`);
+    await this.#reject(item.id, target, `${prefix}: ${describeInsertError(error)}`);
     return false;
   }
 
-  #reject(id: number, target: HudTarget, problem: string): void {
-    this.#options.store.rejectHudRows([id], problem, this.#now());
+  async #reject(id: number, target: HudTarget, problem: string): Promise<void> {
+    await this.#options.store.rejectHudRows([id], problem, this.#now());
     this.#options.metrics.hudRowsRejected.inc({ table: TABLES[target] });
     this.#options.log.error({ id, target, problem }, "HUD row set aside");
   }

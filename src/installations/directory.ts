@@ -7,7 +7,7 @@ import { httpStatus } from "../github/client.js";
 import type { DownstreamApp } from "./downstream-app.js";
 import { routedInstallationClients, type InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
-import type { Store } from "../store/store.js";
+import type { Store, StoreTx } from "../store/store.js";
 
 type RepoRef = { full_name?: string };
 
@@ -26,6 +26,12 @@ export interface InstallationDirectoryOptions {
   now?: () => number;
   /** Acts on downstream repos instead of the primary App. */
   downstream?: DownstreamApp | undefined;
+}
+
+/** What the store knew of some repos' installations at one moment, answered without further reads. */
+export interface InstallationSnapshot {
+  known(repo: string): boolean | undefined;
+  cachedId(repo: string): number | undefined;
 }
 
 /** The App serving a repo: its store key for the repo and its clients for lookups. */
@@ -47,21 +53,28 @@ export class InstallationDirectory {
    * true when the App is installed; false when a recent check found it absent; undefined when never
    * checked or the absence is older than the recheck interval (then dispatching looks again).
    */
-  known(repo: string): boolean | undefined {
-    const record = this.#record(repo);
+  async known(repo: string): Promise<boolean | undefined> {
+    const record = await this.#record(repo);
     if (record?.installationId !== undefined) return true;
     if (record && this.#now() - record.checkedAt < this.options.recheckMs) return false;
     return undefined;
   }
 
   /** The recorded installation id, without any lookup. */
-  cachedId(repo: string): number | undefined {
-    return this.#record(repo)?.installationId;
+  async cachedId(repo: string): Promise<number | undefined> {
+    return (await this.#record(repo))?.installationId;
+  }
+
+  /** known() and cachedId() of each repo, read once (a plan looks at every allowlisted repo). */
+  async snapshot(repos: readonly string[]): Promise<InstallationSnapshot> {
+    const entries = await Promise.all(repos.map(async (repo) => [repo.toLowerCase(), { known: await this.known(repo), id: await this.cachedId(repo) }] as const));
+    const byRepo = new Map(entries);
+    return { known: (repo) => byRepo.get(repo.toLowerCase())?.known, cachedId: (repo) => byRepo.get(repo.toLowerCase())?.id };
   }
 
   /** The repo's installation id, looked up and recorded when not known (or known absent but stale). */
   async resolve(repo: string): Promise<number | undefined> {
-    const record = this.#record(repo);
+    const record = await this.#record(repo);
     if (record?.installationId !== undefined) return record.installationId;
     if (record && this.#now() - record.checkedAt < this.options.recheckMs) return undefined;
     return this.lookup(repo);
@@ -80,16 +93,17 @@ export class InstallationDirectory {
 
   /** Re-checks repos never seen, or seen without the App longer ago than the recheck interval. */
   async refresh(repos: readonly string[]): Promise<void> {
-    const stale = repos.filter((repo) => {
-      const record = this.#record(repo);
-      return !record || (record.installationId === undefined && this.#now() - record.checkedAt >= this.options.recheckMs);
-    });
+    const stale: string[] = [];
+    for (const repo of repos) {
+      const record = await this.#record(repo);
+      if (!record || (record.installationId === undefined && this.#now() - record.checkedAt >= this.options.recheckMs)) stale.push(repo);
+    }
     await this.#lookupAll(stale);
   }
 
   /** Looks up now every repo among `repos` recorded as not installed (e.g. after an installation appeared). */
   async recheckMissing(repos: readonly string[]): Promise<void> {
-    await this.#lookupAll(this.notInstalled(repos));
+    await this.#lookupAll(await this.notInstalled(repos));
   }
 
   async #lookupAll(repos: readonly string[]): Promise<void> {
@@ -103,25 +117,25 @@ export class InstallationDirectory {
   }
 
   /** Forget what is known about a repo (e.g. a dispatch answered 404): the next dispatch looks it up again. */
-  forget(repo: string): void {
-    this.store.setInstallation(this.#side(repo).key, undefined, 0);
+  forget(repo: string, writer: Pick<StoreTx, "setInstallation"> = this.store): Promise<void> {
+    return writer.setInstallation(this.#side(repo).key, undefined, 0);
   }
 
   /** Applies an `installation` or `installation_repositories` event of either App. */
-  apply(event: string, payload: InstallationPayload): void {
+  async apply(event: string, payload: InstallationPayload): Promise<void> {
     const id = payload.installation.id;
     const now = this.#now();
     const { downstream } = this.options;
     const key = downstream && payload.installation.app_id === downstream.appId ? (repo: string) => downstreamKey(downstream, repo) : (repo: string) => repo;
-    const set = (repos: RepoRef[] | undefined, installationId: number | undefined) => {
-      for (const { full_name } of repos ?? []) if (full_name) this.store.setInstallation(key(full_name), installationId, now);
+    const set = async (repos: RepoRef[] | undefined, installationId: number | undefined) => {
+      for (const { full_name } of repos ?? []) if (full_name) await this.store.setInstallation(key(full_name), installationId, now);
     };
     if (event === "installation") {
-      if (payload.action === "deleted" || payload.action === "suspend") this.store.dropInstallation(id, now);
-      else set(payload.repositories, id);
+      if (payload.action === "deleted" || payload.action === "suspend") await this.store.dropInstallation(id, now);
+      else await set(payload.repositories, id);
     } else {
-      set(payload.repositories_added, id);
-      set(payload.repositories_removed, undefined);
+      await set(payload.repositories_added, id);
+      await set(payload.repositories_removed, undefined);
     }
   }
 
@@ -130,26 +144,28 @@ export class InstallationDirectory {
    * recorded without it: payloads do not always list the repos (e.g. unsuspend). The lookups run in the
    * background, so the webhook answer never waits on them.
    */
-  follow(event: string, payload: InstallationPayload, allowlisted: readonly string[]): void {
-    this.apply(event, payload);
+  async follow(event: string, payload: InstallationPayload, allowlisted: readonly string[]): Promise<void> {
+    await this.apply(event, payload);
     const gained = event === "installation_repositories" || ["created", "unsuspend", "new_permissions_accepted"].includes(payload.action);
     if (gained) void this.recheckMissing(allowlisted);
   }
 
   /** Repos recorded without the App (however long ago). */
-  notInstalled(repos: readonly string[]): string[] {
-    return repos.filter((repo) => {
-      const record = this.#record(repo);
-      return record !== undefined && record.installationId === undefined;
-    });
+  async notInstalled(repos: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const repo of repos) {
+      const record = await this.#record(repo);
+      if (record !== undefined && record.installationId === undefined) missing.push(repo);
+    }
+    return missing;
   }
 
   /** Whether an installation id is the downstream App's (ids are unique across Apps; its records say). */
-  isDownstream(installationId: number): boolean {
+  async isDownstream(installationId: number): Promise<boolean> {
     const { downstream } = this.options;
     if (!downstream) return false;
     const prefix = downstreamKey(downstream, "").toLowerCase();
-    return this.store.listInstallations().some((record) => record.installationId === installationId && record.repo.toLowerCase().startsWith(prefix));
+    return (await this.store.listInstallations()).some((record) => record.installationId === installationId && record.repo.toLowerCase().startsWith(prefix));
   }
 
   async #fetch(repo: string): Promise<number | undefined> {
@@ -164,7 +180,7 @@ export class InstallationDirectory {
     } catch (error) {
       if (httpStatus(error) !== 404) throw error;
     }
-    this.store.setInstallation(side.key, installationId, this.#now());
+    await this.store.setInstallation(side.key, installationId, this.#now());
     return installationId;
   }
 

@@ -20,8 +20,8 @@ export function downstreamWebhookReceivers(deps: DownstreamWebhookDependencies):
   const secret = deps.config.downstreamApp?.webhookSecret;
   if (secret === undefined) return [];
   const webhooks = new Webhooks({ secret });
-  webhooks.on(["installation", "installation_repositories"], ({ name, payload }) => {
-    deps.installations().follow(name, payload, (deps.allowlist()?.entries ?? []).map((entry) => entry.repo));
+  webhooks.on(["installation", "installation_repositories"], async ({ name, payload }) => {
+    await deps.installations().follow(name, payload, (deps.allowlist()?.entries ?? []).map((entry) => entry.repo));
     deps.metrics.webhooks.inc({ event: name, outcome: "accepted" });
   });
   return [{ name: "downstream-app", secrets: [secret], webhooks }];

@@ -46,7 +46,7 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     let queued = 0;
     do {
       if (mine !== walk) return;
-      const page = reconcileOpenHeadsPage(store, after, OPEN_HEADS_PER_PAGE, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() });
+      const page = await reconcileOpenHeadsPage(store, after, OPEN_HEADS_PER_PAGE, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() });
       queued += page.queued;
       after = page.next;
       await new Promise((resolve) => setImmediate(resolve));
@@ -67,20 +67,18 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
   if (allowlist.current()) applyAllowlist();
 
   scheduler.every("installation recheck", config.installationRecheckMs, () => installations.refresh(allowlisted()));
-  scheduler.every("sweeper", SWEEP_INTERVAL_MS, () => {
+  scheduler.every("sweeper", SWEEP_INTERVAL_MS, async () => {
     const current = allowlist.current();
-    if (!current) return Promise.resolve();
-    const swept = sweep(store, current, callbackSettings(config), Date.now());
+    if (!current) return;
+    const swept = await sweep(store, current, callbackSettings(config), Date.now());
     if (swept.timedOut + swept.neverReported > 0) {
       log.info(swept, "sweeper concluded silent jobs and backends");
       worker.notify();
     }
-    return Promise.resolve();
   });
-  scheduler.every("retention", PRUNE_INTERVAL_MS, () => {
-    const pruned = store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
+  scheduler.every("retention", PRUNE_INTERVAL_MS, async () => {
+    const pruned = await store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
     for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
-    return Promise.resolve();
   });
   if (config.redeliveryIntervalMs > 0) {
     scheduler.every("redelivery", config.redeliveryIntervalMs, async () =>

@@ -13,12 +13,12 @@ export interface PageResult {
   next?: HeadKey;
 }
 
-export function reconcileOpenHeadsPage(store: Store, after: HeadKey | undefined, limit: number, context: StateContext): PageResult {
-  return store.atomically(() => {
-    const heads = store.openHeads(after, limit);
+export function reconcileOpenHeadsPage(store: Store, after: HeadKey | undefined, limit: number, context: StateContext): Promise<PageResult> {
+  return store.transaction(async (tx) => {
+    const heads = await tx.openHeads(after, limit);
     let queued = 0;
     for (const head of heads) {
-      for (const backend of store.backendHeads(head)) queued += reconcileBackendHead(store, head, backend, context);
+      for (const backend of await tx.backendHeads(head)) queued += await reconcileBackendHead(tx, head, backend, context);
     }
     const last = heads.at(-1);
     return { heads: heads.length, queued, ...(heads.length === limit && last && { next: last }) };

@@ -2,7 +2,7 @@
 // runs inside the delivery's transaction and reconciles the check runs of every backend head it touched.
 import type { HeadFacts, HeadState } from "../domain/heads.js";
 import { NO_JOBS } from "../domain/jobs.js";
-import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
+import type { AcceptedWork, DeliveryRecord, StoreTx } from "../store/store.js";
 import type { StateContext } from "./context.js";
 import { reconcileBackendHead, retireJobChecks } from "./reconcile.js";
 
@@ -20,15 +20,15 @@ export interface PullRequestChange {
  * Records the PR's head: open (superseding any other open head of the PR — a push, or a force-push back
  * to an earlier commit, which revives that one) or closed. Returns how many check-run writes were queued.
  */
-export function applyPullRequest(store: Store, change: PullRequestChange, context: StateContext): number {
+export async function applyPullRequest(tx: StoreTx, change: PullRequestChange, context: StateContext): Promise<number> {
   const changed: HeadFacts[] = [];
   const state: HeadState = change.closed ? "closed" : "open";
   if (!change.closed) {
-    for (const other of store.openHeadsOfPr(change.upstreamRepo, change.prNumber)) {
+    for (const other of await tx.openHeadsOfPr(change.upstreamRepo, change.prNumber)) {
       if (other.headSha !== change.headSha) changed.push({ ...other, state: "superseded", supersededBy: change.headSha, stateChangedAt: context.now });
     }
   }
-  const current = store.head(change);
+  const current = await tx.head(change);
   const next: HeadFacts = {
     upstreamRepo: change.upstreamRepo,
     headSha: change.headSha,
@@ -40,8 +40,8 @@ export function applyPullRequest(store: Store, change: PullRequestChange, contex
   if (!current || current.state !== next.state || !sameLabels(current.labels, next.labels) || current.prNumber !== next.prNumber) changed.push(next);
   let queued = 0;
   for (const head of changed) {
-    store.putHead(head);
-    for (const backend of store.backendHeads(head)) queued += reconcileBackendHead(store, head, backend, context);
+    await tx.putHead(head);
+    for (const backend of await tx.backendHeads(head)) queued += await reconcileBackendHead(tx, head, backend, context);
   }
   return queued;
 }
@@ -51,24 +51,24 @@ export function applyPullRequest(store: Store, change: PullRequestChange, contex
  * backend head: a new dispatch starts the head's job counts over. Returns "duplicate" when the delivery
  * was stored before.
  */
-export function acceptDispatches(
-  store: Store,
+export async function acceptDispatches(
+  tx: StoreTx,
   delivery: DeliveryRecord,
   work: AcceptedWork,
   context: StateContext,
-): { outcome: "accepted" | "duplicate"; queued: number } {
-  if (store.acceptDelivery(delivery, work, context.now) === "duplicate") return { outcome: "duplicate", queued: 0 };
+): Promise<{ outcome: "accepted" | "duplicate"; queued: number }> {
+  if ((await tx.acceptDelivery(delivery, work, context.now)) === "duplicate") return { outcome: "duplicate", queued: 0 };
   let queued = 0;
   for (const row of work.log) {
     if (row.outcome !== "pending" || row.event !== "pull_request" || row.prNumber === undefined) continue;
-    const head = store.head({ upstreamRepo: row.upstreamRepo, headSha: row.headSha });
+    const head = await tx.head({ upstreamRepo: row.upstreamRepo, headSha: row.headSha });
     if (!head) continue;
     const key = { upstreamRepo: row.upstreamRepo, headSha: row.headSha, downstreamRepo: row.downstreamRepo };
-    const existing = store.backendHead(key);
+    const existing = await tx.backendHead(key);
     if (existing && existing.deliveryId !== row.deliveryId) {
       // The earlier run's job check runs still running end here: the new run reports under the same names.
-      queued += retireJobChecks(store, head, existing, context);
-      store.clearLatestAttempts(key);
+      queued += await retireJobChecks(tx, head, existing, context);
+      await tx.clearLatestAttempts(key);
     }
     const backend = {
       ...key,
@@ -81,8 +81,8 @@ export function acceptDispatches(
       nextSeq: 0,
       ...(existing?.frameHash !== undefined && { frameHash: existing.frameHash }),
     };
-    store.putBackendHead(backend);
-    queued += reconcileBackendHead(store, head, backend, context);
+    await tx.putBackendHead(backend);
+    queued += await reconcileBackendHead(tx, head, backend, context);
   }
   return { outcome: "accepted", queued };
 }

@@ -3,61 +3,66 @@
 // event's transaction; the job's latest attempt and its backend head's counts move by O(1) work.
 import { countAttempt, isLaterAttempt, type JobSummary, type StoredJob } from "../domain/jobs.js";
 import type { DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
-import type { Store } from "../store/store.js";
+import type { StoreTx } from "../store/store.js";
 import type { StateContext } from "./context.js";
 import { reconcileBackendHead } from "./reconcile.js";
 
 /** Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. */
-export function recordJob(store: Store, job: StoredJob, hudRow: Record<string, unknown> | undefined, context: StateContext): number {
-  store.putJob(job, hudRow, context.now);
+export async function recordJob(tx: StoreTx, job: StoredJob, hudRow: Record<string, unknown> | undefined, context: StateContext): Promise<number> {
+  await tx.putJob(job, hudRow, context.now);
   if (job.prNumber === null) return 0;
   // Reports of an earlier dispatch of the head (before a re-dispatch) no longer count.
-  const backend = store.backendHeadOfDispatch(job.deliveryId, job.downstreamRepo);
-  const head = backend && store.head(backend);
+  const backend = await tx.backendHeadOfDispatch(job.deliveryId, job.downstreamRepo);
+  const head = backend && (await tx.head(backend));
   // Also on a head that is no longer the PR's open head: a result is true for its commit, and the head's
   // state only decides what happens to check runs still running (src/checks/desired.ts).
   if (!backend || !head) return 0;
-  const previous = store.latestAttempt(backend, job.workflowName, job.jobName);
+  const previous = await tx.latestAttempt(backend, job.workflowName, job.jobName);
   // A late report of an attempt older than the latest one changes nothing shown.
   if (previous && !isLaterAttempt(job, previous)) return 0;
   const attempt = { ...summaryOf(job), seq: previous?.seq ?? backend.nextSeq };
-  store.putLatestAttempt(backend, attempt);
+  await tx.putLatestAttempt(backend, attempt);
   const next = {
     ...backend,
     counts: countAttempt(backend.counts, previous, attempt),
     newest: attempt,
     nextSeq: previous ? backend.nextSeq : backend.nextSeq + 1,
   };
-  store.putBackendHead(next);
-  return reconcileBackendHead(store, head, next, context, { ...job, seq: attempt.seq });
+  await tx.putBackendHead(next);
+  return reconcileBackendHead(tx, head, next, context, { ...job, seq: attempt.seq });
 }
 
 /** A dispatch task settled (sent, failed or dead-lettered): the aggregate of its backend head follows. */
-export function recordDispatchOutcome(
-  store: Store,
+export async function recordDispatchOutcome(
+  tx: StoreTx,
   dispatch: { deliveryId: string; downstreamRepo: string },
   outcome: DispatchOutcome,
   reason: string | undefined,
   context: StateContext,
-): number {
-  const backend = store.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
-  const head = backend && store.head(backend);
+): Promise<number> {
+  const backend = await tx.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
+  const head = backend && (await tx.head(backend));
   if (!backend || !head) return 0;
   const { dispatchReason: _previous, ...rest } = backend;
   const next = { ...rest, dispatchOutcome: outcome, ...(reason !== undefined && { dispatchReason: reason }) };
-  store.putBackendHead(next);
-  return reconcileBackendHead(store, head, next, context);
+  await tx.putBackendHead(next);
+  return reconcileBackendHead(tx, head, next, context);
 }
 
 /** The sweeper found no job reported by the start timeout. */
-export function recordUnreported(store: Store, dispatch: { deliveryId: string; downstreamRepo: string }, reason: UnreportedReason, context: StateContext): number {
-  store.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, reason, context.now);
-  const backend = store.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
-  const head = backend && store.head(backend);
+export async function recordUnreported(
+  tx: StoreTx,
+  dispatch: { deliveryId: string; downstreamRepo: string },
+  reason: UnreportedReason,
+  context: StateContext,
+): Promise<number> {
+  await tx.markUnreported(dispatch.deliveryId, dispatch.downstreamRepo, reason, context.now);
+  const backend = await tx.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
+  const head = backend && (await tx.head(backend));
   if (!backend || !head) return 0;
   const next = { ...backend, unreported: reason };
-  store.putBackendHead(next);
-  return reconcileBackendHead(store, head, next, context);
+  await tx.putBackendHead(next);
+  return reconcileBackendHead(tx, head, next, context);
 }
 
 function summaryOf(job: StoredJob): JobSummary {

@@ -1,5 +1,6 @@
-// The relay's durable state behind one small interface. Implementations: SQLite (sqlite-store.ts);
-// a Redis one comes with scale-out. Nothing SQL-shaped crosses this boundary.
+// The relay's durable state behind one small, asynchronous interface. Implementations: SQLite
+// (sqlite-store.ts, the embedded default); a database server shared by several replicas comes with
+// scale-out. Nothing SQL-shaped crosses this boundary; test/contract/ is the suite every implementation passes.
 //
 // Times are Unix epoch milliseconds. Repos are stored as given; lookups are case-insensitive.
 
@@ -7,7 +8,6 @@ import type { DispatchLogEntry, UnreportedReason } from "../domain/dispatches.js
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { JobKey, LatestAttempt, StoredJob } from "../domain/jobs.js";
-
 
 export type TaskKind = "dispatch" | "check_run";
 
@@ -45,7 +45,7 @@ export interface OutboxTaskInput {
 
 export interface OutboxTask extends OutboxTaskInput {
   id: number;
-  /** Bumped when a newer desired state replaces a check-run task's request (see syncCheckRuns). */
+  /** Bumped when a newer desired state replaces a check-run task's request (queueCheckRun). */
   version: number;
   attempts: number;
   createdAt: number;
@@ -140,28 +140,28 @@ export interface CheckRunRecord {
  * state core (src/state/) inside one transaction per event.
  */
 export interface FactStore {
-  head(key: HeadKey): HeadFacts | undefined;
-  putHead(head: HeadFacts): void;
+  head(key: HeadKey): Promise<HeadFacts | undefined>;
+  putHead(head: HeadFacts): Promise<void>;
   /** The PR's heads in state open (normally one). */
-  openHeadsOfPr(upstreamRepo: string, prNumber: number): HeadFacts[];
+  openHeadsOfPr(upstreamRepo: string, prNumber: number): Promise<HeadFacts[]>;
   /** Open heads after `after` in key order, at most `limit` (a policy change walks them in pages). */
-  openHeads(after: HeadKey | undefined, limit: number): HeadFacts[];
-  backendHead(key: BackendHeadKey): StoredBackendHead | undefined;
-  backendHeads(key: HeadKey): StoredBackendHead[];
+  openHeads(after: HeadKey | undefined, limit: number): Promise<HeadFacts[]>;
+  backendHead(key: BackendHeadKey): Promise<StoredBackendHead | undefined>;
+  backendHeads(key: HeadKey): Promise<StoredBackendHead[]>;
   /** The backend head whose latest dispatch this is, if it still is the latest. */
-  backendHeadOfDispatch(deliveryId: string, downstreamRepo: string): StoredBackendHead | undefined;
-  putBackendHead(facts: StoredBackendHead): void;
-  latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): LatestAttempt | undefined;
-  putLatestAttempt(key: BackendHeadKey, attempt: LatestAttempt): void;
+  backendHeadOfDispatch(deliveryId: string, downstreamRepo: string): Promise<StoredBackendHead | undefined>;
+  putBackendHead(facts: StoredBackendHead): Promise<void>;
+  latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): Promise<LatestAttempt | undefined>;
+  putLatestAttempt(key: BackendHeadKey, attempt: LatestAttempt): Promise<void>;
   /** Forgets the latest attempts of a backend head (a new dispatch starts over). */
-  clearLatestAttempts(key: BackendHeadKey): void;
+  clearLatestAttempts(key: BackendHeadKey): Promise<void>;
   /** The latest attempts the aggregate lists: those that did not pass first, at most `limit`, in seq order. */
-  listedAttempts(key: BackendHeadKey, limit: number): LatestAttempt[];
+  listedAttempts(key: BackendHeadKey, limit: number): Promise<LatestAttempt[]>;
   /** The latest attempts with seq below `below` (the jobs with a check run of their own), in seq order. */
-  attemptsBelowSeq(key: BackendHeadKey, below: number): LatestAttempt[];
-  checkRun(key: string): CheckRunRecord | undefined;
+  attemptsBelowSeq(key: BackendHeadKey, below: number): Promise<LatestAttempt[]>;
+  checkRun(key: string): Promise<CheckRunRecord | undefined>;
   /** Records a new desired state's hash and queues its write (replacing a queued older state of the key). */
-  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): void;
+  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): Promise<void>;
 }
 
 export interface InstallationRecord {
@@ -171,115 +171,127 @@ export interface InstallationRecord {
   checkedAt: number;
 }
 
-export interface Store extends FactStore {
-  /**
-   * Runs `work` in one transaction: every write it makes (through this store's methods, whose own
-   * transactions nest in it) commits together when it returns, or none does when it throws. `work` must
-   * be synchronous: a function returning a Promise is refused (and rolled back), since what it would
-   * write after its first await would escape the transaction.
-   */
-  atomically<T>(work: () => T): T;
-  /**
-   * Runs `work` like atomically, in a transaction shared with the other work queued at the same moment
-   * (group commit: one fsync for all of it). Resolves once that transaction has committed; rejects with
-   * `work`'s own error (its writes rolled back, the others' kept) or with the error that kept the
-   * transaction from committing (then nothing of it was written). The hot paths (webhooks, callbacks,
-   * the outbox's outcomes) write through it; an answer sent after it resolves is durable.
-   */
-  transaction<T>(work: () => T): Promise<T>;
+/**
+ * Everything the store reads and writes, usable inside a transaction (`Store.transaction`'s `tx`) or, each
+ * call in a transaction of its own, on the store itself. Every method is asynchronous so an
+ * implementation on a database server fits behind it; the SQLite one answers from its own file.
+ */
+export interface StoreTx extends FactStore {
   /**
    * Records a webhook delivery and its work in one atomic step. Returns "duplicate" (storing nothing)
    * when a delivery with this id and payload hash was accepted before.
    */
-  acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): "accepted" | "duplicate";
-  hasDelivery(id: string): boolean;
+  acceptDelivery(delivery: DeliveryRecord, work: AcceptedWork, now: number): Promise<"accepted" | "duplicate">;
+  hasDelivery(id: string): Promise<boolean>;
   /** Records a handled delivery and its payload hash (for events whose handling stores no work). */
-  rememberDelivery(delivery: DeliveryRecord, now: number): void;
+  rememberDelivery(delivery: DeliveryRecord, now: number): Promise<void>;
   /** The id of another delivery with this payload hash accepted at or after `since`, if any (a replay). */
-  deliveryWithPayload(payloadHash: string, exceptId: string, since: number): string | undefined;
+  deliveryWithPayload(payloadHash: string, exceptId: string, since: number): Promise<string | undefined>;
 
   /**
    * Pending tasks whose next attempt is due, oldest first, leaving out the excluded ones and those
    * claimed by anyone (claimTasks) whose lease has not expired at `now`.
    */
-  dueTasks(now: number, limit: number, exclude?: TaskExclusion): OutboxTask[];
+  dueTasks(now: number, limit: number, exclude?: TaskExclusion): Promise<OutboxTask[]>;
   /** The earliest time a pending task is due (a claimed one: not before its lease expires), leaving out the excluded ones. */
-  nextDueAt(exclude?: TaskExclusion): number | undefined;
+  nextDueAt(exclude?: TaskExclusion): Promise<number | undefined>;
   /**
    * Claims tasks for `owner` until `now + leaseMs`, in one write, and returns the ids it got: those still
    * pending and not claimed by another owner whose lease is unexpired. Recording an outcome (markSent,
    * scheduleRetry, markFailed, deferTask) releases the claim; an owner that dies loses it at expiry.
    */
-  claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): number[];
+  claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): Promise<number[]>;
   /** Owners holding claims on pending tasks (expired or not). */
-  claimOwners(): string[];
+  claimOwners(): Promise<string[]>;
   /** Releases every claim of `owner` (known to be dead); returns how many tasks it held. */
-  releaseClaims(owner: string): number;
+  releaseClaims(owner: string): Promise<number>;
   /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
-  deferTask(taskId: number, at: number): void;
+  deferTask(taskId: number, at: number): Promise<void>;
   /**
    * GitHub accepted the request. `resultId` is the created object's id (check runs). When the task's
    * version moved on while it was being sent (a newer check-run state arrived), it stays pending so
    * the newer state is written too.
    */
-  markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): void;
+  markSent(taskId: number, result: { at: number; resultId?: number; version?: number }): Promise<void>;
   /** A transient failure: try again at `at` (attempts is incremented). */
-  scheduleRetry(taskId: number, retry: { at: number; error: string }): void;
+  scheduleRetry(taskId: number, retry: { at: number; error: string }): Promise<void>;
   /** A permanent failure ("failed") or a task past its maximum age or attempts ("dead"). */
-  markFailed(taskId: number, failure: { at: number; reason: string; outcome: "failed" | "dead" }): void;
-  outboxStats(): OutboxStats;
+  markFailed(taskId: number, failure: { at: number; reason: string; outcome: "failed" | "dead" }): Promise<void>;
+  outboxStats(): Promise<OutboxStats>;
 
-  dispatchLog(deliveryId: string): DispatchLogEntry[];
+  dispatchLog(deliveryId: string): Promise<DispatchLogEntry[]>;
 
   /** The id of the check run a `check_run` task created, by its task key. */
-  checkRunId(key: string): number | undefined;
+  checkRunId(key: string): Promise<number | undefined>;
   /** The task with this key, in any state. */
-  taskByKey(key: string): OutboxTask | undefined;
+  taskByKey(key: string): Promise<OutboxTask | undefined>;
   /** When the dispatch to this downstream was accepted by GitHub. */
-  dispatchSentAt(deliveryId: string, downstreamRepo: string): number | undefined;
+  dispatchSentAt(deliveryId: string, downstreamRepo: string): Promise<number | undefined>;
 
-  getJob(key: JobKey): StoredJob | undefined;
+  getJob(key: JobKey): Promise<StoredJob | undefined>;
   /** Stores a job attempt's new state, and its HUD row (backends shown on the HUD). */
-  putJob(job: StoredJob, hudRow: Record<string, unknown> | undefined, now: number): void;
+  putJob(job: StoredJob, hudRow: Record<string, unknown> | undefined, now: number): Promise<void>;
   /** Every job attempt reported on a head sha, any backend. */
-  shaJobs(upstreamRepo: string, headSha: string): StoredJob[];
+  shaJobs(upstreamRepo: string, headSha: string): Promise<StoredJob[]>;
   /** Jobs still in progress that started before `before`. */
-  staleJobs(before: number, limit: number): StoredJob[];
+  staleJobs(before: number, limit: number): Promise<StoredJob[]>;
   /** Sent dispatches older than `sentBefore` with no job reported, not yet marked, on shas still open. */
-  unreportedDispatches(sentBefore: number, limit: number): DispatchLogEntry[];
+  unreportedDispatches(sentBefore: number, limit: number): Promise<DispatchLogEntry[]>;
   /**
    * Records on a sent dispatch-log row that no job came back by the start timeout: `never_reported` (an
    * infrastructure failure of the backend) or `reports_not_expected` (a forward-only backend).
    */
-  markUnreported(deliveryId: string, downstreamRepo: string, reason: UnreportedReason, now: number): void;
+  markUnreported(deliveryId: string, downstreamRepo: string, reason: UnreportedReason, now: number): Promise<void>;
   /**
-   * HUD rows not yet written to ClickHouse, oldest first. Result rows come from recordJob; every change
+   * HUD rows not yet written to ClickHouse, oldest first. Result rows come from putJob; every change
    * of a dispatch-log row queues a snapshot of it (target "dispatches", with a `hudVersion` that grows).
    */
-  pendingHudRows(limit: number): QueuedHudRow[];
+  pendingHudRows(limit: number): Promise<QueuedHudRow[]>;
   /** Rows now in ClickHouse: they leave the queue. */
-  removeHudRows(ids: readonly number[]): void;
+  removeHudRows(ids: readonly number[]): Promise<void>;
   /** Rows ClickHouse refused: kept, with the error, and no longer offered by pendingHudRows. */
-  rejectHudRows(ids: readonly number[], error: string, now: number): void;
-  hudQueueStats(): HudQueueStats;
+  rejectHudRows(ids: readonly number[], error: string, now: number): Promise<void>;
+  hudQueueStats(): Promise<HudQueueStats>;
 
   /** Adds callback outcome counts and removes days before `keepFrom` (YYYY-MM-DD), in one transaction. */
-  addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): void;
+  addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): Promise<void>;
   /** Callback outcome counts of UTC days from `fromDay` (YYYY-MM-DD) on. */
-  callbackOutcomes(fromDay: string): CallbackOutcomeCount[];
+  callbackOutcomes(fromDay: string): Promise<CallbackOutcomeCount[]>;
 
-  getInstallation(repo: string): InstallationRecord | undefined;
-  setInstallation(repo: string, installationId: number | undefined, now: number): void;
+  getInstallation(repo: string): Promise<InstallationRecord | undefined>;
+  setInstallation(repo: string, installationId: number | undefined, now: number): Promise<void>;
   /** Marks every repo recorded under this installation as not installed (it was deleted or suspended). */
-  dropInstallation(installationId: number, now: number): void;
-  listInstallations(): InstallationRecord[];
+  dropInstallation(installationId: number, now: number): Promise<void>;
+  listInstallations(): Promise<InstallationRecord[]>;
 
   /**
    * Deletes settled state past retention (docs/dispatch.md, "Storage and retention"), at most
    * `maxRowsPerTable` rows per table, and returns freed pages to the file system. Pending work, check-run
    * ids of heads still open and rows not yet exported to the HUD are kept.
    */
-  prune(now: number, policy: RetentionPolicy): PrunedRows;
-
-  close(): void;
+  prune(now: number, policy: RetentionPolicy): Promise<PrunedRows>;
 }
+
+export interface Store extends StoreTx {
+  /**
+   * Runs `work` in one transaction: every write it makes through `tx` commits together when it settles,
+   * or none does when it rejects. Resolves once that transaction has committed; rejects with `work`'s own
+   * error (its writes rolled back) or with the error that kept the transaction from committing (then
+   * nothing of it was written). An answer sent after it resolves is durable. The hot paths (webhooks,
+   * callbacks, the outbox's outcomes) write through it.
+   *
+   * `work` uses `tx`, not the store (a store call waits for running transactions to finish, so one made
+   * from inside `work` would wait for itself), awaits nothing but `tx`'s calls (no network I/O: a
+   * transaction holds the database's write lock), and does not use `tx` after it settled (refused). The
+   * SQLite store runs the work queued at the same moment in one transaction (group commit: one fsync for
+   * all of it), each with its own savepoint, so a failing work rolls back alone.
+   */
+  transaction<T>(work: (tx: StoreTx) => Promise<T> | T): Promise<T>;
+  /** Commits what is queued, then closes; later calls reject ("store closed"). */
+  close(): Promise<void>;
+}
+
+/** `T` with every method answering synchronously: what a store on an embedded database implements underneath. */
+export type Synchronous<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K];
+};

@@ -11,7 +11,7 @@ import type { RelayConfig } from "../config.js";
 import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
-import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Store } from "../store/store.js";
+import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Store, type StoreTx } from "../store/store.js";
 import { callbackSettings } from "../state/settings.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
@@ -56,18 +56,18 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     await oncePerPayload(context, deps, async (delivery) => {
       const event = pullRequestFacts(context.id, payload);
       const intake = await prepareIntake(context, event, deps);
-      return (store) => {
+      return async (tx) => {
         const state = stateContext(deps, event.installationId);
         // The head's facts first (open, superseding, closed; labels), then the dispatches they caused.
-        const queued = applyPullRequest(
-          store,
+        const queued = await applyPullRequest(
+          tx,
           // The PR's state, not the action: a closed PR's labeled/edited events must not reopen its head.
           { upstreamRepo: event.repo, prNumber: event.number, headSha: event.headSha, labels: event.labels, closed: event.closed },
           state,
         );
-        const stored = storeIntake(store, delivery, intake, state);
+        const stored = await storeIntake(tx, delivery, intake, state);
         return () => {
-          if (payload.action === "closed") cancelInFlightRuns(payload.repository.full_name, payload.pull_request.head.sha, deps);
+          if (payload.action === "closed") void cancelInFlightRuns(payload.repository.full_name, payload.pull_request.head.sha, deps);
           if (queued > 0) deps.onWork();
           reportIntake(context, intake, { ...stored, queued: stored.queued + queued }, deps);
         };
@@ -79,34 +79,32 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     await oncePerPayload(context, deps, async (delivery) => {
       const event = pushFacts(context.id, context.payload);
       const intake = await prepareIntake(context, event, deps);
-      return (store) => {
-        const stored = storeIntake(store, delivery, intake, stateContext(deps, event.installationId));
+      return async (tx) => {
+        const stored = await storeIntake(tx, delivery, intake, stateContext(deps, event.installationId));
         return () => reportIntake(context, intake, stored, deps);
       };
     });
   });
   app.on("check_run.rerequested", async (context) => {
     const { check_run: run, repository } = context.payload;
-    if (!sameRepo(repository.full_name, config.upstream.repo) || !headOpen(deps.store(), repository.full_name, run.head_sha)) return;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || !(await headOpen(deps.store(), repository.full_name, run.head_sha))) return;
     const target = parseExternalId(run.external_id);
     if (target) await oncePerPayload(context, deps, () => rerun(context, [target], deps));
   });
   app.on("check_suite.rerequested", async (context) => {
     const { check_suite: suite, repository } = context.payload;
-    if (!sameRepo(repository.full_name, config.upstream.repo) || !headOpen(deps.store(), repository.full_name, suite.head_sha)) return;
+    if (!sameRepo(repository.full_name, config.upstream.repo) || !(await headOpen(deps.store(), repository.full_name, suite.head_sha))) return;
     // Each backend's latest run on the head, or its dispatch when no job reported yet.
-    const targets = deps
-      .store()
-      .backendHeads({ upstreamRepo: repository.full_name, headSha: suite.head_sha })
-      .map((backend): RerequestTarget =>
+    const backends = await deps.store().backendHeads({ upstreamRepo: repository.full_name, headSha: suite.head_sha });
+    const targets = backends.map((backend): RerequestTarget =>
         backend.newest
           ? { kind: "run", repo: backend.downstreamRepo, runId: backend.newest.runId }
           : { kind: "dispatch", deliveryId: backend.deliveryId, repo: backend.downstreamRepo },
       );
     await oncePerPayload(context, deps, () => rerun(context, targets, deps));
   });
-  app.on(["installation", "installation_repositories"], (context) => {
-    deps.installations().follow(context.name, context.payload, (deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
+  app.on(["installation", "installation_repositories"], async (context) => {
+    await deps.installations().follow(context.name, context.payload, (deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
     metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
   });
 }
@@ -117,8 +115,8 @@ function payloadHash(payload: unknown): string {
 
 /** What a delivery does once its store effects have committed (wake the worker, metrics, logs). */
 type AfterCommit = () => void;
-/** Every store effect of one delivery; runs inside one transaction, so it must not await. */
-type StoreEffects = (store: Store) => AfterCommit;
+/** Every store effect of one delivery; runs inside one transaction, so it awaits nothing but `tx`. */
+type StoreEffects = (tx: StoreTx) => Promise<AfterCommit>;
 
 /**
  * Handles an upstream delivery once per payload: `prepare` may await but writes nothing; the effects it
@@ -130,39 +128,42 @@ type StoreEffects = (store: Store) => AfterCommit;
 async function oncePerPayload(context: Context, deps: UpstreamDependencies, prepare: (delivery: DeliveryRecord) => Promise<StoreEffects>): Promise<void> {
   const delivery = { id: context.id, event: context.name, payloadHash: payloadHash(context.payload) };
   const store = deps.store();
-  const replayOf = () => store.deliveryWithPayload(delivery.payloadHash, delivery.id, Date.now() - REDELIVERY_WINDOW_MS);
+  const replayOf = (reader: StoreTx) => reader.deliveryWithPayload(delivery.payloadHash, delivery.id, Date.now() - REDELIVERY_WINDOW_MS);
   const ignoreReplay = (original: string) => {
     deps.metrics.webhooks.inc({ event: context.name, outcome: "replayed" });
     context.log.warn({ delivery: delivery.id, original, event: context.name }, "replayed webhook ignored: its payload was accepted under another delivery id");
   };
   // Checked before preparing, so a replay costs no ticket signing; and again inside the transaction, so
   // two copies arriving together cannot both commit.
-  const early = replayOf();
+  const early = await replayOf(store);
   if (early !== undefined) return ignoreReplay(early);
   const effects = await prepare(delivery);
-  const outcome = await store.transaction((): { replayOf: string } | { afterCommit: () => void } => {
-    const original = replayOf();
+  const outcome = await store.transaction(async (tx): Promise<{ replayOf: string } | { afterCommit: () => void }> => {
+    const original = await replayOf(tx);
     if (original !== undefined) return { replayOf: original };
-    const afterCommit = effects(store);
+    const afterCommit = await effects(tx);
     // Also for events that stored no work (ignored, re-requests), so their replays are recognised too.
-    store.rememberDelivery(delivery, Date.now());
+    await tx.rememberDelivery(delivery, Date.now());
     return { afterCommit };
   });
   if ("replayOf" in outcome) return ignoreReplay(outcome.replayOf);
   outcome.afterCommit();
 }
 
-/** Downstream runs still going for a closed PR's head are cancelled in the background (best effort). */
-function cancelInFlightRuns(upstreamRepo: string, headSha: string, deps: UpstreamDependencies): void {
-  const runs = new Map<string, { repo: string; runId: number }>();
-  for (const job of deps.store().shaJobs(upstreamRepo, headSha)) {
-    if (job.status === "in_progress") runs.set(`${job.downstreamRepo}#${job.runId}`, { repo: job.downstreamRepo, runId: job.runId });
-  }
-  if (runs.size === 0) return;
+/** Downstream runs still going for a closed PR's head are cancelled in the background (best effort: never rejects). */
+async function cancelInFlightRuns(upstreamRepo: string, headSha: string, deps: UpstreamDependencies): Promise<void> {
   const log = deps.log;
-  void cancelRuns([...runs.values()], { clients: deps.clients(), installations: deps.installations(), log }).then((cancelled) =>
-    log.info({ upstreamRepo, headSha, cancelled }, "cancelled downstream runs of a closed pull request"),
-  );
+  try {
+    const runs = new Map<string, { repo: string; runId: number }>();
+    for (const job of await deps.store().shaJobs(upstreamRepo, headSha)) {
+      if (job.status === "in_progress") runs.set(`${job.downstreamRepo}#${job.runId}`, { repo: job.downstreamRepo, runId: job.runId });
+    }
+    if (runs.size === 0) return;
+    const cancelled = await cancelRuns([...runs.values()], { clients: deps.clients(), installations: deps.installations(), log });
+    log.info({ upstreamRepo, headSha, cancelled }, "cancelled downstream runs of a closed pull request");
+  } catch (error) {
+    log.warn({ upstreamRepo, headSha, err: String(error) }, "could not cancel the downstream runs of a closed pull request");
+  }
 }
 
 async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<StoreEffects> {
@@ -175,8 +176,8 @@ async function rerun(context: Context, targets: RerequestTarget[], deps: Upstrea
     ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
     log: context.log,
   });
-  return (store) => {
-    const redispatched = rerequest.store(store, stateContext(deps, (context.payload as { installation?: { id: number } }).installation?.id));
+  return async (tx) => {
+    const redispatched = await rerequest.store(tx, stateContext(deps, (context.payload as { installation?: { id: number } }).installation?.id));
     return () => {
       if (redispatched) deps.onWork();
       deps.metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
@@ -201,7 +202,7 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
     // Failing the delivery (HTTP 500) makes GitHub record it as failed; missed-delivery recovery asks for it again.
     throw new Error("no valid allowlist loaded yet; this delivery will be redelivered");
   }
-  const installations = deps.installations();
+  const installations = await deps.installations().snapshot(allowlist.entries.map((entry) => entry.repo));
   const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), {
     labelPrefix: config.labels.prefix,
     drafts: config.dispatch.drafts,
@@ -227,9 +228,9 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
 }
 
 /** Stores the prepared work (inside the delivery's transaction). */
-function storeIntake(store: Store, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake, state: StateContext): StoredIntake {
+async function storeIntake(tx: StoreTx, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake, state: StateContext): Promise<StoredIntake> {
   if (plan.ignored) return { outcome: "ignored", queued: 0 };
-  return acceptDispatches(store, delivery, work, { ...state, now });
+  return acceptDispatches(tx, delivery, work, { ...state, now });
 }
 
 /** What a delivery's transaction stored: its outcome and how many check-run writes it queued. */
@@ -249,8 +250,8 @@ function stateContext(deps: UpstreamDependencies, upstreamInstallationId?: numbe
 }
 
 /** A head the relay knows as closed or superseded is not re-run; one it does not know is left to the re-run's own checks. */
-function headOpen(store: Store, upstreamRepo: string, headSha: string): boolean {
-  const head = store.head({ upstreamRepo, headSha });
+async function headOpen(store: Store, upstreamRepo: string, headSha: string): Promise<boolean> {
+  const head = await store.head({ upstreamRepo, headSha });
   return head === undefined || head.state === "open";
 }
 

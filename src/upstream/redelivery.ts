@@ -25,14 +25,17 @@ export interface RedeliveryOptions {
   /** At most this many redelivery requests per pass. */
   maxPerPass: number;
   /** Was this delivery id accepted by the relay already? */
-  accepted: (guid: string) => boolean;
+  accepted: (guid: string) => Promise<boolean>;
   log: Logger;
   metrics: RelayMetrics;
   now?: () => number;
 }
 
 /** Picks the deliveries to redeliver (pure): newest attempt id per guid that never succeeded. */
-export function deliveriesToRedeliver(deliveries: readonly DeliverySummary[], options: Pick<RedeliveryOptions, "events" | "accepted" | "maxPerPass">): DeliverySummary[] {
+export function deliveriesToRedeliver(
+  deliveries: readonly DeliverySummary[],
+  options: Pick<RedeliveryOptions, "events" | "maxPerPass"> & { accepted: (guid: string) => boolean },
+): DeliverySummary[] {
   const byGuid = new Map<string, DeliverySummary[]>();
   for (const delivery of deliveries) {
     byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
@@ -58,7 +61,9 @@ export async function redeliverMissed(app: GitHubClient, options: RedeliveryOpti
     // Newest first: once a page reaches past the window, older pages are of no use.
     if (recent.length < page.data.length) break;
   }
-  const picked = deliveriesToRedeliver(deliveries, options);
+  const accepted = new Set<string>();
+  for (const guid of new Set(deliveries.map((delivery) => delivery.guid))) if (await options.accepted(guid)) accepted.add(guid);
+  const picked = deliveriesToRedeliver(deliveries, { ...options, accepted: (guid) => accepted.has(guid) });
   let requested = 0;
   for (const delivery of picked) {
     try {

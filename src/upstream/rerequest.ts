@@ -10,7 +10,7 @@ import type { InstallationClients } from "../github/installation-clients.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches } from "../state/pull-requests.js";
-import type { AcceptedWork, DeliveryRecord, Store } from "../store/store.js";
+import type { AcceptedWork, DeliveryRecord, Store, StoreTx } from "../store/store.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { dispatchKey } from "./intake.js";
 
@@ -45,7 +45,7 @@ export interface PreparedRerequest {
   /** What was done or will be once stored, for logs and tests. */
   done: string[];
   /** Stores the dispatches sent again (call it inside the delivery's transaction); false when there are none. */
-  store(store: Store, state: StateContext): boolean;
+  store(tx: StoreTx, state: StateContext): Promise<boolean>;
 }
 
 /**
@@ -70,8 +70,8 @@ export async function prepareRerequest(targets: readonly RerequestTarget[], newD
   }
   return {
     done,
-    store: (store, state) => {
-      for (const { delivery, work, now } of redispatches) acceptDispatches(store, delivery, work, { ...state, now });
+    store: async (tx, state) => {
+      for (const { delivery, work, now } of redispatches) await acceptDispatches(tx, delivery, work, { ...state, now });
       return redispatches.length > 0;
     },
   };
@@ -129,7 +129,7 @@ async function prepareRedispatch(
   newDeliveryId: string,
   deps: RerequestDependencies,
 ): Promise<{ outcome: string; redispatch?: Redispatch }> {
-  const original = deps.store.taskByKey(dispatchKey(target.deliveryId, target.repo));
+  const original = await deps.store.taskByKey(dispatchKey(target.deliveryId, target.repo));
   const parsed = DispatchPayloadV1.safeParse(original?.request.params.client_payload);
   if (!original || !parsed.success) return { outcome: `skipped dispatch ${target.deliveryId} to ${target.repo}: the original dispatch is unknown` };
   const old = parsed.data;

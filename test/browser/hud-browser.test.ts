@@ -46,11 +46,11 @@ let browser: Browser;
 /** JavaScript off: the pages must do everything without it. */
 let noJs: BrowserContext;
 
-function seedHostile(store: Store, now: number): void {
+async function seedHostile(store: Store, now: number): Promise<void> {
   const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
   const at = now - 3_600_000;
-  seedDispatch(store, { ...tpu, delivery: "x150", pr: 150, sha: "sha150", at, outcome: "sent", title: HOSTILE.prTitle });
-  seedJob(store, {
+  await seedDispatch(store, { ...tpu, delivery: "x150", pr: 150, sha: "sha150", at, outcome: "sent", title: HOSTILE.prTitle });
+  await seedJob(store, {
     ...tpu,
     delivery: "x150",
     pr: 150,
@@ -85,9 +85,9 @@ beforeAll(async () => {
   const dataDir = tempDir();
   const store = openSqliteStore(dataDir);
   const now = Date.now();
-  seedHud(store, now);
-  seedHostile(store, now);
-  store.close();
+  await seedHud(store, now);
+  await seedHostile(store, now);
+  await store.close();
   relay = await startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dataDir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
   // The relay's writer drains the seeded queue into ClickHouse.
   await vi.waitFor(async () => expect(await hudPending(), "rows the HUD writer has yet to write").toBe(0), { timeout: 15_000, interval: 50 });

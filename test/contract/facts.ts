@@ -9,30 +9,30 @@ import type { StoreContractContext } from "./store-contract.js";
 export function describeFacts(ctx: StoreContractContext): void {
   describe("heads", () => {
     it("round-trips a head by key (repo case-insensitive), keeping unknown labels apart from no labels", async () => {
-      expect(ctx.store.head({ upstreamRepo: "up/stream", headSha: "abc" })).toBeUndefined();
-      ctx.store.putHead(head({ labels: undefined }));
-      ctx.store.putHead(head({ headSha: "def", labels: [] }));
-      ctx.store.putHead(head({ headSha: "ghi", state: "superseded", supersededBy: "abc", stateChangedAt: NOW + 5 }));
+      expect(await ctx.store.head({ upstreamRepo: "up/stream", headSha: "abc" })).toBeUndefined();
+      await ctx.store.putHead(head({ labels: undefined }));
+      await ctx.store.putHead(head({ headSha: "def", labels: [] }));
+      await ctx.store.putHead(head({ headSha: "ghi", state: "superseded", supersededBy: "abc", stateChangedAt: NOW + 5 }));
       const again = await ctx.stored();
 
-      const found = again.head({ upstreamRepo: "UP/STREAM", headSha: "abc" });
+      const found = await again.head({ upstreamRepo: "UP/STREAM", headSha: "abc" });
       expect(found).toStrictEqual({ upstreamRepo: "Up/Stream", headSha: "abc", prNumber: 7, state: "open", stateChangedAt: NOW });
       expect(found).not.toHaveProperty("labels");
-      expect(again.head({ upstreamRepo: "up/stream", headSha: "def" })).toStrictEqual(head({ headSha: "def", labels: [] }));
-      expect(again.head({ upstreamRepo: "up/stream", headSha: "ghi" })).toStrictEqual(
+      expect(await again.head({ upstreamRepo: "up/stream", headSha: "def" })).toStrictEqual(head({ headSha: "def", labels: [] }));
+      expect(await again.head({ upstreamRepo: "up/stream", headSha: "ghi" })).toStrictEqual(
         head({ headSha: "ghi", state: "superseded", supersededBy: "abc", stateChangedAt: NOW + 5 }),
       );
-      expect(again.head({ upstreamRepo: "up/stream", headSha: "ABC" })).toBeUndefined(); // shas are exact
+      expect(await again.head({ upstreamRepo: "up/stream", headSha: "ABC" })).toBeUndefined(); // shas are exact
     });
 
-    it("replaces a head in place: state, labels, supersededBy and the repo's spelling follow the last write", () => {
-      ctx.store.putHead(head({ state: "superseded", supersededBy: "def", stateChangedAt: NOW + 1 }));
-      ctx.store.putHead(head({ upstreamRepo: "up/stream", state: "open", labels: ["x"], stateChangedAt: NOW + 2 }));
-      expect(ctx.store.head({ upstreamRepo: "Up/Stream", headSha: "abc" })).toStrictEqual(
+    it("replaces a head in place: state, labels, supersededBy and the repo's spelling follow the last write", async () => {
+      await ctx.store.putHead(head({ state: "superseded", supersededBy: "def", stateChangedAt: NOW + 1 }));
+      await ctx.store.putHead(head({ upstreamRepo: "up/stream", state: "open", labels: ["x"], stateChangedAt: NOW + 2 }));
+      expect(await ctx.store.head({ upstreamRepo: "Up/Stream", headSha: "abc" })).toStrictEqual(
         head({ upstreamRepo: "up/stream", labels: ["x"], stateChangedAt: NOW + 2 }),
       );
-      ctx.store.putHead(head({ state: "closed", labels: undefined, stateChangedAt: NOW + 3 }));
-      expect(ctx.store.head({ upstreamRepo: "up/stream", headSha: "abc" })).toStrictEqual({
+      await ctx.store.putHead(head({ state: "closed", labels: undefined, stateChangedAt: NOW + 3 }));
+      expect(await ctx.store.head({ upstreamRepo: "up/stream", headSha: "abc" })).toStrictEqual({
         upstreamRepo: "Up/Stream",
         headSha: "abc",
         prNumber: 7,
@@ -41,32 +41,32 @@ export function describeFacts(ctx: StoreContractContext): void {
       });
     });
 
-    it("lists the open heads of a PR only", () => {
-      ctx.store.putHead(head({ headSha: "a1" }));
-      ctx.store.putHead(head({ headSha: "a2", state: "superseded", supersededBy: "a1" }));
-      ctx.store.putHead(head({ headSha: "a3", state: "closed" }));
-      ctx.store.putHead(head({ headSha: "b1", prNumber: 8 }));
-      ctx.store.putHead(head({ upstreamRepo: "other/repo", headSha: "c1" }));
-      expect(ctx.store.openHeadsOfPr("UP/stream", 7)).toStrictEqual([head({ headSha: "a1" })]);
-      expect(ctx.store.openHeadsOfPr("up/stream", 8).map((found) => found.headSha)).toEqual(["b1"]);
-      expect(ctx.store.openHeadsOfPr("up/stream", 9)).toEqual([]);
+    it("lists the open heads of a PR only", async () => {
+      await ctx.store.putHead(head({ headSha: "a1" }));
+      await ctx.store.putHead(head({ headSha: "a2", state: "superseded", supersededBy: "a1" }));
+      await ctx.store.putHead(head({ headSha: "a3", state: "closed" }));
+      await ctx.store.putHead(head({ headSha: "b1", prNumber: 8 }));
+      await ctx.store.putHead(head({ upstreamRepo: "other/repo", headSha: "c1" }));
+      expect(await ctx.store.openHeadsOfPr("UP/stream", 7)).toStrictEqual([head({ headSha: "a1" })]);
+      expect((await ctx.store.openHeadsOfPr("up/stream", 8)).map((found) => found.headSha)).toEqual(["b1"]);
+      expect(await ctx.store.openHeadsOfPr("up/stream", 9)).toEqual([]);
       // A force-push back revives a superseded head: two open heads until the other one is superseded.
-      ctx.store.putHead(head({ headSha: "a2", state: "open" }));
-      expect(ctx.store.openHeadsOfPr("up/stream", 7).map((found) => found.headSha).sort()).toEqual(["a1", "a2"]);
+      await ctx.store.putHead(head({ headSha: "a2", state: "open" }));
+      expect((await ctx.store.openHeadsOfPr("up/stream", 7)).map((found) => found.headSha).sort()).toEqual(["a1", "a2"]);
     });
 
-    it("walks every open head in key order, in pages", () => {
+    it("walks every open head in key order, in pages", async () => {
       const shas = ["s05", "s01", "s04", "s03", "s02"];
-      for (const sha of shas) ctx.store.putHead(head({ headSha: sha }));
-      ctx.store.putHead(head({ upstreamRepo: "A/first", headSha: "zz" }));
-      ctx.store.putHead(head({ upstreamRepo: "z/last", headSha: "aa" }));
-      ctx.store.putHead(head({ headSha: "s025", state: "closed" }));
-      ctx.store.putHead(head({ headSha: "s035", state: "superseded", supersededBy: "s04" }));
+      for (const sha of shas) await ctx.store.putHead(head({ headSha: sha }));
+      await ctx.store.putHead(head({ upstreamRepo: "A/first", headSha: "zz" }));
+      await ctx.store.putHead(head({ upstreamRepo: "z/last", headSha: "aa" }));
+      await ctx.store.putHead(head({ headSha: "s025", state: "closed" }));
+      await ctx.store.putHead(head({ headSha: "s035", state: "superseded", supersededBy: "s04" }));
 
       const pages: string[][] = [];
       let after: { upstreamRepo: string; headSha: string } | undefined;
       for (;;) {
-        const page = ctx.store.openHeads(after, 2);
+        const page = await ctx.store.openHeads(after, 2);
         if (page.length === 0) break;
         pages.push(page.map((found) => `${found.upstreamRepo}@${found.headSha}`));
         after = page.at(-1);
@@ -77,8 +77,8 @@ export function describeFacts(ctx: StoreContractContext): void {
         ["Up/Stream@s04", "Up/Stream@s05"],
         ["z/last@aa"],
       ]);
-      expect(ctx.store.openHeads(undefined, 100)).toHaveLength(7);
-      expect(ctx.store.openHeads({ upstreamRepo: "UP/STREAM", headSha: "s03" }, 100).map((found) => found.headSha)).toEqual(["s04", "s05", "aa"]);
+      expect(await ctx.store.openHeads(undefined, 100)).toHaveLength(7);
+      expect((await ctx.store.openHeads({ upstreamRepo: "UP/STREAM", headSha: "s03" }, 100)).map((found) => found.headSha)).toEqual(["s04", "s05", "aa"]);
     });
   });
 
@@ -95,37 +95,37 @@ export function describeFacts(ctx: StoreContractContext): void {
         nextSeq: 2,
         frameHash: "frame-1",
       });
-      ctx.store.putBackendHead(backendHead());
-      ctx.store.putBackendHead({ ...full, downstreamRepo: "beta/tpu", backendName: "tpu" });
+      await ctx.store.putBackendHead(backendHead());
+      await ctx.store.putBackendHead({ ...full, downstreamRepo: "beta/tpu", backendName: "tpu" });
       const again = await ctx.stored();
 
-      const bare = again.backendHead({ ...KEY, downstreamRepo: "ACME/npu" });
+      const bare = await again.backendHead({ ...KEY, downstreamRepo: "ACME/npu" });
       expect(bare).toStrictEqual(backendHead());
       for (const field of ["dispatchReason", "unreported", "newest", "frameHash"]) expect(bare).not.toHaveProperty(field);
-      expect(again.backendHead({ ...KEY, downstreamRepo: "beta/tpu" })).toStrictEqual({ ...full, downstreamRepo: "beta/tpu", backendName: "tpu" });
-      expect(again.backendHead({ ...KEY, downstreamRepo: "gamma/xpu" })).toBeUndefined();
-      expect(again.backendHead({ ...KEY, headSha: "def" })).toBeUndefined();
+      expect(await again.backendHead({ ...KEY, downstreamRepo: "beta/tpu" })).toStrictEqual({ ...full, downstreamRepo: "beta/tpu", backendName: "tpu" });
+      expect(await again.backendHead({ ...KEY, downstreamRepo: "gamma/xpu" })).toBeUndefined();
+      expect(await again.backendHead({ ...KEY, headSha: "def" })).toBeUndefined();
 
       // backendHeads: every backend on the head, by downstream repo.
-      ctx.store.putBackendHead(backendHead({ headSha: "def" }));
-      expect(ctx.store.backendHeads({ upstreamRepo: "UP/STREAM", headSha: "abc" }).map((found) => found.backendName)).toEqual(["npu", "tpu"]);
-      expect(ctx.store.backendHeads({ upstreamRepo: "up/stream", headSha: "nope" })).toEqual([]);
+      await ctx.store.putBackendHead(backendHead({ headSha: "def" }));
+      expect((await ctx.store.backendHeads({ upstreamRepo: "UP/STREAM", headSha: "abc" })).map((found) => found.backendName)).toEqual(["npu", "tpu"]);
+      expect(await ctx.store.backendHeads({ upstreamRepo: "up/stream", headSha: "nope" })).toEqual([]);
     });
 
-    it("replaces a backend head in place, dropping what the new facts leave out", () => {
-      ctx.store.putBackendHead(backendHead({ dispatchOutcome: "dead", dispatchReason: "max_age", unreported: "reports_not_expected", frameHash: "f", nextSeq: 3 }));
+    it("replaces a backend head in place, dropping what the new facts leave out", async () => {
+      await ctx.store.putBackendHead(backendHead({ dispatchOutcome: "dead", dispatchReason: "max_age", unreported: "reports_not_expected", frameHash: "f", nextSeq: 3 }));
       const redispatched = backendHead({ deliveryId: "d2", dispatchOutcome: "pending", level: "L4" });
-      ctx.store.putBackendHead(redispatched);
-      expect(ctx.store.backendHead(KEY)).toStrictEqual(redispatched);
+      await ctx.store.putBackendHead(redispatched);
+      expect(await ctx.store.backendHead(KEY)).toStrictEqual(redispatched);
     });
 
-    it("finds the backend head of a dispatch while it is the head's latest", () => {
-      ctx.store.putBackendHead(backendHead());
-      expect(ctx.store.backendHeadOfDispatch("d1", "ACME/npu")).toStrictEqual(backendHead());
-      expect(ctx.store.backendHeadOfDispatch("d1", "beta/tpu")).toBeUndefined();
-      ctx.store.putBackendHead(backendHead({ deliveryId: "d2" }));
-      expect(ctx.store.backendHeadOfDispatch("d1", "acme/npu")).toBeUndefined();
-      expect(ctx.store.backendHeadOfDispatch("d2", "acme/npu")).toMatchObject({ deliveryId: "d2" });
+    it("finds the backend head of a dispatch while it is the head's latest", async () => {
+      await ctx.store.putBackendHead(backendHead());
+      expect(await ctx.store.backendHeadOfDispatch("d1", "ACME/npu")).toStrictEqual(backendHead());
+      expect(await ctx.store.backendHeadOfDispatch("d1", "beta/tpu")).toBeUndefined();
+      await ctx.store.putBackendHead(backendHead({ deliveryId: "d2" }));
+      expect(await ctx.store.backendHeadOfDispatch("d1", "acme/npu")).toBeUndefined();
+      expect(await ctx.store.backendHeadOfDispatch("d2", "acme/npu")).toMatchObject({ deliveryId: "d2" });
     });
   });
 
@@ -133,20 +133,20 @@ export function describeFacts(ctx: StoreContractContext): void {
     it("round-trips a latest attempt by job, and a later attempt replaces it", async () => {
       const running = attempt("test", 0, { status: "in_progress" });
       delete running.conclusion;
-      ctx.store.putLatestAttempt(KEY, running);
+      await ctx.store.putLatestAttempt(KEY, running);
       const again = await ctx.stored();
-      expect(again.latestAttempt({ ...KEY, upstreamRepo: "UP/stream", downstreamRepo: "ACME/NPU" }, "ci", "test")).toStrictEqual(running);
-      expect(again.latestAttempt(KEY, "ci", "build")).toBeUndefined();
-      expect(again.latestAttempt(KEY, "other", "test")).toBeUndefined();
-      expect(again.latestAttempt({ ...KEY, downstreamRepo: "beta/tpu" }, "ci", "test")).toBeUndefined();
+      expect(await again.latestAttempt({ ...KEY, upstreamRepo: "UP/stream", downstreamRepo: "ACME/NPU" }, "ci", "test")).toStrictEqual(running);
+      expect(await again.latestAttempt(KEY, "ci", "build")).toBeUndefined();
+      expect(await again.latestAttempt(KEY, "other", "test")).toBeUndefined();
+      expect(await again.latestAttempt({ ...KEY, downstreamRepo: "beta/tpu" }, "ci", "test")).toBeUndefined();
 
       const retried = attempt("test", 0, { runAttempt: 2, conclusion: "failure" });
-      ctx.store.putLatestAttempt(KEY, retried);
-      expect(ctx.store.latestAttempt(KEY, "ci", "test")).toStrictEqual(retried);
-      expect(ctx.store.attemptsBelowSeq(KEY, 10)).toStrictEqual([retried]);
+      await ctx.store.putLatestAttempt(KEY, retried);
+      expect(await ctx.store.latestAttempt(KEY, "ci", "test")).toStrictEqual(retried);
+      expect(await ctx.store.attemptsBelowSeq(KEY, 10)).toStrictEqual([retried]);
     });
 
-    it("lists jobs that did not pass first, at most `limit`, returned in seq order", () => {
+    it("lists jobs that did not pass first, at most `limit`, returned in seq order", async () => {
       // seq 0..5: passed, failed, passed, running, passed, cancelled; written out of order.
       const attempts = [
         attempt("j0", 0),
@@ -156,44 +156,44 @@ export function describeFacts(ctx: StoreContractContext): void {
         attempt("j4", 4),
         attempt("j5", 5, { conclusion: "cancelled" }),
       ];
-      for (const index of [4, 0, 5, 2, 1, 3]) ctx.store.putLatestAttempt(KEY, attempts[index]!);
-      const listed = (limit: number) => ctx.store.listedAttempts(KEY, limit).map((found) => found.jobName);
-      expect(listed(100)).toEqual(["j0", "j1", "j2", "j3", "j4", "j5"]);
-      expect(listed(3)).toEqual(["j1", "j3", "j5"]); // the three that did not pass
-      expect(listed(4)).toEqual(["j0", "j1", "j3", "j5"]); // then passed ones by seq
-      expect(listed(5)).toEqual(["j0", "j1", "j2", "j3", "j5"]);
-      expect(listed(1)).toEqual(["j1"]);
-      expect(listed(0)).toEqual([]);
+      for (const index of [4, 0, 5, 2, 1, 3]) await ctx.store.putLatestAttempt(KEY, attempts[index]!);
+      const listed = async (limit: number) => (await ctx.store.listedAttempts(KEY, limit)).map((found) => found.jobName);
+      expect(await listed(100)).toEqual(["j0", "j1", "j2", "j3", "j4", "j5"]);
+      expect(await listed(3)).toEqual(["j1", "j3", "j5"]); // the three that did not pass
+      expect(await listed(4)).toEqual(["j0", "j1", "j3", "j5"]); // then passed ones by seq
+      expect(await listed(5)).toEqual(["j0", "j1", "j2", "j3", "j5"]);
+      expect(await listed(1)).toEqual(["j1"]);
+      expect(await listed(0)).toEqual([]);
       // A job that passes on retry moves behind the failing ones.
-      ctx.store.putLatestAttempt(KEY, attempt("j1", 1, { runAttempt: 2 }));
-      expect(listed(2)).toEqual(["j3", "j5"]);
+      await ctx.store.putLatestAttempt(KEY, attempt("j1", 1, { runAttempt: 2 }));
+      expect(await listed(2)).toEqual(["j3", "j5"]);
       // Completed without a conclusion is not passed.
-      ctx.store.putLatestAttempt(KEY, attempt("j0", 0, { conclusion: undefined }));
-      expect(listed(3)).toEqual(["j0", "j3", "j5"]);
+      await ctx.store.putLatestAttempt(KEY, attempt("j0", 0, { conclusion: undefined }));
+      expect(await listed(3)).toEqual(["j0", "j3", "j5"]);
       // Other backend heads are not listed.
-      expect(ctx.store.listedAttempts({ ...KEY, downstreamRepo: "beta/tpu" }, 10)).toEqual([]);
+      expect(await ctx.store.listedAttempts({ ...KEY, downstreamRepo: "beta/tpu" }, 10)).toEqual([]);
     });
 
-    it("returns the attempts below a seq in seq order, and forgets a backend head's attempts on clear", () => {
-      for (const seq of [3, 0, 2, 1]) ctx.store.putLatestAttempt(KEY, attempt(`j${seq}`, seq, seq === 2 ? { conclusion: "failure" } : {}));
+    it("returns the attempts below a seq in seq order, and forgets a backend head's attempts on clear", async () => {
+      for (const seq of [3, 0, 2, 1]) await ctx.store.putLatestAttempt(KEY, attempt(`j${seq}`, seq, seq === 2 ? { conclusion: "failure" } : {}));
       const other = { ...KEY, headSha: "def" };
-      ctx.store.putLatestAttempt(other, attempt("j0", 0));
-      expect(ctx.store.attemptsBelowSeq(KEY, 2).map((found) => found.seq)).toEqual([0, 1]);
-      expect(ctx.store.attemptsBelowSeq(KEY, 100).map((found) => found.seq)).toEqual([0, 1, 2, 3]);
-      expect(ctx.store.attemptsBelowSeq(KEY, 0)).toEqual([]);
-      expect(ctx.store.attemptsBelowSeq(KEY, 3)[2]).toStrictEqual(attempt("j2", 2, { conclusion: "failure" }));
+      await ctx.store.putLatestAttempt(other, attempt("j0", 0));
+      expect((await ctx.store.attemptsBelowSeq(KEY, 2)).map((found) => found.seq)).toEqual([0, 1]);
+      expect((await ctx.store.attemptsBelowSeq(KEY, 100)).map((found) => found.seq)).toEqual([0, 1, 2, 3]);
+      expect(await ctx.store.attemptsBelowSeq(KEY, 0)).toEqual([]);
+      expect((await ctx.store.attemptsBelowSeq(KEY, 3))[2]).toStrictEqual(attempt("j2", 2, { conclusion: "failure" }));
 
-      ctx.store.clearLatestAttempts({ ...KEY, upstreamRepo: "Up/Stream", downstreamRepo: "Acme/NPU" });
-      expect(ctx.store.attemptsBelowSeq(KEY, 100)).toEqual([]);
-      expect(ctx.store.listedAttempts(KEY, 100)).toEqual([]);
-      expect(ctx.store.latestAttempt(KEY, "ci", "j0")).toBeUndefined();
-      expect(ctx.store.attemptsBelowSeq(other, 100)).toHaveLength(1);
+      await ctx.store.clearLatestAttempts({ ...KEY, upstreamRepo: "Up/Stream", downstreamRepo: "Acme/NPU" });
+      expect(await ctx.store.attemptsBelowSeq(KEY, 100)).toEqual([]);
+      expect(await ctx.store.listedAttempts(KEY, 100)).toEqual([]);
+      expect(await ctx.store.latestAttempt(KEY, "ci", "j0")).toBeUndefined();
+      expect(await ctx.store.attemptsBelowSeq(other, 100)).toHaveLength(1);
     });
   });
 
   describe("callback outcomes", () => {
-    it("adds counts per (day, repo, outcome), reads days from a day on, and prunes days before the kept one", () => {
-      ctx.store.addCallbackOutcomes(
+    it("adds counts per (day, repo, outcome), reads days from a day on, and prunes days before the kept one", async () => {
+      await ctx.store.addCallbackOutcomes(
         [
           { day: "2026-01-01", repo: "acme/npu", outcome: "accepted", count: 2 },
           { day: "2026-01-02", repo: "acme/npu", outcome: "accepted", count: 1 },
@@ -201,37 +201,37 @@ export function describeFacts(ctx: StoreContractContext): void {
         ],
         "2026-01-01",
       );
-      ctx.store.addCallbackOutcomes([{ day: "2026-01-02", repo: "acme/npu", outcome: "accepted", count: 3 }], "2026-01-01");
-      expect(ctx.store.callbackOutcomes("2026-01-01")).toEqual([
+      await ctx.store.addCallbackOutcomes([{ day: "2026-01-02", repo: "acme/npu", outcome: "accepted", count: 3 }], "2026-01-01");
+      expect(await ctx.store.callbackOutcomes("2026-01-01")).toEqual([
         { day: "2026-01-01", repo: "acme/npu", outcome: "accepted", count: 2 },
         { day: "2026-01-02", repo: "(unverified)", outcome: "bad_token", count: 5 },
         { day: "2026-01-02", repo: "acme/npu", outcome: "accepted", count: 4 },
       ]);
-      expect(ctx.store.callbackOutcomes("2026-01-02")).toEqual([
+      expect(await ctx.store.callbackOutcomes("2026-01-02")).toEqual([
         { day: "2026-01-02", repo: "(unverified)", outcome: "bad_token", count: 5 },
         { day: "2026-01-02", repo: "acme/npu", outcome: "accepted", count: 4 },
       ]);
-      ctx.store.addCallbackOutcomes([], "2026-01-02");
-      expect(ctx.store.callbackOutcomes("2000-01-01").map((row) => row.day)).toEqual(["2026-01-02", "2026-01-02"]);
-      expect(ctx.store.callbackOutcomes("2026-01-03")).toEqual([]);
+      await ctx.store.addCallbackOutcomes([], "2026-01-02");
+      expect((await ctx.store.callbackOutcomes("2000-01-01")).map((row) => row.day)).toEqual(["2026-01-02", "2026-01-02"]);
+      expect(await ctx.store.callbackOutcomes("2026-01-03")).toEqual([]);
     });
   });
 
   describe("installations", () => {
-    it("remembers installations by repo, case-insensitively, including known non-installations", () => {
-      expect(ctx.store.getInstallation("acme/npu")).toBeUndefined();
-      expect(ctx.store.listInstallations()).toEqual([]);
-      ctx.store.setInstallation("Acme/NPU", 11, NOW);
-      ctx.store.setInstallation("beta/xpu", undefined, NOW);
-      ctx.store.setInstallation("gamma/tpu", 11, NOW);
-      expect(ctx.store.getInstallation("acme/npu")).toStrictEqual({ repo: "Acme/NPU", installationId: 11, checkedAt: NOW });
-      expect(ctx.store.getInstallation("BETA/xpu")).toStrictEqual({ repo: "beta/xpu", checkedAt: NOW });
+    it("remembers installations by repo, case-insensitively, including known non-installations", async () => {
+      expect(await ctx.store.getInstallation("acme/npu")).toBeUndefined();
+      expect(await ctx.store.listInstallations()).toEqual([]);
+      await ctx.store.setInstallation("Acme/NPU", 11, NOW);
+      await ctx.store.setInstallation("beta/xpu", undefined, NOW);
+      await ctx.store.setInstallation("gamma/tpu", 11, NOW);
+      expect(await ctx.store.getInstallation("acme/npu")).toStrictEqual({ repo: "Acme/NPU", installationId: 11, checkedAt: NOW });
+      expect(await ctx.store.getInstallation("BETA/xpu")).toStrictEqual({ repo: "beta/xpu", checkedAt: NOW });
 
-      ctx.store.setInstallation("acme/npu", 12, NOW + 1);
-      expect(ctx.store.getInstallation("ACME/npu")).toStrictEqual({ repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 });
+      await ctx.store.setInstallation("acme/npu", 12, NOW + 1);
+      expect(await ctx.store.getInstallation("ACME/npu")).toStrictEqual({ repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 });
 
-      ctx.store.dropInstallation(11, NOW + 2);
-      expect(ctx.store.listInstallations()).toStrictEqual([
+      await ctx.store.dropInstallation(11, NOW + 2);
+      expect(await ctx.store.listInstallations()).toStrictEqual([
         { repo: "acme/npu", installationId: 12, checkedAt: NOW + 1 },
         { repo: "beta/xpu", checkedAt: NOW },
         { repo: "gamma/tpu", checkedAt: NOW + 2 },

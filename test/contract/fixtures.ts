@@ -5,9 +5,9 @@ import type { HeadFacts } from "../../src/domain/heads.js";
 import { NO_JOBS, type LatestAttempt, type StoredJob } from "../../src/domain/jobs.js";
 import type { BackendHeadKey, OutboxTaskInput, Store, StoredBackendHead } from "../../src/store/store.js";
 
-/** The id of `store`'s pending task `key` (throws when there is none). */
-export function taskId(store: Store, key: string): number {
-  const task = store.dueTasks(Number.MAX_SAFE_INTEGER, 1000).find((candidate) => candidate.key === key);
+/** The id of `store`'s pending task `key` (rejects when there is none). */
+export async function taskId(store: Store, key: string): Promise<number> {
+  const task = (await store.dueTasks(Number.MAX_SAFE_INTEGER, 1000)).find((candidate) => candidate.key === key);
   if (!task) throw new Error(`no pending task ${key}`);
   return task.id;
 }

@@ -25,8 +25,8 @@ export function describeJobsAndHud(ctx: StoreContractContext): void {
       author: "octocat",
     });
 
-    function accept(): void {
-      ctx.store.acceptDelivery(
+    async function accept(): Promise<void> {
+      await ctx.store.acceptDelivery(
         { id: "d9", event: "pull_request", payloadHash: "h" },
         {
           tasks: [{ key: "dispatch:d9:acme/npu", kind: "dispatch", repo: "acme/npu", request: { route: "POST /x", params: {} }, dispatch: { deliveryId: "d9", downstreamRepo: "acme/npu" } }],
@@ -39,133 +39,133 @@ export function describeJobsAndHud(ctx: StoreContractContext): void {
       );
     }
 
-    const snapshots = () => ctx.store.pendingHudRows(100).filter((queued) => queued.target === "dispatches").map((queued) => queued.row);
+    const snapshots = async () => (await ctx.store.pendingHudRows(100)).filter((queued) => queued.target === "dispatches").map((queued) => queued.row);
 
-    it("queues a snapshot of every dispatch-log row when it is recorded, sent, failed or marked never reported, with growing versions", () => {
-      accept();
-      expect(snapshots()).toEqual([
+    it("queues a snapshot of every dispatch-log row when it is recorded, sent, failed or marked never reported, with growing versions", async () => {
+      await accept();
+      expect(await snapshots()).toEqual([
         { ...target("acme/npu"), outcome: "pending", hudVersion: NOW },
         { ...target("beta/tpu"), outcome: "skipped", reason: "untrusted_author", hudVersion: NOW },
       ]);
       // A redelivery of the same webhook records nothing new.
-      accept();
-      expect(snapshots()).toHaveLength(2);
+      await accept();
+      expect(await snapshots()).toHaveLength(2);
 
-      const [task] = ctx.store.dueTasks(NOW, 1);
-      ctx.store.scheduleRetry(task!.id, { at: NOW + 10, error: "http_502" });
-      expect(snapshots()).toHaveLength(2); // a retry is not a new outcome
+      const [task] = await ctx.store.dueTasks(NOW, 1);
+      await ctx.store.scheduleRetry(task!.id, { at: NOW + 10, error: "http_502" });
+      expect(await snapshots()).toHaveLength(2); // a retry is not a new outcome
       // Sent within the same millisecond as it was recorded: the version still grows.
-      ctx.store.markSent(task!.id, { at: NOW });
-      ctx.store.markUnreported("d9", "ACME/npu", "never_reported", NOW + 7_200_000);
-      expect(snapshots().slice(2)).toEqual([
+      await ctx.store.markSent(task!.id, { at: NOW });
+      await ctx.store.markUnreported("d9", "ACME/npu", "never_reported", NOW + 7_200_000);
+      expect((await snapshots()).slice(2)).toEqual([
         { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, hudVersion: NOW + 1 },
         { ...target("acme/npu"), outcome: "sent", attempts: 2, sentAt: NOW, reason: "never_reported", hudVersion: NOW + 7_200_000 },
       ]);
     });
 
-    it("queues a snapshot of a failed or dead-lettered dispatch", () => {
-      accept();
-      const [task] = ctx.store.dueTasks(NOW, 1);
-      ctx.store.markFailed(task!.id, { at: NOW + 5, reason: "http_404", outcome: "failed" });
-      expect(snapshots().slice(2)).toEqual([{ ...target("acme/npu"), outcome: "failed", reason: "http_404", attempts: 1, hudVersion: NOW + 5 }]);
+    it("queues a snapshot of a failed or dead-lettered dispatch", async () => {
+      await accept();
+      const [task] = await ctx.store.dueTasks(NOW, 1);
+      await ctx.store.markFailed(task!.id, { at: NOW + 5, reason: "http_404", outcome: "failed" });
+      expect((await snapshots()).slice(2)).toEqual([{ ...target("acme/npu"), outcome: "failed", reason: "http_404", attempts: 1, hudVersion: NOW + 5 }]);
     });
 
-    it("offers pending rows oldest first, up to a limit; removes written rows, sets refused ones aside and reports depth and age", () => {
-      accept();
-      ctx.store.putJob(job("completed"), { job: "test" }, NOW + 5);
-      expect(ctx.store.hudQueueStats()).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
-      const [first, second, third] = ctx.store.pendingHudRows(10);
+    it("offers pending rows oldest first, up to a limit; removes written rows, sets refused ones aside and reports depth and age", async () => {
+      await accept();
+      await ctx.store.putJob(job("completed"), { job: "test" }, NOW + 5);
+      expect(await ctx.store.hudQueueStats()).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
+      const [first, second, third] = await ctx.store.pendingHudRows(10);
       expect(first).toMatchObject({ target: "dispatches", row: { downstreamRepo: "acme/npu" } });
       expect(second).toMatchObject({ target: "dispatches", row: { downstreamRepo: "beta/tpu" } });
       expect(third).toStrictEqual({ id: expect.any(Number), target: "results", row: { job: "test" } });
-      expect(ctx.store.pendingHudRows(2).map((queued) => queued.id)).toEqual([first!.id, second!.id]);
+      expect((await ctx.store.pendingHudRows(2)).map((queued) => queued.id)).toEqual([first!.id, second!.id]);
 
-      ctx.store.removeHudRows([first!.id]);
-      ctx.store.rejectHudRows([second!.id], "row: bad", NOW + 6);
-      expect(ctx.store.pendingHudRows(10).map((queued) => queued.id)).toEqual([third!.id]);
-      expect(ctx.store.hudQueueStats()).toEqual({ pending: 1, oldestPendingAt: NOW + 5, rejected: 1 });
-      ctx.store.removeHudRows([third!.id]);
-      expect(ctx.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
-      expect(ctx.store.pendingHudRows(10)).toEqual([]);
-      ctx.store.removeHudRows([]);
-      ctx.store.rejectHudRows([], "nothing", NOW + 7);
-      expect(ctx.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+      await ctx.store.removeHudRows([first!.id]);
+      await ctx.store.rejectHudRows([second!.id], "row: bad", NOW + 6);
+      expect((await ctx.store.pendingHudRows(10)).map((queued) => queued.id)).toEqual([third!.id]);
+      expect(await ctx.store.hudQueueStats()).toEqual({ pending: 1, oldestPendingAt: NOW + 5, rejected: 1 });
+      await ctx.store.removeHudRows([third!.id]);
+      expect(await ctx.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+      expect(await ctx.store.pendingHudRows(10)).toEqual([]);
+      await ctx.store.removeHudRows([]);
+      await ctx.store.rejectHudRows([], "nothing", NOW + 7);
+      expect(await ctx.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
     });
   });
 
   describe("jobs", () => {
-    it("stores jobs by key (repo case-insensitive), lists a sha's jobs, and queues the HUD row given", () => {
-      ctx.store.putJob(job("in_progress", "build"), undefined, NOW);
-      ctx.store.putJob(job("completed", "test"), { job: "test", status: "completed" }, NOW);
-      expect(ctx.store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 1, jobName: "test" })).toStrictEqual(job("completed", "test"));
-      expect(ctx.store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
-      expect(ctx.store.shaJobs("up/stream", "abc").filter((j) => j.backendName === "npu").map((j) => j.jobName)).toEqual(["build", "test"]);
-      expect(ctx.store.pendingHudRows(10)).toEqual([{ id: expect.any(Number), target: "results", row: { job: "test", status: "completed" } }]);
+    it("stores jobs by key (repo case-insensitive), lists a sha's jobs, and queues the HUD row given", async () => {
+      await ctx.store.putJob(job("in_progress", "build"), undefined, NOW);
+      await ctx.store.putJob(job("completed", "test"), { job: "test", status: "completed" }, NOW);
+      expect(await ctx.store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 1, jobName: "test" })).toStrictEqual(job("completed", "test"));
+      expect(await ctx.store.getJob({ deliveryId: "d1", downstreamRepo: "acme/npu", runId: 7, runAttempt: 2, jobName: "test" })).toBeUndefined();
+      expect((await ctx.store.shaJobs("up/stream", "abc")).filter((j) => j.backendName === "npu").map((j) => j.jobName)).toEqual(["build", "test"]);
+      expect(await ctx.store.pendingHudRows(10)).toEqual([{ id: expect.any(Number), target: "results", row: { job: "test", status: "completed" } }]);
 
       // A later state of the same attempt replaces it in place.
-      ctx.store.putJob({ ...job("completed", "build"), conclusion: "failure", updatedAt: NOW + 1 }, undefined, NOW + 1);
-      expect(ctx.store.shaJobs("UP/STREAM", "abc").map((j) => [j.jobName, j.status, j.conclusion])).toEqual([
+      await ctx.store.putJob({ ...job("completed", "build"), conclusion: "failure", updatedAt: NOW + 1 }, undefined, NOW + 1);
+      expect((await ctx.store.shaJobs("UP/STREAM", "abc")).map((j) => [j.jobName, j.status, j.conclusion])).toEqual([
         ["build", "completed", "failure"],
         ["test", "completed", undefined],
       ]);
-      expect(ctx.store.pendingHudRows(10)).toHaveLength(1);
+      expect(await ctx.store.pendingHudRows(10)).toHaveLength(1);
       // Any backend on the sha; other shas and repos apart.
-      ctx.store.putJob({ ...job("completed", "lint"), downstreamRepo: "beta/tpu", backendName: "tpu" }, undefined, NOW + 2);
-      ctx.store.putJob({ ...job("completed", "other"), headSha: "def" }, undefined, NOW + 2);
-      expect(ctx.store.shaJobs("up/stream", "abc").map((j) => j.jobName)).toEqual(["build", "test", "lint"]);
-      expect(ctx.store.shaJobs("other/repo", "abc")).toEqual([]);
+      await ctx.store.putJob({ ...job("completed", "lint"), downstreamRepo: "beta/tpu", backendName: "tpu" }, undefined, NOW + 2);
+      await ctx.store.putJob({ ...job("completed", "other"), headSha: "def" }, undefined, NOW + 2);
+      expect((await ctx.store.shaJobs("up/stream", "abc")).map((j) => j.jobName)).toEqual(["build", "test", "lint"]);
+      expect(await ctx.store.shaJobs("other/repo", "abc")).toEqual([]);
     });
 
-    it("lists jobs still in progress that started before a time, oldest update first", () => {
+    it("lists jobs still in progress that started before a time, oldest update first", async () => {
       const running = (jobName: string, startedAt: number | undefined, updatedAt: number): StoredJob => ({
         ...job("in_progress", jobName),
         ...(startedAt !== undefined && { startedAt }),
         updatedAt,
       });
-      ctx.store.putJob(running("old", NOW - 10_000, NOW - 5_000), undefined, NOW);
-      ctx.store.putJob(running("older", NOW - 20_000, NOW - 1_000), undefined, NOW);
-      ctx.store.putJob(running("new", NOW - 100, NOW - 100), undefined, NOW);
-      ctx.store.putJob(running("unstarted", undefined, NOW - 50_000), undefined, NOW);
-      ctx.store.putJob({ ...running("done", NOW - 30_000, NOW - 30_000), status: "completed" }, undefined, NOW);
-      expect(ctx.store.staleJobs(NOW - 1_000, 10).map((j) => j.jobName)).toEqual(["old", "older"]);
-      expect(ctx.store.staleJobs(NOW - 1_000, 1).map((j) => j.jobName)).toEqual(["old"]);
+      await ctx.store.putJob(running("old", NOW - 10_000, NOW - 5_000), undefined, NOW);
+      await ctx.store.putJob(running("older", NOW - 20_000, NOW - 1_000), undefined, NOW);
+      await ctx.store.putJob(running("new", NOW - 100, NOW - 100), undefined, NOW);
+      await ctx.store.putJob(running("unstarted", undefined, NOW - 50_000), undefined, NOW);
+      await ctx.store.putJob({ ...running("done", NOW - 30_000, NOW - 30_000), status: "completed" }, undefined, NOW);
+      expect((await ctx.store.staleJobs(NOW - 1_000, 10)).map((j) => j.jobName)).toEqual(["old", "older"]);
+      expect((await ctx.store.staleJobs(NOW - 1_000, 1)).map((j) => j.jobName)).toEqual(["old"]);
     });
 
-    it("lists sent dispatches with no job, not yet marked, on shas still open, oldest send first", () => {
+    it("lists sent dispatches with no job, not yet marked, on shas still open, oldest send first", async () => {
       /** A dispatch of `sha` to acme/npu, sent at `sentAt` (pending when undefined). */
-      const dispatch = (deliveryId: string, sha: string, sentAt?: number, event: "pull_request" | "push" = "pull_request") => {
-        ctx.store.acceptDelivery(
+      const dispatch = async (deliveryId: string, sha: string, sentAt?: number, event: "pull_request" | "push" = "pull_request") => {
+        await ctx.store.acceptDelivery(
           { id: deliveryId, event, payloadHash: deliveryId },
           { tasks: [dispatchTask(deliveryId, "acme/npu")], log: [logEntry(deliveryId, "acme/npu", { headSha: sha, event })] },
           NOW,
         );
-        if (sentAt !== undefined) ctx.store.markSent(taskId(ctx.store, `dispatch:${deliveryId}:acme/npu`), { at: sentAt });
+        if (sentAt !== undefined) await ctx.store.markSent(await taskId(ctx.store, `dispatch:${deliveryId}:acme/npu`), { at: sentAt });
       };
       for (const [sha, state] of [["open", "open"], ["closed", "closed"], ["superseded", "superseded"]] as const) {
-        ctx.store.putHead({ upstreamRepo: "PyTorch/PyTorch", headSha: sha, prNumber: 7, state, stateChangedAt: NOW });
+        await ctx.store.putHead({ upstreamRepo: "PyTorch/PyTorch", headSha: sha, prNumber: 7, state, stateChangedAt: NOW });
       }
-      dispatch("d-open", "open", NOW + 20);
-      dispatch("d-push", "trunk", NOW + 10, "push"); // no head: a push
-      dispatch("d-closed", "closed", NOW + 10);
-      dispatch("d-superseded", "superseded", NOW + 10);
-      dispatch("d-job", "open", NOW + 10);
-      ctx.store.putJob({ ...job("in_progress"), deliveryId: "d-job", downstreamRepo: "ACME/npu" }, undefined, NOW + 15);
-      dispatch("d-pending", "open");
-      dispatch("d-late", "open", NOW + 100);
+      await dispatch("d-open", "open", NOW + 20);
+      await dispatch("d-push", "trunk", NOW + 10, "push"); // no head: a push
+      await dispatch("d-closed", "closed", NOW + 10);
+      await dispatch("d-superseded", "superseded", NOW + 10);
+      await dispatch("d-job", "open", NOW + 10);
+      await ctx.store.putJob({ ...job("in_progress"), deliveryId: "d-job", downstreamRepo: "ACME/npu" }, undefined, NOW + 15);
+      await dispatch("d-pending", "open");
+      await dispatch("d-late", "open", NOW + 100);
 
-      const unreported = (limit = 10) => ctx.store.unreportedDispatches(NOW + 50, limit).map((entry) => entry.deliveryId);
-      expect(unreported()).toEqual(["d-push", "d-open"]);
-      expect(unreported(1)).toEqual(["d-push"]);
-      expect(ctx.store.unreportedDispatches(NOW + 50, 10)[1]).toStrictEqual(
+      const unreported = async (limit = 10) => (await ctx.store.unreportedDispatches(NOW + 50, limit)).map((entry) => entry.deliveryId);
+      expect(await unreported()).toEqual(["d-push", "d-open"]);
+      expect(await unreported(1)).toEqual(["d-push"]);
+      expect((await ctx.store.unreportedDispatches(NOW + 50, 10))[1]).toStrictEqual(
         logEntry("d-open", "acme/npu", { headSha: "open", outcome: "sent", attempts: 1, sentAt: NOW + 20 }),
       );
-      expect(ctx.store.unreportedDispatches(NOW + 10, 10)).toEqual([]); // sent at the bound: not before it
+      expect(await ctx.store.unreportedDispatches(NOW + 10, 10)).toEqual([]); // sent at the bound: not before it
 
-      ctx.store.markUnreported("d-push", "ACME/NPU", "reports_not_expected", NOW + 60);
-      expect(unreported()).toEqual(["d-open"]);
-      expect(ctx.store.dispatchLog("d-push")).toMatchObject([{ outcome: "sent", reason: "reports_not_expected" }]);
-      ctx.store.markUnreported("d-open", "acme/npu", "never_reported", NOW + 60);
-      expect(unreported()).toEqual([]);
+      await ctx.store.markUnreported("d-push", "ACME/NPU", "reports_not_expected", NOW + 60);
+      expect(await unreported()).toEqual(["d-open"]);
+      expect(await ctx.store.dispatchLog("d-push")).toMatchObject([{ outcome: "sent", reason: "reports_not_expected" }]);
+      await ctx.store.markUnreported("d-open", "acme/npu", "never_reported", NOW + 60);
+      expect(await unreported()).toEqual([]);
     });
   });
 }

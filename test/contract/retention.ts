@@ -25,13 +25,13 @@ export function describeRetention(ctx: StoreContractContext): void {
     const headKey = (sha: string) => ({ upstreamRepo: REPO, headSha: sha });
     const backendKey = (sha: string) => ({ ...headKey(sha), downstreamRepo: "acme/npu" });
 
-    function putHead(sha: string, state: HeadState, at: number): void {
-      ctx.store.putHead({ ...headKey(sha), prNumber: 7, state, labels: [], stateChangedAt: at, ...(state === "superseded" && { supersededBy: "open" }) });
+    async function putHead(sha: string, state: HeadState, at: number): Promise<void> {
+      await ctx.store.putHead({ ...headKey(sha), prNumber: 7, state, labels: [], stateChangedAt: at, ...(state === "superseded" && { supersededBy: "open" }) });
     }
 
     /** The aggregate check run of `sha`, queued as the state core does (its check-run record and its task). */
-    function queueAggregate(sha: string, at: number): void {
-      ctx.store.queueCheckRun(
+    async function queueAggregate(sha: string, at: number): Promise<void> {
+      await ctx.store.queueCheckRun(
         {
           key: aggregateKey(sha),
           kind: "check_run",
@@ -45,9 +45,9 @@ export function describeRetention(ctx: StoreContractContext): void {
     }
 
     /** A PR event on `sha` at `at`: the head open, a dispatch to acme/npu with its log row. */
-    function dispatchPr(deliveryId: string, sha: string, at: number): void {
-      putHead(sha, "open", at);
-      ctx.store.acceptDelivery(
+    async function dispatchPr(deliveryId: string, sha: string, at: number): Promise<void> {
+      await putHead(sha, "open", at);
+      await ctx.store.acceptDelivery(
         { id: deliveryId, event: "pull_request", payloadHash: `hash-${deliveryId}` },
         {
           tasks: [
@@ -105,16 +105,16 @@ export function describeRetention(ctx: StoreContractContext): void {
      * A head whose dispatch and aggregate check run were sent at `at` and whose job completed then: every
      * table holds a row of it (outbox ×2, dispatch_log, jobs, job_latest, check_runs, backend_heads, heads).
      */
-    function settledHead(deliveryId: string, sha: string, at: number, checkRunId: number): void {
-      dispatchPr(deliveryId, sha, at);
-      queueAggregate(sha, at);
-      ctx.store.markSent(taskId(ctx.store, dispatchKey(deliveryId)), { at });
-      ctx.store.markSent(taskId(ctx.store, aggregateKey(sha)), { at, resultId: checkRunId });
+    async function settledHead(deliveryId: string, sha: string, at: number, checkRunId: number): Promise<void> {
+      await dispatchPr(deliveryId, sha, at);
+      await queueAggregate(sha, at);
+      await ctx.store.markSent(await taskId(ctx.store, dispatchKey(deliveryId)), { at });
+      await ctx.store.markSent(await taskId(ctx.store, aggregateKey(sha)), { at, resultId: checkRunId });
       const done = completedJob(deliveryId, sha, at);
-      ctx.store.putJob(done, { job: done.jobName, sha }, at);
+      await ctx.store.putJob(done, { job: done.jobName, sha }, at);
       const { fingerprint: _f, report: _r, upstreamRepo: _u, headSha: _h, backendName: _b, level: _l, ...summary } = done;
-      ctx.store.putLatestAttempt(backendKey(sha), { ...summary, seq: 0 });
-      ctx.store.putBackendHead({
+      await ctx.store.putLatestAttempt(backendKey(sha), { ...summary, seq: 0 });
+      await ctx.store.putBackendHead({
         ...backendKey(sha),
         backendName: "npu",
         level: "L3",
@@ -126,7 +126,7 @@ export function describeRetention(ctx: StoreContractContext): void {
     }
 
     /** A trunk push on `sha` at `at`: a dispatch sent and a job reported then (push heads have no head row). */
-    function settledPush(deliveryId: string, sha: string, at: number): void {
+    async function settledPush(deliveryId: string, sha: string, at: number): Promise<void> {
       const task = {
         key: dispatchKey(deliveryId),
         kind: "dispatch" as const,
@@ -135,51 +135,51 @@ export function describeRetention(ctx: StoreContractContext): void {
         dispatch: { deliveryId, downstreamRepo: "acme/npu" },
       };
       const entry = { deliveryId, downstreamRepo: "acme/npu", upstreamRepo: REPO, event: "push" as const, headSha: sha, backendName: "npu" };
-      ctx.store.acceptDelivery(
+      await ctx.store.acceptDelivery(
         { id: deliveryId, event: "push", payloadHash: `hash-${deliveryId}` },
         { tasks: [task], log: [{ ...entry, level: "L3", outcome: "pending", attempts: 0, createdAt: at }] },
         at,
       );
-      ctx.store.markSent(taskId(ctx.store, task.key), { at });
-      ctx.store.putJob({ ...completedJob(deliveryId, sha, at), prNumber: null }, undefined, at);
+      await ctx.store.markSent(await taskId(ctx.store, task.key), { at });
+      await ctx.store.putJob({ ...completedJob(deliveryId, sha, at), prNumber: null }, undefined, at);
     }
 
     /** The HUD writer has written every queued row. */
-    function exportHudQueue(): void {
-      ctx.store.removeHudRows(ctx.store.pendingHudRows(10_000).map((row) => row.id));
+    async function exportHudQueue(): Promise<void> {
+      await ctx.store.removeHudRows((await ctx.store.pendingHudRows(10_000)).map((row) => row.id));
     }
 
     /** Whether anything of the head `sha` is left in the facts. */
-    function facts(sha: string) {
+    async function facts(sha: string) {
       return {
-        head: ctx.store.head(headKey(sha))?.state,
-        backend: ctx.store.backendHead(backendKey(sha)) !== undefined,
-        latest: ctx.store.latestAttempt(backendKey(sha), "ci", "test") !== undefined,
-        checkRunId: ctx.store.checkRunId(aggregateKey(sha)),
+        head: (await ctx.store.head(headKey(sha)))?.state,
+        backend: (await ctx.store.backendHead(backendKey(sha))) !== undefined,
+        latest: (await ctx.store.latestAttempt(backendKey(sha), "ci", "test")) !== undefined,
+        checkRunId: await ctx.store.checkRunId(aggregateKey(sha)),
       };
     }
 
-    beforeEach(() => {
-      settledHead("d-old", "old", T0, 101); // PR closed 30 days ago
-      putHead("old", "closed", T0 + HOUR);
-      settledHead("d-sup", "sup", T0, 104); // superseded 30 days ago
-      putHead("sup", "superseded", T0 + HOUR);
-      settledHead("d-open", "open", T0, 102); // PR still open
-      settledHead("d-recent", "recent", LATER - 2 * DAY, 103); // closed yesterday
-      putHead("recent", "closed", LATER - DAY);
-      dispatchPr("d-stuck", "stuck", T0); // closed, but its dispatch and its check run's write are still pending
-      queueAggregate("stuck", T0);
-      putHead("stuck", "closed", T0 + HOUR);
-      settledPush("d-push", "trunk", T0);
-      settledPush("d-push-recent", "trunk-2", LATER - 2 * DAY);
-      ctx.store.putJob({ ...completedJob("self:1", "trunk", T0), prNumber: null }, undefined, T0); // a self-report
-      ctx.store.rememberDelivery({ id: "r-old", event: "check_run", payloadHash: "hash-r-old" }, LATER - 73 * HOUR);
-      ctx.store.rememberDelivery({ id: "r-recent", event: "check_run", payloadHash: "hash-r-recent" }, LATER - 71 * HOUR);
+    beforeEach(async () => {
+      await settledHead("d-old", "old", T0, 101); // PR closed 30 days ago
+      await putHead("old", "closed", T0 + HOUR);
+      await settledHead("d-sup", "sup", T0, 104); // superseded 30 days ago
+      await putHead("sup", "superseded", T0 + HOUR);
+      await settledHead("d-open", "open", T0, 102); // PR still open
+      await settledHead("d-recent", "recent", LATER - 2 * DAY, 103); // closed yesterday
+      await putHead("recent", "closed", LATER - DAY);
+      await dispatchPr("d-stuck", "stuck", T0); // closed, but its dispatch and its check run's write are still pending
+      await queueAggregate("stuck", T0);
+      await putHead("stuck", "closed", T0 + HOUR);
+      await settledPush("d-push", "trunk", T0);
+      await settledPush("d-push-recent", "trunk-2", LATER - 2 * DAY);
+      await ctx.store.putJob({ ...completedJob("self:1", "trunk", T0), prNumber: null }, undefined, T0); // a self-report
+      await ctx.store.rememberDelivery({ id: "r-old", event: "check_run", payloadHash: "hash-r-old" }, LATER - 73 * HOUR);
+      await ctx.store.rememberDelivery({ id: "r-recent", event: "check_run", payloadHash: "hash-r-recent" }, LATER - 71 * HOUR);
     });
 
-    it("deletes exactly the settled rows past retention, and a second run finds nothing", () => {
-      exportHudQueue();
-      expect(ctx.store.prune(LATER, POLICY)).toEqual({
+    it("deletes exactly the settled rows past retention, and a second run finds nothing", async () => {
+      await exportHudQueue();
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual({
         outbox: 7, // old, sup and open: dispatch + check run each; the old push's dispatch
         dispatch_log: 3, // old, sup, the old push
         jobs: 4, // old, sup, the old push's job, the self-report
@@ -192,106 +192,106 @@ export function describeRetention(ctx: StoreContractContext): void {
 
       // Heads closed or superseded past retention are gone entirely.
       for (const [sha, deliveryId] of [["old", "d-old"], ["sup", "d-sup"]] as const) {
-        expect(facts(sha)).toEqual({ head: undefined, backend: false, latest: false, checkRunId: undefined });
-        expect(ctx.store.taskByKey(dispatchKey(deliveryId))).toBeUndefined();
-        expect(ctx.store.taskByKey(aggregateKey(sha))).toBeUndefined();
-        expect(ctx.store.checkRun(aggregateKey(sha))).toBeUndefined();
-        expect(ctx.store.shaJobs(REPO, sha)).toEqual([]);
-        expect(ctx.store.dispatchLog(deliveryId)).toEqual([]);
-        expect(ctx.store.hasDelivery(deliveryId)).toBe(false);
+        expect(await facts(sha)).toEqual({ head: undefined, backend: false, latest: false, checkRunId: undefined });
+        expect(await ctx.store.taskByKey(dispatchKey(deliveryId))).toBeUndefined();
+        expect(await ctx.store.taskByKey(aggregateKey(sha))).toBeUndefined();
+        expect(await ctx.store.checkRun(aggregateKey(sha))).toBeUndefined();
+        expect(await ctx.store.shaJobs(REPO, sha)).toEqual([]);
+        expect(await ctx.store.dispatchLog(deliveryId)).toEqual([]);
+        expect(await ctx.store.hasDelivery(deliveryId)).toBe(false);
       }
 
       // An open head loses its settled tasks only: its facts stay, and its check run can still be updated in place.
-      expect(facts("open")).toEqual({ head: "open", backend: true, latest: true, checkRunId: 102 });
-      expect(ctx.store.checkRun(aggregateKey("open"))).toEqual({ githubId: 102, desiredHash: "hash-open" });
-      expect(ctx.store.taskByKey(dispatchKey("d-open"))).toBeUndefined();
-      expect(ctx.store.taskByKey(aggregateKey("open"))).toBeUndefined();
-      expect(ctx.store.shaJobs(REPO, "open")).toHaveLength(1);
-      expect(ctx.store.dispatchLog("d-open")).toHaveLength(1);
-      expect(ctx.store.hasDelivery("d-open")).toBe(true); // its dispatch-log row refers to it
+      expect(await facts("open")).toEqual({ head: "open", backend: true, latest: true, checkRunId: 102 });
+      expect(await ctx.store.checkRun(aggregateKey("open"))).toEqual({ githubId: 102, desiredHash: "hash-open" });
+      expect(await ctx.store.taskByKey(dispatchKey("d-open"))).toBeUndefined();
+      expect(await ctx.store.taskByKey(aggregateKey("open"))).toBeUndefined();
+      expect(await ctx.store.shaJobs(REPO, "open")).toHaveLength(1);
+      expect(await ctx.store.dispatchLog("d-open")).toHaveLength(1);
+      expect(await ctx.store.hasDelivery("d-open")).toBe(true); // its dispatch-log row refers to it
 
       // A head closed within retention keeps everything.
-      expect(facts("recent")).toEqual({ head: "closed", backend: true, latest: true, checkRunId: 103 });
-      expect(ctx.store.taskByKey(dispatchKey("d-recent"))).toBeDefined();
-      expect(ctx.store.shaJobs(REPO, "recent")).toHaveLength(1);
+      expect(await facts("recent")).toEqual({ head: "closed", backend: true, latest: true, checkRunId: 103 });
+      expect(await ctx.store.taskByKey(dispatchKey("d-recent"))).toBeDefined();
+      expect(await ctx.store.shaJobs(REPO, "recent")).toHaveLength(1);
 
       // Pending work stays, and so do its check run (the worker needs the record) and its closed head.
-      expect(ctx.store.outboxStats().pending).toBe(2);
-      expect(ctx.store.dispatchLog("d-stuck")).toMatchObject([{ outcome: "pending" }]);
-      expect(ctx.store.checkRun(aggregateKey("stuck"))).toEqual({ desiredHash: "hash-stuck" });
-      expect(ctx.store.head(headKey("stuck"))).toMatchObject({ state: "closed" });
+      expect((await ctx.store.outboxStats()).pending).toBe(2);
+      expect(await ctx.store.dispatchLog("d-stuck")).toMatchObject([{ outcome: "pending" }]);
+      expect(await ctx.store.checkRun(aggregateKey("stuck"))).toEqual({ desiredHash: "hash-stuck" });
+      expect(await ctx.store.head(headKey("stuck"))).toMatchObject({ state: "closed" });
 
       // Pushes and self-reports, which have no head, go by age.
-      expect(ctx.store.dispatchLog("d-push")).toEqual([]);
-      expect(ctx.store.shaJobs(REPO, "trunk")).toEqual([]);
-      expect(ctx.store.dispatchLog("d-push-recent")).toHaveLength(1);
-      expect(ctx.store.shaJobs(REPO, "trunk-2")).toHaveLength(1);
+      expect(await ctx.store.dispatchLog("d-push")).toEqual([]);
+      expect(await ctx.store.shaJobs(REPO, "trunk")).toEqual([]);
+      expect(await ctx.store.dispatchLog("d-push-recent")).toHaveLength(1);
+      expect(await ctx.store.shaJobs(REPO, "trunk-2")).toHaveLength(1);
       // Nothing left looks like a dispatch that never reported.
-      expect(ctx.store.unreportedDispatches(LATER, 100)).toEqual([]);
+      expect(await ctx.store.unreportedDispatches(LATER, 100)).toEqual([]);
 
       // Deliveries are kept exactly GitHub's 72-hour redelivery window: the replay guard still sees them.
-      expect(ctx.store.hasDelivery("r-old")).toBe(false);
-      expect(ctx.store.hasDelivery("r-recent")).toBe(true);
-      expect(ctx.store.deliveryWithPayload("hash-r-recent", "another", LATER - 72 * HOUR)).toBe("r-recent");
+      expect(await ctx.store.hasDelivery("r-old")).toBe(false);
+      expect(await ctx.store.hasDelivery("r-recent")).toBe(true);
+      expect(await ctx.store.deliveryWithPayload("hash-r-recent", "another", LATER - 72 * HOUR)).toBe("r-recent");
 
-      expect(ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
     });
 
-    it("lets a settled head's check run go once its last write was sent, the head once nothing of it is left", () => {
-      exportHudQueue();
-      ctx.store.prune(LATER, POLICY);
-      ctx.store.markSent(taskId(ctx.store, aggregateKey("stuck")), { at: LATER, resultId: 105 });
-      expect(ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, check_runs: 1 });
-      expect(ctx.store.checkRun(aggregateKey("stuck"))).toBeUndefined();
-      expect(ctx.store.head(headKey("stuck"))).toBeDefined(); // its dispatch is still pending
+    it("lets a settled head's check run go once its last write was sent, the head once nothing of it is left", async () => {
+      await exportHudQueue();
+      await ctx.store.prune(LATER, POLICY);
+      await ctx.store.markSent(await taskId(ctx.store, aggregateKey("stuck")), { at: LATER, resultId: 105 });
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, check_runs: 1 });
+      expect(await ctx.store.checkRun(aggregateKey("stuck"))).toBeUndefined();
+      expect(await ctx.store.head(headKey("stuck"))).toBeDefined(); // its dispatch is still pending
 
-      ctx.store.markSent(taskId(ctx.store, dispatchKey("d-stuck")), { at: LATER });
-      exportHudQueue();
+      await ctx.store.markSent(await taskId(ctx.store, dispatchKey("d-stuck")), { at: LATER });
+      await exportHudQueue();
       // Its dispatch-log row changed at LATER: exported only from then on.
-      expect(ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
-      expect(ctx.store.prune(LATER + 1, POLICY)).toEqual({ ...NOTHING, dispatch_log: 1, heads: 1, deliveries: 1 });
-      expect(ctx.store.head(headKey("stuck"))).toBeUndefined();
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
+      expect(await ctx.store.prune(LATER + 1, POLICY)).toEqual({ ...NOTHING, dispatch_log: 1, heads: 1, deliveries: 1 });
+      expect(await ctx.store.head(headKey("stuck"))).toBeUndefined();
       // The tasks just sent go after retention like any other.
-      expect(ctx.store.taskByKey(aggregateKey("stuck"))).toBeDefined();
-      ctx.store.prune(LATER + POLICY.retentionMs + 1, POLICY);
-      expect(ctx.store.taskByKey(aggregateKey("stuck"))).toBeUndefined();
-      expect(ctx.store.taskByKey(dispatchKey("d-stuck"))).toBeUndefined();
+      expect(await ctx.store.taskByKey(aggregateKey("stuck"))).toBeDefined();
+      await ctx.store.prune(LATER + POLICY.retentionMs + 1, POLICY);
+      expect(await ctx.store.taskByKey(aggregateKey("stuck"))).toBeUndefined();
+      expect(await ctx.store.taskByKey(dispatchKey("d-stuck"))).toBeUndefined();
     });
 
-    it("keeps the rows of settled heads while their HUD rows wait for ClickHouse", () => {
+    it("keeps the rows of settled heads while their HUD rows wait for ClickHouse", async () => {
       // The oldest queued HUD row is from T0: nothing changed since then is known to be in ClickHouse.
-      expect(ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, outbox: 7, job_latest: 2, check_runs: 2, backend_heads: 2, deliveries: 1 });
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, outbox: 7, job_latest: 2, check_runs: 2, backend_heads: 2, deliveries: 1 });
       for (const [sha, deliveryId] of [["old", "d-old"], ["sup", "d-sup"]] as const) {
-        expect(ctx.store.shaJobs(REPO, sha)).toHaveLength(1);
-        expect(ctx.store.dispatchLog(deliveryId)).toHaveLength(1);
-        expect(ctx.store.head(headKey(sha))).toBeDefined();
-        expect(ctx.store.hasDelivery(deliveryId)).toBe(true);
+        expect(await ctx.store.shaJobs(REPO, sha)).toHaveLength(1);
+        expect(await ctx.store.dispatchLog(deliveryId)).toHaveLength(1);
+        expect(await ctx.store.head(headKey(sha))).toBeDefined();
+        expect(await ctx.store.hasDelivery(deliveryId)).toBe(true);
       }
-      expect(ctx.store.shaJobs(REPO, "trunk")).toHaveLength(2); // the push's job and the self-report
+      expect(await ctx.store.shaJobs(REPO, "trunk")).toHaveLength(2); // the push's job and the self-report
 
-      exportHudQueue();
-      expect(ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, dispatch_log: 3, jobs: 4, heads: 2, deliveries: 3 });
+      await exportHudQueue();
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, dispatch_log: 3, jobs: 4, heads: 2, deliveries: 3 });
     });
 
-    it("leaves open heads untouched however old", () => {
-      exportHudQueue();
-      ctx.store.prune(LATER + 365 * DAY, POLICY);
-      expect(facts("open")).toEqual({ head: "open", backend: true, latest: true, checkRunId: 102 });
-      expect(ctx.store.shaJobs(REPO, "open")).toHaveLength(1);
-      expect(ctx.store.dispatchLog("d-open")).toHaveLength(1);
+    it("leaves open heads untouched however old", async () => {
+      await exportHudQueue();
+      await ctx.store.prune(LATER + 365 * DAY, POLICY);
+      expect(await facts("open")).toEqual({ head: "open", backend: true, latest: true, checkRunId: 102 });
+      expect(await ctx.store.shaJobs(REPO, "open")).toHaveLength(1);
+      expect(await ctx.store.dispatchLog("d-open")).toHaveLength(1);
       // …and a head closed yesterday goes a retention period after it settled.
-      expect(facts("recent")).toEqual({ head: undefined, backend: false, latest: false, checkRunId: undefined });
+      expect(await facts("recent")).toEqual({ head: undefined, backend: false, latest: false, checkRunId: undefined });
     });
 
-    it("deletes at most maxRowsPerTable rows per table per run, and in the end what one unbounded run would", () => {
+    it("deletes at most maxRowsPerTable rows per table per run, and in the end what one unbounded run would", async () => {
       for (let index = 0; index < 5; index += 1) {
-        settledHead(`d-more-${index}`, `more-${index}`, T0, 200 + index);
-        putHead(`more-${index}`, "closed", T0 + HOUR);
+        await settledHead(`d-more-${index}`, `more-${index}`, T0, 200 + index);
+        await putHead(`more-${index}`, "closed", T0 + HOUR);
       }
-      exportHudQueue();
+      await exportHudQueue();
       const runs: PrunedRows[] = [];
       for (let run = 0; run < 20; run += 1) {
-        const pruned = ctx.store.prune(LATER, { ...POLICY, maxRowsPerTable: 2 });
+        const pruned = await ctx.store.prune(LATER, { ...POLICY, maxRowsPerTable: 2 });
         if (Object.values(pruned).every((count) => count === 0)) break;
         runs.push(pruned);
       }
@@ -300,7 +300,7 @@ export function describeRetention(ctx: StoreContractContext): void {
       const total = Object.fromEntries(Object.keys(NOTHING).map((table) => [table, runs.reduce((sum, pruned) => sum + pruned[table as keyof PrunedRows], 0)]));
       // 7 settled heads (old, sup, 5 more) with 2 tasks each, plus the open head's 2 and the push's 1.
       expect(total).toEqual({ outbox: 17, dispatch_log: 8, jobs: 9, job_latest: 7, check_runs: 7, backend_heads: 7, heads: 7, deliveries: 9 });
-      expect(ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
     });
   });
 }

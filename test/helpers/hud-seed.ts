@@ -73,9 +73,9 @@ interface JobSpec {
 
 let hash = 0;
 
-export function seedDispatch(store: Store, spec: DispatchSpec): void {
+export async function seedDispatch(store: Store, spec: DispatchSpec): Promise<void> {
   const downstream = spec.repo;
-  store.acceptDelivery(
+  await store.acceptDelivery(
     { id: spec.delivery, event: spec.pr ? "pull_request" : "push", payloadHash: `h${(hash += 1)}` },
     {
       tasks:
@@ -104,14 +104,14 @@ export function seedDispatch(store: Store, spec: DispatchSpec): void {
     spec.at,
   );
   if (spec.outcome === "skipped" || spec.outcome === "pending") return;
-  const task = store.dueTasks(Number.MAX_SAFE_INTEGER, 1000).find((candidate) => candidate.key === `dispatch:${spec.delivery}:${downstream}`)!;
-  if (spec.outcome === "failed") store.markFailed(task.id, { at: spec.at + 1000, reason: "http_404", outcome: "failed" });
-  else store.markSent(task.id, { at: spec.at + 1000 });
-  if (spec.outcome === "never_reported") store.markUnreported(spec.delivery, downstream, "never_reported", spec.at + 2 * HOUR);
-  if (spec.outcome === "reports_not_expected") store.markUnreported(spec.delivery, downstream, "reports_not_expected", spec.at + 2 * HOUR);
+  const task = (await store.dueTasks(Number.MAX_SAFE_INTEGER, 1000)).find((candidate) => candidate.key === `dispatch:${spec.delivery}:${downstream}`)!;
+  if (spec.outcome === "failed") await store.markFailed(task.id, { at: spec.at + 1000, reason: "http_404", outcome: "failed" });
+  else await store.markSent(task.id, { at: spec.at + 1000 });
+  if (spec.outcome === "never_reported") await store.markUnreported(spec.delivery, downstream, "never_reported", spec.at + 2 * HOUR);
+  if (spec.outcome === "reports_not_expected") await store.markUnreported(spec.delivery, downstream, "reports_not_expected", spec.at + 2 * HOUR);
 }
 
-export function seedJob(store: Store, spec: JobSpec): void {
+export async function seedJob(store: Store, spec: JobSpec): Promise<void> {
   const status = spec.status ?? "completed";
   const startedAt = spec.noStart ? undefined : spec.at;
   const completedAt = status === "completed" ? (spec.noStart ? spec.at : spec.at + (spec.executionMs ?? 60_000)) : undefined;
@@ -151,29 +151,29 @@ export function seedJob(store: Store, spec: JobSpec): void {
     job: { name: spec.job, url: spec.jobUrl ?? `https://github.com/${spec.repo}/actions/runs/${job.runId}/job/${spec.job.length}` },
   } as unknown as CallbackBody;
   const eventType = spec.eventType ?? (spec.pr === null ? "push" : "pull_request");
-  store.putJob(job, resultRow(job, body, eventType), job.updatedAt);
+  await store.putJob(job, resultRow(job, body, eventType), job.updatedAt);
 }
 
 /**
  * The scenario: see hud-queries.test.ts for every number it should produce over the 7 days to `now`
  * (SEED_NOW there; tests of a running relay seed relative to the real clock).
  */
-export function seedHud(store: Store, now = SEED_NOW): void {
+export async function seedHud(store: Store, now = SEED_NOW): Promise<void> {
   const at = (daysAgo: number) => now - daysAgo * DAY;
   const npu = { repo: "acme/npu", name: "npu", level: "L4" };
   const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
   const hooks = { repo: "gamma/hooks", name: "hooks", level: "L1" };
 
   // Outside the 7-day window.
-  seedDispatch(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", at: at(10), outcome: "sent" });
-  seedJob(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", job: "test", at: at(10) + HOUR, conclusion: "success", queueMs: 1, executionMs: 1 });
+  await seedDispatch(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", at: at(10), outcome: "sent" });
+  await seedJob(store, { ...npu, delivery: "d0", pr: 100, sha: "sha100", job: "test", at: at(10) + HOUR, conclusion: "success", queueMs: 1, executionMs: 1 });
 
   // PR 101: npu build passes, test fails (tests); tpu passes; the L1 backend is not expected to report.
-  seedDispatch(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent", title: "Add <script>alert(1)</script> op" });
-  seedDispatch(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent" });
-  seedDispatch(store, { ...hooks, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "reports_not_expected" });
-  seedJob(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", job: "build", at: at(6) + 60_000, conclusion: "success", queueMs: 60_000, executionMs: 600_000 });
-  seedJob(store, {
+  await seedDispatch(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent", title: "Add <script>alert(1)</script> op" });
+  await seedDispatch(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "sent" });
+  await seedDispatch(store, { ...hooks, delivery: "d1", pr: 101, sha: "sha101", at: at(6), outcome: "reports_not_expected" });
+  await seedJob(store, { ...npu, delivery: "d1", pr: 101, sha: "sha101", job: "build", at: at(6) + 60_000, conclusion: "success", queueMs: 60_000, executionMs: 600_000 });
+  await seedJob(store, {
     ...npu,
     delivery: "d1",
     pr: 101,
@@ -188,31 +188,31 @@ export function seedHud(store: Store, now = SEED_NOW): void {
     failedTests: ["test/test_ops.py::TestOps::test_add", "test/test_nn.py::TestNN::test_conv"],
     tests: { total: 100, passed: 98, failed: 2, skipped: 0 },
   });
-  seedJob(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", job: "test", at: at(6) + 20_000, conclusion: "success", queueMs: 20_000, executionMs: 200_000 });
+  await seedJob(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", job: "test", at: at(6) + 20_000, conclusion: "success", queueMs: 20_000, executionMs: 200_000 });
 
   // PR 102: the test job failed on infrastructure, then a re-run (attempt 2) passed; the dispatch to tpu was skipped (the App was not installed there yet).
-  seedDispatch(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "sent" });
-  seedDispatch(store, { ...tpu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "skipped" });
-  seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "build", at: at(5) + 30_000, conclusion: "success", queueMs: 30_000, executionMs: 300_000 });
-  seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "test", at: at(5) + 90_000, conclusion: "failure", failureKind: "infra", queueMs: 90_000, executionMs: 100_000 });
-  seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "test", attempt: 2, at: at(5) + HOUR, conclusion: "success", executionMs: 800_000 });
+  await seedDispatch(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "sent" });
+  await seedDispatch(store, { ...tpu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "skipped" });
+  await seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "build", at: at(5) + 30_000, conclusion: "success", queueMs: 30_000, executionMs: 300_000 });
+  await seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "test", at: at(5) + 90_000, conclusion: "failure", failureKind: "infra", queueMs: 90_000, executionMs: 100_000 });
+  await seedJob(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", job: "test", attempt: 2, at: at(5) + HOUR, conclusion: "success", executionMs: 800_000 });
 
   // PR 103: dispatched, never reported.
-  seedDispatch(store, { ...npu, delivery: "d3", pr: 103, sha: "sha103", at: at(4), outcome: "never_reported" });
+  await seedDispatch(store, { ...npu, delivery: "d3", pr: 103, sha: "sha103", at: at(4), outcome: "never_reported" });
   // PR 104: the job timed out (the relay's sweeper).
-  seedDispatch(store, { ...npu, delivery: "d4", pr: 104, sha: "sha104", at: at(3), outcome: "sent" });
-  seedJob(store, { ...npu, delivery: "d4", pr: 104, sha: "sha104", job: "test", at: at(3) + 45_000, conclusion: "timed_out", failureKind: "infra", queueMs: 45_000, executionMs: 3_600_000 });
+  await seedDispatch(store, { ...npu, delivery: "d4", pr: 104, sha: "sha104", at: at(3), outcome: "sent" });
+  await seedJob(store, { ...npu, delivery: "d4", pr: 104, sha: "sha104", job: "test", at: at(3) + 45_000, conclusion: "timed_out", failureKind: "infra", queueMs: 45_000, executionMs: 3_600_000 });
   // PR 105: still running.
-  seedDispatch(store, { ...npu, delivery: "d5", pr: 105, sha: "sha105", at: at(2), outcome: "sent" });
-  seedJob(store, { ...npu, delivery: "d5", pr: 105, sha: "sha105", job: "test", at: at(2) + 10_000, status: "in_progress", queueMs: 10_000 });
+  await seedDispatch(store, { ...npu, delivery: "d5", pr: 105, sha: "sha105", at: at(2), outcome: "sent" });
+  await seedJob(store, { ...npu, delivery: "d5", pr: 105, sha: "sha105", job: "test", at: at(2) + 10_000, status: "in_progress", queueMs: 10_000 });
   // PR 106: the dispatch itself failed (404: the downstream workflow is missing).
-  seedDispatch(store, { ...npu, delivery: "d6", pr: 106, sha: "sha106", at: at(1), outcome: "failed" });
+  await seedDispatch(store, { ...npu, delivery: "d6", pr: 106, sha: "sha106", at: at(1), outcome: "failed" });
 
   // Trunk: a nightly self-report from npu and a push dispatch to tpu.
-  seedJob(store, { ...npu, delivery: "self:nightly:900", pr: null, sha: "trunk1", workflow: "nightly", job: "test", at: at(0.5), conclusion: "success", noStart: true, eventType: "nightly" });
-  seedDispatch(store, { ...tpu, delivery: "p1", sha: "trunk2", at: at(0.25), outcome: "sent", title: "Bump version" });
-  seedJob(store, { ...tpu, delivery: "p1", pr: null, sha: "trunk2", job: "test", at: at(0.25) + 5_000, conclusion: "success", queueMs: 5_000, executionMs: 50_000 });
+  await seedJob(store, { ...npu, delivery: "self:nightly:900", pr: null, sha: "trunk1", workflow: "nightly", job: "test", at: at(0.5), conclusion: "success", noStart: true, eventType: "nightly" });
+  await seedDispatch(store, { ...tpu, delivery: "p1", sha: "trunk2", at: at(0.25), outcome: "sent", title: "Bump version" });
+  await seedJob(store, { ...tpu, delivery: "p1", pr: null, sha: "trunk2", job: "test", at: at(0.25) + 5_000, conclusion: "success", queueMs: 5_000, executionMs: 50_000 });
 
   // A backend no longer in the allowlist, with a result in the window.
-  seedJob(store, { repo: "delta/gone", name: "gone", level: "L2", delivery: "d7", pr: 107, sha: "sha107", job: "test", at: at(1), conclusion: "success" });
+  await seedJob(store, { repo: "delta/gone", name: "gone", level: "L2", delivery: "d7", pr: 107, sha: "sha107", job: "test", at: at(1), conclusion: "success" });
 }

@@ -42,7 +42,7 @@ export function openTestHud(options: { batchRows?: number; flushMs?: number; dir
     async close() {
       await writer.stop();
       await connection.close();
-      store.close();
+      await store.close();
     },
   };
 }

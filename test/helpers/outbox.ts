@@ -31,8 +31,8 @@ export function outboxWorker(
 }
 
 /** Stores dispatches of delivery `d1` to `repos` (all of installation 11), with their dispatch-log rows. */
-export function enqueueDispatches(store: Store, createdAt: number, repos: readonly string[]): void {
-  store.acceptDelivery(
+export async function enqueueDispatches(store: Store, createdAt: number, repos: readonly string[]): Promise<void> {
+  await store.acceptDelivery(
     { id: "d1", event: "pull_request", payloadHash: "h" },
     {
       tasks: repos.map((downstreamRepo) => ({

@@ -20,13 +20,13 @@ export interface SeededDispatch {
   withTask?: boolean;
 }
 
-export function seedDispatch(seed: SeededDispatch): void {
+export async function seedDispatch(seed: SeededDispatch): Promise<void> {
   const { store, entry, upstreamRepo, headSha, prNumber, deliveryId, now } = seed;
   const context = { allowlist: seed.allowlist, settings: seed.settings, now };
-  store.atomically(() => {
-    applyPullRequest(store, { upstreamRepo, prNumber, headSha, labels: seed.labels ?? [], closed: false }, context);
-    acceptDispatches(
-      store,
+  await store.transaction(async (tx) => {
+    await applyPullRequest(tx, { upstreamRepo, prNumber, headSha, labels: seed.labels ?? [], closed: false }, context);
+    await acceptDispatches(
+      tx,
       { id: deliveryId, event: "pull_request", payloadHash: `${deliveryId}:${entry.repo}` },
       {
         tasks: seed.withTask

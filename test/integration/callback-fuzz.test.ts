@@ -148,7 +148,7 @@ afterAll(async () => {
 async function settled(timeout = 20_000): Promise<void> {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const outbox = relay.dispatch?.readiness().details.outbox as { pending: number } | undefined;
+    const outbox = (await relay.dispatch?.readiness())?.details.outbox as { pending: number } | undefined;
     if (outbox?.pending === 0) return;
     if (Date.now() > deadline) throw new Error(`the outbox still has work after ${timeout} ms: ${JSON.stringify(outbox)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -51,7 +51,7 @@ afterEach(async () => {
 });
 
 async function settled(): Promise<void> {
-  await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
+  await expect.poll(async () => (await relay.dispatch?.readiness())?.details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
 
 /** Dispatches the PR and returns the ticket each backend received. */

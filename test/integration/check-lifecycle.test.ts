@@ -45,7 +45,7 @@ describe("superseded and closed pull requests", () => {
     await oidc.close();
   });
 
-  const settled = () => expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 10_000, interval: 50 }).toMatchObject({ pending: 0 });
+  const settled = () => expect.poll(async () => (await relay.dispatch?.readiness())?.details.outbox, { timeout: 10_000, interval: 50 }).toMatchObject({ pending: 0 });
 
   async function startJob(): Promise<string> {
     await deliver(relay, "pull_request", pr, "open-delivery");
@@ -151,61 +151,63 @@ describe("sweeper", () => {
   });
   afterEach(() => store.close());
 
-  function dispatched(repo: string, at: number): void {
+  async function dispatched(repo: string, at: number): Promise<void> {
     const entry = allowlist.entries.find((candidate) => candidate.repo === repo)!;
-    seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 5, deliveryId: `d-${repo}`, now: at, withTask: true });
-    for (const task of store.dueTasks(at, 10)) store.markSent(task.id, { at, resultId: 77 });
+    await seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 5, deliveryId: `d-${repo}`, now: at, withTask: true });
+    for (const task of await store.dueTasks(at, 10)) await store.markSent(task.id, { at, resultId: 77 });
   }
 
-  it("concludes a backend that never reported as timed_out and records it once", () => {
-    dispatched("beta/tpu-backend", NOW - 3 * HOUR);
-    dispatched("acme/npu-backend", NOW - 30 * 60_000);
-    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1 });
-    const [aggregate] = store.dueTasks(NOW, 10);
+  it("concludes a backend that never reported as timed_out and records it once", async () => {
+    await dispatched("beta/tpu-backend", NOW - 3 * HOUR);
+    await dispatched("acme/npu-backend", NOW - 30 * 60_000);
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1 });
+    const [aggregate] = await store.dueTasks(NOW, 10);
     expect(aggregate!.request.params).toMatchObject({ status: "completed", conclusion: "timed_out", output: { title: "Backend never reported" } });
-    expect(store.dispatchLog("d-beta/tpu-backend")[0]).toMatchObject({ outcome: "sent", reason: "never_reported" });
-    expect(sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0 });
+    expect((await store.dispatchLog("d-beta/tpu-backend"))[0]).toMatchObject({ outcome: "sent", reason: "never_reported" });
+    expect(await sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0 });
     // The quieter backend gets its turn once its own start timeout passes.
-    expect(sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1 });
+    expect(await sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1 });
   });
 
-  it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", () => {
-    dispatched("gamma/hooks", NOW - 3 * HOUR);
-    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0 });
-    expect(store.dispatchLog("d-gamma/hooks")[0]).toMatchObject({ outcome: "sent", reason: "reports_not_expected" });
-    expect(store.unreportedDispatches(NOW, 10)).toEqual([]);
+  it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", async () => {
+    await dispatched("gamma/hooks", NOW - 3 * HOUR);
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0 });
+    expect((await store.dispatchLog("d-gamma/hooks"))[0]).toMatchObject({ outcome: "sent", reason: "reports_not_expected" });
+    expect(await store.unreportedDispatches(NOW, 10)).toEqual([]);
   });
 
-  it("times out a job in progress longer than the job timeout, with its check runs and HUD row", () => {
-    dispatched("beta/tpu-backend", NOW - 8 * HOUR);
-    recordJob(
-      store,
-      {
-        deliveryId: "d-beta/tpu-backend",
-        downstreamRepo: "beta/tpu-backend",
-        runId: 3,
-        runAttempt: 1,
-        jobName: "test",
-        upstreamRepo: UPSTREAM,
-        prNumber: 5,
-        headSha: SHA,
-        backendName: "tpu-backend",
-        level: "L4",
-        workflowName: "ci",
-        status: "in_progress",
-        startedAt: NOW - 7 * HOUR,
-        fingerprint: "x",
-        report: { schema_version: 1, status: "in_progress", workflow: { name: "ci", run_id: 3, run_attempt: 1, url: "https://ci/3" }, job: { name: "test" } },
-        updatedAt: NOW - 7 * HOUR,
-      },
-      undefined,
-      { allowlist, settings, now: NOW - 7 * HOUR },
+  it("times out a job in progress longer than the job timeout, with its check runs and HUD row", async () => {
+    await dispatched("beta/tpu-backend", NOW - 8 * HOUR);
+    await store.transaction((tx) =>
+      recordJob(
+        tx,
+        {
+          deliveryId: "d-beta/tpu-backend",
+          downstreamRepo: "beta/tpu-backend",
+          runId: 3,
+          runAttempt: 1,
+          jobName: "test",
+          upstreamRepo: UPSTREAM,
+          prNumber: 5,
+          headSha: SHA,
+          backendName: "tpu-backend",
+          level: "L4",
+          workflowName: "ci",
+          status: "in_progress",
+          startedAt: NOW - 7 * HOUR,
+          fingerprint: "x",
+          report: { schema_version: 1, status: "in_progress", workflow: { name: "ci", run_id: 3, run_attempt: 1, url: "https://ci/3" }, job: { name: "test" } },
+          updatedAt: NOW - 7 * HOUR,
+        },
+        undefined,
+        { allowlist, settings, now: NOW - 7 * HOUR },
+      ),
     );
-    expect(sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0 });
-    const job = store.getJob({ deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend", runId: 3, runAttempt: 1, jobName: "test" });
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0 });
+    const job = await store.getJob({ deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend", runId: 3, runAttempt: 1, jobName: "test" });
     expect(job).toMatchObject({ status: "completed", conclusion: "timed_out", executionMs: 7 * HOUR, fingerprint: "relay:timed_out" });
-    const names = store.dueTasks(NOW, 10).map((task) => [task.request.params.name, task.request.params.conclusion]);
+    const names = (await store.dueTasks(NOW, 10)).map((task) => [task.request.params.name, task.request.params.conclusion]);
     expect(names).toEqual(expect.arrayContaining([["oot / tpu-backend / ci / test", "timed_out"], ["oot / tpu-backend", "timed_out"]]));
-    expect(store.pendingHudRows(10).at(-1)!.row).toMatchObject({ conclusion: "timed_out", failure_kind: "infra" });
+    expect((await store.pendingHudRows(10)).at(-1)!.row).toMatchObject({ conclusion: "timed_out", failure_kind: "infra" });
   });
 });

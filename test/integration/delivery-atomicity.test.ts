@@ -1,5 +1,5 @@
-// One transaction per upstream delivery: when the last store write of a synchronize delivery fails, none
-// of the delivery's effects stay (the old head is not concluded, nothing is queued, the delivery is not
+// One transaction per upstream delivery: when a late store write of a synchronize delivery fails (its
+// dispatches, after the head facts were written), none of the delivery's effects stay (the old head is not concluded, nothing is queued, the delivery is not
 // remembered), and GitHub's redelivery of the same id then applies everything, once.
 //
 // The app opens its own SQLite store under DATA_DIR and offers no seam to wrap it, so this test runs the
@@ -13,7 +13,7 @@ import { loadConfig } from "../../src/config.js";
 import { installationClients } from "../../src/github/installation-clients.js";
 import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import type { Store } from "../../src/store/store.js";
+import type { Store, StoreTx } from "../../src/store/store.js";
 import { handleUpstreamEvents } from "../../src/upstream/handlers.js";
 import { InstallationDirectory } from "../../src/installations/directory.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
@@ -29,26 +29,33 @@ let failNextAccept: boolean;
 let wakeUps: number;
 let receive: (id: string, payload: Payload) => Promise<void>;
 
-/** The real store, except that acceptDelivery throws SQLITE_FULL once when `failNextAccept` is set. */
-function failingOnce(inner: Store): Store {
+/**
+ * The real store, except that acceptDelivery (on the store or on a transaction's `tx`) fails with
+ * SQLITE_FULL once when `failNextAccept` is set.
+ */
+function failingOnce<S extends StoreTx>(inner: S): S {
   return new Proxy(inner, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (property === "transaction") {
+        return (work: (tx: StoreTx) => unknown) => method.call(target, (tx: StoreTx) => work(failingOnce(tx)));
+      }
       return (...args: unknown[]) => {
         if (property === "acceptDelivery" && failNextAccept) {
           failNextAccept = false;
-          throw new Database.SqliteError("database or disk is full", "SQLITE_FULL");
+          return Promise.reject(new Database.SqliteError("database or disk is full", "SQLITE_FULL"));
         }
-        return (value as (...args: unknown[]) => unknown).apply(target, args);
+        return method.apply(target, args);
       };
     },
   });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   sqlite = openSqliteStore(tempDir("relay-atomicity-"));
-  sqlite.setInstallation(BACKEND, 12, Date.now());
+  await sqlite.setInstallation(BACKEND, 12, Date.now());
   failNextAccept = false;
   wakeUps = 0;
   const store = failingOnce(sqlite);
@@ -69,7 +76,9 @@ beforeEach(() => {
   });
   receive = (id, payload) => probot.receive({ id, name: "pull_request", payload } as Parameters<typeof probot.receive>[0]);
 });
-afterEach(() => sqlite.close());
+afterEach(async () => {
+  await sqlite.close();
+});
 
 function pullRequest(action: string): Payload {
   const payload = webhookExample("pull_request", (p) => p.action === action && p.installation);
@@ -78,18 +87,18 @@ function pullRequest(action: string): Payload {
 }
 
 /** The queued check-run writes for a head (nothing is sent here). */
-const checkRunTasks = (sha: string) =>
-  sqlite.dueTasks(Number.MAX_SAFE_INTEGER, 1000).filter((task) => task.kind === "check_run" && task.request.params.head_sha === sha);
+const checkRunTasks = async (sha: string) =>
+  (await sqlite.dueTasks(Number.MAX_SAFE_INTEGER, 1000)).filter((task) => task.kind === "check_run" && task.request.params.head_sha === sha);
 /** The desired states of the check runs on a head: [status, conclusion] each. */
-const checkRunsOn = (sha: string) => checkRunTasks(sha).map((task) => [task.request.params.status, task.request.params.conclusion]);
-const headState = (sha: string) => sqlite.head({ upstreamRepo: UPSTREAM, headSha: sha })?.state;
+const checkRunsOn = async (sha: string) => (await checkRunTasks(sha)).map((task) => [task.request.params.status, task.request.params.conclusion]);
+const headState = async (sha: string) => (await sqlite.head({ upstreamRepo: UPSTREAM, headSha: sha }))?.state;
 
 it("commits nothing of a delivery whose last write fails, and everything once on GitHub's redelivery", async () => {
   const opened = pullRequest("opened");
   const oldHead = opened.pull_request.head.sha as string;
   await receive("open-delivery", opened);
-  expect(checkRunsOn(oldHead)).toEqual([["queued", undefined]]);
-  const before = { outbox: sqlite.outboxStats().pending, wakeUps };
+  expect(await checkRunsOn(oldHead)).toEqual([["queued", undefined]]);
+  const before = { outbox: (await sqlite.outboxStats()).pending, wakeUps };
 
   const sync = pullRequest("synchronize");
   Object.assign(sync, { before: oldHead, after: NEW_HEAD });
@@ -97,22 +106,23 @@ it("commits nothing of a delivery whose last write fails, and everything once on
   failNextAccept = true;
   await expect(receive("sync-delivery", sync)).rejects.toThrow(/disk is full/);
 
-  expect(headState(oldHead)).toBe("open");
-  expect(checkRunsOn(oldHead)).toEqual([["queued", undefined]]);
-  expect(checkRunsOn(NEW_HEAD)).toEqual([]);
-  expect(sqlite.hasDelivery("sync-delivery")).toBe(false);
-  expect(sqlite.dispatchLog("sync-delivery")).toEqual([]);
-  expect({ outbox: sqlite.outboxStats().pending, wakeUps }).toEqual(before);
+  expect(failNextAccept).toBe(false); // the failure was injected where the delivery's work is stored
+  expect(await headState(oldHead)).toBe("open");
+  expect(await checkRunsOn(oldHead)).toEqual([["queued", undefined]]);
+  expect(await checkRunsOn(NEW_HEAD)).toEqual([]);
+  expect(await sqlite.hasDelivery("sync-delivery")).toBe(false);
+  expect(await sqlite.dispatchLog("sync-delivery")).toEqual([]);
+  expect({ outbox: (await sqlite.outboxStats()).pending, wakeUps }).toEqual(before);
 
   await receive("sync-delivery", sync);
   const applied = {
-    oldHeadState: headState(oldHead),
-    oldHead: checkRunsOn(oldHead),
-    newHead: checkRunsOn(NEW_HEAD),
-    log: sqlite.dispatchLog("sync-delivery").map((row) => [row.downstreamRepo, row.outcome]),
-    remembered: sqlite.hasDelivery("sync-delivery"),
+    oldHeadState: await headState(oldHead),
+    oldHead: await checkRunsOn(oldHead),
+    newHead: await checkRunsOn(NEW_HEAD),
+    log: (await sqlite.dispatchLog("sync-delivery")).map((row) => [row.downstreamRepo, row.outcome]),
+    remembered: await sqlite.hasDelivery("sync-delivery"),
     // The new dispatch and the new head's check run; the old head's check run was pending already.
-    outbox: sqlite.outboxStats().pending,
+    outbox: (await sqlite.outboxStats()).pending,
   };
   expect(applied).toEqual({
     oldHeadState: "superseded",
@@ -124,11 +134,11 @@ it("commits nothing of a delivery whose last write fails, and everything once on
   });
   expect(wakeUps).toBeGreaterThan(before.wakeUps);
 
-  const versions = () => checkRunTasks(oldHead).map((task) => task.version);
-  const settledVersions = versions();
+  const versions = async () => (await checkRunTasks(oldHead)).map((task) => task.version);
+  const settledVersions = await versions();
   await receive("sync-delivery", sync);
-  expect({ ...applied, outbox: sqlite.outboxStats().pending }).toEqual(applied);
-  expect(versions()).toEqual(settledVersions);
+  expect({ ...applied, outbox: (await sqlite.outboxStats()).pending }).toEqual(applied);
+  expect(await versions()).toEqual(settledVersions);
 });
 
 it("lets only one of two copies of a payload, received together under different ids, commit", async () => {
@@ -136,6 +146,6 @@ it("lets only one of two copies of a payload, received together under different 
   // Both pass the replay check made before preparing (neither is stored yet); the check inside the
   // transaction lets only the first to commit take effect.
   await Promise.all([receive("twin-a", opened), receive("twin-b", opened)]);
-  expect([sqlite.dispatchLog("twin-a").length, sqlite.dispatchLog("twin-b").length].sort()).toEqual([0, 1]);
-  expect(sqlite.outboxStats().pending).toBe(2); // one dispatch and its queued check run
+  expect([(await sqlite.dispatchLog("twin-a")).length, (await sqlite.dispatchLog("twin-b")).length].sort()).toEqual([0, 1]);
+  expect((await sqlite.outboxStats()).pending).toBe(2); // one dispatch and its queued check run
 });

@@ -51,7 +51,7 @@ function peakOpen(requests: Array<{ receivedAt: number; respondedAt: number | un
 }
 
 async function settled(relay: RunningRelay): Promise<void> {
-  await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 30_000, interval: 50 }).toMatchObject({ pending: 0 });
+  await expect.poll(async () => (await relay.dispatch?.readiness())?.details.outbox, { timeout: 30_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
 
 describe("dispatch end to end", () => {
@@ -150,7 +150,7 @@ describe("dispatch end to end", () => {
     expect(metrics).toContain('relay_dispatches_total{outcome="failed",reason="not_installed"} 1');
     expect(metrics).toContain('relay_dispatches_total{outcome="skipped",reason="not_installed"} 1');
     expect(await (await fetch(`${running.url}/readyz`)).json()).toMatchObject({ status: "ready", checks: { dispatch: "degraded" } });
-    expect(running.dispatch?.readiness().details.notInstalled).toEqual(["ghost/not-installed"]);
+    expect((await running.dispatch?.readiness())?.details.notInstalled).toEqual(["ghost/not-installed"]);
   });
 
   it("learns installations from installation_repositories events", async () => {
@@ -256,7 +256,7 @@ describe("acknowledgement and fan-out", () => {
     // read it and marked the task sent. The webhook stored all 54 tasks at once, so pending only falls;
     // at 2 with nothing in flight, the 52 allowed sends are done and recorded and the worker is idle.
     await expect
-      .poll(() => ({ pending: (dispatch.readiness().details.outbox as { pending: number }).pending, inFlight: dispatch.worker.inFlight }), {
+      .poll(async () => ({ pending: ((await dispatch.readiness()).details.outbox as { pending: number }).pending, inFlight: dispatch.worker.inFlight }), {
         timeout: 45_000,
         interval: 50,
       })
@@ -274,6 +274,6 @@ describe("acknowledgement and fan-out", () => {
     // The busy installation got its 2 writes this minute and no more; the rest wait in the outbox.
     const busy = github.find("POST", /\/repos\/busy\//);
     expect(busy.map((request) => request.status)).toEqual([204, 204]);
-    expect(dispatch.readiness().details.outbox).toMatchObject({ pending: 2 });
+    expect((await dispatch.readiness()).details.outbox).toMatchObject({ pending: 2 });
   }, 60_000);
 });

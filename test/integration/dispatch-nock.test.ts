@@ -97,7 +97,7 @@ describe("dispatch requests (nock)", () => {
     }
     // Net connect is disabled and no interceptor is left: any GitHub call would be an error in the log,
     // and the outbox holds nothing.
-    expect(running.dispatch?.readiness().details.outbox).toMatchObject({ pending: 0 });
+    expect((await running.dispatch?.readiness())?.details.outbox).toMatchObject({ pending: 0 });
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toContain('relay_webhooks_total{event="pull_request",outcome="ignored"} 1');
   });

@@ -26,8 +26,8 @@ beforeAll(async () => {
   github = await startGitHubStandIn();
   dataDir = tempDir();
   const store = openSqliteStore(dataDir);
-  seedHud(store, Date.now());
-  store.close();
+  await seedHud(store, Date.now());
+  await store.close();
   relay = await start(dataDir);
   // The relay's writer drains the seeded queue into ClickHouse.
   const deadline = Date.now() + 15_000;

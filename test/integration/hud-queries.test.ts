@@ -11,7 +11,7 @@ const allowlist = allowlistFrom(SEED_ALLOWLIST);
 
 beforeAll(async () => {
   hud = openTestHud();
-  seedHud(hud.store);
+  await seedHud(hud.store);
   const flushed = await hud.writer.flush();
   expect(flushed).toMatchObject({ rejected: 0 });
   expect(flushed.error).toBeUndefined();

@@ -22,9 +22,9 @@ afterEach(() => hud.close());
 
 const npu = { repo: "acme/npu", name: "npu", level: "L4" };
 
-function queueJobs(count: number, from = 0, jobName: (index: number) => string = () => "test"): void {
+async function queueJobs(count: number, from = 0, jobName: (index: number) => string = () => "test"): Promise<void> {
   for (let index = from; index < from + count; index += 1) {
-    seedJob(hud.store, { ...npu, delivery: `d${index}`, pr: index + 1, sha: `sha${index}`, job: jobName(index), at: SEED_NOW + index, conclusion: "success" });
+    await seedJob(hud.store, { ...npu, delivery: `d${index}`, pr: index + 1, sha: `sha${index}`, job: jobName(index), at: SEED_NOW + index, conclusion: "success" });
   }
 }
 
@@ -55,13 +55,15 @@ describe("batching", () => {
     const { client } = await hud.connection.get();
     const insert = vi.spyOn(client, "insert");
     hud.writer.start(); // flush interval 60 s: only a full batch is written during this test
-    queueJobs(2);
+    await queueJobs(2);
     hud.writer.notify();
-    expect(hud.store.hudQueueStats().pending).toBe(2); // less than a batch: left for the timer
+    await new Promise((resolve) => setImmediate(resolve)); // the writer looks at the queue on the next turn
+    expect((await hud.store.hudQueueStats()).pending).toBe(2); // less than a batch: left for the timer
+    expect(insert).not.toHaveBeenCalled();
 
-    queueJobs(5, 2);
+    await queueJobs(5, 2);
     hud.writer.notify(); // 7 waiting ≥ 3: written now, in batches of at most 3
-    await expect.poll(() => hud.store.hudQueueStats().pending, { timeout: 10_000 }).toBe(0);
+    await expect.poll(async () => (await hud.store.hudQueueStats()).pending, { timeout: 10_000 }).toBe(0);
     expect(insert.mock.calls.map(([params]) => (params.values as unknown[]).length)).toEqual([3, 3, 1]);
     expect(await count(RESULTS_TABLE)).toBe(7);
   });
@@ -70,8 +72,8 @@ describe("batching", () => {
     await hud.close();
     hud = openTestHud({ batchRows: 1000, flushMs: 50 });
     hud.writer.start();
-    queueJobs(2);
-    await expect.poll(() => hud.store.hudQueueStats().pending, { timeout: 10_000 }).toBe(0);
+    await queueJobs(2);
+    await expect.poll(async () => (await hud.store.hudQueueStats()).pending, { timeout: 10_000 }).toBe(0);
     expect(await count(RESULTS_TABLE)).toBe(2);
   });
 });
@@ -83,19 +85,19 @@ describe("when ClickHouse is unavailable", () => {
     const other = await openClickHouse({ kind: "embedded", path: path.join(tempDir(), "other"), database: "relay" });
     await other.ping();
     hud = openTestHud({ batchRows: 3, dir: hud.dir });
-    queueJobs(4);
-    seedDispatch(hud.store, { ...npu, delivery: "d0", pr: 1, sha: "sha0", at: SEED_NOW, outcome: "sent" });
+    await queueJobs(4);
+    await seedDispatch(hud.store, { ...npu, delivery: "d0", pr: 1, sha: "sha0", at: SEED_NOW, outcome: "sent" });
 
     const failed = await hud.writer.flush();
     expect(failed).toMatchObject({ written: 0, error: expect.stringMatching(/only one active data directory/) });
-    expect(hud.store.hudQueueStats().pending).toBe(6); // 4 results, 2 dispatch snapshots (pending, sent)
+    expect((await hud.store.hudQueueStats()).pending).toBe(6); // 4 results, 2 dispatch snapshots (pending, sent)
     expect(hud.writer.status()).toMatchObject({ failing: true });
 
     await other.close();
     const { drainPending } = await import("chdb");
     await drainPending();
     expect(await hud.writer.flush()).toEqual({ written: 6, rejected: 0 });
-    expect(hud.store.hudQueueStats().pending).toBe(0);
+    expect((await hud.store.hudQueueStats()).pending).toBe(0);
     expect(await count(RESULTS_TABLE)).toBe(4);
     // Two snapshots of one dispatch-log row: FINAL keeps the newer (sent).
     expect(await count(DISPATCHES_TABLE)).toBe(1);
@@ -105,17 +107,17 @@ describe("when ClickHouse is unavailable", () => {
   });
 
   it("keeps rows queued through an outage in mid-run and loses none written before it", async () => {
-    queueJobs(2);
+    await queueJobs(2);
     expect(await hud.writer.flush()).toEqual({ written: 2, rejected: 0 });
     // ClickHouse goes away: the HUD's session is closed and the engine is busy with another data directory.
     await hud.connection.reset();
     const other = await openClickHouse({ kind: "embedded", path: path.join(tempDir(), "other"), database: "relay" });
     await other.ping();
 
-    queueJobs(3, 2);
+    await queueJobs(3, 2);
     expect((await hud.writer.flush()).error).toMatch(/only one active data directory/);
     expect((await hud.writer.flush()).error).toMatch(/only one active data directory/);
-    expect(hud.store.hudQueueStats().pending).toBe(3);
+    expect((await hud.store.hudQueueStats()).pending).toBe(3);
     expect(await hud.metrics.registry.getSingleMetricAsString("relay_hud_write_errors_total")).toMatch(/ 2$/);
 
     await other.close();
@@ -125,8 +127,8 @@ describe("when ClickHouse is unavailable", () => {
   });
 
   it("a row written twice (crash between insert and dequeue) is read once with FINAL", async () => {
-    queueJobs(3);
-    const queued = hud.store.pendingHudRows(10);
+    await queueJobs(3);
+    const queued = await hud.store.pendingHudRows(10);
     await hud.writer.flush();
     // Replay the same rows, as a restarted relay would if it crashed before removing them.
     const { client, database } = await hud.connection.get();
@@ -143,7 +145,7 @@ describe("rows ClickHouse refuses", () => {
     hud = openTestHud({ batchRows: 40, dir: hud.dir });
     await refuseInClickHouse((db) => `ALTER TABLE ${db}.${RESULTS_TABLE} ADD CONSTRAINT no_poison CHECK job_name NOT LIKE 'poison%'`);
     const poisoned = new Set([7, 29]);
-    queueJobs(40, 0, (index) => (poisoned.has(index) ? `poison ${index}` : "test"));
+    await queueJobs(40, 0, (index) => (poisoned.has(index) ? `poison ${index}` : "test"));
     const { client } = await hud.connection.get();
     const insert = vi.spyOn(client, "insert");
 
@@ -152,7 +154,7 @@ describe("rows ClickHouse refuses", () => {
     expect(insert.mock.calls.length).toBeLessThanOrEqual(2 * 2 * (Math.ceil(Math.log2(40)) + 1) + 1);
     expect(await count(RESULTS_TABLE, false)).toBe(38);
     expect(await count(RESULTS_TABLE)).toBe(38);
-    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 2 });
+    expect(await hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 2 });
     expect(rejectedRows()).toEqual([
       { job: "poison 7", error: expect.stringMatching(/^refused by ClickHouse: VIOLATED_CONSTRAINT: Constraint `no_poison`/) },
       { job: "poison 29", error: expect.stringMatching(/^refused by ClickHouse: VIOLATED_CONSTRAINT/) },
@@ -174,17 +176,17 @@ describe("rows ClickHouse refuses", () => {
   it("sets aside a row refused for an unknown reason after MAX_UNKNOWN_REFUSALS drains, writing the others at once", async () => {
     // throwIf answers FUNCTION_THROW_IF_VALUE_IS_NON_ZERO: neither a known data error nor an outage.
     await refuseInClickHouse((db) => `ALTER TABLE ${db}.${RESULTS_TABLE} ADD CONSTRAINT odd CHECK throwIf(job_name = 'odd', 'odd job') = 0`);
-    queueJobs(3, 0, (index) => (index === 1 ? "odd" : "test"));
+    await queueJobs(3, 0, (index) => (index === 1 ? "odd" : "test"));
 
     const first = await hud.writer.flush();
     expect(first).toMatchObject({ written: 2, rejected: 0, error: expect.stringMatching(/FUNCTION_THROW_IF_VALUE_IS_NON_ZERO/) });
     expect(hud.writer.status()).toMatchObject({ failing: true, failingSince: expect.any(Number) });
     expect(await hud.metrics.registry.getSingleMetricAsString("relay_hud_writer_failing_since_seconds")).toMatch(/ [1-9]\d*(\.\d+)?$/);
     for (let drain = 2; drain < MAX_UNKNOWN_REFUSALS; drain += 1) expect(await hud.writer.flush()).toMatchObject({ written: 0, rejected: 0 });
-    expect(hud.store.hudQueueStats()).toMatchObject({ pending: 1, rejected: 0 });
+    expect(await hud.store.hudQueueStats()).toMatchObject({ pending: 1, rejected: 0 });
 
     expect(await hud.writer.flush()).toEqual({ written: 0, rejected: 1 });
-    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+    expect(await hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
     expect(rejectedRows()).toEqual([{ job: "odd", error: expect.stringMatching(`^refused ${MAX_UNKNOWN_REFUSALS} times by ClickHouse: FUNCTION_THROW_IF_VALUE_IS_NON_ZERO`) }]);
     expect(hud.writer.status()).toEqual({ failing: false, lastWriteAt: expect.any(Number) });
     expect(await count(RESULTS_TABLE)).toBe(2);
@@ -192,8 +194,8 @@ describe("rows ClickHouse refuses", () => {
 
   it("repairs a lone surrogate in a queued row instead of sending what chDB refuses", async () => {
     const { client, database } = await hud.connection.get();
-    queueJobs(1, 0, () => "test \ud800");
-    const raw = hud.store.pendingHudRows(1)[0]!.row;
+    await queueJobs(1, 0, () => "test \ud800");
+    const raw = (await hud.store.pendingHudRows(1))[0]!.row;
     // Sent as it is, chDB refuses the whole insert, a refusal of data.
     const refused = await client.insert({ table: `${database}.${RESULTS_TABLE}`, values: [raw], format: "JSONEachRow" }).catch((error: unknown) => error);
     expect(refused).toMatchObject({ type: "CANNOT_PARSE_ESCAPE_SEQUENCE" });
@@ -204,9 +206,9 @@ describe("rows ClickHouse refuses", () => {
     expect(await rows.json()).toEqual([{ job_name: "test \ufffd" }]);
   });
 
-  it("refuses a queued row whose numbers do not fit their columns instead of letting ClickHouse wrap them", () => {
-    queueJobs(1);
-    const row = hud.store.pendingHudRows(1)[0]!.row;
+  it("refuses a queued row whose numbers do not fit their columns instead of letting ClickHouse wrap them", async () => {
+    await queueJobs(1);
+    const row = (await hud.store.pendingHudRows(1))[0]!.row;
     expect(parseQueuedRow("results", { ...row, tests_total: 2 ** 32 + 5 })).toEqual({ ok: false, error: "tests_total: Too big: expected number to be <=4294967295" });
     expect(parseQueuedRow("results", { ...row, run_attempt: 2 ** 32 })).toMatchObject({ ok: false, error: expect.stringMatching(/^run_attempt: /) });
     expect(parseQueuedRow("results", { ...row, reported_started_at: "+275760-09-13T00:00:00Z" })).toMatchObject({ ok: false, error: expect.stringMatching(/^reported_started_at: /) });
@@ -215,14 +217,14 @@ describe("rows ClickHouse refuses", () => {
 
 describe("rows and metrics", () => {
   it("sets malformed rows aside with the reason and writes the rest", async () => {
-    queueJobs(1);
-    hud.store.putJob(
+    await queueJobs(1);
+    await hud.store.putJob(
       { deliveryId: "x", downstreamRepo: "acme/npu", runId: 1, runAttempt: 1, jobName: "j", upstreamRepo: "u/p", prNumber: 1, headSha: "s", backendName: "npu", level: "L4", workflowName: "ci", status: "completed", fingerprint: "f", report: {}, updatedAt: 1 },
       { upstream_repo: "u/p", run_id: "not a number" },
       SEED_NOW,
     );
     expect(await hud.writer.flush()).toEqual({ written: 1, rejected: 1 });
-    expect(hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
+    expect(await hud.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
     const text = await hud.metrics.registry.metrics();
     expect(text).toMatch(/relay_hud_rows_rejected_total\{table="oot_ci_results"\} 1/);
     expect(text).toMatch(/relay_hud_rows_written_total\{table="oot_ci_results"\} 1/);
@@ -230,7 +232,7 @@ describe("rows and metrics", () => {
 
   it("reports the queue's depth and age at scrape time", async () => {
     observeHudQueue(hud.metrics, () => hud.store.hudQueueStats(), () => SEED_NOW + 90_000);
-    queueJobs(2);
+    await queueJobs(2);
     // seedJob queues each row at its job's completion time (SEED_NOW + index + 60 s).
     const text = await hud.metrics.registry.metrics();
     expect(text).toMatch(/relay_hud_rows_pending 2/);

@@ -25,8 +25,8 @@ beforeEach(() => {
   store = openSqliteStore(tempDir());
   clock = Date.parse("2026-11-29T10:00:00Z");
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   nock.cleanAll();
   nock.enableNetConnect();
 });
@@ -35,10 +35,10 @@ describe("InstallationDirectory", () => {
   it("looks a repo up once with the App's JWT and remembers the answer", async () => {
     const scope = nock(API).get("/repos/acme/npu/installation").once().reply(200, { id: 5, suspended_at: null });
     const installations = directory();
-    expect(installations.known("acme/npu")).toBeUndefined();
+    expect(await installations.known("acme/npu")).toBeUndefined();
     expect(await installations.resolve("acme/npu")).toBe(5);
     expect(await installations.resolve("ACME/NPU")).toBe(5);
-    expect(installations.known("Acme/Npu")).toBe(true);
+    expect(await installations.known("Acme/Npu")).toBe(true);
     expect(scope.isDone()).toBe(true);
   });
 
@@ -53,30 +53,30 @@ describe("InstallationDirectory", () => {
     const installations = directory();
     expect(await installations.resolve("acme/npu")).toBeUndefined();
     expect(await installations.resolve("beta/tpu")).toBeUndefined();
-    expect(installations.known("acme/npu")).toBe(false);
-    expect(installations.notInstalled(["acme/npu", "beta/tpu", "gamma/x"])).toEqual(["acme/npu", "beta/tpu"]);
+    expect(await installations.known("acme/npu")).toBe(false);
+    expect(await installations.notInstalled(["acme/npu", "beta/tpu", "gamma/x"])).toEqual(["acme/npu", "beta/tpu"]);
 
     clock += TEN_MINUTES;
-    expect(installations.known("acme/npu")).toBeUndefined();
+    expect(await installations.known("acme/npu")).toBeUndefined();
     expect(await installations.resolve("acme/npu")).toBe(7);
   });
 
-  it("applies installation events: created, repositories added and removed, deleted", () => {
+  it("applies installation events: created, repositories added and removed, deleted", async () => {
     const installations = directory();
     const created = webhookExample("installation", (p) => p.action === "created");
-    installations.apply("installation", created as never);
+    await installations.apply("installation", created as never);
     const repo = created.repositories[0].full_name as string;
-    expect(installations.cachedId(repo)).toBe(created.installation.id);
+    expect(await installations.cachedId(repo)).toBe(created.installation.id);
 
     const added = webhookExample("installation_repositories", (p) => p.action === "added");
-    installations.apply("installation_repositories", added as never);
-    expect(installations.cachedId(added.repositories_added[0].full_name)).toBe(added.installation.id);
-    installations.apply("installation_repositories", { ...added, action: "removed", repositories_added: [], repositories_removed: added.repositories_added } as never);
-    expect(installations.known(added.repositories_added[0].full_name)).toBe(false);
+    await installations.apply("installation_repositories", added as never);
+    expect(await installations.cachedId(added.repositories_added[0].full_name)).toBe(added.installation.id);
+    await installations.apply("installation_repositories", { ...added, action: "removed", repositories_added: [], repositories_removed: added.repositories_added } as never);
+    expect(await installations.known(added.repositories_added[0].full_name)).toBe(false);
 
     const deleted = webhookExample("installation", (p) => p.action === "deleted");
     deleted.installation.id = created.installation.id;
-    installations.apply("installation", deleted as never);
-    expect(installations.known(repo)).toBe(false);
+    await installations.apply("installation", deleted as never);
+    expect(await installations.known(repo)).toBe(false);
   });
 });

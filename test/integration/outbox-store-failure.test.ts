@@ -12,7 +12,7 @@ import { type Schedule } from "../../src/dispatch/outbox-worker.js";
 import { createDispatchService } from "../../src/dispatch/service.js";
 import { createMetrics, type RelayMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import type { Store } from "../../src/store/store.js";
+import type { Store, StoreTx } from "../../src/store/store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { testProbot } from "../helpers/probot.js";
 import { tempDir } from "../helpers/server.js";
@@ -27,7 +27,22 @@ const RETRIES_IN_TEN_MINUTES = 5 + Math.floor((600 - 31) / 30);
 /** For waits on real requests to the stand-in: generous, so a loaded machine does not fail them. */
 const IO = { timeout: 10_000 };
 
-/** Simulated time for the worker: `advance` fires the timers that fall due, in order. */
+/** Store calls started through a faultyStore (or its transactions' tx) and not settled yet. */
+let storeCallsPending = 0;
+
+/**
+ * Lets the work a fired timer started run to its end: the worker's looks at the store and outcome
+ * recordings (a transaction commits on a later turn of the event loop), until no store call is pending.
+ */
+async function settleStore(): Promise<void> {
+  do await new Promise((resolve) => setImmediate(resolve));
+  while (storeCallsPending > 0);
+}
+
+/**
+ * Simulated time for the worker: `advance` fires the timers that fall due, in order, each one's store
+ * work settled before the next fires (as it would be in real time, where they are far apart).
+ */
 class SimulatedClock {
   now = Date.now();
   #timers: { at: number; wake: () => void }[] = [];
@@ -40,7 +55,7 @@ class SimulatedClock {
     };
   };
 
-  advance(ms: number): void {
+  async advance(ms: number): Promise<void> {
     const until = this.now + ms;
     // A worker that keeps re-arming a timer at the same instant would spin: fail instead of hanging.
     for (let fired = 0; ; fired++) {
@@ -50,28 +65,41 @@ class SimulatedClock {
       this.#timers = this.#timers.filter((timer) => timer !== next);
       this.now = Math.max(this.now, next.at);
       next.wake();
+      await settleStore();
     }
     this.now = until;
   }
 }
 
-/** A store whose listed methods throw SQLITE_FULL, as better-sqlite3 does on a full disk; counts every call. */
+/**
+ * A store whose listed methods reject with SQLITE_FULL, as better-sqlite3 throws on a full disk, whether
+ * called on the store or on a transaction's tx; counts every call (both ways, by method name).
+ */
 function faultyStore(inner: Store) {
   const failing = new Set<string>();
   const calls = new Map<string, number>();
-  const store = new Proxy(inner, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      const name = String(property);
-      return (...args: unknown[]) => {
-        calls.set(name, (calls.get(name) ?? 0) + 1);
-        if (failing.has(name)) throw new Database.SqliteError("database or disk is full", "SQLITE_FULL");
-        return (value as (...args: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store, failing, calls: (method: string) => calls.get(method) ?? 0 };
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(object, property) {
+        const value: unknown = Reflect.get(object, property, object);
+        if (typeof value !== "function") return value;
+        const name = String(property);
+        return (...args: unknown[]) => {
+          calls.set(name, (calls.get(name) ?? 0) + 1);
+          if (failing.has(name)) return Promise.reject(new Database.SqliteError("database or disk is full", "SQLITE_FULL"));
+          // A transaction's work gets a tx that fails and counts the same way.
+          const forwarded =
+            name === "transaction" ? [(tx: StoreTx) => (args[0] as (tx: StoreTx) => unknown)(wrap(tx))] : args;
+          const result = (value as (...args: unknown[]) => unknown).apply(object, forwarded);
+          if (!(result instanceof Promise)) return result;
+          storeCallsPending += 1;
+          return result.finally(() => {
+            storeCallsPending -= 1;
+          });
+        };
+      },
+    });
+  return { store: wrap(inner), failing, calls: (method: string) => calls.get(method) ?? 0 };
 }
 
 let github: GitHubStandIn;
@@ -91,21 +119,22 @@ beforeEach(async () => {
   clock = new SimulatedClock();
   stopAfterTest = [];
   storesToClose = [sqlite];
+  storeCallsPending = 0;
 });
 afterEach(async () => {
   for (const running of stopAfterTest) await running.stop();
-  for (const store of storesToClose) store.close();
+  for (const store of storesToClose) await store.close();
   await github.close();
 });
 
-function startWorker(store: Store, workerClock: SimulatedClock, concurrency: number): OutboxWorker {
+async function startWorker(store: Store, workerClock: SimulatedClock, concurrency: number): Promise<OutboxWorker> {
   const worker = outboxWorker(store, github.apiUrl, metrics, {
     concurrency,
     maxAgeMs: HOUR,
     now: () => workerClock.now,
     schedule: workerClock.schedule,
   });
-  worker.start();
+  await worker.start();
   return worker;
 }
 
@@ -122,15 +151,15 @@ function dispatchesPerRepo(): Record<string, number> {
   return counts;
 }
 
-const outcomes = (store: Store) => store.dispatchLog("d1").map((row) => row.outcome);
+const outcomes = async (store: Store) => (await store.dispatchLog("d1")).map((row) => row.outcome);
 const storeFailingGauge = async () => (await metrics.outboxStoreFailing.get()).values[0]?.value;
 
 /** Ten simulated minutes of wake-ups, a timer tick and a notify() (and its look at the store) each second: no request may start. */
 async function wakeForTenMinutes(worker: OutboxWorker): Promise<void> {
   for (let second = 0; second < 600; second++) {
-    clock.advance(1000);
+    await clock.advance(1000);
     worker.notify();
-    await new Promise((resolve) => setImmediate(resolve));
+    await settleStore();
     expect(worker.inFlight).toBe(0);
   }
 }
@@ -139,8 +168,8 @@ describe("OutboxWorker when the store fails", () => {
   it("sends each task once while its outcome cannot be recorded, then records it and resumes", async () => {
     const { store, failing, calls } = faultyStore(sqlite);
     for (const method of OUTCOME_WRITES) failing.add(method);
-    enqueue(store, clock.now);
-    const worker = startWorker(store, clock, 2);
+    await enqueue(store, clock.now);
+    const worker = await startWorker(store, clock, 2);
     stopAfterTest.push(worker);
 
     // The two requests on the wire were accepted; neither outcome could be recorded.
@@ -153,12 +182,12 @@ describe("OutboxWorker when the store fails", () => {
 
     await wakeForTenMinutes(worker);
     expect(dispatchesPerRepo()).toEqual(accepted);
-    expect(outcomes(store)).toEqual(["pending", "pending", "pending", "pending"]);
+    expect(await outcomes(store)).toEqual(["pending", "pending", "pending", "pending"]);
     // Retried with backoff, not on every wake-up: the first kept outcome per retry, after the two first tries.
     expect(calls("markSent")).toBe(2 + RETRIES_IN_TEN_MINUTES);
 
     failing.clear();
-    clock.advance(30_000);
+    await clock.advance(30_000);
     expect(worker.storeFailure()).toBeUndefined();
     expect(await storeFailingGauge()).toBe(0);
     await expect.poll(() => outcomes(store), IO).toEqual(["sent", "sent", "sent", "sent"]);
@@ -168,8 +197,8 @@ describe("OutboxWorker when the store fails", () => {
   it("after the process dies with outcomes unrecorded, a restart sends only those tasks once more", async () => {
     const { store, failing } = faultyStore(sqlite);
     for (const method of OUTCOME_WRITES) failing.add(method);
-    enqueue(store, clock.now);
-    const dying = startWorker(store, clock, 2);
+    await enqueue(store, clock.now);
+    const dying = await startWorker(store, clock, 2);
     await expect.poll(() => dying.storeFailure()?.unrecorded, IO).toBe(2);
     await expect.poll(() => dying.inFlight, IO).toBe(0);
     const onTheWire = dispatchesPerRepo();
@@ -182,14 +211,13 @@ describe("OutboxWorker when the store fails", () => {
     // here): a worker started before then sends only the two others.
     const early = new SimulatedClock();
     early.now = clock.now + 30_000;
-    const tooEarly = startWorker(restarted, early, 2);
-    await new Promise((resolve) => setImmediate(resolve));
+    const tooEarly = await startWorker(restarted, early, 2);
     expect(tooEarly.inFlight).toBe(2);
     await tooEarly.stop();
     for (const repo of Object.keys(onTheWire)) expect(dispatchesPerRepo()[repo]).toBe(onTheWire[repo]);
     const afterLease = new SimulatedClock();
     afterLease.now = clock.now + 61_000;
-    const worker = startWorker(restarted, afterLease, 2);
+    const worker = await startWorker(restarted, afterLease, 2);
     stopAfterTest.push(worker);
 
     await expect.poll(() => outcomes(restarted), IO).toEqual(["sent", "sent", "sent", "sent"]);
@@ -199,7 +227,7 @@ describe("OutboxWorker when the store fails", () => {
   it.each(["dueTasks", "nextDueAt"])("neither crashes nor spins while %s throws, and resumes", async (method) => {
     const { store, failing, calls } = faultyStore(sqlite);
     failing.add(method);
-    const worker = startWorker(store, clock, 2);
+    const worker = await startWorker(store, clock, 2);
     stopAfterTest.push(worker);
     expect(worker.storeFailure()).toMatchObject({ error: "database or disk is full", unrecorded: 0 });
     expect(calls(method)).toBe(1);
@@ -209,9 +237,9 @@ describe("OutboxWorker when the store fails", () => {
     expect(await storeFailingGauge()).toBe(1);
 
     failing.clear();
-    clock.advance(30_000);
+    await clock.advance(30_000);
     expect(worker.storeFailure()).toBeUndefined();
-    enqueue(store, clock.now);
+    await enqueue(store, clock.now);
     worker.notify();
     await expect.poll(() => outcomes(store), IO).toEqual(["sent", "sent", "sent", "sent"]);
     expect(dispatchesPerRepo()).toEqual(Object.fromEntries(REPOS.map((repo) => [repo, 1])));
@@ -224,12 +252,12 @@ describe("dispatch readiness when the store fails", () => {
     const allowlist = { current: () => undefined, onLoaded: () => undefined } as unknown as AllowlistSource;
     const service = createDispatchService(testProbot({ baseUrl: github.apiUrl }), { config: loadConfig({}), store, allowlist, metrics });
     // Only the worker: the service's periodic jobs are not under test.
-    service.worker.start();
+    await service.worker.start();
     stopAfterTest.push(service.worker);
-    expect(service.readiness().ready).toBe(true);
+    expect((await service.readiness()).ready).toBe(true);
 
     for (const method of OUTCOME_WRITES) failing.add(method);
-    enqueue(store, Date.now(), ["acme/one"]);
+    await enqueue(store, Date.now(), ["acme/one"]);
     service.worker.notify();
     await expect.poll(() => service.readiness(), IO).toMatchObject({
       ready: false,
@@ -238,8 +266,8 @@ describe("dispatch readiness when the store fails", () => {
 
     failing.clear();
     // The worker's real timer retries the store after a second.
-    await expect.poll(() => service.readiness().ready, { timeout: 15_000 }).toBe(true);
-    expect(outcomes(store)).toEqual(["sent"]);
+    await expect.poll(async () => (await service.readiness()).ready, { timeout: 15_000 }).toBe(true);
+    expect(await outcomes(store)).toEqual(["sent"]);
     expect(dispatchesPerRepo()).toEqual({ "acme/one": 1 });
   });
 });

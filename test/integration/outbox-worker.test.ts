@@ -24,13 +24,13 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await worker?.stop();
-  store.close();
+  await store.close();
   await github.close();
 });
 
-function startWorker(maxAgeMs: number, concurrency = 4): OutboxWorker {
+async function startWorker(maxAgeMs: number, concurrency = 4): Promise<OutboxWorker> {
   worker = outboxWorker(store, github.apiUrl, metrics, { concurrency, maxAgeMs });
-  worker.start();
+  await worker.start();
   return worker;
 }
 
@@ -42,13 +42,12 @@ const pauses = async (reason: string) => (await metrics.githubPauses.get()).valu
 describe("OutboxWorker", () => {
   it("sends each task once when two workers share one store (claims)", async () => {
     github.setDelay("POST", /\/dispatches$/, 200);
-    enqueueDispatches(store, Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
+    await enqueueDispatches(store, Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
     const first = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-a" });
     const second = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-b" });
-    first.start();
-    second.start();
+    await Promise.all([first.start(), second.start()]);
     try {
-      await expect.poll(() => store.outboxStats().pending, { timeout: 10_000 }).toBe(0);
+      await expect.poll(async () => (await store.outboxStats()).pending, { timeout: 10_000 }).toBe(0);
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
@@ -58,38 +57,38 @@ describe("OutboxWorker", () => {
   });
 
   it("dead-letters a task older than the maximum age without sending it", async () => {
-    enqueue(Date.now() - 2 * HOUR);
-    startWorker(HOUR);
-    await expect.poll(() => store.dispatchLog("d1")[0]?.outcome).toBe("dead");
-    expect(store.dispatchLog("d1")[0]?.reason).toMatch(/^max_age/);
+    await enqueue(Date.now() - 2 * HOUR);
+    await startWorker(HOUR);
+    await expect.poll(async () => (await store.dispatchLog("d1"))[0]?.outcome).toBe("dead");
+    expect((await store.dispatchLog("d1"))[0]?.reason).toMatch(/^max_age/);
     expect(github.find("POST", /\/dispatches$/)).toEqual([]);
-    expect(store.outboxStats()).toMatchObject({ pending: 0, dead: 1 });
+    expect(await store.outboxStats()).toMatchObject({ pending: 0, dead: 1 });
   });
 
   it("dead-letters a task whose next retry would fall past the maximum age", async () => {
     github.script("POST", "/repos/acme/npu-backend/dispatches", [{ status: 503, headers: { "retry-after": "7200" } }]);
-    enqueue(Date.now());
-    startWorker(HOUR);
-    await expect.poll(() => store.dispatchLog("d1")[0]?.outcome).toBe("dead");
-    expect(store.dispatchLog("d1")[0]).toMatchObject({ reason: "max_age after http_503", attempts: 1 });
+    await enqueue(Date.now());
+    await startWorker(HOUR);
+    await expect.poll(async () => (await store.dispatchLog("d1"))[0]?.outcome).toBe("dead");
+    expect((await store.dispatchLog("d1"))[0]).toMatchObject({ reason: "max_age after http_503", attempts: 1 });
   });
 
   it("sends with the installation's own token and records the outcome before stopping", async () => {
     github.setDelay("POST", /\/dispatches$/, 300);
-    enqueue(Date.now());
-    const running = startWorker(HOUR);
+    await enqueue(Date.now());
+    const running = await startWorker(HOUR);
     await expect.poll(() => running.inFlight).toBe(1);
     await running.stop();
-    expect(store.dispatchLog("d1")[0]).toMatchObject({ outcome: "sent", attempts: 1 });
+    expect((await store.dispatchLog("d1"))[0]).toMatchObject({ outcome: "sent", attempts: 1 });
     expect(github.find("POST", /\/dispatches$/)[0]).toMatchObject({ installationId: 11, status: 204 });
   });
 
   it("pauses every write of an installation after a secondary-limit 403, not just the refused one", async () => {
     // Two writes a second: the third is refused, and the fourth (another task) waits out the pause too.
     github.limitWrites({ writes: 2, windowMs: 1000 });
-    enqueue(Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
-    startWorker(HOUR, 1);
-    await expect.poll(() => store.dispatchLog("d1").filter((row) => row.outcome === "sent").length, { timeout: 10_000 }).toBe(4);
+    await enqueue(Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
+    await startWorker(HOUR, 1);
+    await expect.poll(async () => (await store.dispatchLog("d1")).filter((row) => row.outcome === "sent").length, { timeout: 10_000 }).toBe(4);
     expect(github.refusals).toHaveLength(1);
     const refusal = github.refusals[0]!;
     const after = github.find("POST", /\/dispatches$/).filter((request) => request.receivedAt > refusal.receivedAt);
@@ -101,9 +100,9 @@ describe("OutboxWorker", () => {
   it("pauses an installation whose primary limit runs low until the limit resets", async () => {
     const resetAt = Math.ceil((Date.now() + 1500) / 1000);
     github.script("POST", /\/dispatches$/, [{ status: 204, headers: { "x-ratelimit-remaining": "3", "x-ratelimit-reset": String(resetAt) } }]);
-    enqueue(Date.now(), ["acme/npu-backend", "acme/npu-extra"]);
-    startWorker(HOUR, 1);
-    await expect.poll(() => store.dispatchLog("d1").map((row) => row.outcome), { timeout: 10_000 }).toEqual(["sent", "sent"]);
+    await enqueue(Date.now(), ["acme/npu-backend", "acme/npu-extra"]);
+    await startWorker(HOUR, 1);
+    await expect.poll(async () => (await store.dispatchLog("d1")).map((row) => row.outcome), { timeout: 10_000 }).toEqual(["sent", "sent"]);
     const [first, second] = github.find("POST", /\/dispatches$/);
     expect(second!.receivedAt).toBeGreaterThanOrEqual(resetAt * 1000);
     expect(first!.receivedAt).toBeLessThan(resetAt * 1000);

@@ -86,7 +86,7 @@ afterEach(async () => {
 });
 
 async function settled(): Promise<void> {
-  await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
+  await expect.poll(async () => (await relay.dispatch?.readiness())?.details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
 
 /** Dispatches a PR and writes the repository_dispatch event the downstream received; returns its path. */
@@ -195,11 +195,11 @@ describe("report-ci-result against a live relay", () => {
     const store = openSqliteStore(dataDir);
     let prNumber: number | null;
     try {
-      const [job] = store.shaJobs(UPSTREAM, String(check.head_sha));
+      const [job] = await store.shaJobs(UPSTREAM, String(check.head_sha));
       expect(job).toMatchObject({ downstreamRepo: DOWNSTREAM.toLowerCase(), status: "completed", conclusion: "failure", runId: 555 });
       prNumber = job!.prNumber;
     } finally {
-      store.close();
+      await store.close();
     }
     const hudJobs = async () => {
       const view = (await (await fetch(`${relay.url}/api/hud/pr/${prNumber}`)).json()) as PrView;

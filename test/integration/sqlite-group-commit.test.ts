@@ -1,12 +1,13 @@
 // GroupCommit on a real SQLite file (WAL, synchronous = FULL): units that arrive together share one
 // transaction, each caller is answered after its commit, and a failure is confined to its unit or, when
-// the transaction itself fails, to its batch.
+// the transaction itself fails, to its batch. Units may be async (awaiting work on the connection only);
+// work run through outside() never lands in, nor reads, a running batch.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
+import { GroupCommit, settleNow } from "../../src/store/sqlite/group-commit.js";
 
 let dir: string;
 let file: string;
@@ -119,14 +120,121 @@ describe("GroupCommit", () => {
     expect(committedBodies()).toEqual(["before", "after"]);
   });
 
-  it("refuses a unit that returns a Promise and rolls back what it wrote", async () => {
+  it("commits the writes an async unit makes after its awaits, in the batch it runs in", async () => {
     const commits = new GroupCommit(db);
-    // eslint-disable-next-line @typescript-eslint/require-await -- the point is an async unit
-    const asyncUnit = async (db: Database.Database) => insert("async")(db);
-    const results = await Promise.allSettled([commits.run(asyncUnit), commits.run(insert("sync"))]);
-    expect(results[0]).toMatchObject({ status: "rejected", reason: { message: expect.stringMatching(/group commit units must be synchronous/) } });
-    expect(results[1]).toEqual({ status: "fulfilled", value: 1 });
-    expect(committedBodies()).toEqual(["sync"]);
+    const results = await Promise.all([
+      commits.run(insert("first")),
+      commits.run(async (db) => {
+        // Awaits work on this connection only, as a unit must.
+        const before = await settleNow(() => db.prepare("SELECT count(*) FROM notes").pluck().get());
+        const id = insert("async")(db);
+        await settleNow(() => undefined);
+        return { before, id, second: insert("async again")(db) };
+      }),
+      commits.run(insert("last")),
+    ]);
+    expect(results).toEqual([1, { before: 1, id: 2, second: 3 }, 4]);
+    expect(commits.batches).toBe(1);
+    expect(commits.units).toBe(3);
+    expect(committedBodies()).toEqual(["first", "async", "async again", "last"]);
+  });
+
+  it("rejects an async unit that fails after an await alone: all its writes are rolled back, its batch-mates commit", async () => {
+    const commits = new GroupCommit(db);
+    const boom = new Error("async boom");
+    const results = await Promise.allSettled([
+      commits.run(insert("before")),
+      commits.run(async (db) => {
+        insert("doomed before the await")(db);
+        await settleNow(() => undefined);
+        insert("doomed after the await")(db);
+        await settleNow(() => undefined);
+        throw boom;
+      }),
+      commits.run(insert("after")),
+    ]);
+    expect(results).toEqual([
+      { status: "fulfilled", value: 1 },
+      { status: "rejected", reason: boom },
+      // The doomed rows' ids were rolled back with them, so they are reused.
+      { status: "fulfilled", value: 2 },
+    ]);
+    expect(db.inTransaction).toBe(false);
+    expect(commits.batches).toBe(1);
+    expect(commits.units).toBe(2);
+    expect(committedBodies()).toEqual(["before", "after"]);
+  });
+
+  it("runs outside() work called during a batch only once the batch has ended: without the rolled-back unit's writes, with the committed one's", async () => {
+    const commits = new GroupCommit(db);
+    const events: string[] = [];
+    const count = (body: string) => db.prepare<[string], number>("SELECT count(*) FROM notes WHERE body = ?").pluck().get(body);
+    /** What work run through outside() sees of the connection and of the file. */
+    const look = (label: string) => () => {
+      events.push(label);
+      return { kept: count("kept"), doomed: count("doomed"), inTransaction: db.inTransaction, committed: committedBodies() };
+    };
+    const boom = new Error("boom");
+    let fromCommitted: Promise<unknown> | undefined;
+    let fromRolledBack: Promise<unknown> | undefined;
+    const results = await Promise.allSettled([
+      commits.run(async (db) => {
+        insert("kept")(db);
+        fromCommitted = commits.outside(look("outside, called by the committed unit")); // not awaited: it waits for this batch
+        await settleNow(() => undefined);
+        events.push("committed unit done");
+        return "kept";
+      }),
+      commits.run(async (db) => {
+        insert("doomed")(db);
+        fromRolledBack = commits.outside(look("outside, called by the rolled-back unit"));
+        await settleNow(() => undefined);
+        events.push("rolled-back unit done");
+        throw boom;
+      }),
+    ]);
+    expect(results).toEqual([
+      { status: "fulfilled", value: "kept" },
+      { status: "rejected", reason: boom },
+    ]);
+    const seen = { kept: 1, doomed: 0, inTransaction: false, committed: ["kept"] };
+    expect(await fromCommitted).toEqual(seen);
+    expect(await fromRolledBack).toEqual(seen);
+    expect(events).toEqual([
+      "committed unit done",
+      "rolled-back unit done",
+      "outside, called by the committed unit",
+      "outside, called by the rolled-back unit",
+    ]);
+    expect(commits.batches).toBe(1);
+  });
+
+  it("runs outside() work called during a batch whose COMMIT fails only after the rollback, seeing none of the batch", async () => {
+    const commits = new GroupCommit(db);
+    let seen: Promise<unknown> | undefined;
+    const results = await Promise.allSettled([
+      commits.run((db) => {
+        insert("lost")(db);
+        seen = commits.outside(() => ({ rows: db.prepare("SELECT count(*) FROM notes").pluck().get(), inTransaction: db.inTransaction }));
+        // The deferred foreign key fails only at COMMIT.
+        return db.prepare("INSERT INTO children (parent_id) VALUES (42)").run().changes;
+      }),
+    ]);
+    expect(results).toMatchObject([{ status: "rejected", reason: { code: "SQLITE_CONSTRAINT_FOREIGNKEY" } }]);
+    expect(await seen).toEqual({ rows: 0, inTransaction: false });
+    expect(committedBodies()).toEqual([]);
+  });
+
+  it("runs outside() work at once when no batch is running", async () => {
+    const commits = new GroupCommit(db);
+    let ran = false;
+    const done = commits.outside(() => {
+      ran = true;
+      return insert("direct")(db);
+    });
+    expect(ran).toBe(true);
+    await expect(done).resolves.toBe(1);
+    expect(committedBodies()).toEqual(["direct"]);
   });
 
   it("rejects every unit of a batch whose COMMIT fails, and none of the batch is visible", async () => {
@@ -231,16 +339,6 @@ describe("GroupCommit", () => {
     await expect(commits.run(insert("after close"))).rejects.toThrow("store closed");
     await expect(commits.close()).resolves.toBeUndefined();
     expect(committedBodies()).toEqual(Array.from({ length: 5 }, (_, index) => `queued ${index}`));
-  });
-
-  it("flushNow() commits every queued unit at once, before the drain would have run", async () => {
-    const commits = new GroupCommit(db, { maxBatch: 2 });
-    const queued = Array.from({ length: 3 }, (_, index) => commits.run(insert(`flushed ${index}`)));
-    commits.flushNow();
-    // Visible right away, before any await: nothing is left for the scheduled drain.
-    expect(committedBodies()).toEqual(["flushed 0", "flushed 1", "flushed 2"]);
-    await expect(Promise.all(queued)).resolves.toEqual([1, 2, 3]);
-    expect(commits.batches).toBe(2);
   });
 
   it("refuses a maxBatch that is not a positive integer", () => {

@@ -1,7 +1,7 @@
 // The SQLite store against the Store contract (test/contract/store-contract.ts): one fresh file per test,
 // and a second connection to the same file to check what was committed. Each test's file is a copy of
-// one migrated empty database, so the contract does not pay for the migrations (and their fsyncs) 60
-// times over; opening a new file is covered by sqlite-store.test.ts.
+// one migrated empty database, so the contract does not pay for the migrations (and their fsyncs) once
+// per test; opening a new file is covered by sqlite-store.test.ts.
 import { copyFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
@@ -21,16 +21,17 @@ function track(store: Store, dir: string): Store {
   return store;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   template = tempDir("relay-store-contract-");
   created.push(template);
-  openSqliteStore(template).close();
+  await openSqliteStore(template).close();
 });
-afterEach(() => {
+afterEach(async () => {
   // Closing a closed store is harmless (the contract closes some itself).
-  for (const store of opened) store.close();
+  const closing = opened;
   opened = [];
   dirs.clear();
+  await Promise.all(closing.map((store) => store.close()));
 });
 afterAll(() => {
   for (const dir of created) rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../src/store/migrations.js";
-import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
+import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 
 const NOW = 1_800_000_000_000;
@@ -55,13 +55,13 @@ function openRecording(): { store: Store; statements: string[]; plan: (sql: stri
   const statements: string[] = [];
   const db = new Database(path.join(dir, DATABASE_FILE), { verbose: (sql) => statements.push(String(sql)) });
   opened.push(db);
-  const store = new SqliteStore(db);
+  const store = sqliteStore(db);
   const plan = (sql: string) => db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`).all().map((row) => row.detail);
   return { store, statements, plan };
 }
 
 describe("migration 7", () => {
-  it("fills the jobs' generated columns of existing rows, and staleJobs answers as the scan did", () => {
+  it("fills the jobs' generated columns of existing rows, and staleJobs answers as the scan did", async () => {
     const db = databaseAtVersion(6);
     insertJob(db, "running-old", "in_progress", NOW - 10 * HOUR, NOW - 10 * HOUR);
     insertJob(db, "running-new", "in_progress", NOW - HOUR, NOW - HOUR);
@@ -75,7 +75,7 @@ describe("migration 7", () => {
     db.close();
 
     const { store } = openRecording();
-    expect(store.staleJobs(NOW - 5 * HOUR, 10).map((job) => job.jobName)).toEqual(before);
+    expect((await store.staleJobs(NOW - 5 * HOUR, 10)).map((job) => job.jobName)).toEqual(before);
 
     const migrated = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
     opened.push(migrated);
@@ -94,7 +94,7 @@ describe("query plans", () => {
   /** Table scans (a table-valued function such as json_each over a bound JSON array is not a table). */
   const scans = (details: string[]) => details.filter((detail) => detail.startsWith("SCAN") && !detail.startsWith("SCAN json_each"));
 
-  it("the per-event and per-minute lookups search an index instead of scanning a table", () => {
+  it("the per-event and per-minute lookups search an index instead of scanning a table", async () => {
     databaseAtVersion(6).close();
     const { store, statements, plan } = openRecording();
     // [name, lookup, index it searches, whether its ORDER BY comes from the index (no sort step)]
@@ -118,7 +118,7 @@ describe("query plans", () => {
     ];
     for (const [name, lookup, index, sorted] of lookups) {
       statements.length = 0;
-      lookup();
+      await lookup();
       expect(statements, name).toHaveLength(1);
       const details = plan(statements[0]!);
       expect(details.join("\n"), name).toContain(`USING INDEX ${index}`);
@@ -127,7 +127,7 @@ describe("query plans", () => {
     }
     // unreportedDispatches' per-row checks (head settled? any job?) are index searches too.
     statements.length = 0;
-    store.unreportedDispatches(NOW, 100);
+    await store.unreportedDispatches(NOW, 100);
     expect(plan(statements[0]!).join("\n")).toMatch(/SEARCH h USING INDEX sqlite_autoindex_heads_1[^]*SEARCH j USING COVERING INDEX sqlite_autoindex_jobs_1/);
   });
 
@@ -143,11 +143,11 @@ describe("query plans", () => {
     expect(indexes).not.toContain("outbox_check_open");
   });
 
-  it("retention finds what it deletes through indexes too", () => {
+  it("retention finds what it deletes through indexes too", async () => {
     databaseAtVersion(6).close();
     const { store, statements, plan } = openRecording();
     statements.length = 0;
-    store.prune(NOW, { retentionMs: 14 * 24 * HOUR, maxRowsPerTable: 1000 });
+    await store.prune(NOW, { retentionMs: 14 * 24 * HOUR, maxRowsPerTable: 1000 });
     const deletes = statements.filter((sql) => sql.startsWith("DELETE"));
     expect(deletes.map((sql) => /^DELETE FROM (\w+)/.exec(sql)?.[1])).toEqual([
       "outbox",
@@ -166,7 +166,7 @@ describe("query plans", () => {
 });
 
 describe("a populated store", () => {
-  it("carries 200k check-run tasks over into check_runs (migration 9), and prints how long it took (not asserted)", () => {
+  it("carries 200k check-run tasks over into check_runs (migration 9), and prints how long it took (not asserted)", async () => {
     const rows = 200_000;
     const db = databaseAtVersion(8);
     // 20k PR heads × 10 check runs (5 backends, an aggregate and a job each), in one transaction.
@@ -183,7 +183,7 @@ describe("a populated store", () => {
     const { store } = openRecording();
     const migrationMs = Math.round(performance.now() - migrateStart);
     const lookupStart = performance.now();
-    const id = store.checkRunId("check:up/stream:b3:sha12345:job123453");
+    const id = await store.checkRunId("check:up/stream:b3:sha12345:job123453");
     const lookupMs = Math.round((performance.now() - lookupStart) * 10) / 10;
     console.log(`migrations 9 and 10 at ${rows} check-run tasks took ${migrationMs} ms; checkRunId then took ${lookupMs} ms`);
     expect(id).toBe(1_000_000 + 123_453);

@@ -11,7 +11,8 @@ import { countAttempt, isLaterAttempt, jobIdentity, NO_JOBS, type JobCounts, typ
 import { recordJob } from "../../src/state/reports.js";
 import type { StateContext } from "../../src/state/context.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
-import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
+import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
 import type { StoredJob } from "../../src/domain/jobs.js";
 
 const NOW = 1_800_000_000_000;
@@ -70,9 +71,9 @@ function summaryOf({ deliveryId, downstreamRepo, runId, runAttempt, jobName, prN
 }
 
 /** An open PR head with npu dispatched to it by d1 (what acceptDispatches leaves). */
-function dispatched(store: SqliteStore): void {
-  store.putHead({ upstreamRepo: "Up/Stream", headSha: SHA, prNumber: 5, state: "open", labels: [], stateChangedAt: NOW });
-  store.putBackendHead({ ...KEY, backendName: "npu", level: "L4", deliveryId: "d1", dispatchOutcome: "sent", counts: NO_JOBS, nextSeq: 0 });
+async function dispatched(store: Store): Promise<void> {
+  await store.putHead({ upstreamRepo: "Up/Stream", headSha: SHA, prNumber: 5, state: "open", labels: [], stateChangedAt: NOW });
+  await store.putBackendHead({ ...KEY, backendName: "npu", level: "L4", deliveryId: "d1", dispatchOutcome: "sent", counts: NO_JOBS, nextSeq: 0 });
 }
 
 /** The roll-up computed from every stored job: latest attempt per job (in report order), seq by first report. */
@@ -95,7 +96,7 @@ function rollUp(reports: readonly StoredJob[]) {
 const passed = (summary: JobSummary) => summary.status === "completed" && summary.conclusion === "success";
 
 describe("latest attempts and counts", () => {
-  it("answer the roll-up of every stored job, over random reports", () => {
+  it("answer the roll-up of every stored job, over random reports", async () => {
     const report = fc.record({
       jobName: fc.constantFrom("build", "test-1", "test-2", "lint", "docs"),
       deliveryId: fc.constantFrom("d1", "d1", "d0", "self:schedule:9"),
@@ -104,31 +105,31 @@ describe("latest attempts and counts", () => {
       status: fc.constantFrom("in_progress" as const, "completed" as const),
       conclusion: fc.option(fc.constantFrom("success", "failure", "skipped", "cancelled", "timed_out"), { nil: undefined }),
     });
-    fc.assert(
-      fc.property(fc.array(report, { maxLength: 30 }), fc.integer({ min: 1, max: 6 }), (reports, limit) => {
-        const store = new SqliteStore(new Database(":memory:"));
-        dispatched(store);
+    await fc.assert(
+      fc.asyncProperty(fc.array(report, { maxLength: 30 }), fc.integer({ min: 1, max: 6 }), async (reports, limit) => {
+        const store = sqliteStore(new Database(":memory:"));
+        await dispatched(store);
         const stored = reports.map(({ conclusion, deliveryId, ...fields }, index) => {
           const completed = fields.status === "completed" && conclusion !== undefined ? { conclusion } : {};
           return job({ ...fields, ...completed, deliveryId, prNumber: deliveryId.startsWith("self:") ? null : 5, updatedAt: NOW + index });
         });
         for (const [index, reported] of stored.entries()) {
-          store.atomically(() => recordJob(store, reported, undefined, { ...CONTEXT, now: NOW + index }));
+          await store.transaction((tx) => recordJob(tx, reported, undefined, { ...CONTEXT, now: NOW + index }));
         }
         const expected = rollUp(stored);
-        const backend = store.backendHead(KEY)!;
+        const backend = (await store.backendHead(KEY))!;
         expect(backend.counts).toEqual(expected.counts);
         expect(backend.nextSeq).toBe(expected.attempts.length);
         if (expected.newest) expect(backend.newest).toEqual({ ...summaryOf(expected.newest), seq: expect.any(Number) });
         else expect(backend).not.toHaveProperty("newest");
-        expect(store.attemptsBelowSeq(KEY, 1_000)).toEqual(expected.attempts);
-        expect(store.attemptsBelowSeq(KEY, 2)).toEqual(expected.attempts.filter((attempt) => attempt.seq < 2));
+        expect(await store.attemptsBelowSeq(KEY, 1_000)).toEqual(expected.attempts);
+        expect(await store.attemptsBelowSeq(KEY, 2)).toEqual(expected.attempts.filter((attempt) => attempt.seq < 2));
         const listed = [...expected.attempts.filter((a) => !passed(a)), ...expected.attempts.filter(passed)].slice(0, limit).sort((a, b) => a.seq - b.seq);
-        expect(store.listedAttempts(KEY, limit)).toEqual(listed);
-        for (const attempt of expected.attempts) expect(store.latestAttempt(KEY, attempt.workflowName, attempt.jobName)).toEqual(attempt);
+        expect(await store.listedAttempts(KEY, limit)).toEqual(listed);
+        for (const attempt of expected.attempts) expect(await store.latestAttempt(KEY, attempt.workflowName, attempt.jobName)).toEqual(attempt);
         // Every report is stored whole, whatever counted.
-        expect(store.shaJobs("up/stream", SHA)).toHaveLength(new Set(stored.map((s) => `${s.deliveryId}/${s.runId}/${s.runAttempt}/${s.jobName}`)).size);
-        store.close();
+        expect(await store.shaJobs("up/stream", SHA)).toHaveLength(new Set(stored.map((s) => `${s.deliveryId}/${s.runId}/${s.runAttempt}/${s.jobName}`)).size);
+        await store.close();
       }),
       { numRuns: 60 },
     );
@@ -136,7 +137,7 @@ describe("latest attempts and counts", () => {
 });
 
 describe("migrations 8 to 10", () => {
-  it("carry the jobs stored before them over into latest attempts, and drop the summary column", () => {
+  it("carry the jobs stored before them over into latest attempts, and drop the summary column", async () => {
     db = new Database(path.join(dir, DATABASE_FILE));
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 7)) {
@@ -163,18 +164,18 @@ describe("migrations 8 to 10", () => {
     db.close();
 
     db = new Database(path.join(dir, DATABASE_FILE));
-    const store = new SqliteStore(db);
-    expect(store.attemptsBelowSeq(KEY, 10)).toEqual([
+    const store = sqliteStore(db);
+    expect(await store.attemptsBelowSeq(KEY, 10)).toEqual([
       { ...summaryOf(older[0]!), seq: 0 },
       { ...summaryOf(older[3]!), seq: 1 },
     ]);
-    expect(store.backendHead(KEY)).toMatchObject({
+    expect(await store.backendHead(KEY)).toMatchObject({
       counts: { jobs: 2, running: 0, conclusions: { success: 1, failure: 1 } },
       nextSeq: 2,
       newest: summaryOf(older[3]!),
     });
-    expect(store.listedAttempts(KEY, 1)).toEqual([{ ...summaryOf(older[3]!), seq: 1 }]);
-    expect(store.shaJobs("up/stream", SHA)).toEqual(older);
+    expect(await store.listedAttempts(KEY, 1)).toEqual([{ ...summaryOf(older[3]!), seq: 1 }]);
+    expect(await store.shaJobs("up/stream", SHA)).toEqual(older);
     expect(db.prepare("SELECT name FROM pragma_table_info('jobs')").pluck().all()).not.toContain("summary_json");
     expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'jobs_summaries'").all()).toEqual([]);
   });

@@ -14,7 +14,9 @@ let store: Store;
 beforeEach(() => {
   store = openSqliteStore(tempDir());
 });
-afterEach(() => store.close());
+afterEach(async () => {
+  await store.close();
+});
 
 function checkRun(status: string, conclusion?: string): OutboxTaskInput & { kind: "check_run" } {
   return {
@@ -33,19 +35,19 @@ describe("check-run desired states", () => {
   /** What the state core does when a desired state differs from the last one queued. */
   const queue = (status: string, at: number, conclusion?: string) => store.queueCheckRun(checkRun(status, conclusion), HEAD, `${status}/${conclusion}`, at);
 
-  it("a state arriving mid-send is sent next as an update of the run the first send created", () => {
-    queue("in_progress", NOW);
-    const [pending] = store.dueTasks(NOW, 10);
-    expect(requestFor(pending!, store)).toEqual(checkRun("in_progress").request);
+  it("a state arriving mid-send is sent next as an update of the run the first send created", async () => {
+    await queue("in_progress", NOW);
+    const [pending] = await store.dueTasks(NOW, 10);
+    expect(await requestFor(pending!, store)).toEqual(checkRun("in_progress").request);
 
     // Sent as version 0 while version 1 (completed) arrives: the task stays pending with the newer state.
-    queue("completed", NOW + 1, "failure");
-    store.markSent(pending!.id, { at: NOW + 2, version: pending!.version, resultId: 4242 });
-    const [again] = store.dueTasks(NOW + 2, 10);
+    await queue("completed", NOW + 1, "failure");
+    await store.markSent(pending!.id, { at: NOW + 2, version: pending!.version, resultId: 4242 });
+    const [again] = await store.dueTasks(NOW + 2, 10);
     expect(again).toMatchObject({ id: pending!.id, version: 1 });
 
     // The second send updates the same run in place.
-    expect(requestFor(again!, store)).toEqual({
+    expect(await requestFor(again!, store)).toEqual({
       route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
       params: { owner: "up", repo: "stream", name: "oot / npu / ci / test", status: "completed", conclusion: "failure", check_run_id: 4242 },
     });

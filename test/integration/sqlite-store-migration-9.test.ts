@@ -12,20 +12,21 @@ import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggr
 import { stateHash } from "../../src/domain/state-hash.js";
 import { reconcileOpenHeadsPage } from "../../src/state/policy.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
-import { DATABASE_FILE, SqliteStore } from "../../src/store/sqlite-store.js";
+import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
 
 const T0 = 1_800_000_000_000;
 const UP = "Up/Stream";
 
 let dir: string;
-let handles: Array<{ close(): void }>;
+let handles: Array<{ close(): unknown }>;
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "relay-migration-9-"));
   handles = [];
 });
 afterEach(async () => {
-  for (const handle of handles) handle.close();
+  for (const handle of handles) await handle.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -142,9 +143,9 @@ function insertCheckRun(db: Database.Database, key: string, sha: string, status:
   );
 }
 
-function openMigrated(): { store: SqliteStore; db: Database.Database } {
+function openMigrated(): { store: Store; db: Database.Database } {
   const db = new Database(path.join(dir, DATABASE_FILE));
-  const store = new SqliteStore(db);
+  const store = sqliteStore(db);
   handles.push(store);
   return { store, db };
 }
@@ -153,7 +154,7 @@ const tables = (db: Database.Database) => db.prepare<[], string>("SELECT name FR
 const columns = (db: Database.Database, table: string) => db.prepare<[], string>(`SELECT name FROM pragma_table_xinfo('${table}')`).pluck().all();
 
 describe("migration 9", () => {
-  it("carries heads, backend heads, latest attempts with their counts and check-run ids over from a version 8 database", () => {
+  it("carries heads, backend heads, latest attempts with their counts and check-run ids over from a version 8 database", async () => {
     const db = databaseAtVersion8();
     // PR 7: head "old" superseded by "new" (closed_shas), then "new" dispatched twice to npu (d1, then re-run d2).
     insertLog(db, { delivery: "d0", downstream: "Acme/NPU", sha: "old", outcome: "sent", at: T0 - 1000 });
@@ -196,26 +197,26 @@ describe("migration 9", () => {
     expect(migrated.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toEqual(MIGRATIONS.map((migration) => migration.version));
 
     // Heads: one per PR head, superseded/closed from closed_shas (since when), else open since its newest dispatch; labels unknown.
-    expect(store.head({ upstreamRepo: "up/stream", headSha: "new" })).toStrictEqual({ upstreamRepo: UP, headSha: "new", prNumber: 7, state: "open", stateChangedAt: T0 + 100 });
-    expect(store.head({ upstreamRepo: UP, headSha: "old" })).toStrictEqual({ upstreamRepo: UP, headSha: "old", prNumber: 7, state: "superseded", stateChangedAt: T0 + 5 });
-    expect(store.head({ upstreamRepo: UP, headSha: "gone" })).toMatchObject({ prNumber: 8, state: "closed", stateChangedAt: T0 + 500 });
-    expect(store.head({ upstreamRepo: UP, headSha: "trunk" })).toBeUndefined();
-    expect(store.openHeadsOfPr(UP, 7).map((found) => found.headSha)).toEqual(["new"]);
-    expect(store.openHeads(undefined, 10).map((found) => found.headSha)).toEqual(["new"]);
+    expect(await store.head({ upstreamRepo: "up/stream", headSha: "new" })).toStrictEqual({ upstreamRepo: UP, headSha: "new", prNumber: 7, state: "open", stateChangedAt: T0 + 100 });
+    expect(await store.head({ upstreamRepo: UP, headSha: "old" })).toStrictEqual({ upstreamRepo: UP, headSha: "old", prNumber: 7, state: "superseded", stateChangedAt: T0 + 5 });
+    expect(await store.head({ upstreamRepo: UP, headSha: "gone" })).toMatchObject({ prNumber: 8, state: "closed", stateChangedAt: T0 + 500 });
+    expect(await store.head({ upstreamRepo: UP, headSha: "trunk" })).toBeUndefined();
+    expect((await store.openHeadsOfPr(UP, 7)).map((found) => found.headSha)).toEqual(["new"]);
+    expect((await store.openHeads(undefined, 10)).map((found) => found.headSha)).toEqual(["new"]);
 
     // Backend heads: the newest dispatch of each backend on each head, skipped ones left out.
     const key = { upstreamRepo: UP, headSha: "new", downstreamRepo: "acme/npu" };
-    expect(store.backendHeads({ upstreamRepo: UP, headSha: "new" }).map((found) => [found.downstreamRepo, found.deliveryId, found.dispatchOutcome])).toEqual([
+    expect((await store.backendHeads({ upstreamRepo: UP, headSha: "new" })).map((found) => [found.downstreamRepo, found.deliveryId, found.dispatchOutcome])).toEqual([
       ["Acme/NPU", "d2", "sent"],
       ["delta/gpu", "d2", "pending"],
       ["gamma/xpu", "d1", "dead"],
     ]);
-    expect(store.backendHead({ ...key, downstreamRepo: "gamma/xpu" })).toMatchObject({ dispatchReason: "http_404" });
-    expect(store.backendHead({ ...key, downstreamRepo: "gamma/xpu" })).not.toHaveProperty("unreported");
-    expect(store.backendHeadOfDispatch("d1", "acme/npu")).toBeUndefined();
+    expect(await store.backendHead({ ...key, downstreamRepo: "gamma/xpu" })).toMatchObject({ dispatchReason: "http_404" });
+    expect(await store.backendHead({ ...key, downstreamRepo: "gamma/xpu" })).not.toHaveProperty("unreported");
+    expect(await store.backendHeadOfDispatch("d1", "acme/npu")).toBeUndefined();
 
     // Latest attempts of d2's jobs: seq by first report, later attempts win, the late older run is ignored.
-    const npu = store.backendHead(key)!;
+    const npu = (await store.backendHead(key))!;
     expect(npu).toMatchObject({
       upstreamRepo: UP,
       backendName: "npu",
@@ -227,13 +228,13 @@ describe("migration 9", () => {
     });
     expect(npu).not.toHaveProperty("dispatchReason");
     expect(npu).not.toHaveProperty("frameHash");
-    expect(store.backendHeadOfDispatch("d2", "acme/npu")).toStrictEqual(npu);
-    expect(store.attemptsBelowSeq(key, 10).map((found) => [found.jobName, found.seq, found.runId, found.runAttempt, found.status])).toEqual([
+    expect(await store.backendHeadOfDispatch("d2", "acme/npu")).toStrictEqual(npu);
+    expect((await store.attemptsBelowSeq(key, 10)).map((found) => [found.jobName, found.seq, found.runId, found.runAttempt, found.status])).toEqual([
       ["build", 0, 100, 1, "in_progress"],
       ["test", 1, 100, 2, "completed"],
       ["lint", 2, 101, 1, "completed"],
     ]);
-    expect(store.latestAttempt(key, "ci", "test")).toStrictEqual({
+    expect(await store.latestAttempt(key, "ci", "test")).toStrictEqual({
       deliveryId: "d2",
       downstreamRepo: "Acme/NPU",
       runId: 100,
@@ -246,28 +247,28 @@ describe("migration 9", () => {
       updatedAt: T0 + 10,
       seq: 1,
     });
-    expect(store.latestAttempt(key, "ci", "build")).not.toHaveProperty("conclusion");
-    expect(store.listedAttempts(key, 1).map((found) => found.jobName)).toEqual(["build"]); // the running one first
-    expect(store.latestAttempt(key, "ci", "stale")).toBeUndefined();
-    expect(store.latestAttempt(key, "ci", "self")).toBeUndefined();
+    expect(await store.latestAttempt(key, "ci", "build")).not.toHaveProperty("conclusion");
+    expect((await store.listedAttempts(key, 1)).map((found) => found.jobName)).toEqual(["build"]); // the running one first
+    expect(await store.latestAttempt(key, "ci", "stale")).toBeUndefined();
+    expect(await store.latestAttempt(key, "ci", "self")).toBeUndefined();
     // The superseded head's backend keeps its own latest attempts.
-    expect(store.backendHead({ ...key, headSha: "old" })).toMatchObject({ deliveryId: "d0", counts: { jobs: 1, running: 0, conclusions: { failure: 1 } }, nextSeq: 1 });
+    expect(await store.backendHead({ ...key, headSha: "old" })).toMatchObject({ deliveryId: "d0", counts: { jobs: 1, running: 0, conclusions: { failure: 1 } }, nextSeq: 1 });
     // A backend head with no jobs starts from nothing.
-    expect(store.backendHead({ ...key, downstreamRepo: "delta/gpu" })).toMatchObject({ counts: { jobs: 0, running: 0, conclusions: {} }, nextSeq: 0 });
+    expect(await store.backendHead({ ...key, downstreamRepo: "delta/gpu" })).toMatchObject({ counts: { jobs: 0, running: 0, conclusions: {} }, nextSeq: 0 });
 
     // The jobs themselves are all still there, without their summary.
-    expect(store.shaJobs(UP, "new")).toHaveLength(7);
-    expect(store.getJob({ deliveryId: "d2", downstreamRepo: "acme/npu", runId: 100, runAttempt: 2, jobName: "test" })).toMatchObject({ conclusion: "success", report: { big: expect.any(String) } });
+    expect(await store.shaJobs(UP, "new")).toHaveLength(7);
+    expect(await store.getJob({ deliveryId: "d2", downstreamRepo: "acme/npu", runId: 100, runAttempt: 2, jobName: "test" })).toMatchObject({ conclusion: "success", report: { big: expect.any(String) } });
 
     // Check runs keep their GitHub ids, under their heads; the pending one has none yet.
-    expect(store.checkRunId("check:up/stream:npu:new")).toBe(5001);
-    expect(store.checkRunId("check:up/stream:npu:new:ci/test")).toBe(5002);
-    expect(store.checkRunId("check:up/stream:npu:gone")).toBe(5003);
+    expect(await store.checkRunId("check:up/stream:npu:new")).toBe(5001);
+    expect(await store.checkRunId("check:up/stream:npu:new:ci/test")).toBe(5002);
+    expect(await store.checkRunId("check:up/stream:npu:gone")).toBe(5003);
     // ... and the hash of the state last queued for them (the one the old relay stored in its task).
-    expect(store.checkRun("check:up/stream:npu:old")).toStrictEqual({
+    expect(await store.checkRun("check:up/stream:npu:old")).toStrictEqual({
       desiredHash: stateHash({ owner: "Up", repo: "Stream", head_sha: "old", status: "completed" }),
     });
-    expect(store.checkRun("dispatch:d2:acme/npu")).toBeUndefined();
+    expect(await store.checkRun("dispatch:d2:acme/npu")).toBeUndefined();
     expect(migrated.prepare("SELECT key, upstream_repo_key, head_sha FROM check_runs ORDER BY key").all()).toEqual([
       { key: "check:up/stream:npu:gone", upstream_repo_key: "up/stream", head_sha: "gone" },
       { key: "check:up/stream:npu:new", upstream_repo_key: "up/stream", head_sha: "new" },
@@ -275,7 +276,7 @@ describe("migration 9", () => {
       { key: "check:up/stream:npu:old", upstream_repo_key: "up/stream", head_sha: "old" },
     ]);
     // The pending task survives and still goes out.
-    expect(store.dueTasks(T0, 10).map((task) => task.key)).toEqual(["check:up/stream:npu:old"]);
+    expect((await store.dueTasks(T0, 10)).map((task) => task.key)).toEqual(["check:up/stream:npu:old"]);
 
     // What the new state replaces is gone.
     expect(tables(migrated)).not.toContain("closed_shas");
@@ -288,7 +289,7 @@ describe("migration 9", () => {
     expect(migrated.pragma("integrity_check", { simple: true })).toBe("ok");
   });
 
-  it("keeps the hash of each check run's queued state, so the first walk after the upgrade rewrites only what changed", () => {
+  it("keeps the hash of each check run's queued state, so the first walk after the upgrade rewrites only what changed", async () => {
     const db = databaseAtVersion8();
     const parsed = parseAllowlist(`L4:\n  - acme/npu: "@oncall"\n  - beta/xpu: "@oncall"\n`);
     if (!parsed.ok) throw new Error("bad allowlist");
@@ -318,17 +319,17 @@ describe("migration 9", () => {
       startTimeoutMs: 7_200_000,
       checkUpdateDelayMs: 0,
     };
-    const page = reconcileOpenHeadsPage(store, undefined, 10, { allowlist: parsed.allowlist, settings, now: T0 + 1000 });
+    const page = await reconcileOpenHeadsPage(store, undefined, 10, { allowlist: parsed.allowlist, settings, now: T0 + 1000 });
     expect(page).toMatchObject({ heads: 1, queued: 1 });
-    expect(store.dueTasks(T0 + 1000, 10).map((task) => task.key)).toEqual([aggregateCheckKey(UP, "xpu", "open-head")]);
+    expect((await store.dueTasks(T0 + 1000, 10)).map((task) => task.key)).toEqual([aggregateCheckKey(UP, "xpu", "open-head")]);
   });
 
-  it("migrates an empty version 8 database, and a reopened store migrates nothing again", () => {
+  it("migrates an empty version 8 database, and a reopened store migrates nothing again", async () => {
     databaseAtVersion8().close();
     const { store, db } = openMigrated();
-    expect(store.openHeads(undefined, 10)).toEqual([]);
+    expect(await store.openHeads(undefined, 10)).toEqual([]);
     expect(db.prepare("SELECT count(*) AS n FROM job_latest").get()).toEqual({ n: 0 });
-    store.close();
+    await store.close();
     handles.pop();
     const { db: again } = openMigrated();
     expect(again.prepare<[], number>("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(MIGRATIONS.length);

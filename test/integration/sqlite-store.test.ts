@@ -11,14 +11,14 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseQueuedRow } from "../../src/hud/rows.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
-import { DATABASE_FILE, SqliteStore, openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { HeadFacts } from "../../src/domain/heads.js";
+import { DATABASE_FILE, openSqliteStore, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { delivery, logEntry, NOW, work } from "../helpers/store-fixtures.js";
 
-
 let root: string;
 let dir: string;
-let opened: Array<{ close(): void }>;
+let opened: Array<{ close(): unknown }>;
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), "relay-store-"));
@@ -26,7 +26,7 @@ beforeEach(async () => {
   opened = [];
 });
 afterEach(async () => {
-  for (const handle of opened) handle.close();
+  for (const handle of opened) await handle.close();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -37,9 +37,9 @@ function open(): Store {
 }
 
 /** A store plus a second look at the same connection, for what the Store interface does not expose. */
-function openWithConnection(): { store: SqliteStore; db: Database.Database } {
+function openWithConnection(): { store: Store; db: Database.Database } {
   const db = new Database(path.join(dir, DATABASE_FILE));
-  const store = new SqliteStore(db);
+  const store = sqliteStore(db);
   opened.push(store);
   return { store, db };
 }
@@ -48,19 +48,19 @@ describe("opening", () => {
   it("creates the data directory, records each migration once and keeps data across reopening", async () => {
     dir = path.join(dir, "nested", "data");
     const first = open();
-    first.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
-    first.close();
+    await first.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    await first.close();
     expect((await stat(path.join(dir, DATABASE_FILE))).isFile()).toBe(true);
 
     const { store, db } = openWithConnection();
     const migrations = db.prepare("SELECT version, applied_at FROM schema_migrations").all();
     expect(migrations).toEqual(MIGRATIONS.map((migration) => migration.version).map((version) => ({ version, applied_at: expect.any(Number) })));
-    store.close();
+    await store.close();
 
     const { store: again, db: sameFile } = openWithConnection();
     expect(sameFile.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual(migrations);
-    expect(again.hasDelivery("d1")).toBe(true);
-    expect(again.outboxStats().pending).toBe(1);
+    expect(await again.hasDelivery("d1")).toBe(true);
+    expect((await again.outboxStats()).pending).toBe(1);
   });
 
   it("runs in WAL mode with synchronous FULL, a busy timeout, foreign keys and incremental auto-vacuum", () => {
@@ -72,14 +72,14 @@ describe("opening", () => {
     expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
   });
 
-  it("refuses a database migrated by a newer relay", () => {
+  it("refuses a database migrated by a newer relay", async () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
-    store.close();
+    await store.close();
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(11\)/);
   });
 
-  it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", () => {
+  it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", async () => {
     // A database as schema version 4 left it, with one sent and one skipped dispatch.
     const db = new Database(path.join(dir, DATABASE_FILE));
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
@@ -97,7 +97,7 @@ describe("opening", () => {
     db.close();
 
     const store = open();
-    const queued = store.pendingHudRows(10);
+    const queued = await store.pendingHudRows(10);
     expect(queued.map((item) => [item.target, parseQueuedRow(item.target, item.row)])).toEqual([
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "acme/npu", outcome: "sent", reason: "", send_ms: 900, version: NOW + 900 }) }],
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "untrusted_author", sent_at: null, version: NOW }) }],
@@ -106,49 +106,92 @@ describe("opening", () => {
 });
 
 describe("acceptDelivery", () => {
-  it("stores nothing when any part of the work breaks a schema constraint", () => {
+  it("stores nothing when any part of the work breaks a schema constraint", async () => {
     const store = open();
     const bad = work("d1", ["acme/npu", "beta/xpu"]);
     bad.log[1] = logEntry("d1", "beta/xpu", { event: "issues" as "push" });
-    expect(() => store.acceptDelivery(delivery("d1"), bad, NOW)).toThrow(/CHECK constraint/);
-    expect(store.hasDelivery("d1")).toBe(false);
-    expect(store.outboxStats()).toEqual({ pending: 0, dead: 0 });
+    await expect(store.acceptDelivery(delivery("d1"), bad, NOW)).rejects.toThrow(/CHECK constraint/);
+    expect(await store.hasDelivery("d1")).toBe(false);
+    expect(await store.outboxStats()).toEqual({ pending: 0, dead: 0 });
   });
 });
 
 describe("outbox", () => {
-  it("dead-letters a task whose stored request cannot be read", () => {
+  it("dead-letters a task whose stored request cannot be read", async () => {
     const { store: direct, db } = openWithConnection();
-    direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
+    await direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
     db.prepare("UPDATE outbox SET request_json = '{\"route\":' WHERE repo = 'acme/npu'").run();
-    expect(direct.dueTasks(NOW, 10).map((task) => task.repo)).toEqual(["beta/xpu"]);
-    expect(direct.dispatchLog("d1")[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request", attempts: 1 });
-    expect(direct.outboxStats()).toMatchObject({ pending: 1, dead: 1 });
+    expect((await direct.dueTasks(NOW, 10)).map((task) => task.repo)).toEqual(["beta/xpu"]);
+    expect((await direct.dispatchLog("d1"))[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request", attempts: 1 });
+    expect(await direct.outboxStats()).toMatchObject({ pending: 1, dead: 1 });
   });
 
   it.each([`{"route":"","params":{}}`, `{"route":"POST /x","params":[]}`, `{"params":{}}`, `"a string"`])(
     "dead-letters a task whose stored request is JSON but not a request (%s)",
-    (json) => {
+    async (json) => {
       const { store: direct, db } = openWithConnection();
-      direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
+      await direct.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu"]), NOW);
       db.prepare("UPDATE outbox SET request_json = ? WHERE repo = 'acme/npu'").run(json);
-      expect(direct.dueTasks(NOW, 10).map((task) => task.repo)).toEqual(["beta/xpu"]);
-      expect(direct.dispatchLog("d1")[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request" });
+      expect((await direct.dueTasks(NOW, 10)).map((task) => task.repo)).toEqual(["beta/xpu"]);
+      expect((await direct.dispatchLog("d1"))[0]).toMatchObject({ outcome: "dead", reason: "unreadable_request" });
     },
   );
 });
 
+describe("transactions", () => {
+  const KEY = { upstreamRepo: "up/stream", headSha: "abc" };
+  const HEAD: HeadFacts = { ...KEY, prNumber: 7, state: "open", labels: [], stateChangedAt: NOW };
+  /** What a store read started inside a transaction's work saw, and when it was answered. */
+  interface Answer {
+    head: HeadFacts | undefined;
+    workSettled: boolean;
+    inTransaction: boolean;
+  }
+
+  it("answers a store read started inside a transaction's work only after the transaction rolled back, without its write", async () => {
+    const { store, db } = openWithConnection();
+    const boom = new Error("boom");
+    let workSettled = false;
+    let read: Promise<Answer> | undefined;
+    const transaction = store.transaction(async (tx) => {
+      await tx.putHead(HEAD);
+      // Not awaited (awaiting it here would wait for this very transaction).
+      read = store.head(KEY).then((head) => ({ head, workSettled, inTransaction: db.inTransaction }));
+      expect(await tx.head(KEY)).toEqual(HEAD); // the work sees its own write
+      workSettled = true;
+      throw boom;
+    });
+    await expect(transaction).rejects.toBe(boom);
+    expect(read).toBeDefined();
+    expect(await read).toEqual({ head: undefined, workSettled: true, inTransaction: false });
+    expect(await store.head(KEY)).toBeUndefined();
+  });
+
+  it("answers a store read started inside a transaction's work only after the transaction committed, with its write", async () => {
+    const { store, db } = openWithConnection();
+    let workSettled = false;
+    let read: Promise<Answer> | undefined;
+    await store.transaction(async (tx) => {
+      read = store.head(KEY).then((head) => ({ head, workSettled, inTransaction: db.inTransaction }));
+      await tx.putHead(HEAD);
+      workSettled = true;
+    });
+    expect(read).toBeDefined();
+    expect(await read).toEqual({ head: HEAD, workSettled: true, inTransaction: false });
+  });
+});
+
 describe("durability", () => {
-  it("keeps accepted work for the next process when the first one never closed its store", () => {
+  it("keeps accepted work for the next process when the first one never closed its store", async () => {
     const crashed = open();
-    crashed.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
+    await crashed.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"]), NOW);
     const restarted = open();
-    expect(restarted.dueTasks(NOW, 10).map((task) => task.key)).toEqual(["dispatch:d1:acme/npu"]);
-    expect(restarted.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu")]);
+    expect((await restarted.dueTasks(NOW, 10)).map((task) => task.key)).toEqual(["dispatch:d1:acme/npu"]);
+    expect(await restarted.dispatchLog("d1")).toEqual([logEntry("d1", "acme/npu")]);
   });
 
   it("recovers a commit from the write-ahead log after the writer is killed", async () => {
-    open().close();
+    await open().close();
     const file = path.join(dir, DATABASE_FILE);
     const wal = `${file}-wal`;
     // The writer commits one row and then holds its connection open until it is killed. With automatic
@@ -204,6 +247,6 @@ describe("durability", () => {
 
     // The killed writer neither checkpointed nor removed its log; the next process recovers the commit from it.
     expect((await stat(wal)).size).toBeGreaterThan(0);
-    expect(open().dueTasks(NOW, 10)).toMatchObject([{ key: "check:killed", request: { route: "GET /", params: {} } }]);
+    expect(await open().dueTasks(NOW, 10)).toMatchObject([{ key: "check:killed", request: { route: "GET /", params: {} } }]);
   });
 });

@@ -4,7 +4,7 @@
 // independent model of those facts (test/helpers/state-model.ts) records them — plus, for job check runs
 // of a dispatch that a re-dispatch of the same backend head replaced, the final state they got at the
 // re-dispatch. The state core runs on a real SQLite store, called the way production calls it (inside
-// store.atomically).
+// store.transaction).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -150,7 +150,7 @@ class Run {
     return { allowlist: this.allowlist, settings: this.settings, now: this.now };
   }
 
-  step(action: Action): void {
+  async step(action: Action): Promise<void> {
     this.now += 100;
     switch (action.t) {
       case "open":
@@ -169,7 +169,7 @@ class Run {
       case "allowlist":
         return this.changeAllowlist(action);
       case "drain":
-        this.drain(action.n);
+        await this.drain(action.n);
         return;
       case "fly":
         return this.fly(action.n);
@@ -185,7 +185,7 @@ class Run {
     return this.#shas.toString(16).padStart(40, "0");
   }
 
-  pullRequest(action: Extract<Action, { pr: number }>): void {
+  async pullRequest(action: Extract<Action, { pr: number }>): Promise<void> {
     let truth = this.prs.get(action.pr);
     if (action.t === "open") {
       if (truth) return;
@@ -229,7 +229,7 @@ class Run {
   }
 
   /** One pull_request delivery, as src/upstream/handlers.ts stores it. */
-  deliver(truth: PrTruth, action: string, label?: string): void {
+  async deliver(truth: PrTruth, action: string, label?: string): Promise<void> {
     const deliveryId = `delivery-${++this.#deliveries}`;
     const event: PullRequestFacts = {
       kind: "pull_request",
@@ -288,11 +288,11 @@ class Run {
     }
     const { store } = this;
     const context = this.context;
-    store.atomically(() => {
+    await store.transaction(async (tx) => {
       // As src/upstream/handlers.ts calls it: `closed` from the PR's state, not from the action.
-      applyPullRequest(store, { upstreamRepo: UPSTREAM, prNumber: truth.number, headSha: truth.head, labels: truth.labels, closed: event.closed }, context);
+      await applyPullRequest(tx, { upstreamRepo: UPSTREAM, prNumber: truth.number, headSha: truth.head, labels: truth.labels, closed: event.closed }, context);
       if (!plan.ignored) {
-        const accepted = acceptDispatches(store, { id: deliveryId, event: "pull_request", payloadHash: deliveryId }, work, context);
+        const accepted = await acceptDispatches(tx, { id: deliveryId, event: "pull_request", payloadHash: deliveryId }, work, context);
         expect(accepted.outcome).toBe("accepted");
       }
     });
@@ -318,7 +318,7 @@ class Run {
   }
 
   /** A callback report, built as src/callback/process.ts builds it. */
-  report(action: Extract<Action, { t: "report" }>): void {
+  async report(action: Extract<Action, { t: "report" }>): Promise<void> {
     const sent = this.dispatches.filter((d) => d.status === "sent");
     if (sent.length === 0) return;
     const dispatch = sent[sent.length - 1 - (action.d % sent.length)]!;
@@ -366,31 +366,31 @@ class Run {
       updatedAt: this.now,
     };
     const context = this.context;
-    this.store.atomically(() => recordJob(this.store, job, undefined, context));
+    await this.store.transaction((tx) => recordJob(tx, job, undefined, context));
     this.jobs.set(jobKey, job);
     this.model.job(job, this.allowlist);
   }
 
   /** The outbox gave up on a dispatch (src/dispatch/outbox-worker.ts #finish with onDispatchFailed). */
-  fail(action: Extract<Action, { t: "fail" }>): void {
+  async fail(action: Extract<Action, { t: "fail" }>): Promise<void> {
     const pending = this.dispatches.filter((d) => d.status === "pending");
     if (pending.length === 0) return;
     const dispatch = pending[action.d % pending.length]!;
-    const task = this.store.taskByKey(dispatchKey(dispatch.deliveryId, dispatch.downstreamRepo));
+    const task = await this.store.taskByKey(dispatchKey(dispatch.deliveryId, dispatch.downstreamRepo));
     if (!task) throw new Error("dispatch task missing");
     const outcome = action.dead ? "dead" : "failed";
     const reason = action.dead ? "max_age after http_502" : "http_404";
     const context = this.context;
-    this.store.atomically(() => {
-      this.store.markFailed(task.id, { at: this.now, reason, outcome });
-      return recordDispatchOutcome(this.store, { deliveryId: dispatch.deliveryId, downstreamRepo: dispatch.downstreamRepo }, outcome, reason, context);
+    await this.store.transaction(async (tx) => {
+      await tx.markFailed(task.id, { at: this.now, reason, outcome });
+      return recordDispatchOutcome(tx, { deliveryId: dispatch.deliveryId, downstreamRepo: dispatch.downstreamRepo }, outcome, reason, context);
     });
     dispatch.status = "failed";
     this.model.dispatchSettled(dispatch.sha, dispatch.deliveryId, dispatch.downstreamRepo, outcome, reason, this.allowlist);
   }
 
   /** The sweeper: a sent dispatch on an open head with no job reported (src/callback/sweeper.ts). */
-  unreported(action: Extract<Action, { t: "unreported" }>): void {
+  async unreported(action: Extract<Action, { t: "unreported" }>): Promise<void> {
     const candidates = this.dispatches.filter((d) => {
       const truth = this.prs.get(d.pr)!;
       const reported = [...this.jobs.values()].some((job) => job.deliveryId === d.deliveryId && job.downstreamRepo === d.downstreamRepo);
@@ -401,17 +401,17 @@ class Run {
     const entry = findEntry(this.allowlist, dispatch.downstreamRepo);
     const reason = entry && !collectsResults(entry.policy) ? "reports_not_expected" : "never_reported";
     const context = this.context;
-    this.store.atomically(() => recordUnreported(this.store, { deliveryId: dispatch.deliveryId, downstreamRepo: dispatch.downstreamRepo }, reason, context));
+    await this.store.transaction((tx) => recordUnreported(tx, { deliveryId: dispatch.deliveryId, downstreamRepo: dispatch.downstreamRepo }, reason, context));
     dispatch.marked = true;
     this.model.unreported(dispatch.sha, dispatch.deliveryId, dispatch.downstreamRepo, reason, this.allowlist);
   }
 
   /** A new allowlist version: every open head is reconciled, page by page. */
-  changeAllowlist(action: Extract<Action, { t: "allowlist" }>): void {
+  async changeAllowlist(action: Extract<Action, { t: "allowlist" }>): Promise<void> {
     this.allowlist = ALLOWLISTS[action.version]!;
     let after: HeadKey | undefined;
     for (let pages = 0; pages < 100; pages++) {
-      after = reconcileOpenHeadsPage(this.store, after, action.page, this.context).next;
+      after = (await reconcileOpenHeadsPage(this.store, after, action.page, this.context)).next;
       if (!after) break;
     }
     for (const head of this.model.heads.values()) {
@@ -421,42 +421,42 @@ class Run {
   }
 
   /** The outbox worker sends up to `n` due tasks. */
-  drain(n: number): number {
-    const tasks = this.store.dueTasks(this.now, n, { excludeIds: this.inFlight.map(({ task }) => task.id) });
-    for (const task of tasks) this.send(task);
+  async drain(n: number): Promise<number> {
+    const tasks = await this.store.dueTasks(this.now, n, { excludeIds: this.inFlight.map(({ task }) => task.id) });
+    for (const task of tasks) await this.send(task);
     return tasks.length;
   }
 
   /** Sends up to `n` due check-run tasks; their answers are recorded later (land). */
-  fly(n: number): void {
-    const tasks = this.store.dueTasks(this.now, n, { excludeIds: this.inFlight.map(({ task }) => task.id) });
+  async fly(n: number): Promise<void> {
+    const tasks = await this.store.dueTasks(this.now, n, { excludeIds: this.inFlight.map(({ task }) => task.id) });
     for (const task of tasks) {
-      if (task.kind === "dispatch") this.send(task);
-      else this.inFlight.push({ task, id: this.github.apply(requestFor(task, this.store)) });
+      if (task.kind === "dispatch") await this.send(task);
+      else this.inFlight.push({ task, id: this.github.apply(await requestFor(task, this.store)) });
     }
   }
 
-  land(): void {
-    for (const { task, id } of this.inFlight) this.store.markSent(task.id, { at: this.now, resultId: id, version: task.version });
+  async land(): Promise<void> {
+    for (const { task, id } of this.inFlight) await this.store.markSent(task.id, { at: this.now, resultId: id, version: task.version });
     this.inFlight = [];
   }
 
-  send(task: OutboxTask): void {
+  async send(task: OutboxTask): Promise<void> {
     if (task.kind === "dispatch") {
-      this.store.markSent(task.id, { at: this.now, version: task.version });
+      await this.store.markSent(task.id, { at: this.now, version: task.version });
       const row = this.dispatches.find((d) => d.deliveryId === task.dispatch?.deliveryId && d.downstreamRepo === task.dispatch.downstreamRepo);
       if (row) row.status = "sent";
       return;
     }
-    const id = this.github.apply(requestFor(task, this.store));
-    this.store.markSent(task.id, { at: this.now, resultId: id, version: task.version });
+    const id = this.github.apply(await requestFor(task, this.store));
+    await this.store.markSent(task.id, { at: this.now, resultId: id, version: task.version });
   }
 
-  drainAll(): void {
-    this.land();
+  async drainAll(): Promise<void> {
+    await this.land();
     this.now += 24 * 3_600_000;
-    for (let i = 0; i < 1000 && this.drain(100) > 0; i++);
-    expect(this.store.outboxStats().pending).toBe(0);
+    for (let i = 0; i < 1000 && (await this.drain(100)) > 0; i++);
+    expect((await this.store.outboxStats()).pending).toBe(0);
   }
 
   /**
@@ -509,31 +509,31 @@ class Run {
   }
 
   /** A label added to a closed PR: GitHub sends pull_request.labeled with state "closed" (the PR stays closed). */
-  labelClosed(pr: number, label: string): void {
+  async labelClosed(pr: number, label: string): Promise<void> {
     const truth = this.prs.get(pr)!;
     if (truth.open) throw new Error("the PR is open");
     if (truth.labels.includes(label)) throw new Error("the PR has the label");
-    this.pullRequest({ t: "label", pr, label: LABELS.indexOf(label), add: true });
+    await this.pullRequest({ t: "label", pr, label: LABELS.indexOf(label), add: true });
   }
 }
 
 /** Runs `body` with a Run on a fresh SQLite store in its own temp dir. */
-function withRun<T>(body: (run: Run) => T, settings: StateSettings = SETTINGS): T {
+async function withRun<T>(body: (run: Run) => Promise<T>, settings: StateSettings = SETTINGS): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), "relay-state-property-"));
   const store = openSqliteStore(dir);
   try {
-    return body(new Run(store, settings));
+    return await body(new Run(store, settings));
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Runs `actions` on a fresh SQLite store, drains the outbox, and checks the property. */
-function check(actions: readonly Action[], settings: StateSettings = SETTINGS): void {
-  withRun((run) => {
-    for (const action of actions) run.step(action);
-    run.drainAll();
+async function check(actions: readonly Action[], settings: StateSettings = SETTINGS): Promise<void> {
+  await withRun(async (run) => {
+    for (const action of actions) await run.step(action);
+    await run.drainAll();
     // STATS=1 prints what each run covered (how many heads, jobs, jobs past the cap, retired job check runs
     // and how many of them a new dispatch's job took over, label events on closed PRs, check runs).
     if (process.env.STATS) console.log(JSON.stringify(run.coverage(actions.length)));
@@ -545,11 +545,11 @@ function check(actions: readonly Action[], settings: StateSettings = SETTINGS): 
 const report = (fields: Partial<Extract<Action, { t: "report" }>> = {}): Action => ({ t: "report", d: 0, job: 0, attempt: 0, completed: false, conclusion: 0, summary: 0, ...fields });
 
 describe("state core (property)", () => {
-  it("leaves on GitHub exactly the check runs the pure functions give for the final facts", () => {
-    fc.assert(
+  it("leaves on GitHub exactly the check runs the pure functions give for the final facts", async () => {
+    await fc.assert(
       // Every run opens PR 1 first, so the runs spend their actions on something.
       // Half of the runs soften failures of non-blocking backends to neutral (RELAY_NONBLOCKING_FAILURE_CONCLUSION).
-      fc.property(fc.array(actionArb, { minLength: 10, maxLength: 80, size: "medium" }), fc.boolean(), (actions, soften) =>
+      fc.asyncProperty(fc.array(actionArb, { minLength: 10, maxLength: 80, size: "medium" }), fc.boolean(), (actions, soften) =>
         check([{ t: "open", pr: 1 }, { t: "drain", n: 6 }, ...actions], soften ? { ...SETTINGS, nonBlockingFailureConclusion: "neutral" } : SETTINGS),
       ),
       // PROPERTY_RUNS / PROPERTY_SEED explore further without editing the file.
@@ -561,12 +561,12 @@ describe("state core (property)", () => {
   // earlier dispatch without reconciling their job check runs, so a job check run still running kept
   // spinning forever. Closing cancels it; reopening revives it to in_progress and dispatches again, which
   // now retires it (cancelled, "Dispatched again"); the second close leaves nothing running.
-  it("leaves no check run in progress on a closed PR after close → reopen → close (job check retired by the re-dispatch)", () => {
-    withRun((run) => {
+  it("leaves no check run in progress on a closed PR after close → reopen → close (job check retired by the re-dispatch)", async () => {
+    await withRun(async (run) => {
       for (const action of [{ t: "open", pr: 1 }, { t: "drain", n: 6 }, report({ d: 1 }), { t: "close", pr: 1 }, { t: "reopen", pr: 1 }, { t: "close", pr: 1 }] as Action[]) {
-        run.step(action);
+        await run.step(action);
       }
-      run.drainAll();
+      await run.drainAll();
       expect(run.unfinishedOnSettledHeads()).toEqual([]);
       const build = [...run.github.runs.values()].map(visibleFields).find((fields) => fields.name === "oot / alpha / ci / build");
       expect(build).toMatchObject({ status: "completed", conclusion: "cancelled", title: "Dispatched again" });
@@ -575,8 +575,8 @@ describe("state core (property)", () => {
     });
   });
 
-  it("lets the new dispatch's job of the same name take over a retired job check run", () => {
-    withRun((run) => {
+  it("lets the new dispatch's job of the same name take over a retired job check run", async () => {
+    await withRun(async (run) => {
       const actions: Action[] = [
         { t: "open", pr: 1 },
         { t: "drain", n: 6 },
@@ -586,8 +586,8 @@ describe("state core (property)", () => {
         { t: "drain", n: 6 }, // the reopen's dispatches are sent
         report({ d: 1, completed: true, conclusion: 0 }), // the new dispatch's build: success, same check run
       ];
-      for (const action of actions) run.step(action);
-      run.drainAll();
+      for (const action of actions) await run.step(action);
+      await run.drainAll();
       const builds = [...run.github.runs.values()].map(visibleFields).filter((fields) => fields.name === "oot / alpha / ci / build");
       expect(builds).toMatchObject([{ status: "completed", conclusion: "success" }]);
       run.verify();
@@ -600,8 +600,8 @@ describe("state core (property)", () => {
   // now count on heads that are not open too (src/state/reports.ts recordJob).
   // alpha is removed from the allowlist while the PR moves back, so the force-push back does not re-dispatch
   // it (a re-dispatch would retire the job check instead, see above).
-  it("renders a revived head's job check from the attempt that counted, including a report that came while it was superseded", () => {
-    withRun((run) => {
+  it("renders a revived head's job check from the attempt that counted, including a report that came while it was superseded", async () => {
+    await withRun(async (run) => {
       const actions: Action[] = [
         { t: "open", pr: 1 },
         { t: "drain", n: 6 },
@@ -612,18 +612,18 @@ describe("state core (property)", () => {
         { t: "back", pr: 1, k: 0 }, // force-push back: the first commit is open again (beta re-dispatched, alpha not)
         { t: "allowlist", version: 0, page: 1 }, // alpha L4 again: the open head is reconciled
       ];
-      for (const action of actions) run.step(action);
-      run.drainAll();
+      for (const action of actions) await run.step(action);
+      await run.drainAll();
       const build = [...run.github.runs.values()].map(visibleFields).find((fields) => fields.name === "oot / alpha / ci / build");
       expect(build).toMatchObject({ status: "completed", conclusion: "failure" });
       run.verify();
     });
   });
 
-  it("concludes everything on a closed PR (the straight path, for contrast with the orphan case)", () => {
-    withRun((run) => {
-      for (const action of [{ t: "open", pr: 1 }, { t: "drain", n: 6 }, report({ d: 1 }), { t: "close", pr: 1 }] as Action[]) run.step(action);
-      run.drainAll();
+  it("concludes everything on a closed PR (the straight path, for contrast with the orphan case)", async () => {
+    await withRun(async (run) => {
+      for (const action of [{ t: "open", pr: 1 }, { t: "drain", n: 6 }, report({ d: 1 }), { t: "close", pr: 1 }] as Action[]) await run.step(action);
+      await run.drainAll();
       expect(run.github.runs.size).toBe(2);
       expect(run.unfinishedOnSettledHeads()).toEqual([]);
       run.verify();
@@ -634,13 +634,13 @@ describe("state core (property)", () => {
   // pull_request.state "closed"; the handler took `closed` from the action, so the closed head became open
   // again and its concluded check runs went back to in_progress for good. It now takes `closed` from the
   // PR's state (src/upstream/events.ts), as Run.deliver does.
-  it("keeps a closed PR's head closed when the PR is labeled", () => {
-    withRun((run) => {
-      for (const action of [{ t: "open", pr: 1 }, { t: "drain", n: 6 }, report({ d: 1 }), { t: "close", pr: 1 }] as Action[]) run.step(action);
-      run.drainAll();
+  it("keeps a closed PR's head closed when the PR is labeled", async () => {
+    await withRun(async (run) => {
+      for (const action of [{ t: "open", pr: 1 }, { t: "drain", n: 6 }, report({ d: 1 }), { t: "close", pr: 1 }] as Action[]) await run.step(action);
+      await run.drainAll();
       expect(run.unfinishedOnSettledHeads()).toEqual([]);
-      run.labelClosed(1, "bug");
-      run.drainAll();
+      await run.labelClosed(1, "bug");
+      await run.drainAll();
       expect(run.unfinishedOnSettledHeads()).toEqual([]);
       expect(run.model.heads.get(run.prs.get(1)!.head)).toMatchObject({ state: "closed", labels: ["bug"] });
       run.verify();

@@ -178,7 +178,7 @@ describe("installations and clients per side", () => {
       .reply(202, {});
     expect(await cancelRuns([{ repo: "acme/npu-backend", runId: 5 }], { clients, installations, log: testLog })).toBe(1);
     expect(scope.isDone()).toBe(true);
-    store.close();
+    await store.close();
   });
 
   it("keeps the upstream and config repos with the primary App", async () => {
@@ -198,9 +198,9 @@ describe("installations and clients per side", () => {
       .reply(200, { sha: "abc" });
     expect(await installations.resolve("Codertocat/Hello-World")).toBe(1);
     expect(await installations.resolve("pytorch/relay-config")).toBe(1);
-    expect(installations.isDownstream(1)).toBe(false);
+    expect(await installations.isDownstream(1)).toBe(false);
     await (await clients.get(1)).request("GET /repos/{owner}/{repo}/commits/{ref}", { owner: "Codertocat", repo: "Hello-World", ref: "abc" });
     expect(scope.isDone()).toBe(true);
-    store.close();
+    await store.close();
   });
 });

@@ -54,7 +54,7 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
     github.install(UPSTREAM_INSTALLATION, [UPSTREAM]);
     store = openSqliteStore(tempDir());
     clock = Date.now();
-    store.setInstallation(UPSTREAM, UPSTREAM_INSTALLATION, clock);
+    await store.setInstallation(UPSTREAM, UPSTREAM_INSTALLATION, clock);
     const clients = installationClients(testProbot({ baseUrl: github.apiUrl }), createMetrics({ defaultMetrics: false }));
     worker = new OutboxWorker({
       store,
@@ -71,7 +71,7 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
   });
   afterEach(async () => {
     await worker.stop();
-    store.close();
+    await store.close();
     await github.close();
   });
 
@@ -83,10 +83,10 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
     await expect.poll(() => worker.inFlight, { interval: 5, timeout: 10_000 }).toBe(0);
   }
 
-  function dispatched(repo: string): string {
+  async function dispatched(repo: string): Promise<string> {
     const entry = allowlist.entries.find((candidate) => candidate.repo === repo)!;
     const deliveryId = `delivery-${entry.name}`;
-    seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 7, deliveryId, now: clock });
+    await seedDispatch({ store, allowlist, settings, entry, upstreamRepo: UPSTREAM, headSha: SHA, prNumber: 7, deliveryId, now: clock });
     return deliveryId;
   }
 
@@ -119,9 +119,9 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
   const aggregateOf = (name: string) => [...github.checkRuns.values()].find((run) => run.name === `oot / ${name}`);
 
   it("gives backend B the next free write slot while backend A's 120 jobs wait, and caps A's job check runs", async () => {
-    const deliveryA = dispatched("acme/a-backend");
-    const deliveryB = dispatched("beta/b-backend");
-    worker.start();
+    const deliveryA = await dispatched("acme/a-backend");
+    const deliveryB = await dispatched("beta/b-backend");
+    await worker.start();
     await settle();
     expect(github.find("POST", /\/check-runs$/)).toHaveLength(2);
 
@@ -153,11 +153,11 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
     expect(outputOf(aggregateOf("b-backend"))?.title).toBe("1 of 1 jobs passed");
 
     // A's own writes keep going within the budget until everything is sent.
-    while (store.outboxStats().pending > 0 && clock < reportedAt + 60 * 60_000) {
+    while ((await store.outboxStats()).pending > 0 && clock < reportedAt + 60 * 60_000) {
       clock += 5000;
       await settle();
     }
-    expect(store.outboxStats().pending).toBe(0);
+    expect((await store.outboxStats()).pending).toBe(0);
     const aJobRuns = [...github.checkRuns.values()].filter((run) => String(run.name).startsWith("oot / a-backend / "));
     expect(aJobRuns).toHaveLength(MAX_JOB_CHECKS);
     expect(aggregateOf("a-backend")).toMatchObject({ status: "completed", conclusion: "success" });

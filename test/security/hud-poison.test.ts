@@ -123,14 +123,14 @@ describe("HUD rows cannot poison the writer", () => {
 describe("the HUD's readiness report", () => {
   it("says the writer is failing and since when, counts the rows set aside, and never quotes ClickHouse", async () => {
     const store = openSqliteStore(tempDir());
-    seedHud(store, Date.now());
-    store.rejectHudRows([store.pendingHudRows(1)[0]!.id], "refused by ClickHouse: CANNOT_PARSE_ESCAPE_SEQUENCE: … 'job_name' …", Date.now());
+    await seedHud(store, Date.now());
+    await store.rejectHudRows([(await store.pendingHudRows(1))[0]!.id], "refused by ClickHouse: CANNOT_PARSE_ESCAPE_SEQUENCE: … 'job_name' …", Date.now());
     const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${await freePort()}`, RELAY_HUD_FLUSH_MS: "20", RELAY_TICKET_SECRET: "s".repeat(40) });
     const hud = setUpHud(testProbot(), { config, metrics: createMetrics({ defaultMetrics: false }), store: () => store, allowlist: () => undefined });
     try {
       hud.start();
-      await expect.poll(() => hud.readiness().details.writer, { timeout: 20_000, interval: 20 }).toBe("failing");
-      const report = hud.readiness();
+      await expect.poll(async () => (await hud.readiness()).details.writer, { timeout: 20_000, interval: 20 }).toBe("failing");
+      const report = await hud.readiness();
       expect(report).toEqual({
         ready: true,
         degraded: true,
@@ -139,7 +139,7 @@ describe("the HUD's readiness report", () => {
       expect(JSON.stringify(report)).not.toMatch(/ECONNREFUSED|CANNOT_PARSE|job_name|127\.0\.0\.1|rror/);
     } finally {
       await hud.stop();
-      store.close();
+      await store.close();
     }
   });
 });

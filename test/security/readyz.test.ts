@@ -54,8 +54,8 @@ describe("/readyz", () => {
     // Rows waiting for ClickHouse, so the HUD writer tries (and fails) to write them.
     const dataDir = tempDir();
     const store = openSqliteStore(dataDir);
-    seedHud(store, Date.now());
-    store.close();
+    await seedHud(store, Date.now());
+    await store.close();
     const { log, lines } = await capturedLog();
     relay = await startRelay(
       {

@@ -26,7 +26,7 @@ afterAll(async () => {
 const dispatches = () => github.find("POST", /\/dispatches$/).length;
 
 async function settled(): Promise<void> {
-  await expect.poll(() => relay.dispatch?.readiness().details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
+  await expect.poll(async () => (await relay.dispatch?.readiness())?.details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
 
 describe("webhook replays", () => {

@@ -43,7 +43,7 @@ function capture(): { sink: Writable; text: () => string } {
 }
 
 async function settled(running: RunningRelay): Promise<void> {
-  await expect.poll(() => running.dispatch?.readiness().details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
+  await expect.poll(async () => (await running.dispatch?.readiness())?.details.outbox, { timeout: 20_000, interval: 50 }).toMatchObject({ pending: 0 });
 }
 
 async function callback(url: string, body: unknown, token: string): Promise<number> {

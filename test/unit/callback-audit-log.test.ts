@@ -9,11 +9,15 @@ const NOW = Date.parse("2026-03-01T12:00:00Z");
 function setUp(failures = 0) {
   const writes: Array<{ counts: CallbackOutcomeCount[]; keepFrom: string }> = [];
   const store = {
-    addCallbackOutcomes: (counts: CallbackOutcomeCount[], keepFrom: string) => {
+    addCallbackOutcomes: async (counts: CallbackOutcomeCount[], keepFrom: string) => {
+      await Promise.resolve();
       if (failures-- > 0) throw new Error("disk full");
       writes.push({ counts: structuredClone(counts), keepFrom });
     },
-    callbackOutcomes: () => writes.flatMap((write) => write.counts),
+    callbackOutcomes: async () => {
+      await Promise.resolve();
+      return writes.flatMap((write) => write.counts);
+    },
   } as unknown as Store;
   const parsed = parseAllowlist(`L2:\n  - acme/npu-backend\n`);
   if (!parsed.ok) throw new Error("fixture allowlist is invalid");
@@ -26,12 +30,12 @@ function setUp(failures = 0) {
 afterEach(() => vi.useRealTimers());
 
 describe("CallbackAuditLog", () => {
-  it("writes a burst as one batch of summed counts and prunes past 90 days", () => {
+  it("writes a burst as one batch of summed counts and prunes past 90 days", async () => {
     const { audit, writes } = setUp();
     for (let i = 0; i < 1000; i += 1) audit.record(undefined, "bad_token");
     audit.record("acme/npu-backend", "accepted");
     expect(writes).toHaveLength(0);
-    audit.flush();
+    await audit.flush();
     expect(writes).toEqual([
       {
         counts: [
@@ -43,14 +47,14 @@ describe("CallbackAuditLog", () => {
     ]);
   });
 
-  it("writes pending counts on its own after flushMs, and before a summary is read", () => {
+  it("writes pending counts on its own after flushMs, and before a summary is read", async () => {
     vi.useFakeTimers();
     const { audit, writes } = setUp();
     audit.record("acme/npu-backend", "accepted");
-    vi.advanceTimersByTime(60_000);
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(writes).toHaveLength(1);
     audit.record("acme/npu-backend", "duplicate");
-    expect(audit.summary(7).repos).toMatchObject([{ repo: "acme/npu-backend", outcomes: { accepted: 1, duplicate: 1 } }]);
+    expect((await audit.summary(7)).repos).toMatchObject([{ repo: "acme/npu-backend", outcomes: { accepted: 1, duplicate: 1 } }]);
   });
 
   it("labels the metric by repo only for allowlisted repos", async () => {
@@ -66,13 +70,13 @@ describe("CallbackAuditLog", () => {
     ]);
   });
 
-  it("keeps counts it could not store for the next write", () => {
+  it("keeps counts it could not store for the next write", async () => {
     const { audit, writes, log } = setUp(1);
     audit.record(undefined, "bad_token");
-    audit.flush();
+    await audit.flush();
     expect(log.error).toHaveBeenCalledOnce();
     audit.record(undefined, "bad_token");
-    audit.flush();
+    await audit.flush();
     expect(writes.map((write) => write.counts)).toEqual([[{ day: "2026-03-01", repo: "(unverified)", outcome: "bad_token", count: 2 }]]);
   });
 });

@@ -1,17 +1,20 @@
 // Group commit for better-sqlite3. With `synchronous = FULL` every transaction costs an fsync, and a
-// busy relay pays for one per write. GroupCommit queues small synchronous units of work, runs the ones
-// that arrived together in one transaction, and answers each caller once that transaction (and so its
-// own unit) is durable: many writes per fsync, with each caller still seeing only its own outcome.
+// busy relay pays for one per write. GroupCommit queues small units of work, runs the ones that arrived
+// together in one transaction, and answers each caller once that transaction (and so its own unit) is
+// durable: many writes per fsync, with each caller still seeing only its own outcome.
 //
 //   const commits = new GroupCommit(db);
 //   const id = await commits.run((db) => insert.run(row).lastInsertRowid);
+//   const rows = await commits.outside(() => select.all());   // never sees a batch half-way
 //
-// A unit runs on the same connection as everything else; it must not open, commit or roll back
-// transactions itself (better-sqlite3's db.transaction() functions are fine: inside a transaction they
-// nest as savepoints).
+// A unit may be async, but must await only work on this connection (promises that settle without the
+// event loop turning): while it awaits, the batch's transaction is open on the shared connection, and
+// everything else that would use the connection meanwhile goes through `outside`, which waits for the
+// batch to end. A unit must not open, commit or roll back transactions itself (better-sqlite3's
+// db.transaction() functions are fine: inside a transaction they nest as savepoints).
 import type Database from "better-sqlite3";
 
-export type GroupCommitUnit<T> = (db: Database.Database) => T;
+export type GroupCommitUnit<T> = (db: Database.Database) => T | Promise<T>;
 
 export interface GroupCommitOptions {
   /** Most units run in one transaction (default 256). A longer queue is drained over several batches. */
@@ -34,6 +37,9 @@ export class GroupCommit {
   #scheduled = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  /** A batch's transaction is open: calls through `outside` wait in #waiting until it has ended. */
+  #inBatch = false;
+  #waiting: (() => void)[] = [];
   #batches = 0;
   #units = 0;
 
@@ -55,7 +61,7 @@ export class GroupCommit {
   }
 
   /**
-   * Queues a synchronous unit of work. The promise resolves with the unit's return value once the
+   * Queues a unit of work. The promise resolves with the unit's return value once the
    * transaction holding it has committed, or rejects with the unit's own error (its writes rolled back,
    * its batch-mates unaffected) or with the error that kept the batch from committing.
    */
@@ -75,11 +81,15 @@ export class GroupCommit {
   }
 
   /**
-   * Runs every queued unit now, synchronously (their promises settle as usual), so a connection about
-   * to close leaves nothing queued behind.
+   * Runs `work` on the connection outside any batch: at once when no batch is running, else right after
+   * the running one has ended (committed or rolled back), so it never reads a unit's uncommitted writes
+   * nor lands its own writes in a batch's transaction.
    */
-  flushNow(): void {
-    while (this.#queue.length > 0) this.#runBatch(this.#queue.splice(0, this.#maxBatch));
+  outside<T>(work: () => T): Promise<T> {
+    if (!this.#inBatch) return settleNow(work);
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.push(() => void settleNow(work).then(resolve, reject));
+    });
   }
 
   #schedule(): void {
@@ -89,13 +99,12 @@ export class GroupCommit {
     // loop has handled every I/O callback of the current poll (e.g. all the requests that arrived
     // together), so their units, and the follow-up calls of callers whose previous unit just resolved,
     // join one batch instead of paying one commit each.
-    setImmediate(() => this.#drain());
+    setImmediate(() => void this.#drain());
   }
 
-  #drain(): void {
+  async #drain(): Promise<void> {
     try {
-      // Empty when flushNow ran the queue meanwhile.
-      if (this.#queue.length > 0) this.#runBatch(this.#queue.splice(0, this.#maxBatch));
+      await this.#runBatch(this.#queue.splice(0, this.#maxBatch));
     } finally {
       this.#scheduled = false;
       // Units queued meanwhile (by a unit, or left over past maxBatch) get their own drain: a unit never
@@ -105,7 +114,18 @@ export class GroupCommit {
     }
   }
 
-  #runBatch(batch: Pending[]): void {
+  async #runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
+    this.#inBatch = true;
+    try {
+      await this.#runInTransaction(batch);
+    } finally {
+      this.#inBatch = false;
+      for (const run of this.#waiting.splice(0)) run();
+    }
+  }
+
+  async #runInTransaction(batch: Pending[]): Promise<void> {
     const db = this.#db;
     if (db.inTransaction) {
       // Someone else's transaction: committing or rolling it back is not ours to do, and running inside
@@ -127,7 +147,7 @@ export class GroupCommit {
       try {
         // A savepoint per unit so a failing unit can be undone alone, without losing its batch-mates.
         db.exec("SAVEPOINT gc_unit");
-        outcome = attempt(pending.unit, db);
+        outcome = await attempt(pending.unit, db);
         if (!db.inTransaction) {
           // The unit ended the transaction (its own COMMIT or ROLLBACK), or SQLite rolled it all back
           // (it does on some SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, SQLITE_BUSY errors).
@@ -164,18 +184,18 @@ export class GroupCommit {
   }
 }
 
-function attempt(unit: GroupCommitUnit<unknown>, db: Database.Database): Outcome {
+async function attempt(unit: GroupCommitUnit<unknown>, db: Database.Database): Promise<Outcome> {
   try {
-    const value = unit(db);
-    if (isThenable(value)) {
-      // Its writes after the first await would land outside its savepoint, in whatever transaction is
-      // open then; refuse it and undo what it did synchronously.
-      return { ok: false, error: new TypeError("group commit units must be synchronous: this one returned a Promise, so its writes were rolled back") };
-    }
-    return { ok: true, value };
+    return { ok: true, value: await unit(db) };
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+/** Runs `work` now; its throw becomes the promise's rejection. */
+// eslint-disable-next-line @typescript-eslint/require-await -- async only to turn a throw into a rejection
+export async function settleNow<T>(work: () => T): Promise<T> {
+  return work();
 }
 
 /** Answers each unit: its own failure if it failed, else the batch's failure if any, else its value. */
@@ -187,10 +207,6 @@ function settle(batch: Pending[], outcomes: Outcome[], batchFailure?: { error: u
     else if (batchFailure) pending.reject(batchFailure.error);
     else pending.resolve(outcome.value);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 function rollbackQuietly(db: Database.Database): void {
