@@ -1,5 +1,5 @@
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader } from "jose";
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   TICKET_AUDIENCE,
@@ -40,6 +40,13 @@ async function forge(payload: Record<string, unknown>, secret = CURRENT, alg = "
     .setSubject("org/repo")
     .setJti("delivery")
     .sign(new TextEncoder().encode(secret));
+}
+
+/** A token with CURRENT's header and kid whose payload segment is `json`, correctly signed. */
+function forgeRaw(json: string): string {
+  const header = base64url.encode(JSON.stringify({ alg: "HS256", kid: ticketKeyId(CURRENT) }));
+  const signingInput = `${header}.${base64url.encode(json)}`;
+  return `${signingInput}.${createHmac("sha256", CURRENT).update(signingInput).digest("base64url")}`;
 }
 
 function withHeader(token: string, header: Record<string, unknown>): string {
@@ -174,6 +181,47 @@ describe("signTicket / verifyTicket", () => {
       const token = await forge({ iss: TICKET_ISSUER, aud: TICKET_AUDIENCE, ...claims });
       const result = await verifyTicket(token, keys, { now: NOW });
       expect(result).toMatchObject({ ok: false, reason: "invalid_claims" });
+    });
+  });
+
+  describe("format", () => {
+    it("verifies a ticket as jose signed it before the relay signed with node:crypto (tickets in flight across an upgrade)", async () => {
+      const issuedAt = Math.floor(NOW.getTime() / 1000);
+      const token = await new SignJWT({ up: "pytorch/pytorch", pr: 12345, sha: prClaims.headSha, lvl: "L3" })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: ticketKeyId(CURRENT) })
+        .setIssuer(TICKET_ISSUER)
+        .setAudience(TICKET_AUDIENCE)
+        .setSubject("ascend/pytorch-npu")
+        .setJti(prClaims.deliveryId)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + 600)
+        .sign(new TextEncoder().encode(CURRENT));
+      expect(await verifyTicket(token, keys, { now: NOW })).toEqual({
+        ok: true,
+        claims: { ...prClaims, downstreamRepo: "ascend/pytorch-npu", upstreamRepo: "pytorch/pytorch" },
+      });
+    });
+
+    it("rejects critical header parameters it does not implement", async () => {
+      const token = withHeader(await sign(), { alg: "HS256", kid: ticketKeyId(CURRENT), crit: ["b64"], b64: false });
+      expect(await verifyTicket(token, keys, { now: NOW })).toMatchObject({ ok: false, reason: "malformed" });
+    });
+
+    it("rejects a truncated signature and one that is not base64url", async () => {
+      const token = await sign();
+      expect(await verifyTicket(token.slice(0, -4), keys, { now: NOW })).toMatchObject({ ok: false, reason: "bad_signature" });
+      expect(await verifyTicket(`${token.slice(0, -1)}=`, keys, { now: NOW })).toMatchObject({ ok: false, reason: "bad_signature" });
+    });
+
+    it("rejects a well-signed payload that is not a JSON object", async () => {
+      expect(await verifyTicket(forgeRaw("[1,2]"), keys, { now: NOW })).toMatchObject({ ok: false, reason: "malformed" });
+    });
+
+    it("rejects a not-before in the future, with 30 seconds of leeway", async () => {
+      const nbf = Math.floor(NOW.getTime() / 1000) + 60;
+      const token = await forge({ iss: TICKET_ISSUER, aud: TICKET_AUDIENCE, nbf });
+      expect(await verifyTicket(token, keys, { now: NOW })).toMatchObject({ ok: false, reason: "invalid_claims" });
+      expect(await verifyTicket(token, keys, { now: later(31) })).toMatchObject({ ok: true });
     });
   });
 
