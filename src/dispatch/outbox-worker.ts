@@ -254,7 +254,9 @@ export class OutboxWorker {
    */
   async #launchChosen(now: number): Promise<void> {
     if (this.#chosen.length === 0) return;
-    const claimed = new Set(await this.options.store.claimTasks(this.#chosen.map(({ task }) => task.id), this.#owner, now, this.#leaseMs));
+    const ids = this.#chosen.map(({ task }) => task.id);
+    // Through a grouped transaction: the claim shares its commit (an fsync) with the outcomes and events of the moment.
+    const claimed = new Set(await this.options.store.transaction((tx) => tx.claimTasks(ids, this.#owner, now, this.#leaseMs)));
     for (const { task, installationId } of this.#chosen) {
       if (claimed.has(task.id)) this.#launch(task, installationId);
     }
