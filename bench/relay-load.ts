@@ -1,7 +1,8 @@
-// Relay load benchmark: the real server in this process against the GitHub stand-in, under callback and
-// webhook load from clients on a worker thread of their own (bench/load/remote.ts), so this thread does only
-// the relay's work and the stand-in's. Prints a markdown table per scenario and writes bench/results/relay-load.json; asserts
-// nothing.
+// Relay load benchmark: the real server in a child process of its own (bench/relay-process.ts, built by
+// `npm run build`), as in production, against the GitHub stand-in and OIDC issuer in this process, under
+// callback and webhook load from clients on a worker thread (bench/load/remote.ts). The relay's CPU time and
+// RSS are its own process's. Prints a markdown table per scenario and writes bench/results/relay-load.json;
+// asserts nothing. Linux only (/proc).
 //
 //   npm run bench                                           # builds lib/, then the full run (~5 minutes)
 //   node scripts/run-ts.mjs bench/relay-load.ts --quick     # reduced sizes, a smoke run
@@ -11,15 +12,14 @@
 // 3. webhook and callback latency with ~1k and ~1M rows of history in the store (bench/seed-history.ts)
 // 4. one backend reporting 1,000 jobs on one head: the first 100 reports against the last 100
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { LoopResult } from "./load/drivers.js";
 import { runLoad, type LoadJob, type RemoteResult } from "./load/remote.js";
 import { errorList, note, table, writeJson } from "./load/report.js";
-import { backendRepo, callbackToken, dispatchTickets, prTemplate, startLoadRig, WEBHOOK_SECRET, type CallbackRig, type RigSetup } from "./load/rig.js";
-import { sampleRss } from "./load/rss.js";
+import { backendRepo, callbackToken, dispatchTickets, prTemplate, startLoadRig, WEBHOOK_SECRET, type LoadRig, type RigSetup } from "./load/rig.js";
 import { summarize } from "./load/stats.js";
 import { seedHistory } from "./seed-history.js";
 
@@ -34,6 +34,11 @@ const GITHUB_DELAY_MS = 100;
 const HISTORY_LOAD = { downstreams: 30, webhookSeconds: quick ? 3 : 10, clients: 16, callbackSeconds: quick ? 2 : 5 };
 const WATCHDOG_MS = (quick ? 4 : 12) * 60_000;
 const CLOSE_TIMEOUT_MS = 30_000;
+const ROOT = process.cwd();
+if (!existsSync(path.join(ROOT, "lib/server/main.js"))) {
+  process.stderr.write("lib/server/main.js not found: run `npm run build` first, from the repository root (npm run bench does both)\n");
+  process.exit(1);
+}
 const RESULTS = path.resolve("bench/results/relay-load.json");
 
 // The stand-in's delayed answers each listen on its close signal: hundreds at once are expected here.
@@ -51,40 +56,38 @@ setTimeout(() => {
 const ms = (value: number) => value.toFixed(1);
 const loopFigures = (result: LoopResult) => ({ ...result.recorder.summary(), perSecond: Math.round(result.perSecond) });
 const perRequest = (totalMs: number | null, result: LoopResult) => (totalMs === null ? null : Number((totalMs / Math.max(1, result.recorder.latencies.length)).toFixed(3)));
-/** What the relay's thread (this one) spent per request of `result`, and how busy it was. */
+/** What the relay's process spent per request of `result`, its share of one core, and how busy the harness was. */
 const relayFigures = (result: RemoteResult) => ({
-  threadBusyMsPer: perRequest(result.relayThread.activeMs, result),
-  threadCpuMsPer: perRequest(result.relayThread.cpuMs, result),
-  processCpuMsPer: perRequest(result.relayThread.processCpuMs, result),
-  workerBusyMsPer: perRequest(result.relayThread.workerActiveMs, result),
-  threadUtilization: Number(result.relayThread.utilization.toFixed(2)),
+  relayCpuMsPer: perRequest(result.cost.relayCpuMs, result),
+  relayCores: Number((result.cost.relayCpuMs / Math.max(1, result.elapsedMs)).toFixed(2)),
+  harnessUtilization: Number(result.cost.harnessUtilization.toFixed(2)),
+  workerBusyMsPer: perRequest(result.cost.workerActiveMs, result),
 });
 const ms3 = (value: number | null) => (value === null ? "n/a" : value.toFixed(2));
 
-/** Runs `work` on a fresh rig, closing it (bounded) whatever happens; also returns the peak RSS. */
-async function withRig<T>(setup: RigSetup, work: (rig: CallbackRig) => Promise<T>): Promise<T & { rssMiB: number }> {
-  const rss = sampleRss();
-  const rig = await startLoadRig(setup);
+/** Runs `work` on a fresh rig, closing it (bounded) whatever happens; also returns the relay process's peak RSS. */
+async function withRig<T>(setup: Omit<RigSetup, "root">, work: (rig: LoadRig) => Promise<T>): Promise<T & { rssMiB: number }> {
+  const rig = await startLoadRig({ ...setup, root: ROOT });
+  const started = performance.now();
   try {
     const result = await work(rig);
-    return { ...result, rssMiB: rss.stop() };
+    return { ...result, rssMiB: Math.round(Math.max(rig.relay.rss.peakSince(started), rig.relay.rss.current()) / 1024 / 1024) };
   } finally {
-    rss.stop();
     await Promise.race([rig.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
   }
 }
 
 /** A closed loop of callback clients for backend 0, each on its own freshly dispatched PR (opened from `firstPr` on). */
-async function callbackClients(rig: CallbackRig, clients: number, firstPr: number, seconds: number): Promise<LoadJob> {
+async function callbackClients(rig: LoadRig, clients: number, firstPr: number, seconds: number): Promise<LoadJob> {
   const tickets = await dispatchTickets(rig, backendRepo(0), clients, firstPr);
   const token = await callbackToken(rig, backendRepo(0));
   return { kind: "callbacks", relayUrl: rig.relay.url, token, tickets, durationMs: seconds * 1000 };
 }
 
 /** PR webhooks at a steady rate: opened, then a synchronize of the same PR, each with a new head. */
-function webhookLoad(rig: CallbackRig, seconds: number, firstPr: number): Promise<RemoteResult> {
+function webhookLoad(rig: LoadRig, seconds: number, firstPr: number): Promise<RemoteResult> {
   const count = WEBHOOKS_PER_SECOND * seconds;
-  return runLoad({ kind: "webhooks", relayUrl: rig.relay.url, secret: WEBHOOK_SECRET, template: prTemplate(), perSecond: WEBHOOKS_PER_SECOND, count, firstPr });
+  return runLoad({ kind: "webhooks", relayUrl: rig.relay.url, secret: WEBHOOK_SECRET, template: prTemplate(), perSecond: WEBHOOKS_PER_SECOND, count, firstPr }, rig.relay);
 }
 
 async function callbackThroughput() {
@@ -93,7 +96,7 @@ async function callbackThroughput() {
     for (const [i, clients] of SIZES.clients.entries()) {
       const job = await callbackClients(rig, clients, 1 + i * 100, SIZES.callbackSeconds);
       const githubBefore = rig.github.requests.length;
-      const result = await runLoad(job);
+      const result = await runLoad(job, rig.relay);
       const githubPer = (rig.github.requests.length - githubBefore) / Math.max(1, result.recorder.latencies.length);
       results.push({
         clients,
@@ -107,15 +110,15 @@ async function callbackThroughput() {
   });
   table(
     `1. Callback throughput (closed loop, ${SIZES.callbackSeconds} s per row, one L4 backend, one PR per client)`,
-    ["clients", "callbacks/s", "p50 ms", "p99 ms", "max ms", "callbacks", "jobs per head", "relay thread CPU ms/cb", "relay thread busy ms/cb", "relay thread busy %", "process CPU ms/cb", "client thread busy ms/cb", "GitHub requests/cb", "errors"],
+    ["clients", "callbacks/s", "p50 ms", "p99 ms", "max ms", "callbacks", "jobs per head", "relay CPU ms/cb", "relay cores busy", "harness thread busy %", "client thread busy ms/cb", "GitHub requests/cb", "errors"],
     runs.results.map((r) => [
       r.clients, r.perSecond, ms(r.p50), ms(r.p99), ms(r.max), r.count, `~${r.jobsPerHead}`,
-      ms3(r.threadCpuMsPer), ms3(r.threadBusyMsPer), Math.round(r.threadUtilization * 100), ms3(r.processCpuMsPer), ms3(r.workerBusyMsPer), r.githubRequestsPer, errorList(r.errors),
+      ms3(r.relayCpuMsPer), r.relayCores, Math.round(r.harnessUtilization * 100), ms3(r.workerBusyMsPer), r.githubRequestsPer, errorList(r.errors),
     ]),
   );
   note(
-    `peak RSS ${runs.rssMiB} MiB. Clients run on a worker thread; "relay thread" is the main thread (the relay plus the GitHub stand-in and OIDC issuer): ` +
-      `CPU from /proc (10 ms ticks), busy = event-loop active time (synchronous SQLite included); process CPU adds the client thread, libuv and V8 helpers.`,
+    `relay peak RSS ${runs.rssMiB} MiB. The relay runs alone in its process; its CPU is that process's (every thread; /proc, 10 ms ticks), "cores busy" ` +
+      `its CPU time over the wall time. The harness thread (GitHub stand-in, OIDC issuer) and the client thread share the machine's other core.`,
   );
   return runs;
 }
@@ -135,7 +138,7 @@ async function webhookFanOut() {
   }
   table(
     `2. Webhook answers while the outbox fans out (${WEBHOOKS_PER_SECOND}/s for ${SIZES.webhookSeconds} s, GitHub answering after ${GITHUB_DELAY_MS} ms)`,
-    ["downstreams", "webhooks", "p50 ms", "p99 ms", "max ms", "GitHub requests answered", "peak RSS MiB", "errors"],
+    ["downstreams", "webhooks", "p50 ms", "p99 ms", "max ms", "GitHub requests answered", "relay peak RSS MiB", "errors"],
     runs.map((r) => [r.downstreams, r.count, ms(r.p50), ms(r.p99), ms(r.max), r.githubRequests, r.rssMiB, errorList(r.errors)]),
   );
   return { runs };
@@ -155,7 +158,7 @@ async function historySize() {
         const job = await callbackClients(rig, HISTORY_LOAD.clients, 1, HISTORY_LOAD.callbackSeconds);
         rig.github.setDelay("*", /.*/, GITHUB_DELAY_MS);
         const webhooks = await webhookLoad(rig, HISTORY_LOAD.webhookSeconds, 1000);
-        const callbacks = await runLoad(job);
+        const callbacks = await runLoad(job, rig.relay);
         return {
           rows,
           seedSeconds: Number(seedSeconds.toFixed(1)),
@@ -169,10 +172,10 @@ async function historySize() {
   }
   table(
     `3. History size (${HISTORY_LOAD.downstreams} backends; webhooks ${WEBHOOKS_PER_SECOND}/s for ${HISTORY_LOAD.webhookSeconds} s, GitHub after ${GITHUB_DELAY_MS} ms; then ${HISTORY_LOAD.clients} callback clients for ${HISTORY_LOAD.callbackSeconds} s)`,
-    ["history rows", "seeding s", "file MiB", "webhook p50 ms", "webhook p99 ms", "callback p50 ms", "callback p99 ms", "callbacks/s", "relay thread CPU ms/cb", "peak RSS MiB", "errors"],
+    ["history rows", "seeding s", "file MiB", "webhook p50 ms", "webhook p99 ms", "callback p50 ms", "callback p99 ms", "callbacks/s", "relay CPU ms/cb", "relay peak RSS MiB", "errors"],
     runs.map((r) => [
       r.rows, r.seedSeconds, r.fileMiB, ms(r.webhooks.p50), ms(r.webhooks.p99), ms(r.callbacks.p50), ms(r.callbacks.p99), r.callbacks.perSecond,
-      ms3(r.callbacks.threadCpuMsPer), r.rssMiB, errorList({ ...r.webhooks.errors, ...r.callbacks.errors }),
+      ms3(r.callbacks.relayCpuMsPer), r.rssMiB, errorList({ ...r.webhooks.errors, ...r.callbacks.errors }),
     ]),
   );
   return { runs };
@@ -182,7 +185,7 @@ async function jobsOnOneHead() {
   const result = await withRig({ downstreams: 1 }, async (rig) => {
     const [ticket] = await dispatchTickets(rig, backendRepo(0), 1, 1);
     const token = await callbackToken(rig, backendRepo(0));
-    const { recorder } = await runLoad({ kind: "reports", relayUrl: rig.relay.url, token, ticket: ticket!, count: 2 * SIZES.jobs });
+    const { recorder } = await runLoad({ kind: "reports", relayUrl: rig.relay.url, token, ticket: ticket!, count: 2 * SIZES.jobs }, rig.relay);
     return { first: summarize(recorder.latencies.slice(0, 100)), last: summarize(recorder.latencies.slice(-100)), all: recorder.summary() };
   });
   table(
@@ -193,7 +196,7 @@ async function jobsOnOneHead() {
       ["last 100", ms(result.last.p50), ms(result.last.p99), ms(result.last.max)],
     ],
   );
-  note(`errors: ${errorList(result.all.errors)}; peak RSS ${result.rssMiB} MiB`);
+  note(`errors: ${errorList(result.all.errors)}; relay peak RSS ${result.rssMiB} MiB`);
   return result;
 }
 

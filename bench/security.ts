@@ -12,9 +12,8 @@
 //   run 2, RELAY_CALLBACK_RATE_LIMIT=100000 and short HTTP timeouts (2 s / 5 s): a. slow clients again,
 //          b(ii) authenticated ~1 MiB callbacks with every body read, parsed and validated
 // Nothing talks to GitHub: GHE_HOST is a closed loopback port; the OIDC issuer runs in this process.
-import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import os from "node:os";
@@ -24,6 +23,7 @@ import { MAX_CALLBACK_BYTES } from "../src/callback/route.js";
 import { parseCallbackBody } from "../src/callback/schema.js";
 import { startOidcIssuer, type OidcIssuer } from "../test/helpers/oidc-issuer.js";
 import { freePort } from "../test/helpers/server.js";
+import { startRelayProcess, type RelayProcess } from "./relay-process.js";
 import { webhookHead } from "../test/security/http-harness.js";
 
 const HOST = "127.0.0.1";
@@ -114,58 +114,14 @@ interface RelaySettings {
   env: Record<string, string>;
 }
 
-interface Relay {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  logFile: string;
-  dir: string;
-  rss: RssSampler;
-  logBytes(): number;
-  stop(): Promise<string>;
-}
-
-/** Reads VmRSS of `pid` from /proc every SAMPLE_MS; keeps every sample (a few thousand at most). */
-class RssSampler {
-  readonly samples: Array<{ at: number; rss: number }> = [];
-  #timer: NodeJS.Timeout;
-
-  constructor(readonly pid: number) {
-    this.sample();
-    this.#timer = setInterval(() => this.sample(), SAMPLE_MS);
-  }
-
-  sample(): void {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-    } catch {
-      return; // the process is gone
-    }
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    if (match) this.samples.push({ at: performance.now(), rss: Number(match[1]) * 1024 });
-  }
-
-  /** The newest sample (taken now). */
-  current(): number {
-    this.sample();
-    return this.samples.at(-1)?.rss ?? 0;
-  }
-
-  peakSince(start: number): number {
-    return this.samples.reduce((peak, sample) => (sample.at >= start ? Math.max(peak, sample.rss) : peak), 0);
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-}
+/** A relay process (bench/relay-process.ts) and its temp dir. */
+type Relay = RelayProcess;
 
 const relays = new Set<Relay>();
 /** Every relay's temp dir (DATA_DIR, allowlist, log), removed at the end. */
 const tempDirs: string[] = [];
 
-async function startRelayProcess(root: string, issuer: OidcIssuer, settings: RelaySettings, secrets: Secrets): Promise<Relay> {
+async function startRelay(root: string, issuer: OidcIssuer, settings: RelaySettings, secrets: Secrets): Promise<Relay> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "relay-bench-security-"));
   tempDirs.push(dir);
   const allowlist = path.join(dir, "allowlist.yml");
@@ -173,74 +129,28 @@ async function startRelayProcess(root: string, issuer: OidcIssuer, settings: Rel
   const port = await freePort();
   // Nothing listens there: anything that tries to reach GitHub fails at once on loopback.
   const closedPort = await freePort();
-  const logFile = path.join(dir, "relay.log");
-  const logFd = openSync(logFile, "a");
-  const env: Record<string, string> = {
-    // A minimal inherited environment: nothing from the caller's shell configures the relay.
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: dir,
-    TMPDIR: os.tmpdir(),
-    NODE_ENV: "production",
-    APP_ID: "1",
-    PRIVATE_KEY: secrets.privateKey,
-    WEBHOOK_SECRET: secrets.webhookSecret,
-    RELAY_TICKET_SECRET: secrets.ticketSecret,
-    DATA_DIR: path.join(dir, "data"),
-    ALLOWLIST_FILE: allowlist,
-    GHE_HOST: `${HOST}:${closedPort}`,
-    GHE_PROTOCOL: "http",
-    GITHUB_OIDC_ISSUER: issuer.issuer,
-    RELAY_PUBLIC_URL: `http://${HOST}:${port}`,
-    RELAY_REDELIVERY_MINUTES: "0",
-    PORT: String(port),
-    HOST,
-    LOG_LEVEL: "warn",
-    LOG_FORMAT: "json",
-    ...settings.env,
-  };
-  // cwd is the temp dir: no .env, allowlist.yml or *.pem of the working tree is picked up.
-  const child = spawn(process.execPath, [path.join(root, "lib/server/main.js")], { cwd: dir, env, stdio: ["ignore", logFd, logFd] });
-  closeSync(logFd);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("could not start the relay");
-  const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(signal ?? `exit ${code}`)));
-  const rss = new RssSampler(pid);
-  let stopped: Promise<string> | undefined;
-  const relay: Relay = {
-    child,
-    pid,
-    port,
-    logFile,
+  const relay = await startRelayProcess({
+    root,
     dir,
-    rss,
-    logBytes: () => statSync(logFile, { throwIfNoEntry: false })?.size ?? 0,
-    stop: () =>
-      (stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        const how = await exited;
-        clearTimeout(timer);
-        rss.stop();
-        relays.delete(relay);
-        return how;
-      })()),
-  };
+    port,
+    sampleMs: SAMPLE_MS,
+    env: {
+      APP_ID: "1",
+      PRIVATE_KEY: secrets.privateKey,
+      WEBHOOK_SECRET: secrets.webhookSecret,
+      RELAY_TICKET_SECRET: secrets.ticketSecret,
+      DATA_DIR: path.join(dir, "data"),
+      ALLOWLIST_FILE: allowlist,
+      GHE_HOST: `${HOST}:${closedPort}`,
+      GHE_PROTOCOL: "http",
+      GITHUB_OIDC_ISSUER: issuer.issuer,
+      RELAY_PUBLIC_URL: `http://${HOST}:${port}`,
+      RELAY_REDELIVERY_MINUTES: "0",
+      ...settings.env,
+    },
+  });
   relays.add(relay);
-  await waitHealthy(relay, exited);
   return relay;
-}
-
-async function waitHealthy(relay: Relay, exited: Promise<string>): Promise<void> {
-  let gone: string | undefined;
-  void exited.then((how) => (gone = how));
-  const deadline = performance.now() + 30_000;
-  while (performance.now() < deadline) {
-    if (gone !== undefined) throw new Error(`the relay exited (${gone}) while starting:\n${readFileSync(relay.logFile, "utf8").slice(-4000)}`);
-    const result = await send({ port: relay.port, method: "GET", path: "/healthz", timeoutMs: 1000 });
-    if (result.status === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`the relay did not answer /healthz within 30 s:\n${readFileSync(relay.logFile, "utf8").slice(-4000)}`);
 }
 
 async function stopAllRelays(): Promise<void> {
@@ -720,7 +630,7 @@ async function runAll(root: string, params: Parameters, issuer: OidcIssuer, begu
   {
     print();
     print("run 1: default limits (headers 10 s, request 30 s, RELAY_CALLBACK_RATE_LIMIT 120/min)");
-    const relay = await startRelayProcess(root, issuer, { label: "defaults", env: {} }, secrets);
+    const relay = await startRelay(root, issuer, { label: "defaults", env: {} }, secrets);
     idle.push(`run 1 (defaults): idle RSS after start ${megabytes(await idleRss(relay))}`);
     rows.push(await slowRow(relay, { headersS: 10, requestS: 30 }, "default timeouts 10 s / 30 s"));
     rows.push(
@@ -751,7 +661,7 @@ async function runAll(root: string, params: Parameters, issuer: OidcIssuer, begu
   // Run 2: the body path really exercised, and short timeouts.
   {
     print("run 2: RELAY_CALLBACK_RATE_LIMIT=100000, RELAY_HTTP_HEADERS_TIMEOUT_SECONDS=2, RELAY_HTTP_REQUEST_TIMEOUT_SECONDS=5");
-    const relay = await startRelayProcess(
+    const relay = await startRelay(
       root,
       issuer,
       {

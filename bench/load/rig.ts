@@ -1,13 +1,20 @@
-// The relay under load: the real server in this process (test/helpers/server.ts) against the GitHub
-// stand-in and a local OIDC issuer (test/security/callback-rig.ts), with L4 backends that are all installed,
-// PR webhooks from @octokit/webhooks-examples, genuine dispatch tickets and valid callbacks.
+// The relay under load: its real server in a child process of its own (bench/relay-process.ts, as in
+// production, so its CPU time and memory are measured alone) against the GitHub stand-in and a local OIDC
+// issuer in this process, with L4 backends that are all installed, PR webhooks from
+// @octokit/webhooks-examples, genuine dispatch tickets and valid callbacks.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { webhookExample, type Payload } from "../../test/helpers/fixtures.js";
-import { WEBHOOK_SECRET } from "../../test/helpers/server.js";
-import { startCallbackRig, type CallbackRig } from "../../test/security/callback-rig.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../../test/helpers/github-stand-in.js";
+import { startOidcIssuer, type OidcIssuer } from "../../test/helpers/oidc-issuer.js";
+import { testPrivateKey } from "../../test/helpers/probot.js";
+import { freePort, TICKET_SECRET, WEBHOOK_SECRET } from "../../test/helpers/server.js";
+import { UPSTREAM } from "../../test/security/callback-rig.js";
+import { RELAY_HOST, startRelayProcess, type RelayProcess } from "../relay-process.js";
 import { waitFor } from "./drivers.js";
 import { deliverWebhook, prVariant } from "./requests.js";
 
-export type { CallbackRig };
 export { WEBHOOK_SECRET };
 
 /** Limits out of the way: the benchmark measures the relay's work, not its throttles. */
@@ -17,6 +24,13 @@ const LOAD_ENV = {
   RELAY_WRITES_PER_HOUR: "100000",
 };
 
+export interface LoadRig {
+  github: GitHubStandIn;
+  oidc: OidcIssuer;
+  relay: RelayProcess;
+  close(): Promise<void>;
+}
+
 export const backendRepo = (i: number) => `bench-org-${i}/accel-${i}`;
 
 export interface RigSetup {
@@ -24,16 +38,56 @@ export interface RigSetup {
   downstreams: number;
   /** The relay's DATA_DIR (default: a fresh temp dir). */
   dataDir?: string;
+  /** The repository root (the relay runs lib/server/main.js from it). */
+  root: string;
 }
 
-export function startLoadRig({ downstreams, dataDir }: RigSetup): Promise<CallbackRig> {
+export async function startLoadRig({ downstreams, dataDir, root }: RigSetup): Promise<LoadRig> {
   const repos = Array.from({ length: downstreams }, (_, i) => backendRepo(i));
-  const allowlist = `L4:\n${repos.map((repo) => `  - ${repo}: "@bench-oncall"\n`).join("")}`;
-  return startCallbackRig({
-    allowlist,
-    installations: Object.fromEntries(repos.map((repo, i) => [100 + i, [repo]])),
-    env: { ...LOAD_ENV, ...(dataDir && { DATA_DIR: dataDir }) },
-  });
+  const github = await startGitHubStandIn();
+  const oidc = await startOidcIssuer();
+  github.install(1, [UPSTREAM]);
+  for (const [i, repo] of repos.entries()) github.install(100 + i, [repo]);
+  const dir = mkdtempSync(path.join(tmpdir(), "relay-load-rig-"));
+  const allowlist = path.join(dir, "allowlist.yml");
+  writeFileSync(allowlist, `L4:\n${repos.map((repo) => `  - ${repo}: "@bench-oncall"\n`).join("")}`);
+  const port = await freePort();
+  try {
+    const relay = await startRelayProcess({
+      root,
+      dir,
+      port,
+      env: {
+        APP_ID: "1",
+        PRIVATE_KEY: testPrivateKey(),
+        WEBHOOK_SECRET,
+        RELAY_TICKET_SECRET: TICKET_SECRET,
+        DATA_DIR: dataDir ?? path.join(dir, "data"),
+        ALLOWLIST_FILE: allowlist,
+        GHE_HOST: github.host,
+        GHE_PROTOCOL: "http",
+        UPSTREAM_REPO: UPSTREAM,
+        GITHUB_OIDC_ISSUER: oidc.issuer,
+        RELAY_PUBLIC_URL: `http://${RELAY_HOST}:${port}`,
+        RELAY_REDELIVERY_MINUTES: "0",
+        ...LOAD_ENV,
+      },
+    });
+    return {
+      github,
+      oidc,
+      relay,
+      async close() {
+        await relay.stop();
+        await github.close();
+        await oidc.close();
+      },
+    };
+  } catch (error) {
+    await github.close();
+    await oidc.close();
+    throw error;
+  }
 }
 
 let deliveries = 0;
@@ -45,11 +99,11 @@ export const prTemplate = (): Payload => webhookExample("pull_request", (p) => p
 export const prWebhook = (number: number, action: "opened" | "synchronize"): Payload => prVariant(prTemplate(), number, action);
 
 /** Delivers `payload` with a new delivery id; resolves to the answer's status (times out). */
-export const deliverPr = (rig: CallbackRig, payload: Payload): Promise<number> =>
+export const deliverPr = (rig: LoadRig, payload: Payload): Promise<number> =>
   deliverWebhook(rig.relay.url, WEBHOOK_SECRET, "pull_request", payload, `bench-delivery-${++deliveries}`);
 
 /** Opens `count` new PRs and returns the tickets of their dispatches to `repo`, one per PR. */
-export async function dispatchTickets(rig: CallbackRig, repo: string, count: number, firstPr: number): Promise<string[]> {
+export async function dispatchTickets(rig: LoadRig, repo: string, count: number, firstPr: number): Promise<string[]> {
   const sent = () => rig.github.find("POST", `/repos/${repo}/dispatches`).filter((request) => request.status === 204);
   const before = sent().length;
   for (let i = 0; i < count; i++) {
@@ -63,4 +117,4 @@ export async function dispatchTickets(rig: CallbackRig, repo: string, count: num
 }
 
 /** An OIDC token for a workflow of `repo`, valid for the whole run. */
-export const callbackToken = (rig: CallbackRig, repo: string) => rig.oidc.mint({ repository: repo }, { expiresIn: "30m" });
+export const callbackToken = (rig: LoadRig, repo: string) => rig.oidc.mint({ repository: repo }, { expiresIn: "30m" });
