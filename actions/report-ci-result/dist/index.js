@@ -19741,6 +19741,8 @@ function isRepoSlug(value) {
 var RepoSlugSchema = external_exports.string().refine(isRepoSlug, { message: "must be an owner/repo name such as pytorch/pytorch" });
 
 // src/dispatch/ticket.ts
+var TICKET_ISSUER = "cross-repo-ci-relay";
+var TICKET_AUDIENCE = "cross-repo-ci-relay/callback";
 var MAX_TICKET_LENGTH = 2048;
 var LowerRepo = external_exports.string().refine((value) => isRepoSlug(value) && value === value.toLowerCase(), { message: "must be a lower-case owner/repo" });
 var ClaimsSchema = external_exports.object({
@@ -19750,6 +19752,14 @@ var ClaimsSchema = external_exports.object({
   pr: external_exports.int().positive().nullable(),
   sha: external_exports.string().regex(/^[0-9a-f]{40}$/, { message: "must be a 40-character lowercase hex sha" }),
   lvl: external_exports.enum(LEVELS)
+});
+var NumericDate = external_exports.number().finite();
+var StandardClaims = external_exports.object({
+  iss: external_exports.literal(TICKET_ISSUER),
+  aud: external_exports.union([external_exports.literal(TICKET_AUDIENCE), external_exports.array(external_exports.string()).refine((audiences) => audiences.includes(TICKET_AUDIENCE), { message: `must include ${TICKET_AUDIENCE}` })]),
+  exp: NumericDate,
+  iat: NumericDate,
+  nbf: NumericDate.optional()
 });
 
 // src/hud/column-types.ts
