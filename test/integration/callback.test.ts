@@ -139,6 +139,29 @@ describe("callback → job lifecycle → check runs", () => {
   });
 });
 
+describe("RELAY_NONBLOCKING_FAILURE_CONCLUSION=neutral", () => {
+  it("shows an L3 backend's failures as neutral on its job and aggregate check runs, and leaves L4 failures red", async () => {
+    await start({ RELAY_NONBLOCKING_FAILURE_CONCLUSION: "neutral" });
+    pr.pull_request.labels = [{ name: "ciflow/oot/npu" }];
+    const tickets = await dispatchPr();
+    const failed = { status: "completed", conclusion: "failure", failure_kind: "test", tests: { total: 4, passed: 3, failed: 1, skipped: 0 } };
+    const npu = await post(report(tickets["acme/npu-backend"]!, failed), await tokenFor("acme/npu-backend"));
+    // The callback answer and the stored job keep what the backend reported.
+    expect(npu.json).toMatchObject({ accepted: true, job: { status: "completed", conclusion: "failure" } });
+    const tpu = await post(report(tickets["beta/tpu-backend"]!, failed), await tokenFor("beta/tpu-backend"));
+    expect(tpu.json).toMatchObject({ accepted: true, job: { conclusion: "failure" } });
+    await settled();
+
+    const byName = new Map([...github.checkRuns.values()].map((run) => [run.name as string, run]));
+    expect(byName.get("oot / npu / ci / test (cpu, 1/2)")).toMatchObject({ status: "completed", conclusion: "neutral" });
+    expect(byName.get("oot / npu")).toMatchObject({ status: "completed", conclusion: "neutral" });
+    // Only the conclusion changes: the title still says what failed.
+    expect((byName.get("oot / npu / ci / test (cpu, 1/2)")!.output as { title: string }).title).toBe("failure — 3 passed, 1 failed, 0 skipped");
+    expect(byName.get("oot / tpu-backend / ci / test (cpu, 1/2)")).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(byName.get("oot / tpu-backend")).toMatchObject({ status: "completed", conclusion: "failure" });
+  });
+});
+
 describe("nightly self-reports", () => {
   const nightly = (sha: string, runId = 900) => ({
     schema_version: 1,
