@@ -146,6 +146,7 @@ async function startRelay(root: string, issuer: OidcIssuer, settings: RelaySetti
       GITHUB_OIDC_ISSUER: issuer.issuer,
       RELAY_PUBLIC_URL: `http://${HOST}:${port}`,
       RELAY_REDELIVERY_MINUTES: "0",
+      RELAY_RECONCILE_MINUTES: "0",
       ...settings.env,
     },
   });

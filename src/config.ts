@@ -193,6 +193,9 @@ const EnvVars = z.object({
   RELAY_GITHUB_TIMEOUT_SECONDS: integer("a GitHub request timeout in seconds", 1, 300, 30),
   RELAY_REDELIVERY_MINUTES: integer("a redelivery interval in minutes (0 turns it off)", 0, 24 * 60, 10),
   RELAY_INSTALLATION_RECHECK_MINUTES: integer("an installation recheck interval in minutes", 1, 24 * 60, 10),
+  RELAY_RECONCILE_MINUTES: integer("a dispatch reconciler interval in minutes (0 turns it off)", 0, 24 * 60, 30),
+  RELAY_RECONCILE_LOOKBACK_DAYS: integer("a number of days", 1, 90, 7),
+  RELAY_RECONCILE_HEADS_PER_PASS: integer("a number of PR heads dispatched per reconciler pass", 1, 1000, 20),
 
   RELAY_CALLBACK_RATE_LIMIT: integer("a number of callbacks per minute per repo", 1, 100_000, 120),
   RELAY_JOB_TIMEOUT_HOURS: integer("a job timeout in hours", 1, 24 * 7, 6),
@@ -444,6 +447,11 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     },
     redeliveryIntervalMs: vars.RELAY_REDELIVERY_MINUTES * 60_000,
     installationRecheckMs: vars.RELAY_INSTALLATION_RECHECK_MINUTES * 60_000,
+    reconcile: {
+      intervalMs: vars.RELAY_RECONCILE_MINUTES * 60_000,
+      lookbackMs: vars.RELAY_RECONCILE_LOOKBACK_DAYS * 86_400_000,
+      headsPerPass: vars.RELAY_RECONCILE_HEADS_PER_PASS,
+    },
     // This module is the only place in the codebase allowed to name github.com / api.github.com.
     github:
       gheBaseUrl === undefined

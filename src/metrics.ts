@@ -17,6 +17,8 @@ export interface RelayMetrics {
   githubRequests: Counter<"method" | "status">;
   githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
+  reconcilerPasses: Counter<"outcome">;
+  reconciledDispatches: Counter;
   callbacks: Counter<"status">;
   callbackOutcomes: Counter<"repo" | "outcome">;
   hudRowsWritten: Counter<"table">;
@@ -116,6 +118,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_redeliveries_total",
       help: "Failed webhook deliveries the relay asked GitHub to redeliver, by outcome.",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    reconcilerPasses: new Counter({
+      name: "relay_reconciler_passes_total",
+      help: "Passes of the dispatch reconciler over the upstream's open pull requests, by outcome (done, no_allowlist, error).",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    reconciledDispatches: new Counter({
+      name: "relay_reconciled_dispatches_total",
+      help: "Dispatches the reconciler sent that no webhook had caused (missed deliveries, late installs, new backends).",
       registers: [registry],
     }),
     hudRowsWritten: new Counter({

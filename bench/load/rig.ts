@@ -70,6 +70,7 @@ export async function startLoadRig({ downstreams, dataDir, root }: RigSetup): Pr
         GITHUB_OIDC_ISSUER: oidc.issuer,
         RELAY_PUBLIC_URL: `http://${RELAY_HOST}:${port}`,
         RELAY_REDELIVERY_MINUTES: "0",
+        RELAY_RECONCILE_MINUTES: "0",
         ...LOAD_ENV,
       },
     });

@@ -1,5 +1,5 @@
 // The relay's background jobs (server mode only): installation rechecks, the sweeper, store retention,
-// missed-delivery redelivery, and applying each allowlist version to the open heads.
+// missed-delivery redelivery, the dispatch reconciler, and applying each allowlist version to the open heads.
 import type { Logger } from "pino";
 import type { AllowlistSource } from "../allowlist/source.js";
 import { callbackSettings } from "../state/settings.js";
@@ -9,6 +9,7 @@ import type { DispatchService } from "../dispatch/service.js";
 import type { RelayMetrics } from "../metrics.js";
 import { reconcileOpenHeadsPage } from "../state/policy.js";
 import type { HeadKey, Store } from "../store/store.js";
+import { dispatchReconciler } from "../upstream/dispatch-reconciler.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { createScheduler, type Scheduler } from "./scheduler.js";
 
@@ -80,6 +81,23 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     const pruned = await store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
     for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
   });
+  if (config.reconcile.intervalMs > 0) {
+    const reconciler = dispatchReconciler({
+      config,
+      allowlist: () => allowlist.current(),
+      store,
+      installations,
+      clients,
+      metrics,
+      log,
+      onWork: () => worker.notify(),
+    });
+    const reconcileNow = scheduler.every("dispatch reconciler", config.reconcile.intervalMs, async () => {
+      await reconciler.pass();
+    });
+    // A new allowlist version may name backends that open heads never reached (a new or promoted backend).
+    allowlist.onLoaded(() => reconcileNow());
+  }
   if (config.redeliveryIntervalMs > 0) {
     scheduler.every("redelivery", config.redeliveryIntervalMs, async () =>
       redeliverMissed(await clients.app(), {

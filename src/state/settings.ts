@@ -1,6 +1,7 @@
 // Check-run and timeout settings shared by callbacks, the sweeper and label handling, from configuration.
+import type { Allowlist } from "../allowlist/types.js";
 import type { RelayConfig } from "../config.js";
-import type { StateSettings } from "./context.js";
+import type { StateContext, StateSettings } from "./context.js";
 
 /** The state core's settings plus the sweeper's timeouts. */
 export interface SweepSettings extends StateSettings {
@@ -20,5 +21,15 @@ export function callbackSettings(config: RelayConfig): SweepSettings {
     jobTimeoutMs: config.callback.jobTimeoutMs,
     startTimeoutMs: config.callback.startTimeoutMs,
     ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
+  };
+}
+
+/** The state core's context for an event handled now, with the allowlist in force. */
+export function stateContextOf(config: RelayConfig, allowlist: Allowlist | undefined, upstreamInstallationId?: number): StateContext {
+  return {
+    allowlist,
+    settings: callbackSettings(config),
+    now: Date.now(),
+    ...(upstreamInstallationId !== undefined && { upstreamInstallationId }),
   };
 }

@@ -12,12 +12,13 @@ import { sameRepo } from "../github/repo-name.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { RelayMetrics } from "../metrics.js";
 import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Store, type StoreTx } from "../store/store.js";
-import { callbackSettings } from "../state/settings.js";
+import { stateContextOf } from "../state/settings.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
 import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "../installations/directory.js";
-import { buildWork } from "./intake.js";
+import { withoutReconciled } from "./dispatch-reconciler.js";
+import { buildWork, intakeSettings, plannerSettings } from "./intake.js";
 import { cancelRuns, parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { planDispatch, type Plan } from "./planner.js";
@@ -203,50 +204,32 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
     throw new Error("no valid allowlist loaded yet; this delivery will be redelivered");
   }
   const installations = await deps.installations().snapshot(allowlist.entries.map((entry) => entry.repo));
-  const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), {
-    labelPrefix: config.labels.prefix,
-    drafts: config.dispatch.drafts,
-    trustedAssociations: config.dispatch.trustedAssociations,
-    trustLabel: config.dispatch.trustLabel,
-  });
+  const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), plannerSettings(config));
   const now = Date.now();
   if (plan.ignored) return { plan, work: { tasks: [], log: [] }, now };
-  const work = await buildWork(
-    event,
-    plan,
-    {
-      prEventType: config.dispatch.prEventType,
-      pushEventType: config.dispatch.pushEventType,
-      callbackUrl: config.callback.url,
-      ticketKeys: ticketKeys(config),
-      ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
-    },
-    (repo) => installations.cachedId(repo),
-    now,
-  );
+  const work = await buildWork(event, plan, intakeSettings(config), (repo) => installations.cachedId(repo), now);
   return { plan, work, now };
 }
 
 /** Stores the prepared work (inside the delivery's transaction). */
 async function storeIntake(tx: StoreTx, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake, state: StateContext): Promise<StoredIntake> {
-  if (plan.ignored) return { outcome: "ignored", queued: 0 };
-  return acceptDispatches(tx, delivery, work, { ...state, now });
+  if (plan.ignored) return { outcome: "ignored", queued: 0, work };
+  // A head the reconciler already dispatched to a backend is not dispatched again by its late webhook.
+  const stored = await withoutReconciled(tx, work);
+  return { ...(await acceptDispatches(tx, delivery, stored, { ...state, now })), work: stored };
 }
 
 /** What a delivery's transaction stored: its outcome and how many check-run writes it queued. */
 interface StoredIntake {
   outcome: Intake["outcome"];
   queued: number;
+  /** The work as stored (the prepared work less what the reconciler had already dispatched). */
+  work: AcceptedWork;
 }
 
 /** The state core's view of the relay's configuration and allowlist at this moment. */
 function stateContext(deps: UpstreamDependencies, upstreamInstallationId?: number): StateContext {
-  return {
-    allowlist: deps.allowlist.current(),
-    settings: callbackSettings(deps.config),
-    now: Date.now(),
-    ...(upstreamInstallationId !== undefined && { upstreamInstallationId }),
-  };
+  return stateContextOf(deps.config, deps.allowlist.current(), upstreamInstallationId);
 }
 
 /** A head the relay knows as closed or superseded is not re-run; one it does not know is left to the re-run's own checks. */
@@ -256,7 +239,7 @@ async function headOpen(store: Store, upstreamRepo: string, headSha: string): Pr
 }
 
 /** Metrics, log lines, the receive-mode summary and the worker's wake-up for a committed intake. */
-function reportIntake(context: Context, { plan, work }: PreparedIntake, { outcome, queued }: StoredIntake, deps: UpstreamDependencies): void {
+function reportIntake(context: Context, { plan }: PreparedIntake, { outcome, queued, work }: StoredIntake, deps: UpstreamDependencies): void {
   const { metrics } = deps;
   metrics.webhooks.inc({ event: context.name, outcome });
   if (plan.ignored) {
@@ -268,7 +251,7 @@ function reportIntake(context: Context, { plan, work }: PreparedIntake, { outcom
     if (row.outcome === "skipped" && outcome === "accepted") metrics.dispatches.inc({ outcome: "skipped", reason: row.reason ?? "" });
   }
   context.log.info(
-    { delivery: context.id, outcome, dispatches: plan.dispatch.length, skipped: plan.skipped.length },
+    { delivery: context.id, outcome, dispatches: work.tasks.length, skipped: plan.skipped.length },
     "upstream event accepted",
   );
   deps.onIntake?.({ deliveryId: context.id, outcome, work, checkRunWrites: queued });

@@ -6,8 +6,10 @@ import { capLength } from "../github/text-limits.js";
 import { parseRepoSlug } from "../github/repo-name.js";
 import type { AcceptedWork, OutboxTaskInput } from "../store/store.js";
 import type { DispatchLogEntry } from "../domain/dispatches.js";
+import type { RelayConfig } from "../config.js";
+import { ticketKeys } from "../dispatch/ticket.js";
 import type { UpstreamEvent } from "./events.js";
-import type { Plan, Target } from "./planner.js";
+import type { Plan, PlannerSettings, Target } from "./planner.js";
 
 export interface IntakeSettings {
   prEventType: string;
@@ -15,6 +17,27 @@ export interface IntakeSettings {
   callbackUrl: string;
   ticketKeys: TicketKeys;
   ticketTtlSeconds: number;
+}
+
+/** How the webhook path and the reconciler build dispatches, from configuration. */
+export function intakeSettings(config: RelayConfig): IntakeSettings {
+  return {
+    prEventType: config.dispatch.prEventType,
+    pushEventType: config.dispatch.pushEventType,
+    callbackUrl: config.callback.url,
+    ticketKeys: ticketKeys(config),
+    ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
+  };
+}
+
+/** How the webhook path and the reconciler decide who is dispatched, from configuration. */
+export function plannerSettings(config: RelayConfig): PlannerSettings {
+  return {
+    labelPrefix: config.labels.prefix,
+    drafts: config.dispatch.drafts,
+    trustedAssociations: config.dispatch.trustedAssociations,
+    trustLabel: config.dispatch.trustLabel,
+  };
 }
 
 /** GitHub caps PR titles at 256 characters; commit headlines have no limit. */

@@ -28,9 +28,15 @@ export interface Plan {
   skipped: Array<Target & { reason: SkipReason }>;
 }
 
+/**
+ * Not a GitHub action: the dispatch reconciler's (src/upstream/dispatch-reconciler.ts) for an open PR's
+ * head that a backend never received. Downstreams see it as the payload's `event.action`.
+ */
+export const RECONCILED_ACTION = "reconciled";
+
 // PR actions that put a new head in front of backends. Others (closed, edited, …) dispatch nothing;
 // labeled dispatches only when the label is the trust label that was holding the PR back.
-const DISPATCHING_ACTIONS = new Set(["opened", "reopened", "synchronize", "ready_for_review"]);
+const DISPATCHING_ACTIONS = new Set(["opened", "reopened", "synchronize", "ready_for_review", RECONCILED_ACTION]);
 
 export function planDispatch(
   event: UpstreamEvent,

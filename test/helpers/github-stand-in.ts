@@ -78,6 +78,8 @@ export interface GitHubStandIn {
   script(method: string, path: PathPattern, steps: ScriptStep[]): void;
   /** Delay before answering every matching request (added to a scripted step's own delayMs). */
   setDelay(method: string, path: PathPattern, delayMs: number): void;
+  /** The repo's open pull requests as "list pull requests" returns them, most recently updated first. */
+  setOpenPulls(repo: string, pulls: Array<Record<string, unknown>>): void;
   /** A file served by the contents API (any ref). */
   setFile(repo: string, path: string, text: string): void;
   /** Webhook deliveries listed by GET /app/hook/deliveries, newest first as GitHub lists them. */
@@ -238,6 +240,7 @@ class StandIn implements GitHubStandIn {
   private readonly scripts: Array<Matcher & { steps: ScriptStep[] }> = [];
   private readonly delays: Array<Matcher & { delayMs: number }> = [];
   private deliveries: Array<Record<string, unknown>> = [];
+  private readonly pulls = new Map<string, Array<Record<string, unknown>>>();
   private writeLimit: WriteLimit | undefined;
   /** Accepted write times per installation, for the write budget. */
   private readonly writeTimes = new Map<number, number[]>();
@@ -255,6 +258,7 @@ class StandIn implements GitHubStandIn {
     this.route("POST", "/repos/:owner/:repo/check-runs", (c) => this.createCheckRun(c)),
     this.route("PATCH", "/repos/:owner/:repo/check-runs/:id", (c) => this.updateCheckRun(c)),
     this.route("GET", "/repos/:owner/:repo/contents/:path*", (c) => this.contents(c)),
+    this.route("GET", "/repos/:owner/:repo/pulls", (c) => this.listPulls(c)),
     this.route("GET", "/repos/:owner/:repo/commits/:sha", (c) => ({ status: 200, body: { sha: c.params.sha } })),
     this.route("POST", "/repos/:owner/:repo/actions/runs/:runId/rerun-failed-jobs", () => ({ status: 201, body: {} })),
     this.route("POST", "/repos/:owner/:repo/actions/runs/:runId/cancel", () => ({ status: 202, body: {} })),
@@ -306,6 +310,14 @@ class StandIn implements GitHubStandIn {
     const repoFiles = this.files.get(lower(repo)) ?? new Map<string, string>();
     repoFiles.set(normalizeFilePath(path), text);
     this.files.set(lower(repo), repoFiles);
+  }
+
+  /**
+   * The repo's open pull requests, as "list pull requests" returns them (give them most recently
+   * updated first: the relay asks for sort=updated, direction=desc).
+   */
+  setOpenPulls(repo: string, pulls: Array<Record<string, unknown>>): void {
+    this.pulls.set(lower(repo), pulls);
   }
 
   setDeliveries(deliveries: Array<Record<string, unknown>>): void {
@@ -562,6 +574,24 @@ class StandIn implements GitHubStandIn {
     const content = Buffer.from(text).toString("base64");
     const file = { type: "file", encoding: "base64", size: Buffer.byteLength(text), name, path, sha, content };
     return { status: 200, body: file, headers: { etag } };
+  }
+
+  // --- pull requests ----------------------------------------------------------------------------
+
+  /** Page-number pagination with a rel="next" link, and an ETag per page (304 for If-None-Match). */
+  private listPulls({ record, params }: RouteContext): Reply {
+    if (record.query.state !== undefined && record.query.state !== "open") return invalid("stand-in: only state=open is served");
+    const all = this.pulls.get(lower(`${params.owner}/${params.repo}`)) ?? [];
+    const perPage = Math.min(Math.max(Number(record.query.per_page ?? 30) || 30, 1), 100);
+    const page = Math.max(Number(record.query.page ?? 1) || 1, 1);
+    const items = all.slice((page - 1) * perPage, page * perPage);
+    const etag = `"${sha1(JSON.stringify(items))}"`;
+    if (etagMatches(record.headers["if-none-match"], etag)) return { status: 304, headers: { etag } };
+    const headers: Record<string, string> = { etag };
+    if (page * perPage < all.length) {
+      headers.link = `<${this.apiUrl}/repos/${params.owner}/${params.repo}/pulls?state=open&per_page=${perPage}&page=${page + 1}>; rel="next"`;
+    }
+    return { status: 200, body: items, headers };
   }
 
   // --- webhook deliveries -----------------------------------------------------------------------

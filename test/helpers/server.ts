@@ -34,6 +34,8 @@ export async function startRelay(env: Record<string, string | undefined>, option
       WEBHOOK_SECRET,
       RELAY_TICKET_SECRET: TICKET_SECRET,
       RELAY_REDELIVERY_MINUTES: "0",
+      // The reconciler lists open PRs at start: only the tests about it turn it on.
+      RELAY_RECONCILE_MINUTES: "0",
       DATA_DIR: tempDir(),
       ...env,
     },

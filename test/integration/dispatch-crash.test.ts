@@ -60,6 +60,7 @@ beforeEach(async () => {
     WEBHOOK_SECRET,
     RELAY_TICKET_SECRET: TICKET_SECRET,
     RELAY_REDELIVERY_MINUTES: "0",
+    RELAY_RECONCILE_MINUTES: "0",
     GHE_HOST: github.host,
     GHE_PROTOCOL: "http",
     UPSTREAM_REPO: "Codertocat/Hello-World",
