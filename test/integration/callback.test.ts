@@ -314,6 +314,28 @@ describe("re-runs from the pull request", () => {
     expect(github.find("POST", "/repos/acme/npu-backend/dispatches")).toHaveLength(2);
   });
 
+  it("concludes the aggregate of a dispatch GitHub refused for good as failed, and its Re-run dispatches again", async () => {
+    github.script("POST", "/repos/beta/tpu-backend/dispatches", [{ status: 422, body: { message: "Validation Failed" } }]);
+    await start();
+    await dispatchPr();
+    const sha = pr.pull_request.head.sha as string;
+    const aggregate = () => [...github.checkRuns.values()].find((run) => run.name === "oot / tpu-backend")!;
+    await expect.poll(() => aggregate().status, { timeout: 10_000, interval: 50 }).toBe("completed");
+    expect(aggregate()).toMatchObject({ conclusion: "failure", external_id: "dispatch:cb-delivery:beta/tpu-backend" });
+    const output = aggregate().output as { title: string; summary: string };
+    expect(output.title).toBe("Dispatch failed");
+    expect(output.summary).toContain("Re-run this check to dispatch it again");
+
+    expect((await deliver(relay, "check_run", rerequested("oot / tpu-backend", "dispatch:cb-delivery:beta/tpu-backend", sha, 1003), "rerun-failed")).status).toBe(200);
+    await settled();
+    const sent = github.find("POST", "/repos/beta/tpu-backend/dispatches");
+    expect(sent.map((request) => request.status)).toEqual([422, 204]);
+    expect((sent[1]!.body as { client_payload: { delivery_id: string } }).client_payload.delivery_id).toBe("rerun-failed");
+    // The new dispatch is the backend's latest: its aggregate is queued again, on the same check run.
+    expect(aggregate()).toMatchObject({ status: "queued", external_id: "dispatch:rerun-failed:beta/tpu-backend" });
+    expect(github.find("POST", /\/check-runs$/).filter((request) => (request.body as { name: string }).name === "oot / tpu-backend")).toHaveLength(1);
+  });
+
   it("re-runs every distinct downstream run behind the suite once", async () => {
     await start();
     const tickets = await dispatchPr();
