@@ -54,6 +54,7 @@ describe("loadConfig defaults", () => {
       outbox: { concurrency: 16, writesPerMinute: 80, writesPerHour: 500, maxAgeMs: 12 * 3_600_000, requestTimeoutMs: 30_000 },
       redeliveryIntervalMs: 600_000,
       installationRecheckMs: 600_000,
+      reconcile: { intervalMs: 1_800_000, lookbackMs: 7 * 86_400_000, headsPerPass: 20 },
       github: { apiBaseUrl: "https://api.github.com", webBaseUrl: "https://github.com" },
       callback: {
         url: "http://localhost:3000/relay/callback",
@@ -78,13 +79,18 @@ describe("loadConfig defaults", () => {
       RELAY_TRUSTED_ASSOCIATIONS: "OWNER, MEMBER",
       RELAY_WRITES_PER_MINUTE: "40",
       RELAY_REDELIVERY_MINUTES: "0",
+      RELAY_RECONCILE_MINUTES: "0",
+      RELAY_RECONCILE_LOOKBACK_DAYS: "3",
+      RELAY_RECONCILE_HEADS_PER_PASS: "5",
     });
     expect(config.dispatch).toMatchObject({ prEventType: "crcr-pr", drafts: true, trustedAssociations: ["OWNER", "MEMBER"] });
     expect(config.outbox.writesPerMinute).toBe(40);
     expect(config.redeliveryIntervalMs).toBe(0);
+    expect(config.reconcile).toEqual({ intervalMs: 0, lookbackMs: 3 * 86_400_000, headsPerPass: 5 });
   });
 
   it("names the variable and the allowed values for bad dispatch settings", () => {
+    expect(() => loadConfig({ RELAY_RECONCILE_LOOKBACK_DAYS: "0" })).toThrow(/RELAY_RECONCILE_LOOKBACK_DAYS: "0"/);
     expect(() => loadConfig({ RELAY_DISPATCH_DRAFTS: "yes", RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS", RELAY_OUTBOX_CONCURRENCY: "0" })).toThrow(
       /RELAY_DISPATCH_DRAFTS: "yes" is not a boolean[\s\S]*RELAY_TRUSTED_ASSOCIATIONS: "OWNER,FRIENDS" is not a comma-separated list[\s\S]*RELAY_OUTBOX_CONCURRENCY: "0"/,
     );
