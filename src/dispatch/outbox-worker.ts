@@ -380,6 +380,8 @@ export class OutboxWorker {
   #failed(task: OutboxTask, error: unknown, installationId: number | undefined): Recording {
     const { metrics, log, maxAgeMs } = this.options;
     const now = this.#now();
+    // GitHub answers 409 to cancelling a run that already finished: nothing is left to cancel.
+    if (task.kind === "cancel" && httpStatus(error) === 409) return (tx) => tx.markSent(task.id, { at: now, version: task.version });
     // Octokit reports network errors and timeouts as status 500 without a response: no answer arrived.
     const response = (error as { response?: { headers?: Record<string, string> } }).response;
     const verdict = classifyFailure(

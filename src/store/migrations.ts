@@ -366,6 +366,45 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- A third kind of outbox task, 'cancel': cancelling a downstream run of a closed PR, retried and
+      -- paced like every write. SQLite cannot alter a CHECK constraint, so the table is rebuilt (same
+      -- columns, ids kept, indexes recreated; no other table references it).
+      CREATE TABLE outbox_v12 (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        key                  TEXT NOT NULL UNIQUE,
+        kind                 TEXT NOT NULL CHECK (kind IN ('dispatch', 'check_run', 'cancel')),
+        repo                 TEXT NOT NULL,
+        installation_id      INTEGER,
+        request_json         TEXT NOT NULL,
+        dispatch_delivery_id TEXT,
+        dispatch_repo        TEXT,
+        status               TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
+        attempts             INTEGER NOT NULL,
+        created_at           INTEGER NOT NULL,
+        next_attempt_at      INTEGER NOT NULL,
+        last_error           TEXT,
+        result_id            INTEGER,
+        finished_at          INTEGER,
+        version              INTEGER NOT NULL DEFAULT 0,
+        lease_owner          TEXT,
+        lease_until          INTEGER
+      );
+      INSERT INTO outbox_v12 (id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
+          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until)
+        SELECT id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
+          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until
+        FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v12 RENAME TO outbox;
+      CREATE INDEX outbox_status_due ON outbox (status, next_attempt_at);
+      CREATE UNIQUE INDEX outbox_dispatch ON outbox (dispatch_delivery_id, lower(dispatch_repo))
+        WHERE dispatch_delivery_id IS NOT NULL;
+      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

@@ -9,7 +9,8 @@ import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { JobKey, LatestAttempt, StoredJob } from "../domain/jobs.js";
 
-export type TaskKind = "dispatch" | "check_run";
+/** A dispatch, a check-run write, or the cancellation of a downstream run (a closed PR's). */
+export type TaskKind = "dispatch" | "check_run" | "cancel";
 
 /** GitHub offers redelivery of a delivery for 3 days: deliveries are remembered exactly that long (replays, redelivery). */
 export const REDELIVERY_WINDOW_MS = 72 * 3_600_000;
@@ -28,11 +29,12 @@ export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest
 export interface OutboxTaskInput {
   /**
    * Idempotency key: a second task with the same key is ignored, whatever the first one's state.
-   * Dispatches: `dispatch:<delivery>:<downstream repo>`; aggregate check runs: `check:<repo>:<name>:<sha>`.
+   * Dispatches: `dispatch:<delivery>:<downstream repo>`; aggregate check runs: `check:<repo>:<name>:<sha>`;
+   * cancellations: `cancel:<downstream repo>:<run id>`.
    */
   key: string;
   kind: TaskKind;
-  /** The repo the request writes to (downstream repo for dispatches, upstream repo for check runs). */
+  /** The repo the request writes to (downstream repo for dispatches and cancellations, upstream repo for check runs). */
   repo: string;
   /** Installation to authenticate as; undefined means "resolve the repo's installation at send time". */
   installationId?: number;

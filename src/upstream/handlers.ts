@@ -15,11 +15,12 @@ import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Stor
 import { stateContextOf } from "../state/settings.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
-import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
+import { pullRequestFacts, pushFacts, type PullRequestFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { withoutReconciled } from "./dispatch-reconciler.js";
 import { buildWork, intakeSettings, plannerSettings } from "./intake.js";
-import { cancelRuns, parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
+import { parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
+import { cancelTasksForHead } from "./run-cancellation.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { planDispatch, type Plan } from "./planner.js";
 
@@ -67,9 +68,9 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
           state,
         );
         const stored = await storeIntake(tx, delivery, intake, state);
+        const cancels = payload.action === "closed" ? await storeCancellations(tx, delivery, event, intake) : 0;
         return () => {
-          if (payload.action === "closed") void cancelInFlightRuns(payload.repository.full_name, payload.pull_request.head.sha, deps);
-          if (queued > 0) deps.onWork();
+          if (queued > 0 || cancels > 0) deps.onWork();
           reportIntake(context, intake, { ...stored, queued: stored.queued + queued }, deps);
         };
       };
@@ -151,20 +152,16 @@ async function oncePerPayload(context: Context, deps: UpstreamDependencies, prep
   outcome.afterCommit();
 }
 
-/** Downstream runs still going for a closed PR's head are cancelled in the background (best effort: never rejects). */
-async function cancelInFlightRuns(upstreamRepo: string, headSha: string, deps: UpstreamDependencies): Promise<void> {
-  const log = deps.log;
-  try {
-    const runs = new Map<string, { repo: string; runId: number }>();
-    for (const job of await deps.store().shaJobs(upstreamRepo, headSha)) {
-      if (job.status === "in_progress") runs.set(`${job.downstreamRepo}#${job.runId}`, { repo: job.downstreamRepo, runId: job.runId });
-    }
-    if (runs.size === 0) return;
-    const cancelled = await cancelRuns([...runs.values()], { clients: deps.clients(), installations: deps.installations(), log });
-    log.info({ upstreamRepo, headSha, cancelled }, "cancelled downstream runs of a closed pull request");
-  } catch (error) {
-    log.warn({ upstreamRepo, headSha, err: String(error) }, "could not cancel the downstream runs of a closed pull request");
-  }
+/**
+ * Queues the cancellation of the closed PR's downstream runs still in progress (src/upstream/run-cancellation.ts),
+ * stored with the delivery: a redelivery of the same close is a duplicate and queues nothing again. A
+ * `closed` event dispatches nothing, so its intake stored no work under this delivery. Returns how many.
+ */
+async function storeCancellations(tx: StoreTx, delivery: DeliveryRecord, event: PullRequestFacts, intake: PreparedIntake): Promise<number> {
+  if (!intake.plan.ignored) throw new Error(`pull_request.${event.action} both dispatches and cancels: store them as one work`);
+  const tasks = await cancelTasksForHead(tx, event.repo, event.headSha);
+  if (tasks.length === 0) return 0;
+  return (await tx.acceptDelivery(delivery, { tasks, log: [] }, intake.now)) === "accepted" ? tasks.length : 0;
 }
 
 async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<StoreEffects> {

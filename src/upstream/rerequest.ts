@@ -103,26 +103,6 @@ async function rerunFailedJobs(target: Extract<RerequestTarget, { kind: "run" }>
   }
 }
 
-/**
- * Cancels the downstream runs still in progress for a closed PR's head (best effort: a run that
- * finished meanwhile answers 409, which is fine).
- */
-export async function cancelRuns(runs: ReadonlyArray<{ repo: string; runId: number }>, deps: Pick<RerequestDependencies, "clients" | "installations" | "log">): Promise<number> {
-  let cancelled = 0;
-  for (const { repo: slug, runId } of runs) {
-    try {
-      const installationId = await deps.installations.resolve(slug);
-      if (installationId === undefined) continue;
-      const { owner, repo } = parseRepoSlug(slug);
-      await (await deps.clients.get(installationId)).request("POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", { owner, repo, run_id: runId });
-      cancelled += 1;
-    } catch (error) {
-      if (httpStatus(error) !== 409) deps.log.warn({ repo: slug, runId, err: String(error) }, "could not cancel a downstream run");
-    }
-  }
-  return cancelled;
-}
-
 /** The dispatch sent again with a fresh ticket (none when the original is unknown), and what that does. */
 async function prepareRedispatch(
   target: Extract<RerequestTarget, { kind: "dispatch" }>,

@@ -8,6 +8,7 @@ import type { Store } from "../../src/store/store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { tempDir } from "../helpers/server.js";
 import { enqueueDispatches, outboxWorker } from "../helpers/outbox.js";
+import { cancelRunTask } from "../../src/upstream/run-cancellation.js";
 
 const HOUR = 3_600_000;
 const EXTRA_REPOS = ["acme/npu-extra", "acme/npu-more", "acme/npu-last"];
@@ -54,6 +55,24 @@ describe("OutboxWorker", () => {
     const sent = github.find("POST", /\/dispatches$/).map((request) => request.path);
     expect(sent).toHaveLength(1 + EXTRA_REPOS.length);
     expect(new Set(sent).size).toBe(sent.length);
+  });
+
+  it("counts a 409 to a cancellation (the run already finished) as done, and retries one that failed with a 5xx", async () => {
+    github.script("POST", "/repos/acme/npu-backend/actions/runs/5/cancel", [{ status: 409, body: { message: "Cannot cancel a workflow run that is completed." } }]);
+    github.script("POST", "/repos/acme/npu-extra/actions/runs/6/cancel", [{ status: 503, body: { message: "Service Unavailable" } }]);
+    await store.acceptDelivery(
+      { id: "close-1", event: "pull_request", payloadHash: "h" },
+      { tasks: [cancelRunTask("acme/npu-backend", 5), cancelRunTask("acme/npu-extra", 6)], log: [] },
+      Date.now(),
+    );
+    await startWorker(HOUR);
+    await expect.poll(async () => (await store.outboxStats()).pending, { timeout: 10_000 }).toBe(0);
+    expect(await store.taskByKey("cancel:acme/npu-backend:5")).toMatchObject({ attempts: 1 });
+    expect(await store.taskByKey("cancel:acme/npu-extra:6")).toMatchObject({ attempts: 2 });
+    const statuses = (path: string) => github.find("POST", path).map((request) => request.status);
+    expect(statuses("/repos/acme/npu-backend/actions/runs/5/cancel")).toEqual([409]);
+    expect(statuses("/repos/acme/npu-extra/actions/runs/6/cancel")).toEqual([503, 202]);
+    expect((await store.outboxStats()).dead).toBe(0);
   });
 
   it("dead-letters a task older than the maximum age without sending it", async () => {

@@ -76,7 +76,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     await store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(11\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(12\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", async () => {
@@ -102,6 +102,41 @@ describe("opening", () => {
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "acme/npu", outcome: "sent", reason: "", send_ms: 900, version: NOW + 900 }) }],
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "untrusted_author", sent_at: null, version: NOW }) }],
     ]);
+  });
+});
+
+describe("migration 12 (cancel tasks)", () => {
+  it("rebuilds the outbox keeping every row, id and claim, then takes cancel tasks after the last id", async () => {
+    const db = new Database(path.join(dir, DATABASE_FILE));
+    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 11)) {
+      db.exec(migration.sql);
+      migration.backfill?.(db);
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
+    }
+    db.prepare(
+      `INSERT INTO outbox (id, key, kind, repo, request_json, status, attempts, created_at, next_attempt_at, version, lease_owner, lease_until)
+       VALUES (41, 'check:up/stream:oot / npu:abc', 'check_run', 'up/stream', '{"route":"POST /repos/{owner}/{repo}/check-runs","params":{}}',
+         'pending', 2, 1, 1, 3, 'host:1:2:x', 99)`,
+    ).run();
+    expect(() => db.prepare("INSERT INTO outbox (key, kind, repo, request_json, status, attempts, created_at, next_attempt_at) VALUES ('c', 'cancel', 'a/b', '{}', 'pending', 0, 1, 1)").run()).toThrow(/CHECK constraint/);
+    db.close();
+
+    const store = open();
+    expect(await store.taskByKey("check:up/stream:oot / npu:abc")).toMatchObject({ id: 41, kind: "check_run", attempts: 2, version: 3 });
+    expect(await store.claimOwners()).toEqual(["host:1:2:x"]);
+    const cancel = {
+      key: "cancel:acme/npu:9",
+      kind: "cancel" as const,
+      repo: "acme/npu",
+      request: { route: "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", params: { owner: "acme", repo: "npu", run_id: 9 } },
+    };
+    expect(await store.acceptDelivery(delivery("close-1"), { tasks: [cancel], log: [] }, NOW)).toBe("accepted");
+    expect(await store.taskByKey("cancel:acme/npu:9")).toMatchObject({ id: 42, kind: "cancel", request: cancel.request });
+    const check = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+    const indexes = check.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name").pluck().all();
+    check.close();
+    expect(indexes).toEqual(["outbox_dispatch", "outbox_settled", "outbox_status_due"]);
   });
 });
 

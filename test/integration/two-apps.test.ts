@@ -4,7 +4,9 @@
 import { createHmac, generateKeyPairSync } from "node:crypto";
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { cancelRuns } from "../../src/upstream/rerequest.js";
+import { cancelRunTask } from "../../src/upstream/run-cancellation.js";
+import { OutboxWorker } from "../../src/dispatch/outbox-worker.js";
+import { writeLimiter } from "../../src/limits/sliding-window.js";
 import { loadConfig } from "../../src/config.js";
 import { downstreamApp } from "../../src/installations/downstream-app.js";
 import { installationClients } from "../../src/github/installation-clients.js";
@@ -164,7 +166,7 @@ describe("installations and clients per side", () => {
     return { store, installations, clients };
   }
 
-  it("cancels a downstream run as the downstream App, after looking its installation up with that App's JWT", async () => {
+  it("cancels a downstream run (an outbox task) as the downstream App, after looking its installation up with that App's JWT", async () => {
     const { store, installations, clients } = sides();
     const scope = nock(API)
       .get("/repos/acme/npu-backend/installation")
@@ -176,8 +178,23 @@ describe("installations and clients per side", () => {
       .post("/repos/acme/npu-backend/actions/runs/5/cancel")
       .matchHeader("authorization", "token downstream-token")
       .reply(202, {});
-    expect(await cancelRuns([{ repo: "acme/npu-backend", runId: 5 }], { clients, installations, log: testLog })).toBe(1);
+    await store.acceptDelivery({ id: "close-1", event: "pull_request", payloadHash: "h" }, { tasks: [cancelRunTask("acme/npu-backend", 5)], log: [] }, Date.now());
+    const worker = new OutboxWorker({
+      store,
+      clients,
+      installations,
+      limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      log: testLog,
+      concurrency: 4,
+      maxAgeMs: 3_600_000,
+      requestTimeoutMs: 5000,
+    });
+    await worker.start();
+    await expect.poll(async () => (await store.outboxStats()).pending, { timeout: 5000 }).toBe(0);
+    await worker.stop();
     expect(scope.isDone()).toBe(true);
+    expect(await store.taskByKey("cancel:acme/npu-backend:5")).toMatchObject({ attempts: 1 });
     await store.close();
   });
 
