@@ -60,7 +60,8 @@ export async function acceptDispatches(
   if ((await tx.acceptDelivery(delivery, work, context.now)) === "duplicate") return { outcome: "duplicate", queued: 0 };
   let queued = 0;
   for (const row of work.log) {
-    if (row.outcome !== "pending" || row.event !== "pull_request" || row.prNumber === undefined) continue;
+    // A closing notice (action closed) tells a backend the PR is gone; it starts no run the head waits for.
+    if (row.outcome !== "pending" || row.event !== "pull_request" || row.prNumber === undefined || row.action === "closed") continue;
     const head = await tx.head({ upstreamRepo: row.upstreamRepo, headSha: row.headSha });
     if (!head) continue;
     const key = { upstreamRepo: row.upstreamRepo, headSha: row.headSha, downstreamRepo: row.downstreamRepo };

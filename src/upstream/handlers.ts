@@ -15,14 +15,14 @@ import { REDELIVERY_WINDOW_MS, type AcceptedWork, type DeliveryRecord, type Stor
 import { stateContextOf } from "../state/settings.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
-import { pullRequestFacts, pushFacts, type PullRequestFacts, type UpstreamEvent } from "./events.js";
+import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { withoutReconciled } from "./dispatch-reconciler.js";
 import { buildWork, intakeSettings, plannerSettings } from "./intake.js";
 import { parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
 import { cancelTasksForHead } from "./run-cancellation.js";
 import type { InstallationClients } from "../github/installation-clients.js";
-import { planDispatch, type Plan } from "./planner.js";
+import { CLOSED_ACTION, planDispatch, type Plan } from "./planner.js";
 
 export interface UpstreamDependencies {
   config: RelayConfig;
@@ -67,10 +67,11 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
           { upstreamRepo: event.repo, prNumber: event.number, headSha: event.headSha, labels: event.labels, closed: event.closed },
           state,
         );
-        const stored = await storeIntake(tx, delivery, intake, state);
-        const cancels = payload.action === "closed" ? await storeCancellations(tx, delivery, event, intake) : 0;
+        // Closing: the runs still in progress are cancelled, stored with the closing notices as one work.
+        const cancels = payload.action === "closed" ? await cancelTasksForHead(tx, event.repo, event.headSha) : [];
+        const stored = await storeIntake(tx, delivery, { ...intake, work: { ...intake.work, tasks: [...intake.work.tasks, ...cancels] } }, state);
         return () => {
-          if (queued > 0 || cancels > 0) deps.onWork();
+          if (queued > 0) deps.onWork();
           reportIntake(context, intake, { ...stored, queued: stored.queued + queued }, deps);
         };
       };
@@ -152,17 +153,7 @@ async function oncePerPayload(context: Context, deps: UpstreamDependencies, prep
   outcome.afterCommit();
 }
 
-/**
- * Queues the cancellation of the closed PR's downstream runs still in progress (src/upstream/run-cancellation.ts),
- * stored with the delivery: a redelivery of the same close is a duplicate and queues nothing again. A
- * `closed` event dispatches nothing, so its intake stored no work under this delivery. Returns how many.
- */
-async function storeCancellations(tx: StoreTx, delivery: DeliveryRecord, event: PullRequestFacts, intake: PreparedIntake): Promise<number> {
-  if (!intake.plan.ignored) throw new Error(`pull_request.${event.action} both dispatches and cancels: store them as one work`);
-  const tasks = await cancelTasksForHead(tx, event.repo, event.headSha);
-  if (tasks.length === 0) return 0;
-  return (await tx.acceptDelivery(delivery, { tasks, log: [] }, intake.now)) === "accepted" ? tasks.length : 0;
-}
+
 
 async function rerun(context: Context, targets: RerequestTarget[], deps: UpstreamDependencies): Promise<StoreEffects> {
   const { config } = deps;
@@ -201,16 +192,24 @@ async function prepareIntake(context: Context, event: UpstreamEvent, deps: Upstr
     throw new Error("no valid allowlist loaded yet; this delivery will be redelivered");
   }
   const installations = await deps.installations().snapshot(allowlist.entries.map((entry) => entry.repo));
-  const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), plannerSettings(config));
+  const plan = planDispatch(event, allowlist, (repo) => installations.known(repo), plannerSettings(config), await receivedHead(event, deps.store()));
   const now = Date.now();
   if (plan.ignored) return { plan, work: { tasks: [], log: [] }, now };
   const work = await buildWork(event, plan, intakeSettings(config), (repo) => installations.cachedId(repo), now);
   return { plan, work, now };
 }
 
+/** For a closing PR: the backends (lower-case repos) its head was dispatched to, who get the closing notice. */
+async function receivedHead(event: UpstreamEvent, store: Store): Promise<Set<string>> {
+  if (event.kind !== "pull_request" || event.action !== CLOSED_ACTION) return new Set();
+  const backends = await store.backendHeads({ upstreamRepo: event.repo, headSha: event.headSha });
+  return new Set(backends.map((backend) => backend.downstreamRepo.toLowerCase()));
+}
+
 /** Stores the prepared work (inside the delivery's transaction). */
 async function storeIntake(tx: StoreTx, delivery: DeliveryRecord, { plan, work, now }: PreparedIntake, state: StateContext): Promise<StoredIntake> {
-  if (plan.ignored) return { outcome: "ignored", queued: 0, work };
+  // An ignored event stores no work: it can still carry tasks (a close's cancellations).
+  if (plan.ignored && work.tasks.length === 0) return { outcome: "ignored", queued: 0, work };
   // A head the reconciler already dispatched to a backend is not dispatched again by its late webhook.
   const stored = await withoutReconciled(tx, work);
   return { ...(await acceptDispatches(tx, delivery, stored, { ...state, now })), work: stored };
@@ -239,6 +238,7 @@ async function headOpen(store: Store, upstreamRepo: string, headSha: string): Pr
 function reportIntake(context: Context, { plan }: PreparedIntake, { outcome, queued, work }: StoredIntake, deps: UpstreamDependencies): void {
   const { metrics } = deps;
   metrics.webhooks.inc({ event: context.name, outcome });
+  if (outcome === "accepted" || queued > 0) deps.onWork();
   if (plan.ignored) {
     context.log.debug({ reason: plan.ignored }, "upstream event dispatches nothing");
     deps.onIntake?.({ deliveryId: context.id, outcome, ignoredBecause: plan.ignored, work, checkRunWrites: queued });
@@ -248,9 +248,8 @@ function reportIntake(context: Context, { plan }: PreparedIntake, { outcome, que
     if (row.outcome === "skipped" && outcome === "accepted") metrics.dispatches.inc({ outcome: "skipped", reason: row.reason ?? "" });
   }
   context.log.info(
-    { delivery: context.id, outcome, dispatches: work.tasks.length, skipped: plan.skipped.length },
+    { delivery: context.id, outcome, dispatches: work.tasks.filter((task) => task.kind === "dispatch").length, skipped: plan.skipped.length },
     "upstream event accepted",
   );
   deps.onIntake?.({ deliveryId: context.id, outcome, work, checkRunWrites: queued });
-  if (outcome === "accepted" || queued > 0) deps.onWork();
 }

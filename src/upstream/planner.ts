@@ -38,12 +38,21 @@ export const RECONCILED_ACTION = "reconciled";
 // labeled dispatches only when the label is the trust label that was holding the PR back.
 const DISPATCHING_ACTIONS = new Set(["opened", "reopened", "synchronize", "ready_for_review", RECONCILED_ACTION]);
 
+/** PR closed (merged or not): the backends that received its head are told, so they can stop or clean up. */
+export const CLOSED_ACTION = "closed";
+
+/**
+ * `received`: the downstream repos (lower case) that were dispatched the event's head before. Only a
+ * `closed` event reads it: it goes to those backends alone, trusted or not (they already had the PR).
+ */
 export function planDispatch(
   event: UpstreamEvent,
   allowlist: Allowlist,
   installed: (repo: string) => boolean | undefined,
   settings: PlannerSettings,
+  received: ReadonlySet<string> = new Set(),
 ): Plan {
+  if (event.kind === "pull_request" && event.action === CLOSED_ACTION) return planClosed(event, allowlist, installed, settings, received);
   const ignored = ignoredBecause(event, settings);
   if (ignored) return { ignored, dispatch: [], skipped: [] };
 
@@ -62,6 +71,24 @@ export function planDispatch(
     else plan.dispatch.push(target);
   }
   return plan;
+}
+
+function planClosed(
+  event: PullRequestFacts,
+  allowlist: Allowlist,
+  installed: (repo: string) => boolean | undefined,
+  settings: PlannerSettings,
+  received: ReadonlySet<string>,
+): Plan {
+  const plan: Plan = { dispatch: [], skipped: [] };
+  for (const entry of allowlist.entries) {
+    if (!received.has(entry.repo.toLowerCase())) continue;
+    const target: Target = { entry, showsCheckRun: showsCheckRun(entry, event.labels, settings.labelPrefix) };
+    const reason: SkipReason | undefined = !entry.policy.forward_event ? "not_forwarded" : installed(entry.repo) === false ? "not_installed" : undefined;
+    if (reason) plan.skipped.push({ ...target, reason });
+    else plan.dispatch.push(target);
+  }
+  return plan.dispatch.length + plan.skipped.length === 0 ? { ignored: "pull_request.closed of a head no backend received", ...plan } : plan;
 }
 
 function ignoredBecause(event: UpstreamEvent, settings: PlannerSettings): string | undefined {

@@ -115,7 +115,7 @@ describe("superseded and closed pull requests", () => {
   });
 
   it("concludes open check runs as cancelled when the PR is closed, and cancels the run in progress through the outbox", async () => {
-    await startJob();
+    const ticket = await startJob();
     // GitHub fails the first cancellation: the outbox tries again.
     github.script("POST", "/repos/beta/tpu-backend/actions/runs/9/cancel", [{ status: 502, body: { message: "Bad Gateway" } }]);
     const closed = structuredClone(pr);
@@ -128,10 +128,18 @@ describe("superseded and closed pull requests", () => {
     const cancels = () => github.find("POST", "/repos/beta/tpu-backend/actions/runs/9/cancel");
     expect(cancels().map((request) => request.status)).toEqual([502, 202]);
     expect(cancels()[1]).toMatchObject({ installationId: 12 });
-    // GitHub redelivers the close: the cancellation is not queued again.
+    // The backend got a closing notice (the check runs above did not move for it).
+    const dispatches = () => github.find("POST", "/repos/beta/tpu-backend/dispatches");
+    expect(dispatches().map((request) => (request.body as { client_payload: { event: { action: string } } }).client_payload.event.action)).toEqual(["opened", "closed"]);
+    // The notice is not the head's latest dispatch: the run's late result still counts for the closed head.
+    expect(await postReport(ticket, { status: "completed", conclusion: "success" })).toBe(200);
+    await settled();
+    expect(runsOn(pr.pull_request.head.sha).find((run) => run.name !== "oot / tpu-backend")).toMatchObject({ status: "completed", conclusion: "success" });
+    // GitHub redelivers the close: nothing is sent again.
     expect((await deliver(relay, "pull_request", closed, "close-delivery")).status).toBe(200);
     await settled();
     expect(cancels()).toHaveLength(2);
+    expect(dispatches()).toHaveLength(2);
 
     // Reopened with the same head: the aggregate is queued again and follows new reports.
     const reopened = structuredClone(pr);

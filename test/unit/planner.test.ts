@@ -61,7 +61,19 @@ describe("planDispatch", () => {
     expect(planDispatch(pr(action), allowlist(), everyoneInstalled, SETTINGS).dispatch).toHaveLength(4);
   });
 
-  it.each(["closed", "edited", "unlabeled", "converted_to_draft", "assigned"])("ignores %s", (action) => {
+  it("sends a closing PR's notice to the backends that received its head, trusted or not, and to no one else", () => {
+    const received = new Set(["three/npu-backend", "four/tpu-backend", "off/forwarding-off"]);
+    const closed = pr("closed", { authorAssociation: "CONTRIBUTOR", labels: ["ciflow/oot/npu"] });
+    const installed = (repo: string) => repo !== "four/tpu-backend";
+    expect(summary(planDispatch(closed, allowlist(), installed, SETTINGS, received))).toEqual({
+      dispatch: ["three/npu-backend +check"],
+      skipped: ["off/forwarding-off: not_forwarded", "four/tpu-backend: not_installed"],
+    });
+    const nobody = planDispatch(pr("closed"), allowlist(), everyoneInstalled, SETTINGS);
+    expect(nobody).toEqual({ ignored: "pull_request.closed of a head no backend received", dispatch: [], skipped: [] });
+  });
+
+  it.each(["edited", "unlabeled", "converted_to_draft", "assigned"])("ignores %s", (action) => {
     const plan = planDispatch(pr(action), allowlist(), everyoneInstalled, SETTINGS);
     expect(plan.ignored).toBe(`pull_request.${action} does not dispatch`);
     expect(plan.dispatch).toEqual([]);

@@ -44,7 +44,9 @@ export function latestAttempts(db: string, where: string, columns = "*"): string
 }
 
 export function dispatchRows(db: string, where: string, columns = "*"): string {
-  return `SELECT ${columns} FROM ${db}.${DISPATCHES_TABLE} FINAL WHERE ${where}`;
+  // A closing notice (action closed) asks a backend for no CI run: it is neither a dispatch a backend can
+  // be waiting on nor one it can fail to serve, so no HUD figure counts it.
+  return `SELECT ${columns} FROM ${db}.${DISPATCHES_TABLE} FINAL WHERE (${where}) AND action != 'closed'`;
 }
 
 /** Row columns that become a JobCell (see cells.ts). */
