@@ -38,6 +38,8 @@ interface DispatchSpec {
   at: number;
   outcome: "sent" | "failed" | "never_reported" | "reports_not_expected" | "skipped" | "pending";
   title?: string;
+  /** The PR action (default opened); `closed` is a closing notice. */
+  action?: string;
 }
 
 interface JobSpec {
@@ -88,7 +90,7 @@ export async function seedDispatch(store: Store, spec: DispatchSpec): Promise<vo
           downstreamRepo: downstream,
           upstreamRepo: UPSTREAM,
           event: spec.pr ? "pull_request" : "push",
-          ...(spec.pr && { action: "opened", prNumber: spec.pr }),
+          ...(spec.pr && { action: spec.action ?? "opened", prNumber: spec.pr }),
           headSha: spec.sha,
           backendName: spec.name,
           level: spec.level,
@@ -189,6 +191,8 @@ export async function seedHud(store: Store, now = SEED_NOW): Promise<void> {
     tests: { total: 100, passed: 98, failed: 2, skipped: 0 },
   });
   await seedJob(store, { ...tpu, delivery: "d1", pr: 101, sha: "sha101", job: "test", at: at(6) + 20_000, conclusion: "success", queueMs: 20_000, executionMs: 200_000 });
+  // PR 101 closed: the closing notice to npu asks for no CI run, so no HUD figure counts it.
+  await seedDispatch(store, { ...npu, delivery: "d1-closed", pr: 101, sha: "sha101", at: at(5.5), outcome: "sent", action: "closed" });
 
   // PR 102: the test job failed on infrastructure, then a re-run (attempt 2) passed; the dispatch to tpu was skipped (the App was not installed there yet).
   await seedDispatch(store, { ...npu, delivery: "d2", pr: 102, sha: "sha102", at: at(5), outcome: "sent" });
