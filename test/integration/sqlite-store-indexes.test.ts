@@ -7,7 +7,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../../src/store/migrations.js";
+import { databaseAtVersion } from "../helpers/old-schema.js";
 import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 
@@ -30,15 +30,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A database as schema version `version` left it. */
-function databaseAtVersion(version: number): Database.Database {
-  const db = new Database(path.join(dir, DATABASE_FILE));
+/** A database as schema version `version` left it (closed after the test). */
+function databaseAt(version: number): Database.Database {
+  const db = databaseAtVersion(path.join(dir, DATABASE_FILE), version);
   opened.push(db);
-  db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= version)) {
-    db.exec(migration.sql);
-    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
-  }
   return db;
 }
 
@@ -62,7 +57,7 @@ function openRecording(): { store: Store; statements: string[]; plan: (sql: stri
 
 describe("migration 7", () => {
   it("fills the jobs' generated columns of existing rows, and staleJobs answers as the scan did", async () => {
-    const db = databaseAtVersion(6);
+    const db = databaseAt(6);
     insertJob(db, "running-old", "in_progress", NOW - 10 * HOUR, NOW - 10 * HOUR);
     insertJob(db, "running-new", "in_progress", NOW - HOUR, NOW - HOUR);
     insertJob(db, "running-unstarted", "in_progress", undefined, NOW - 20 * HOUR);
@@ -95,7 +90,7 @@ describe("query plans", () => {
   const scans = (details: string[]) => details.filter((detail) => detail.startsWith("SCAN") && !detail.startsWith("SCAN json_each"));
 
   it("the per-event and per-minute lookups search an index instead of scanning a table", async () => {
-    databaseAtVersion(6).close();
+    databaseAt(6).close();
     const { store, statements, plan } = openRecording();
     // [name, lookup, index it searches, whether its ORDER BY comes from the index (no sort step)]
     const lookups: [string, () => unknown, string, boolean][] = [
@@ -132,7 +127,7 @@ describe("query plans", () => {
   });
 
   it("the outbox has no generated check-run columns any more", () => {
-    databaseAtVersion(6).close();
+    databaseAt(6).close();
     openRecording();
     const db = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
     opened.push(db);
@@ -144,7 +139,7 @@ describe("query plans", () => {
   });
 
   it("retention finds what it deletes through indexes too", async () => {
-    databaseAtVersion(6).close();
+    databaseAt(6).close();
     const { store, statements, plan } = openRecording();
     statements.length = 0;
     await store.prune(NOW, { retentionMs: 14 * 24 * HOUR, maxRowsPerTable: 1000 });
@@ -168,7 +163,7 @@ describe("query plans", () => {
 describe("a populated store", () => {
   it("carries 200k check-run tasks over into check_runs (migration 9), and prints how long it took (not asserted)", async () => {
     const rows = 200_000;
-    const db = databaseAtVersion(8);
+    const db = databaseAt(8);
     // 20k PR heads × 10 check runs (5 backends, an aggregate and a job each), in one transaction.
     db.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { countAttempt, isLaterAttempt, jobIdentity, NO_JOBS, type JobCounts, type JobSummary } from "../../src/domain/jobs.js";
 import { recordJob } from "../../src/state/reports.js";
 import type { StateContext } from "../../src/state/context.js";
-import { MIGRATIONS } from "../../src/store/migrations.js";
+import { databaseAtVersion } from "../helpers/old-schema.js";
 import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import type { StoredJob } from "../../src/domain/jobs.js";
@@ -138,12 +138,7 @@ describe("latest attempts and counts", () => {
 
 describe("migrations 8 to 10", () => {
   it("carry the jobs stored before them over into latest attempts, and drop the summary column", async () => {
-    db = new Database(path.join(dir, DATABASE_FILE));
-    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-    for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 7)) {
-      db.exec(migration.sql);
-      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
-    }
+    db = databaseAtVersion(path.join(dir, DATABASE_FILE), 7);
     db.prepare("INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES ('d1', 'pull_request', 'h', ?)").run(NOW);
     db.prepare(
       `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action, pr_number, head_sha,

@@ -12,6 +12,7 @@ import { aggregateCheckKey, queuedAggregateRequest } from "../../src/checks/aggr
 import { stateHash } from "../../src/domain/state-hash.js";
 import { reconcileOpenHeadsPage } from "../../src/state/policy.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
+import { databaseAtVersion } from "../helpers/old-schema.js";
 import { DATABASE_FILE, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 
@@ -30,17 +31,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A database at schema version 8, built by applying migrations 1–8 as `migrate` does. */
-function databaseAtVersion8(): Database.Database {
-  const db = new Database(path.join(dir, DATABASE_FILE));
-  db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 8)) {
-    db.exec(migration.sql);
-    migration.backfill?.(db);
-    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
-  }
-  return db;
-}
+/** A database at schema version 8. */
+const databaseAtVersion8 = () => databaseAtVersion(path.join(dir, DATABASE_FILE), 8);
 
 interface OldLogRow {
   delivery: string;

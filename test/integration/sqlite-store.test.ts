@@ -15,6 +15,7 @@ import type { HeadFacts } from "../../src/domain/heads.js";
 import { DATABASE_FILE, openSqliteStore, sqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { delivery, logEntry, NOW, work } from "../helpers/store-fixtures.js";
+import { databaseAtVersion } from "../helpers/old-schema.js";
 
 let root: string;
 let dir: string;
@@ -81,12 +82,7 @@ describe("opening", () => {
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", async () => {
     // A database as schema version 4 left it, with one sent and one skipped dispatch.
-    const db = new Database(path.join(dir, DATABASE_FILE));
-    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-    for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 4)) {
-      db.exec(migration.sql);
-      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
-    }
+    const db = databaseAtVersion(path.join(dir, DATABASE_FILE), 4);
     db.prepare("INSERT INTO deliveries (id, event, payload_hash, accepted_at) VALUES ('d1', 'pull_request', 'h', 1)").run();
     const insert = db.prepare(
       `INSERT INTO dispatch_log (delivery_id, downstream_repo_key, downstream_repo, upstream_repo, event, action, pr_number, head_sha,
@@ -107,13 +103,7 @@ describe("opening", () => {
 
 describe("migration 12 (cancel tasks)", () => {
   it("rebuilds the outbox keeping every row, id and claim, then takes cancel tasks after the last id", async () => {
-    const db = new Database(path.join(dir, DATABASE_FILE));
-    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-    for (const migration of MIGRATIONS.filter((candidate) => candidate.version <= 11)) {
-      db.exec(migration.sql);
-      migration.backfill?.(db);
-      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)").run(migration.version);
-    }
+    const db = databaseAtVersion(path.join(dir, DATABASE_FILE), 11);
     db.prepare(
       `INSERT INTO outbox (id, key, kind, repo, request_json, status, attempts, created_at, next_attempt_at, version, lease_owner, lease_until)
        VALUES (41, 'check:up/stream:oot / npu:abc', 'check_run', 'up/stream', '{"route":"POST /repos/{owner}/{repo}/check-runs","params":{}}',
