@@ -205,7 +205,7 @@ describe("probot receive ./lib/index.js", () => {
     expect(results.find((result) => result.name === "pull_request[0] opened")?.summary).toMatch(
       /^stored 2 dispatch tasks for acme\/npu-backend, beta\/tpu-backend and 1 check-run write in .+; nothing is sent under probot receive/,
     );
-    expect(results.find((result) => result.name === "pull_request[3] closed")?.summary).toBe("stored nothing (pull_request.closed does not dispatch)");
+    expect(results.find((result) => result.name === "pull_request[3] closed")?.summary).toBe("stored nothing (pull_request.closed of a head no backend received)");
   }, 120_000);
 
   it("stores the dispatches of an opened pull_request: the rows the relay's server stores for the same delivery", async () => {
