@@ -122,6 +122,10 @@ export function dispatchReconciler(deps: DispatchReconcilerDependencies): Dispat
     // Tickets are signed before the transaction, which holds nothing but store work.
     const work = await buildWork(event, { dispatch: targets, skipped: [] }, intakeSettings(config), (repo) => snapshot.cachedId(repo), at);
     return deps.store.transaction(async (tx) => {
+      // The list may be older than what webhooks told the relay since: a head that became the PR's open
+      // head after this PR was last updated on GitHub is newer than the list, and stays.
+      const others = (await tx.openHeadsOfPr(upstream, event.number)).filter((head) => head.headSha !== event.headSha);
+      if (others.some((head) => head.stateChangedAt >= Date.parse(pull.updated_at))) return 0;
       // Again inside the transaction: a webhook for this head may have been stored meanwhile.
       const still = await notDispatched(tx, event, [...missing]);
       const remaining = onlyFor(work, still);

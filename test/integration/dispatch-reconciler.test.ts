@@ -12,6 +12,8 @@ import { createMetrics } from "../../src/metrics.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { dispatchReconciler } from "../../src/upstream/dispatch-reconciler.js";
+import { applyPullRequest } from "../../src/state/pull-requests.js";
+import { stateContextOf } from "../../src/state/settings.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { testLog, testProbot } from "../helpers/probot.js";
@@ -102,7 +104,8 @@ describe("the reconciler through the relay's server", () => {
     const late = structuredClone(webhookPr);
     late.action = "synchronize";
     late.pull_request.head.sha = sha(2);
-    github.setOpenPulls(UPSTREAM, [openPull(late.pull_request.number as number, sha(2))]);
+    // Pushed after the relay saw the PR opened: GitHub's updated_at is newer than the head the relay knows.
+    github.setOpenPulls(UPSTREAM, [openPull(late.pull_request.number as number, sha(2), {}, 0)]);
     await startWith(ONE_BACKEND);
     expect(dispatchesTo(TPU)).toHaveLength(2);
     expect((await deliver(relay!, "pull_request", late, "synchronize-late")).status).toBe(200);
@@ -193,6 +196,24 @@ describe("a reconciler pass", () => {
     expect(reads[1]!.headers["if-none-match"]).toMatch(/^"[0-9a-f]{40}"$/);
     expect(reads.every((read) => read.query.state === "open" && read.query.sort === "updated" && read.query.direction === "desc")).toBe(true);
     expect(await store.backendHead({ upstreamRepo: UPSTREAM, headSha: sha(3), downstreamRepo: TPU })).toMatchObject({ level: "L4" });
+  });
+
+  it("leaves a PR alone when a webhook made another head open after the list's last update, and repairs one the list is newer than", async () => {
+    const now = Date.now();
+    // PR 7: a webhook made head sha(8) open just now; the list (PR updated 10 minutes ago) still says sha(7).
+    const change = { upstreamRepo: UPSTREAM, prNumber: 7, headSha: sha(8), labels: [], closed: false };
+    await store.transaction((tx) => applyPullRequest(tx, change, stateContextOf(loadConfig({}), allowlist)));
+    // PR 9: the relay's open head sha(6) is older than the list's update, which says sha(9).
+    await store.transaction((tx) =>
+      tx.putHead({ upstreamRepo: UPSTREAM, headSha: sha(6), prNumber: 9, state: "open", labels: [], stateChangedAt: now - 3_600_000 }),
+    );
+    github.setOpenPulls(UPSTREAM, [openPull(9, sha(9), {}, 60_000), openPull(7, sha(7), {}, 600_000)]);
+
+    expect(await reconciler().pass()).toMatchObject({ looked: 2, heads: 1, dispatches: 1 });
+    expect(await store.head({ upstreamRepo: UPSTREAM, headSha: sha(8) })).toMatchObject({ state: "open" });
+    expect(await store.head({ upstreamRepo: UPSTREAM, headSha: sha(7) })).toBeUndefined();
+    expect(await store.head({ upstreamRepo: UPSTREAM, headSha: sha(9) })).toMatchObject({ state: "open" });
+    expect(await store.head({ upstreamRepo: UPSTREAM, headSha: sha(6) })).toMatchObject({ state: "superseded", supersededBy: sha(9) });
   });
 
   it("skips list items of an unexpected shape and dispatches the rest", async () => {
