@@ -1,12 +1,15 @@
 // POST /relay/callback end to end: a PR is dispatched through the running relay (GitHub played by
 // the stand-in), the downstream reports with an OIDC token from a local issuer and the ticket it
 // received, and the relay turns the reports into check runs updated in place.
+import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { signTicket } from "../../src/dispatch/ticket.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { deliver, startRelayAgainst, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
+import { deliver, startRelayAgainst, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
 const UPSTREAM = "Codertocat/Hello-World";
 const ALLOWLIST = `
@@ -334,6 +337,34 @@ describe("re-runs from the pull request", () => {
     // The new dispatch is the backend's latest: its aggregate is queued again, on the same check run.
     expect(aggregate()).toMatchObject({ status: "queued", external_id: "dispatch:rerun-failed:beta/tpu-backend" });
     expect(github.find("POST", /\/check-runs$/).filter((request) => (request.body as { name: string }).name === "oot / tpu-backend")).toHaveLength(1);
+  });
+
+  it("dead-letters a dispatch GitHub kept failing past the maximum age: the aggregate says so, and its Re-run dispatches again", async () => {
+    const dataDir = tempDir("relay-dead-letter-");
+    github.script("POST", "/repos/beta/tpu-backend/dispatches", Array.from({ length: 3 }, () => ({ status: 502, body: { message: "Bad Gateway" } })));
+    await start({ DATA_DIR: dataDir, RELAY_OUTBOX_MAX_AGE_HOURS: "1" });
+    expect((await deliver(relay, "pull_request", pr, "cb-delivery")).status).toBe(200);
+    await expect.poll(() => github.find("POST", "/repos/beta/tpu-backend/dispatches").length, { timeout: 10_000, interval: 50 }).toBeGreaterThan(0);
+    await relay.stop();
+    // Two hours pass while the relay is down: the task, still failing, is older than the maximum age.
+    const db = new Database(path.join(dataDir, DATABASE_FILE));
+    db.prepare("UPDATE outbox SET created_at = created_at - 7200000, next_attempt_at = 0 WHERE key = 'dispatch:cb-delivery:beta/tpu-backend'").run();
+    db.close();
+    const sentBefore = github.find("POST", "/repos/beta/tpu-backend/dispatches").length;
+
+    await start({ DATA_DIR: dataDir, RELAY_OUTBOX_MAX_AGE_HOURS: "1" });
+    const aggregate = () => [...github.checkRuns.values()].find((run) => run.name === "oot / tpu-backend")!;
+    await expect.poll(() => aggregate().status, { timeout: 10_000, interval: 50 }).toBe("completed");
+    expect(aggregate()).toMatchObject({ conclusion: "failure", output: { title: "Dispatch failed" } });
+    expect((aggregate().output as { summary: string }).summary).toContain("max_age");
+    // Dead-lettered without being sent again.
+    expect(github.find("POST", "/repos/beta/tpu-backend/dispatches")).toHaveLength(sentBefore);
+
+    const sha = pr.pull_request.head.sha as string;
+    expect((await deliver(relay, "check_run", rerequested("oot / tpu-backend", "dispatch:cb-delivery:beta/tpu-backend", sha, 1004), "rerun-dead")).status).toBe(200);
+    await settled();
+    expect(github.find("POST", "/repos/beta/tpu-backend/dispatches").at(-1)).toMatchObject({ status: 204 });
+    expect(aggregate()).toMatchObject({ status: "queued", external_id: "dispatch:rerun-dead:beta/tpu-backend" });
   });
 
   it("re-runs every distinct downstream run behind the suite once", async () => {
