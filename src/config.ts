@@ -172,6 +172,7 @@ const EnvVars = z.object({
 
   RELAY_PR_EVENT_TYPE: eventType("pytorch-pr-trigger"),
   RELAY_PUSH_EVENT_TYPE: eventType("pytorch-push-trigger"),
+  RELAY_PR_CLOSED_EVENT_TYPE: eventType("pytorch-pr-closed"),
   RELAY_DISPATCH_DRAFTS: flag(false),
   RELAY_TRUSTED_ASSOCIATIONS: checked([
     (value) => value.split(",").every((part) => AUTHOR_ASSOCIATIONS.includes(part.trim())),
@@ -433,6 +434,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     dispatch: {
       prEventType: vars.RELAY_PR_EVENT_TYPE,
       pushEventType: vars.RELAY_PUSH_EVENT_TYPE,
+      closedEventType: vars.RELAY_PR_CLOSED_EVENT_TYPE,
       drafts: vars.RELAY_DISPATCH_DRAFTS,
       trustedAssociations: vars.RELAY_TRUSTED_ASSOCIATIONS,
       trustLabel: vars.RELAY_TRUST_LABEL,

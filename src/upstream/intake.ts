@@ -9,11 +9,16 @@ import type { DispatchLogEntry } from "../domain/dispatches.js";
 import type { RelayConfig } from "../config.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { UpstreamEvent } from "./events.js";
-import type { Plan, PlannerSettings, Target } from "./planner.js";
+import { CLOSED_ACTION, type Plan, type PlannerSettings, type Target } from "./planner.js";
 
 export interface IntakeSettings {
   prEventType: string;
   pushEventType: string;
+  /**
+   * The closing notice's own event_type: a workflow that listens for PR dispatches only (the RFC's
+   * reference workflow, unchanged) must not run CI for a closed PR.
+   */
+  closedEventType: string;
   callbackUrl: string;
   ticketKeys: TicketKeys;
   ticketTtlSeconds: number;
@@ -24,6 +29,7 @@ export function intakeSettings(config: RelayConfig): IntakeSettings {
   return {
     prEventType: config.dispatch.prEventType,
     pushEventType: config.dispatch.pushEventType,
+    closedEventType: config.dispatch.closedEventType,
     callbackUrl: config.callback.url,
     ticketKeys: ticketKeys(config),
     ticketTtlSeconds: config.dispatch.ticketTtlSeconds,
@@ -38,6 +44,11 @@ export function plannerSettings(config: RelayConfig): PlannerSettings {
     trustedAssociations: config.dispatch.trustedAssociations,
     trustLabel: config.dispatch.trustLabel,
   };
+}
+
+function eventTypeOf(event: UpstreamEvent, settings: IntakeSettings): string {
+  if (event.kind === "push") return settings.pushEventType;
+  return event.action === CLOSED_ACTION ? settings.closedEventType : settings.prEventType;
 }
 
 /** GitHub caps PR titles at 256 characters; commit headlines have no limit. */
@@ -115,7 +126,7 @@ async function dispatchTask(
       params: {
         owner,
         repo,
-        event_type: event.kind === "pull_request" ? settings.prEventType : settings.pushEventType,
+        event_type: eventTypeOf(event, settings),
         client_payload: buildDispatchPayload(input),
       },
     },

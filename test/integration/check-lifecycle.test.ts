@@ -130,7 +130,11 @@ describe("superseded and closed pull requests", () => {
     expect(cancels()[1]).toMatchObject({ installationId: 12 });
     // The backend got a closing notice (the check runs above did not move for it).
     const dispatches = () => github.find("POST", "/repos/beta/tpu-backend/dispatches");
-    expect(dispatches().map((request) => (request.body as { client_payload: { event: { action: string } } }).client_payload.event.action)).toEqual(["opened", "closed"]);
+    const sent = dispatches().map((request) => request.body as { event_type: string; client_payload: { event: { action: string } } });
+    expect(sent.map((body) => [body.event_type, body.client_payload.event.action])).toEqual([
+      ["pytorch-pr-trigger", "opened"],
+      ["pytorch-pr-closed", "closed"],
+    ]);
     // The notice is not the head's latest dispatch: the run's late result still counts for the closed head.
     expect(await postReport(ticket, { status: "completed", conclusion: "success" })).toBe(200);
     await settled();

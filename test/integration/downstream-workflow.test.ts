@@ -29,7 +29,7 @@ type Workflow = {
   on: Record<string, { types?: string[] }>;
   permissions: Record<string, string>;
   concurrency: { group: string; "cancel-in-progress": boolean };
-  jobs: Record<string, { name?: string; strategy?: { matrix?: Record<string, unknown> }; steps: Step[] }>;
+  jobs: Record<string, { name?: string; if?: string; strategy?: { matrix?: Record<string, unknown> }; steps: Step[] }>;
 };
 
 async function readYaml<T>(file: string): Promise<{ text: string; doc: T }> {
@@ -70,7 +70,7 @@ describe("reference workflow", () => {
 
   it("listens to the relay's PR dispatch with the permissions report-ci-result needs", async () => {
     const { doc } = await readYaml<Workflow>(WORKFLOW);
-    expect(doc.on.repository_dispatch?.types).toEqual(["pytorch-pr-trigger"]);
+    expect(doc.on.repository_dispatch?.types).toEqual(["pytorch-pr-trigger", "pytorch-pr-closed"]);
     expect(doc.permissions).toEqual({ contents: "read", "id-token": "write" });
   });
 
@@ -78,6 +78,11 @@ describe("reference workflow", () => {
     const { doc } = await readYaml<Workflow>(WORKFLOW);
     expect(doc.concurrency.group).toContain("${{ github.event.client_payload.pr_number }}");
     expect(doc.concurrency["cancel-in-progress"]).toBe(true);
+  });
+
+  it("runs no job for a closed PR's closing notice: joining the PR's concurrency group is all it does", async () => {
+    const { doc } = await readYaml<Workflow>(WORKFLOW);
+    for (const job of Object.values(doc.jobs)) expect(job.if).toBe("github.event.client_payload.event.action != 'closed'");
   });
 
   it("checks out client_payload.upstream.repo at client_payload.head_sha through checkout-pr, and stops quietly when skipped", async () => {

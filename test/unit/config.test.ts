@@ -46,6 +46,7 @@ describe("loadConfig defaults", () => {
       dispatch: {
         prEventType: "pytorch-pr-trigger",
         pushEventType: "pytorch-push-trigger",
+        closedEventType: "pytorch-pr-closed",
         drafts: false,
         trustedAssociations: ["OWNER", "MEMBER", "COLLABORATOR"],
         trustLabel: "ciflow/oot-approved",
