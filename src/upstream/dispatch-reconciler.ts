@@ -11,7 +11,7 @@ import type { RelayConfig } from "../config.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { OpenPullsReader, type OpenPull } from "../github/open-pulls.js";
 import { parseRepoSlug } from "../github/repo-name.js";
-import type { InstallationDirectory } from "../installations/directory.js";
+import type { InstallationDirectory, InstallationSnapshot } from "../installations/directory.js";
 import type { RelayMetrics } from "../metrics.js";
 import { acceptDispatches, applyPullRequest } from "../state/pull-requests.js";
 import { stateContextOf } from "../state/settings.js";
@@ -83,6 +83,8 @@ export function dispatchReconciler(deps: DispatchReconcilerDependencies): Dispat
     const client = await deps.clients.get(installationId);
     const since = now() - config.reconcile.lookbackMs;
     const result: ReconcilePass = { looked: 0, heads: 0, dispatches: 0, unchangedPages: 0 };
+    // What the store knows of the backends' installations, read once per pass (it is the same for every PR).
+    const installations = await deps.installations.snapshot(allowlist.entries.map((entry) => entry.repo));
     for (let page = 1; result.heads < config.reconcile.headsPerPass; page++) {
       const read = await reader.page(client, page);
       if (read.unchanged) result.unchangedPages += 1;
@@ -94,7 +96,7 @@ export function dispatchReconciler(deps: DispatchReconcilerDependencies): Dispat
           break;
         }
         result.looked += 1;
-        const stored = await reconcileHead(allowlist, pull, installationId);
+        const stored = await reconcileHead(allowlist, installations, pull, installationId);
         if (stored > 0) {
           result.heads += 1;
           result.dispatches += stored;
@@ -109,11 +111,10 @@ export function dispatchReconciler(deps: DispatchReconcilerDependencies): Dispat
   }
 
   /** Dispatches the PR's head to the backends the plan names that never received it; returns how many. */
-  async function reconcileHead(allowlist: Allowlist, pull: OpenPull, installationId: number): Promise<number> {
+  async function reconcileHead(allowlist: Allowlist, snapshot: InstallationSnapshot, pull: OpenPull, installationId: number): Promise<number> {
     const at = now();
     const deliveryId = `reconcile-${pull.head.sha.slice(0, 12)}-${at}`; // see isReconcilerDelivery
     const event = pullRequestFacts(deliveryId, { action: RECONCILED_ACTION, installation: { id: installationId }, repository: { full_name: upstream }, pull_request: pull });
-    const snapshot = await deps.installations.snapshot(allowlist.entries.map((entry) => entry.repo));
     const plan = planDispatch(event, allowlist, (repo) => snapshot.known(repo), plannerSettings(config));
     if (plan.ignored) return 0;
     const missing = await notDispatched(deps.store, event, plan.dispatch.map((target) => target.entry.repo));
