@@ -29,7 +29,7 @@ if (!parsed.ok) throw new Error("bad allowlist");
 const allowlist = parsed.allowlist;
 const entry = allowlist.entries[0]!;
 const settings: StateSettings = {
-  checkUpdateDelayMs: 5_000,
+  checkUpdateDelayMs: 5_000, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
   checkPrefix: "oot",
   labelPrefix: "ciflow/oot/",
   maxJobChecksPerBackend: 50,

@@ -53,7 +53,7 @@ const SETTINGS: StateSettings = {
   webBaseUrl: "https://github.com",
   publicUrl: "https://relay.example.org",
   startTimeoutMs: 2 * 3_600_000,
-  checkUpdateDelayMs: 0,
+  checkUpdateDelayMs: 0, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
 };
 
 /** One PR head through the state core: opened and dispatched, one job reported, then closed. */

@@ -36,7 +36,7 @@ const SETTINGS: StateSettings = {
   webBaseUrl: "https://github.com",
   publicUrl: "https://relay.example",
   startTimeoutMs: 2 * HOUR,
-  checkUpdateDelayMs: 0,
+  checkUpdateDelayMs: 0, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
 };
 const context = (now: number) => ({ allowlist: parsed.allowlist, settings: SETTINGS, now });
 const POLICY = { retentionMs: 14 * DAY, maxRowsPerTable: 1000 }; // as src/dispatch/service.ts runs it

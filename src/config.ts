@@ -201,6 +201,7 @@ const EnvVars = z.object({
   RELAY_CALLBACK_RATE_LIMIT: integer("a number of callbacks per minute per repo", 1, 100_000, 120),
   RELAY_JOB_TIMEOUT_HOURS: integer("a job timeout in hours", 1, 24 * 7, 6),
   RELAY_START_TIMEOUT_MINUTES: integer("a start timeout in minutes", 1, 24 * 60 * 7, 120),
+  RELAY_RUN_END_WAIT_MINUTES: integer("a wait in minutes for word that a run ended", 1, 24 * 60, 30),
   RELAY_CHECK_UPDATE_DELAY_SECONDS: integer("a delay in seconds for in-progress check-run updates", 0, 600, 5),
   RELAY_NONBLOCKING_FAILURE_CONCLUSION: checked([
     (value) => value === "neutral",
@@ -467,6 +468,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       checkUpdateDelayMs: vars.RELAY_CHECK_UPDATE_DELAY_SECONDS * 1000,
       jobTimeoutMs: vars.RELAY_JOB_TIMEOUT_HOURS * 3_600_000,
       startTimeoutMs: vars.RELAY_START_TIMEOUT_MINUTES * 60_000,
+      runEndWaitMs: vars.RELAY_RUN_END_WAIT_MINUTES * 60_000,
       nonBlockingFailureConclusion: vars.RELAY_NONBLOCKING_FAILURE_CONCLUSION,
       buildkite:
         vars.RELAY_BUILDKITE_PIPELINES === undefined

@@ -15,6 +15,7 @@ import { webhookRoute, type WebhookReceiver } from "./http/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { handleUpstreamEvents } from "./upstream/handlers.js";
+import { RUN_EVENTS, runEventHandler } from "./run-tracking/webhooks.js";
 import { receiveSummary } from "./upstream/receive-summary.js";
 
 /**
@@ -59,16 +60,19 @@ export function createApp(deps: AppDependencies = {}) {
     const openStore = () => (store ??= openSqliteStore(config.dataDir));
     const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics }));
 
+    // Reports and GitHub's run events move check runs and add HUD rows.
+    const onResults = () => {
+      service?.worker.notify();
+      hud.notify();
+    };
+    const runEvents = runEventHandler({ config, metrics, store: openStore, allowlist: () => allowlist.current(), onWork: onResults });
     const callbacks = setUpCallbacks(app, {
       config,
       metrics,
       store: openStore,
       allowlist: () => allowlist.current(),
       upstreamCommit: (sha, reportingRepo) => dispatch().upstreamCommit(sha, reportingRepo),
-      onWork: () => {
-        service?.worker.notify();
-        hud.notify();
-      },
+      onWork: onResults,
     });
     const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current() });
     const webhookBodies = new ByteBudget(config.http.webhookInflightBytes);
@@ -77,7 +81,7 @@ export function createApp(deps: AppDependencies = {}) {
       path: config.webhookPath,
       maxBytes: config.http.webhookMaxBytes,
       budget: webhookBodies,
-      receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current() })],
+      receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current(), runEvents })],
       log: app.log.child({ component: "webhooks" }),
     });
     const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes];
@@ -97,6 +101,9 @@ export function createApp(deps: AppDependencies = {}) {
         onIntake: (intake) => app.log.info({ delivery: intake.deliveryId, outcome: intake.outcome }, receiveSummary(intake, config.dataDir)),
       }),
     });
+
+    // Downstream repos' runs (the App is installed there to dispatch): run tracking, src/run-tracking/.
+    for (const name of RUN_EVENTS) app.on(name, (context) => runEvents(name, context.payload));
 
     if (config.tickets.ephemeral) {
       app.log.warn("RELAY_TICKET_SECRET is not set: using a random secret, so dispatch tickets will not survive a restart");

@@ -1,16 +1,18 @@
-// File access for the action: reading a file and expanding a simple glob (`*`, `?`, `**`) without any
-// dependency, relative to the workspace.
-import { readdir, readFile, stat } from "node:fs/promises";
+// File access for the action: reading a file, appending to one (step outputs), and expanding a simple glob
+// (`*`, `?`, `**`) without any dependency, relative to the workspace.
+import { appendFile, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 
 export interface FileSystem {
   readFile(file: string): Promise<string>;
+  appendFile(file: string, text: string): Promise<void>;
   /** Files matching `pattern` (absolute, or relative to `cwd`), sorted; a plain path is returned as is if it exists. */
   glob(pattern: string, cwd: string): Promise<string[]>;
 }
 
 export const nodeFileSystem: FileSystem = {
   readFile: (file) => readFile(file, "utf8"),
+  appendFile: (file, text) => appendFile(file, text, "utf8"),
   glob: expandGlob,
 };
 

@@ -16,6 +16,7 @@ import { nodeFileSystem, type FileSystem } from "./files.js";
 import { ActionInputError, escapeCommandData, getBooleanInput, getInput, type Env } from "./inputs.js";
 import { JUnitError, mergeJUnit, parseJUnit } from "./junit.js";
 import { errorMessage, OidcTokenError, requestIdToken } from "./oidc-token.js";
+import { readRunReport, readScope, rejectRunInputs } from "./run-scope.js";
 
 export const DEFAULT_AUDIENCE = "cross-repo-ci-relay";
 /** Waits before the 2nd, 3rd and 4th attempt after a 5xx or a network error. */
@@ -59,6 +60,12 @@ export { TRUNCATION_NOTE };
 
 export async function runReport(deps: ActionDeps): Promise<ReportResult> {
   const log = deps.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const result = await report(deps, log);
+  await setOutputs(deps, log, { accepted: result.outcome === "accepted", duplicate: isDuplicate(result.answer) });
+  return result;
+}
+
+async function report(deps: ActionDeps, log: (line: string) => void): Promise<ReportResult> {
   const fail = (message: string, extra: Partial<ReportResult> = {}): ReportResult => {
     log(`::error::${escapeCommandData(message)}`);
     return { outcome: "failed", message, ...extra };
@@ -94,6 +101,11 @@ export async function buildReport(deps: ActionDeps, log: (line: string) => void 
   if (status !== "in_progress" && status !== "completed") {
     throw new ActionInputError(`input status: must be in_progress or completed, got ${JSON.stringify(status)}`);
   }
+  const scope = readScope(env);
+  if (scope === "run" && status !== "completed") {
+    throw new ActionInputError("input status: must be completed with scope: run (the run's final report)");
+  }
+  if (scope === "job") rejectRunInputs(env);
 
   // Where the report goes and what it is about: the dispatch payload, or the nightly inputs.
   const upstreamSha = getInput(env, "upstream-sha");
@@ -115,7 +127,8 @@ export async function buildReport(deps: ActionDeps, log: (line: string) => void 
     );
   }
 
-  const conclusion = status === "completed" ? resolveConclusion(env) : undefined;
+  const run = scope === "run" ? readRunReport(env) : undefined;
+  const conclusion = status === "completed" ? (run?.conclusion ?? resolveConclusion(env)) : undefined;
   if (status === "in_progress" && getInput(env, "conclusion") !== undefined) {
     throw new ActionInputError("input conclusion: only for status completed");
   }
@@ -137,6 +150,8 @@ export async function buildReport(deps: ActionDeps, log: (line: string) => void 
       url: runUrl,
     },
     job: { name: jobName },
+    // Only a run-level report carries these: a job report's body is the same as before scope existed.
+    ...(run !== undefined && { scope, ...(run.jobs !== undefined && { run: { jobs: run.jobs } }) }),
   };
 
   const summary = await readSummary(env, fs, cwd);
@@ -306,7 +321,7 @@ async function send(
       const status = response.status;
       lastStatus = status;
       if (status === 200 || status === 202) {
-        const message = `relay accepted the ${body.status} report (HTTP ${status}): ${text.slice(0, 500)}`;
+        const message = `relay accepted the ${body.scope === "run" ? "run-level " : ""}${body.status} report (HTTP ${status}): ${text.slice(0, 500)}`;
         log(`::notice::${escapeCommandData(message)}`);
         return { outcome: "accepted", message, httpStatus: status, answer, body };
       }
@@ -333,6 +348,25 @@ async function send(
     log(`${lastProblem}; retrying in ${delay / 1000} s`);
     await sleep(delay);
   }
+}
+
+// ---- step outputs ----
+
+/** Step outputs as @actions/core sets them: `name=value` lines appended to the file named by GITHUB_OUTPUT. */
+async function setOutputs(deps: ActionDeps, log: (line: string) => void, outputs: Record<string, boolean>): Promise<void> {
+  const file = deps.env.GITHUB_OUTPUT;
+  if (!file) return; // Not in a runner (a local run): nothing to set.
+  const lines = Object.entries(outputs).map(([name, value]) => `${name}=${value}\n`);
+  try {
+    await (deps.fs ?? nodeFileSystem).appendFile(file, lines.join(""));
+  } catch (error) {
+    // The report itself is done; missing outputs must not turn it into a failure.
+    log(`::warning::${escapeCommandData(`cannot write the step outputs to ${file}: ${errorMessage(error)}`)}`);
+  }
+}
+
+function isDuplicate(answer: unknown): boolean {
+  return (answer as { duplicate?: unknown } | undefined)?.duplicate === true;
 }
 
 function parseJson(text: string): unknown {

@@ -4,10 +4,11 @@
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist, AllowlistEntry } from "../allowlist/types.js";
 import { verifyTicket, type TicketClaims, type TicketKeys } from "../dispatch/ticket.js";
-import { resultRow } from "./result-row.js";
+import { resultRow } from "../state/result-row.js";
 import type { StoredJob } from "../domain/jobs.js";
 import type { StateSettings } from "../state/context.js";
 import { recordJob } from "../state/reports.js";
+import { recordRunReport } from "../state/runs.js";
 import type { Store } from "../store/store.js";
 import { lifecycleReport, storedJobState, transition } from "./lifecycle.js";
 import type { CommitChecker } from "../installations/commit-check.js";
@@ -56,7 +57,26 @@ export async function processCallback(identity: OidcIdentity, body: CallbackBody
     // L1 gives no feedback upstream; the reporting step must not fail for it.
     return { status: 202, body: { accepted: true, ignored: `${identity.repo} is ${entry.level}: results are not shown upstream` } };
   }
-  return recordReport(claims, entry, body, deps, now);
+  return body.scope === "run" ? recordRunLevelReport(claims, body, deps, now) : recordReport(claims, entry, body, deps, now);
+}
+
+/** A run-level report (`scope: run`): the run is over; what it leaves unexplained is recorded (src/state/runs.ts). */
+async function recordRunLevelReport(claims: TicketClaims, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
+  const report = {
+    runId: body.workflow.run_id,
+    runAttempt: body.workflow.run_attempt,
+    workflowName: body.workflow.name,
+    url: body.workflow.url,
+    jobName: body.job.name,
+    // The schema requires a conclusion on a completed report, and a run-level report is completed.
+    conclusion: body.conclusion ?? "failure",
+    ...(body.run?.jobs !== undefined && { jobs: body.run.jobs }),
+  };
+  const context = { allowlist: deps.allowlist(), settings: deps.settings, now };
+  const dispatch = { deliveryId: claims.deliveryId, downstreamRepo: claims.downstreamRepo };
+  const { queued, duplicate } = await deps.store.transaction((tx) => recordRunReport(tx, dispatch, report, context));
+  if (queued > 0) deps.onWork();
+  return { status: 200, body: { accepted: true, duplicate, run: { conclusion: report.conclusion } } };
 }
 
 /**

@@ -27,6 +27,9 @@ export const CHECK_CONCLUSIONS = [
 ] as const;
 export type CheckConclusion = (typeof CHECK_CONCLUSIONS)[number];
 
+/** `job`: a report about one job (the default). `run`: the run's final report, sent once by a last job. */
+export const REPORT_SCOPES = ["job", "run"] as const;
+
 export const FAILURE_KINDS = ["infra", "test", "upstream", "unknown"] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
@@ -137,6 +140,12 @@ const Nightly = z
     "Only for a self-report: a run the relay did not dispatch (nightly, periodic, …), sent without a ticket. Such reports must be completed and never create check runs.",
   );
 
+const RunSummary = z
+  .strictObject({
+    jobs: Count.optional().describe("How many jobs the run had (all of them, including this one); the aggregate shows \"k of n jobs done\" with it."),
+  })
+  .describe("Only with scope run: what the run had.");
+
 const BodyFields = z.strictObject({
   schema_version: z.literal(CALLBACK_SCHEMA_VERSION).describe("Version of this callback schema."),
   ticket: textField()
@@ -182,6 +191,13 @@ const BodyFields = z.strictObject({
     "When the job ended, by the downstream's clock. Informational: the relay measures queue and execution time with its own clock.",
   ),
   nightly: Nightly.optional(),
+  scope: z
+    .enum(REPORT_SCOPES)
+    .optional()
+    .describe(
+      "job (default): this report is about one job. run: the run's final report, sent by a last job that `needs:` every other job and runs `if: always()`; status completed, the run's overall conclusion, and optionally run.jobs. The backend's aggregate check concludes only once the run is over (this report, or GitHub's own workflow_run event), so a job that finishes first never turns it green early.",
+    ),
+  run: RunSummary.optional(),
 });
 
 // The cross-field rules below cannot be expressed by zod's JSON Schema export; this states them in JSON Schema
@@ -195,12 +211,18 @@ const CROSS_FIELD_JSON_SCHEMA = {
     },
     { oneOf: [{ required: ["ticket"] }, { required: ["nightly"] }] },
     { if: { required: ["nightly"] }, then: { properties: { status: { const: "completed" } } } },
+    {
+      if: { properties: { scope: { const: "run" } }, required: ["scope"] },
+      then: { properties: { status: { const: "completed" } }, not: { required: ["nightly"] } },
+      else: { not: { required: ["run"] } },
+    },
   ],
 };
 
 /**
  * Callback body v1. Besides each field's own rules: conclusion is required exactly when status is completed;
- * exactly one of ticket (a dispatched run) and nightly (a self-report) is present; a self-report is completed.
+ * exactly one of ticket (a dispatched run) and nightly (a self-report) is present; a self-report is completed;
+ * a run-level report (scope run) is completed and carries a ticket; `run` comes only with scope run.
  */
 export const CallbackBodyV1 = BodyFields.meta(CROSS_FIELD_JSON_SCHEMA).superRefine(checkCrossFields, {
   // Run even when some unrelated field has the wrong type, so one answer lists every problem.
@@ -239,6 +261,12 @@ function checkCrossFields(value: z.infer<typeof BodyFields>, ctx: z.RefinementCt
   }
   if (hasNightly && status === "in_progress") {
     ctx.addIssue({ code: "custom", path: ["status"], message: "must be completed for a nightly self-report" });
+  }
+  if (body.scope === "run") {
+    if (status === "in_progress") ctx.addIssue({ code: "custom", path: ["status"], message: "must be completed for a run-level report (scope run)" });
+    if (hasNightly) ctx.addIssue({ code: "custom", path: ["scope"], message: "a nightly self-report is about jobs; scope run is for a dispatched run" });
+  } else if (body.run !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["run"], message: "only with scope run" });
   }
 }
 

@@ -1,12 +1,13 @@
-// Nothing is left spinning forever: jobs in progress past the job timeout complete as `timed_out`,
-// and a backend dispatched but silent past the start timeout gets its aggregate concluded
-// `timed_out` ("backend never reported") and its dispatch recorded as an infrastructure failure.
+// Nothing is left spinning forever: jobs in progress past the job timeout complete as `timed_out`;
+// a backend dispatched but silent past the start timeout gets its aggregate concluded `timed_out`
+// ("backend never reported") and its dispatch recorded as an infrastructure failure; and an aggregate
+// whose reported jobs are done but whose run was never said to end concludes at its run wait's deadline.
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { StoredJob } from "../domain/jobs.js";
-import { resultRow } from "./result-row.js";
+import { resultRow } from "../state/result-row.js";
 import type { SweepSettings } from "../state/settings.js";
-import { recordJob, recordUnreported } from "../state/reports.js";
+import { recordJob, recordRunUnconfirmed, recordUnreported } from "../state/reports.js";
 import type { Store } from "../store/store.js";
 import type { CallbackBody } from "./schema.js";
 
@@ -14,7 +15,12 @@ import type { CallbackBody } from "./schema.js";
 export const RELAY_TIMEOUT_FINGERPRINT = "relay:timed_out";
 const BATCH = 100;
 
-export async function sweep(store: Store, allowlist: Allowlist, settings: SweepSettings, now: number): Promise<{ timedOut: number; neverReported: number }> {
+export async function sweep(
+  store: Store,
+  allowlist: Allowlist,
+  settings: SweepSettings,
+  now: number,
+): Promise<{ timedOut: number; neverReported: number; runUnconfirmed: number }> {
   const context = { allowlist, settings, now };
   let timedOut = 0;
   for (const job of await store.staleJobs(now - settings.jobTimeoutMs, BATCH)) {
@@ -46,5 +52,10 @@ export async function sweep(store: Store, allowlist: Allowlist, settings: SweepS
     await store.transaction((tx) => recordUnreported(tx, dispatch, reason, context));
     if (reason === "never_reported") neverReported += 1;
   }
-  return { timedOut, neverReported };
+  let runUnconfirmed = 0;
+  for (const dispatch of await store.awaitingRuns(now, BATCH)) {
+    await store.transaction((tx) => recordRunUnconfirmed(tx, dispatch, context));
+    runUnconfirmed += 1;
+  }
+  return { timedOut, neverReported, runUnconfirmed };
 }

@@ -9,8 +9,19 @@ import type { AllowlistEntry } from "../allowlist/types.js";
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
 import type { GitHubRequest } from "../domain/github-request.js";
+import { runConclusion, runRollup, type RunRollup } from "../domain/runs.js";
 import { queuedAggregateRequest } from "./aggregate.js";
-import { aggregateRequest, checkContext, hasOwnCheckRun, jobCheckRequest, shownConclusion, type CheckContext, type CheckSettings, type JobReport } from "./job-checks.js";
+import {
+  aggregateRequest,
+  checkContext,
+  hasOwnCheckRun,
+  jobCheckRequest,
+  shownConclusion,
+  type CheckContext,
+  type CheckSettings,
+  type JobReport,
+  type RunEnd,
+} from "./job-checks.js";
 
 export interface DesiredCheckSettings extends CheckSettings {
   /** Prefix of label-only backends' PR labels (RELAY_LABEL_PREFIX). */
@@ -19,6 +30,8 @@ export interface DesiredCheckSettings extends CheckSettings {
   webBaseUrl: string;
   /** RELAY_START_TIMEOUT_MINUTES, quoted when a backend never reported. */
   startTimeoutMs: number;
+  /** RELAY_RUN_END_WAIT_MINUTES, quoted when the run's end was never confirmed. */
+  runEndWaitMs: number;
 }
 
 /** Everything the check runs of one backend on one head depend on. */
@@ -117,8 +130,23 @@ function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings)
   const { backend, head } = view;
   const context = contextOf(view, settings);
   const detailsUrl = `${settings.webBaseUrl}/${backend.downstreamRepo}/actions`;
+  const runs = backend.runs ?? [];
+  const rollup = runRollup(runs, backend.counts);
+  const runEnd: RunEnd = rollup.over ? "over" : backend.unreported === "run_not_confirmed" ? "unconfirmed" : "open";
   if (backend.counts.jobs > 0) {
-    return aggregateRequest(context, { counts: backend.counts, listed: view.listed, ...(backend.newest && { newest: backend.newest }) }, detailsUrl);
+    const runNote = runNoteOf(backend.counts.running, runEnd, rollup, settings);
+    return aggregateRequest(
+      context,
+      {
+        counts: backend.counts,
+        listed: view.listed,
+        runEnd,
+        ...(rollup.expectedJobs !== undefined && { expectedJobs: rollup.expectedJobs }),
+        ...(runNote && { runNote }),
+        ...(backend.newest && { newest: backend.newest }),
+      },
+      detailsUrl,
+    );
   }
   const queued = queuedAggregateRequest({
     upstreamRepo: head.upstreamRepo,
@@ -137,6 +165,32 @@ function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings)
       `The relay could not send this commit to \`${backend.downstreamRepo}\`${why}. Re-run this check to dispatch it again.`,
     );
   }
+  if (rollup.over) {
+    // Over without a job to show: a failing run was recorded as a job (src/state/runs.ts), so this one passed or was skipped.
+    const conclusion = runs.map(runConclusion).find((found) => found !== undefined && found !== "success") ?? "success";
+    return concluded(
+      queued,
+      shownConclusion(context, conclusion === "skipped" ? "skipped" : conclusion === "success" ? "success" : "failure"),
+      "Run ended without job reports",
+      `\`${backend.downstreamRepo}\`'s run for this commit ended (\`${conclusion}\`) without any job reporting a result.`,
+    );
+  }
+  if (rollup.tracked && backend.unreported !== "never_reported") {
+    const waiting = rollup.waitingForRunner;
+    return {
+      route: queued.route,
+      params: {
+        ...queued.params,
+        status: waiting ? "queued" : "in_progress",
+        output: {
+          title: waiting ? "Waiting for a runner" : `Run started; ${rollup.expectedJobs === undefined ? "no job reported yet" : `0 of ${rollup.expectedJobs} jobs done`}`,
+          summary: waiting
+            ? `\`${backend.downstreamRepo}\`'s run for this commit is queued on GitHub, waiting for a runner.`
+            : `\`${backend.downstreamRepo}\`'s run for this commit has started on GitHub; no job has reported yet.`,
+        },
+      },
+    };
+  }
   if (backend.unreported === "never_reported") {
     const minutes = Math.round(settings.startTimeoutMs / 60_000);
     return concluded(
@@ -147,6 +201,19 @@ function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings)
     );
   }
   return queued;
+}
+
+function runNoteOf(running: number, runEnd: RunEnd, rollup: RunRollup, settings: DesiredCheckSettings): string | undefined {
+  if (runEnd === "unconfirmed") {
+    const minutes = Math.round(settings.runEndWaitMs / 60_000);
+    return `Nothing said the run ended (no run-level report, no workflow_run event from GitHub) by the wait's end (${minutes} min after the last job reported without a known run); concluded from the reported jobs. A check that blocks PRs concludes timed_out in that case unless a job failed.`;
+  }
+  if (runEnd === "open" && running === 0) {
+    return rollup.tracked
+      ? "Every reported job is done, but the run has not ended on GitHub yet: more jobs may come (a matrix job that finishes first does not end the run)."
+      : "Every reported job is done; waiting for word that the run ended (the run-level report or GitHub's workflow_run event), so a job that finishes first never turns this check green early.";
+  }
+  return undefined;
 }
 
 /** The rendering context: the current entry, or (no longer listed) what the dispatch recorded. */

@@ -103,9 +103,20 @@ export function jobCheckRequest(context: CheckContext, job: StoredJob, body: Job
   };
 }
 
+/**
+ * Whether the dispatch's runs are over: `over` (GitHub or the run-level report said so), `open` (not
+ * known to be over), `unconfirmed` (the wait for word of it ran out).
+ */
+export type RunEnd = "over" | "open" | "unconfirmed";
+
 /** What the aggregate shows of a backend's jobs on a head: counts of all latest attempts, a bounded list. */
 export interface JobRollup {
   counts: JobCounts;
+  runEnd: RunEnd;
+  /** Jobs the runs have, when known (GitHub's jobs, the run-level report's count). */
+  expectedJobs?: number;
+  /** A sentence on the run's state for the summary, if it matters. */
+  runNote?: string;
   /** At most LISTED_JOBS latest attempts, in the order the jobs first reported (jobs that did not pass first, past LISTED_JOBS). */
   listed: readonly JobSummary[];
   /** The latest attempt reported last: the aggregate links its run. */
@@ -113,14 +124,20 @@ export interface JobRollup {
 }
 
 /**
- * The backend's aggregate: in progress while any reported job runs, completed with the worst
- * conclusion once none does. It never shows success while a job is running or has failed.
+ * The backend's aggregate: in progress while any reported job runs or the run is not known to be over,
+ * completed with the worst conclusion once neither holds. It never shows success while a job is
+ * running or has failed, nor before the run ended: a matrix job that finishes first does not end it.
+ * When the wait for the run's end ran out, a check that blocks PRs concludes timed_out unless a job failed.
  */
 export function aggregateRequest(context: CheckContext, rollup: JobRollup, detailsUrl: string): GitHubRequest {
   const [owner, repo] = context.upstreamRepo.split("/");
-  const { counts, listed, newest } = rollup;
+  const { counts, listed, newest, runEnd, expectedJobs } = rollup;
   const concluded = Object.keys(counts.conclusions);
-  const conclusion = counts.running === 0 && concluded.length > 0 ? worstConclusion(concluded) : undefined;
+  const worst = counts.running === 0 && concluded.length > 0 && runEnd !== "open" ? worstConclusion(concluded) : undefined;
+  const conclusion = worst !== undefined && runEnd === "unconfirmed" && context.entry.policy.block_pr && !FAILING.has(worst) && worst !== "cancelled" ? "timed_out" : worst;
+  const done = counts.jobs - counts.running;
+  const progress = expectedJobs === undefined ? `${done} of ${counts.jobs} reported jobs done (total not known yet)` : `${done} of ${expectedJobs} jobs done`;
+  const runLine = rollup.runNote ? `\n\n${rollup.runNote}` : "";
   const lines = listed.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
   const unlisted = counts.jobs - listed.length;
   const unlistedLine = unlisted > 0 ? `\n\n… and ${unlisted} more job${unlisted === 1 ? "" : "s"} (passed ones are left out first); see the [HUD](${context.hudUrl}).` : "";
@@ -138,12 +155,9 @@ export function aggregateRequest(context: CheckContext, rollup: JobRollup, detai
       details_url: detailsUrl,
       ...(newest && { external_id: runExternalId(newest.downstreamRepo, newest.runId) }),
       output: {
-        title:
-          conclusion === undefined
-            ? `${counts.running} of ${counts.jobs} jobs running`
-            : `${counts.conclusions.success ?? 0} of ${counts.jobs} jobs passed`,
+        title: conclusion === undefined ? progress : `${counts.conclusions.success ?? 0} of ${counts.jobs} jobs passed`,
         summary: capText(
-          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${runLine}${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
         ),
       },
     },

@@ -3,6 +3,7 @@
 // are recomputed from them (src/checks/desired.ts), never edited in place.
 import type { DispatchOutcome, UnreportedReason } from "./dispatches.js";
 import type { JobCounts, LatestAttempt } from "./jobs.js";
+import type { RunFacts } from "./runs.js";
 
 /**
  * `open`: the PR's current head while the PR is open. `superseded`: a commit the PR's head moved away
@@ -46,4 +47,6 @@ export interface BackendHeadFacts {
   counts: JobCounts;
   /** The newest latest attempt (the aggregate links its run). */
   newest?: LatestAttempt;
+  /** The dispatch's downstream runs as GitHub and the run-level report describe them (src/domain/runs.ts). */
+  runs?: RunFacts[];
 }

@@ -72,7 +72,7 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     const current = allowlist.current();
     if (!current) return;
     const swept = await sweep(store, current, callbackSettings(config), Date.now());
-    if (swept.timedOut + swept.neverReported > 0) {
+    if (swept.timedOut + swept.neverReported + swept.runUnconfirmed > 0) {
       log.info(swept, "sweeper concluded silent jobs and backends");
       worker.notify();
     }

@@ -6,6 +6,10 @@ import type { DesiredCheckSettings } from "../checks/desired.js";
 export interface StateSettings extends DesiredCheckSettings {
   /** How long an in-progress check-run state waits, so a burst of reports becomes one write. */
   checkUpdateDelayMs: number;
+  /** How long an aggregate whose reported jobs are done waits for word that the run ended, when no run is known (RELAY_RUN_END_WAIT_MINUTES). */
+  runEndWaitMs: number;
+  /** The same wait when GitHub's events show a run (its jobs may wait for hardware): the job timeout. */
+  trackedRunWaitMs: number;
 }
 
 export interface StateContext {

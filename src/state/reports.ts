@@ -3,8 +3,9 @@
 // event's transaction; the job's latest attempt and its backend head's counts move by O(1) work.
 import { countAttempt, isLaterAttempt, type JobSummary, type StoredJob } from "../domain/jobs.js";
 import type { DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
-import type { StoreTx } from "../store/store.js";
-import type { StateContext } from "./context.js";
+import { markReported, runOver } from "../domain/runs.js";
+import type { StoredBackendHead, StoreTx } from "../store/store.js";
+import type { StateContext, StateSettings } from "./context.js";
 import { reconcileBackendHead } from "./reconcile.js";
 
 /** Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. */
@@ -22,12 +23,21 @@ export async function recordJob(tx: StoreTx, job: StoredJob, hudRow: Record<stri
   if (previous && !isLaterAttempt(job, previous)) return 0;
   const attempt = { ...summaryOf(job), seq: previous?.seq ?? backend.nextSeq };
   await tx.putLatestAttempt(backend, attempt);
-  const next = {
-    ...backend,
-    counts: countAttempt(backend.counts, previous, attempt),
-    newest: attempt,
-    nextSeq: previous ? backend.nextSeq : backend.nextSeq + 1,
-  };
+  // A report also says which dispatch its run belongs to: GitHub's events of a run whose name carries
+  // no marker are followed from here on.
+  if (!previous || previous.runId !== job.runId) await tx.trackRun(job.downstreamRepo, job.runId, job.deliveryId, context.now);
+  const runs = markReported(backend.runs ?? [], job.runId, job.runAttempt, job.jobName);
+  const next = withRunWait(
+    {
+      ...backend,
+      counts: countAttempt(backend.counts, previous, attempt),
+      newest: attempt,
+      nextSeq: previous ? backend.nextSeq : backend.nextSeq + 1,
+      ...(runs && { runs }),
+    },
+    context.now,
+    context.settings,
+  );
   await tx.putBackendHead(next);
   return reconcileBackendHead(tx, head, next, context, { ...job, seq: attempt.seq });
 }
@@ -61,6 +71,34 @@ export async function recordUnreported(
   const head = backend && (await tx.head(backend));
   if (!backend || !head) return 0;
   const next = { ...backend, unreported: reason };
+  await tx.putBackendHead(next);
+  return reconcileBackendHead(tx, head, next, context);
+}
+
+/**
+ * `runWait` as the facts say: a deadline while jobs reported, none of them runs, and not every known run
+ * is over (nor given up on); none otherwise. The deadline is kept while the wait goes on, and set anew
+ * when the first run becomes known (a tracked run may wait for hardware far longer than a silent one
+ * is given). The sweeper concludes heads past it (recordRunUnconfirmed).
+ */
+export function withRunWait(backend: StoredBackendHead, now: number, settings: Pick<StateSettings, "runEndWaitMs" | "trackedRunWaitMs">): StoredBackendHead {
+  const runs = backend.runs ?? [];
+  const tracked = runs.length > 0;
+  const waiting =
+    backend.counts.jobs > 0 && backend.counts.running === 0 && !(tracked && runs.every(runOver)) && backend.unreported !== "run_not_confirmed";
+  const { runWait, ...rest } = backend;
+  if (!waiting) return rest;
+  if (runWait && runWait.tracked === tracked) return backend;
+  return { ...rest, runWait: { deadline: now + (tracked ? settings.trackedRunWaitMs : settings.runEndWaitMs), tracked } };
+}
+
+/** Nothing said the dispatch's runs ended by the wait's deadline: the aggregate concludes without it. */
+export async function recordRunUnconfirmed(tx: StoreTx, dispatch: { deliveryId: string; downstreamRepo: string }, context: StateContext): Promise<number> {
+  const backend = await tx.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
+  const head = backend && (await tx.head(backend));
+  if (!backend || !head) return 0;
+  const { runWait: _done, ...rest } = backend;
+  const next: StoredBackendHead = { ...rest, unreported: "run_not_confirmed" };
   await tx.putBackendHead(next);
   return reconcileBackendHead(tx, head, next, context);
 }

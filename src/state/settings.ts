@@ -18,6 +18,8 @@ export function callbackSettings(config: RelayConfig): SweepSettings {
     webBaseUrl: config.github.webBaseUrl,
     publicUrl: config.publicUrl,
     checkUpdateDelayMs: config.callback.checkUpdateDelayMs,
+    runEndWaitMs: config.callback.runEndWaitMs,
+    trackedRunWaitMs: config.callback.jobTimeoutMs,
     jobTimeoutMs: config.callback.jobTimeoutMs,
     startTimeoutMs: config.callback.startTimeoutMs,
     ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),

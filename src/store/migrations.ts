@@ -405,6 +405,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
     `,
   },
+  {
+    version: 13,
+    sql: `
+      -- Run tracking: the downstream runs of a backend head's dispatch (src/domain/runs.ts), and until when
+      -- its aggregate waits for them to end with nothing reported still running (the sweeper's index).
+      ALTER TABLE backend_heads ADD COLUMN runs_json TEXT;
+      ALTER TABLE backend_heads ADD COLUMN run_wait_deadline INTEGER;
+      ALTER TABLE backend_heads ADD COLUMN run_wait_tracked INTEGER;
+      CREATE INDEX backend_heads_run_wait ON backend_heads (run_wait_deadline) WHERE run_wait_deadline IS NOT NULL;
+      -- Which dispatch a downstream workflow run belongs to: workflow_job events carry only the run id.
+      -- Pruned by age (retention): GitHub's events of a run come within hours of its dispatch.
+      CREATE TABLE tracked_runs (
+        downstream_repo_key TEXT NOT NULL,
+        run_id              INTEGER NOT NULL,
+        delivery_id         TEXT NOT NULL,
+        tracked_at          INTEGER NOT NULL,
+        PRIMARY KEY (downstream_repo_key, run_id)
+      );
+      CREATE INDEX tracked_runs_by_age ON tracked_runs (tracked_at);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

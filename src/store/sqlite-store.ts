@@ -14,7 +14,8 @@ export const DATABASE_FILE = "relay.sqlite";
 /** Every StoreTx method; the check below fails to compile when one is missing. */
 const TX_METHODS = [
   "head", "putHead", "openHeadsOfPr", "openHeads", "backendHead", "backendHeads", "backendHeadOfDispatch", "putBackendHead",
-  "latestAttempt", "putLatestAttempt", "clearLatestAttempts", "listedAttempts", "attemptsBelowSeq", "checkRun", "queueCheckRun",
+  "latestAttempt", "putLatestAttempt", "clearLatestAttempts", "listedAttempts", "attemptsBelowSeq", "awaitingRuns", "trackRun", "trackedRun",
+  "checkRun", "queueCheckRun",
   "acceptDelivery", "hasDelivery", "rememberDelivery", "deliveryWithPayload",
   "dueTasks", "nextDueAt", "claimTasks", "claimOwners", "releaseClaims", "deferTask", "markSent", "scheduleRetry", "markFailed", "outboxStats",
   "dispatchLog", "checkRunId", "taskByKey", "dispatchSentAt",

@@ -23,7 +23,7 @@ export interface RetentionPolicy {
 }
 
 /** Rows deleted by one prune run, per table. */
-export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "heads" | "deliveries", number>;
+export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "tracked_runs" | "heads" | "deliveries", number>;
 
 /** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
 export interface OutboxTaskInput {
@@ -129,6 +129,11 @@ export interface StoredBackendHead extends BackendHeadFacts {
   nextSeq: number;
   /** Hash of what the job check runs were last derived from (head state, visibility). */
   frameHash?: string;
+  /**
+   * While nothing reported runs but the dispatch's runs are not known to be over: until when the relay
+   * waits for them (the sweeper's cue), and whether a run was known when the wait began.
+   */
+  runWait?: { deadline: number; tracked: boolean };
 }
 
 /** One of the relay's check runs: its GitHub id once created, and the hash of the desired state last queued. */
@@ -161,6 +166,12 @@ export interface FactStore {
   listedAttempts(key: BackendHeadKey, limit: number): Promise<LatestAttempt[]>;
   /** The latest attempts with seq below `below` (the jobs with a check run of their own), in seq order. */
   attemptsBelowSeq(key: BackendHeadKey, below: number): Promise<LatestAttempt[]>;
+  /** Backend heads whose run wait's deadline is before `before`, earliest first, at most `limit`. */
+  awaitingRuns(before: number, limit: number): Promise<Array<{ deliveryId: string; downstreamRepo: string }>>;
+  /** Records that downstream run `runId` of `downstreamRepo` belongs to dispatch `deliveryId` (kept if known; pruned after retention). */
+  trackRun(downstreamRepo: string, runId: number, deliveryId: string, now: number): Promise<void>;
+  /** The dispatch a tracked downstream run belongs to. */
+  trackedRun(downstreamRepo: string, runId: number): Promise<string | undefined>;
   checkRun(key: string): Promise<CheckRunRecord | undefined>;
   /** Records a new desired state's hash and queues its write (replacing a queued older state of the key). */
   queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): Promise<void>;

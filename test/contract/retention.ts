@@ -18,7 +18,7 @@ export function describeRetention(ctx: StoreContractContext): void {
     const LATER = T0 + 30 * DAY;
     const POLICY: RetentionPolicy = { retentionMs: 14 * DAY, maxRowsPerTable: 1000 };
     const REPO = "Up/Stream";
-    const NOTHING: PrunedRows = { outbox: 0, dispatch_log: 0, jobs: 0, job_latest: 0, check_runs: 0, backend_heads: 0, heads: 0, deliveries: 0 };
+    const NOTHING: PrunedRows = { outbox: 0, dispatch_log: 0, jobs: 0, job_latest: 0, check_runs: 0, backend_heads: 0, tracked_runs: 0, heads: 0, deliveries: 0 };
 
     const aggregateKey = (sha: string) => `check:up/stream:npu:${sha}`;
     const dispatchKey = (deliveryId: string) => `dispatch:${deliveryId}:acme/npu`;
@@ -186,6 +186,7 @@ export function describeRetention(ctx: StoreContractContext): void {
         job_latest: 2,
         check_runs: 2,
         backend_heads: 2,
+        tracked_runs: 0,
         heads: 2,
         deliveries: 4, // d-old, d-sup, d-push, r-old
       });
@@ -299,7 +300,7 @@ export function describeRetention(ctx: StoreContractContext): void {
       expect(runs.map((pruned) => pruned.outbox)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 1]);
       const total = Object.fromEntries(Object.keys(NOTHING).map((table) => [table, runs.reduce((sum, pruned) => sum + pruned[table as keyof PrunedRows], 0)]));
       // 7 settled heads (old, sup, 5 more) with 2 tasks each, plus the open head's 2 and the push's 1.
-      expect(total).toEqual({ outbox: 17, dispatch_log: 8, jobs: 9, job_latest: 7, check_runs: 7, backend_heads: 7, heads: 7, deliveries: 9 });
+      expect(total).toEqual({ outbox: 17, dispatch_log: 8, jobs: 9, job_latest: 7, check_runs: 7, backend_heads: 7, tracked_runs: 0, heads: 7, deliveries: 9 });
       expect(await ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
     });
   });

@@ -2,7 +2,7 @@
 // resultRow + store.putJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
 // markUnreported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
 import type { CallbackBody } from "../../src/callback/schema.js";
-import { resultRow } from "../../src/callback/result-row.js";
+import { resultRow } from "../../src/state/result-row.js";
 import type { Store } from "../../src/store/store.js";
 import type { StoredJob } from "../../src/domain/jobs.js";
 

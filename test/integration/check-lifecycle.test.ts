@@ -94,8 +94,12 @@ describe("superseded and closed pull requests", () => {
     // The new head gets its own queued aggregate.
     expect(runsOn("1".repeat(40))).toMatchObject([{ name: "oot / tpu-backend", status: "queued" }]);
 
-    // The old run finishing later: its result is true for that commit, so the old head shows it.
+    // The old run finishing later: its result is true for that commit, so the old head shows it — the
+    // aggregate once the run ended (before that, one job's result says nothing about the others).
     expect(await postReport(ticket, { status: "completed", conclusion: "failure" })).toBe(200);
+    await settled();
+    expect(runsOn(oldSha).find((run) => run.name === "oot / tpu-backend")).toMatchObject({ conclusion: "cancelled" });
+    expect(await postReport(ticket, { status: "completed", conclusion: "failure", scope: "run", job: { name: "report-run" } })).toBe(200);
     await settled();
     expect(runsOn(oldSha).map((run) => [run.name, run.conclusion]).sort()).toEqual([
       ["oot / tpu-backend / ci / test", "failure"],
@@ -161,7 +165,7 @@ describe("sweeper", () => {
   const parsed = parseAllowlist(`L4:\n  - beta/tpu-backend: "@oncall"\nL2:\n  - acme/npu-backend\nL1:\n  - gamma/hooks\n`);
   if (!parsed.ok) throw new Error("bad test allowlist");
   const allowlist = parsed.allowlist;
-  const settings = { checkPrefix: "oot", labelPrefix: "ciflow/oot/", maxJobChecksPerBackend: 50, webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
+  const settings = { checkPrefix: "oot", labelPrefix: "ciflow/oot/", maxJobChecksPerBackend: 50, webBaseUrl: "https://github.example", publicUrl: "https://relay.example", checkUpdateDelayMs: 0, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000, jobTimeoutMs: 6 * HOUR, startTimeoutMs: 2 * HOUR };
   let store: Store;
 
   beforeEach(() => {
@@ -178,18 +182,18 @@ describe("sweeper", () => {
   it("concludes a backend that never reported as timed_out and records it once", async () => {
     await dispatched("beta/tpu-backend", NOW - 3 * HOUR);
     await dispatched("acme/npu-backend", NOW - 30 * 60_000);
-    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1 });
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1, runUnconfirmed: 0 });
     const [aggregate] = await store.dueTasks(NOW, 10);
     expect(aggregate!.request.params).toMatchObject({ status: "completed", conclusion: "timed_out", output: { title: "Backend never reported" } });
     expect((await store.dispatchLog("d-beta/tpu-backend"))[0]).toMatchObject({ outcome: "sent", reason: "never_reported" });
-    expect(await sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0 });
+    expect(await sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0, runUnconfirmed: 0 });
     // The quieter backend gets its turn once its own start timeout passes.
-    expect(await sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1 });
+    expect(await sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1, runUnconfirmed: 0 });
   });
 
   it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", async () => {
     await dispatched("gamma/hooks", NOW - 3 * HOUR);
-    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0 });
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 0, runUnconfirmed: 0 });
     expect((await store.dispatchLog("d-gamma/hooks"))[0]).toMatchObject({ outcome: "sent", reason: "reports_not_expected" });
     expect(await store.unreportedDispatches(NOW, 10)).toEqual([]);
   });
@@ -221,11 +225,16 @@ describe("sweeper", () => {
         { allowlist, settings, now: NOW - 7 * HOUR },
       ),
     );
-    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0 });
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 1, neverReported: 0, runUnconfirmed: 0 });
     const job = await store.getJob({ deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend", runId: 3, runAttempt: 1, jobName: "test" });
     expect(job).toMatchObject({ status: "completed", conclusion: "timed_out", executionMs: 7 * HOUR, fingerprint: "relay:timed_out" });
-    const names = (await store.dueTasks(NOW, 10)).map((task) => [task.request.params.name, task.request.params.conclusion]);
-    expect(names).toEqual(expect.arrayContaining([["oot / tpu-backend / ci / test", "timed_out"], ["oot / tpu-backend", "timed_out"]]));
+    const shown = async (at: number) => Object.fromEntries((await store.dueTasks(at, 10)).map((task) => [task.request.params.name, task.request.params.conclusion]));
+    // The aggregate waits for word that the run ended (no run is known here), then concludes without it.
+    expect(await shown(NOW + settings.checkUpdateDelayMs)).toEqual({ "oot / tpu-backend / ci / test": "timed_out", "oot / tpu-backend": undefined });
     expect((await store.pendingHudRows(10)).at(-1)!.row).toMatchObject({ conclusion: "timed_out", failure_kind: "infra" });
+    const later = NOW + settings.runEndWaitMs + 1;
+    expect(await sweep(store, allowlist, settings, later)).toEqual({ timedOut: 0, neverReported: 0, runUnconfirmed: 1 });
+    expect((await shown(later))["oot / tpu-backend"]).toBe("timed_out");
+    expect(await sweep(store, allowlist, settings, later + HOUR)).toEqual({ timedOut: 0, neverReported: 0, runUnconfirmed: 0 });
   });
 });

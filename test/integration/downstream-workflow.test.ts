@@ -25,17 +25,29 @@ type Action = {
   outputs?: Record<string, { description?: string; value?: string }>;
   runs?: { using?: string; steps?: Step[]; main?: string };
 };
+type Job = {
+  name?: string;
+  if?: string;
+  needs?: string[];
+  "runs-on"?: string | string[];
+  permissions?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
+  steps: Step[];
+};
 type Workflow = {
+  "run-name": string;
   on: Record<string, { types?: string[] }>;
   permissions: Record<string, string>;
   concurrency: { group: string; "cancel-in-progress": boolean };
-  jobs: Record<string, { name?: string; if?: string; strategy?: { matrix?: Record<string, unknown> }; steps: Step[] }>;
+  jobs: Record<string, Job>;
 };
 
 async function readYaml<T>(file: string): Promise<{ text: string; doc: T }> {
   const text = await readFile(path.join(ROOT, file), "utf8");
   return { text, doc: parse(text) as T };
 }
+
+const isRunReport = (step: Step) => step.with?.scope === "run";
 
 function stepsUsing(workflow: Workflow, action: string): Step[] {
   return Object.values(workflow.jobs).flatMap((job) => job.steps.filter((step) => step.uses?.includes(`/actions/${action}@`)));
@@ -82,7 +94,37 @@ describe("reference workflow", () => {
 
   it("runs no job for a closed PR's closing notice: joining the PR's concurrency group is all it does", async () => {
     const { doc } = await readYaml<Workflow>(WORKFLOW);
-    for (const job of Object.values(doc.jobs)) expect(job.if).toBe("github.event.client_payload.event.action != 'closed'");
+    const notClosed = "github.event.client_payload.event.action != 'closed'";
+    for (const [id, job] of Object.entries(doc.jobs)) expect(job.if).toBe(id === "report-run" ? `always() && ${notClosed}` : notClosed);
+  });
+
+  it("marks the run name with the dispatch's delivery id, so the relay can match GitHub's workflow_run events", async () => {
+    const { doc } = await readYaml<Workflow>(WORKFLOW);
+    expect(doc["run-name"]).toMatch(/ \[relay \$\{\{ github\.event\.client_payload\.delivery_id \}\}\]"?$/);
+    // The field it reads is the dispatch payload's.
+    const schema = JSON.parse(await readFile(path.join(ROOT, "docs/schemas/dispatch-payload.v1.json"), "utf8")) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toContain("delivery_id");
+  });
+
+  it("ends with a run-level report that needs every other job and runs whatever they did", async () => {
+    const { doc } = await readYaml<Workflow>(WORKFLOW);
+    const job = doc.jobs["report-run"]!;
+    expect(job).toBeDefined();
+    expect([...(job.needs ?? [])].sort()).toEqual(Object.keys(doc.jobs).filter((id) => id !== "report-run").sort());
+    expect(job.if?.startsWith("always() && ")).toBe(true);
+    expect(job["runs-on"]).toBe("ubuntu-latest");
+    expect(job.permissions).toEqual({ "id-token": "write" });
+    expect(job.name, "the reported job name defaults to the job id, which is its GitHub name only without `name:`").toBeUndefined();
+    expect(job.steps).toHaveLength(1);
+    const step = job.steps[0]!;
+    expect(step.uses).toContain("/actions/report-ci-result@");
+    expect(step.with).toMatchObject({ scope: "run", needs: "${{ toJSON(needs) }}" });
+    expect(step.with?.status ?? "completed").toBe("completed");
+    // run-jobs counts every job of the run: each matrix leg of the needed jobs, and this one.
+    const legs = Object.values(doc.jobs).map((other) =>
+      Object.values(other.strategy?.matrix ?? {}).reduce<number>((count, values) => count * (Array.isArray(values) ? values.length : 1), 1),
+    );
+    expect(Number(step.with?.["run-jobs"])).toBe(legs.reduce((sum, count) => sum + count, 0));
   });
 
   it("checks out client_payload.upstream.repo at client_payload.head_sha through checkout-pr, and stops quietly when skipped", async () => {
@@ -118,7 +160,7 @@ describe("reference workflow", () => {
     const { doc } = await readYaml<Workflow>(WORKFLOW);
     for (const job of Object.values(doc.jobs)) {
       const reports = job.steps.filter((step) => step.uses?.includes("/actions/report-ci-result@"));
-      if (reports.length === 0) continue;
+      if (reports.length === 0 || reports.some(isRunReport)) continue;
       const first = job.steps.findIndex((step) => step.uses?.includes("/actions/report-ci-result@"));
       const checkoutIndex = job.steps.findIndex((step) => step.uses?.includes("/actions/checkout-pr@"));
       expect(first).toBeLessThan(checkoutIndex);

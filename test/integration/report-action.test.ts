@@ -4,7 +4,7 @@
 // and the action (in-process, and as the committed bundle in a child process) reports the job.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -128,6 +128,7 @@ function actionsEnv(eventPath: string, inputs: Record<string, string>, extra: Re
     ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
     // What the runner passes for the action.yml defaults.
     "INPUT_STATUS": "completed",
+    "INPUT_SCOPE": "job",
     "INPUT_JOB-STATUS": "success",
     "INPUT_AUDIENCE": "cross-repo-ci-relay",
     "INPUT_FAIL-ON-UNREACHABLE": "false",
@@ -206,6 +207,29 @@ describe("report-ci-result against a live relay", () => {
       return view.gating.flatMap((box) => box.jobs.map((cell) => [cell.jobName, cell.status, cell.tests?.failed]));
     };
     await expect.poll(hudJobs, { timeout: 10_000, interval: 50 }).toEqual([[name.split(" / ").at(-1), "completed", 2]]);
+  });
+
+  it("sends the run-level report (scope run) after the job reports, with the bundle; the relay accepts it", async () => {
+    const { eventPath } = await dispatchedEventFile();
+    const job = await inProcess(actionsEnv(eventPath, { "job-name": "test (npu, 1/2)", "job-status": "failure" })).result;
+    expect(job).toMatchObject({ outcome: "accepted", httpStatus: 200 });
+    expect(job.body).not.toHaveProperty("scope");
+
+    // The final job of the reference workflow: `needs: [test]`, `if: always()`, one report step.
+    const outputFile = path.join(tempDir("report-action-"), "github-output");
+    await writeFile(outputFile, "");
+    const needs = JSON.stringify({ test: { result: "failure", outputs: {} } });
+    const child = await run(process.execPath, [BUNDLE], {
+      env: { PATH: process.env.PATH, ...actionsEnv(eventPath, { scope: "run", needs, "run-jobs": "3" }, { GITHUB_JOB: "report-run", GITHUB_OUTPUT: outputFile }) },
+    });
+    expect(child.stdout).toContain("::notice::relay accepted the run-level completed report (HTTP 200)");
+    expect(child.stdout).not.toContain("::error::");
+    expect(await readFile(outputFile, "utf8")).toBe("accepted=true\nduplicate=false\n");
+
+    // The same report in-process, to see the body and the relay's answer.
+    const again = await inProcess(actionsEnv(eventPath, { scope: "run", needs, "run-jobs": "3" }, { GITHUB_JOB: "report-run" })).result;
+    expect(again).toMatchObject({ outcome: "accepted", httpStatus: 200, answer: { accepted: true } });
+    expect(again.body).toMatchObject({ scope: "run", run: { jobs: 3 }, status: "completed", conclusion: "failure", job: { name: "report-run" } });
   });
 
   it("fails the step without the id-token permission, naming it", async () => {

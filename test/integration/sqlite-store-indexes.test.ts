@@ -151,6 +151,7 @@ describe("query plans", () => {
       "job_latest",
       "check_runs",
       "backend_heads",
+      "tracked_runs",
       "heads",
       "deliveries",
     ]);

@@ -28,7 +28,7 @@ const CONTEXT: StateContext = {
     webBaseUrl: "https://github.example",
     publicUrl: "https://relay.example",
     startTimeoutMs: 30 * 60_000,
-    checkUpdateDelayMs: 5_000,
+    checkUpdateDelayMs: 5_000, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
   },
   now: NOW,
 };

@@ -309,7 +309,7 @@ describe("migration 9", () => {
       webBaseUrl: "https://github.com",
       publicUrl: "https://relay.example",
       startTimeoutMs: 7_200_000,
-      checkUpdateDelayMs: 0,
+      checkUpdateDelayMs: 0, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
     };
     const page = await reconcileOpenHeadsPage(store, undefined, 10, { allowlist: parsed.allowlist, settings, now: T0 + 1000 });
     expect(page).toMatchObject({ heads: 1, queued: 1 });

@@ -37,7 +37,7 @@ const SETTINGS: StateSettings = {
   webBaseUrl: "https://github.example",
   publicUrl: "https://relay.example",
   startTimeoutMs: 30 * 60_000,
-  checkUpdateDelayMs: 5_000,
+  checkUpdateDelayMs: 5_000, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
 };
 const PLANNER = { labelPrefix: SETTINGS.labelPrefix, drafts: false, trustedAssociations: ["MEMBER"], trustLabel: "ciflow/oot/trusted" };
 

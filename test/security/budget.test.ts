@@ -35,7 +35,7 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
   const allowlist: Allowlist = parsed.allowlist;
   const settings: CallbackSettings = {
     ticketKeys: { current: TICKET_SECRET },
-    checkUpdateDelayMs: 5000,
+    checkUpdateDelayMs: 5000, runEndWaitMs: 1_800_000, trackedRunWaitMs: 21_600_000,
     checkPrefix: "oot",
     labelPrefix: "ciflow/oot/",
     startTimeoutMs: 3_600_000,
@@ -90,7 +90,8 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
     return deliveryId;
   }
 
-  async function report(repo: string, deliveryId: string, jobName: string): Promise<void> {
+  /** A job's completed report; with `{ scope: "run" }`, the run's final report (the run is over). */
+  async function report(repo: string, deliveryId: string, jobName: string, fields: Record<string, unknown> = {}): Promise<void> {
     const ticket = await signTicket(
       { deliveryId, downstreamRepo: repo, upstreamRepo: UPSTREAM, prNumber: 7, headSha: SHA, level: "L4" },
       settings.ticketKeys,
@@ -103,6 +104,7 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
       job: { name: jobName },
       status: "completed",
       conclusion: "success",
+      ...fields,
     });
     const answer = await processCallback({ repo, provider: "github", claims: {} }, body, {
       store,
@@ -127,10 +129,13 @@ describe("fair share of the upstream installation's budget (outbox worker, budge
 
     clock += 1000;
     for (let index = 0; index < 120; index += 1) await report("acme/a-backend", deliveryA, `test (${index})`);
+    // Each run ends with its run-level report: only then may its aggregate conclude.
+    await report("acme/a-backend", deliveryA, "report-run", { scope: "run" });
     await settle();
     clock += 1000;
     const reportedAt = clock;
     await report("beta/b-backend", deliveryB, "test");
+    await report("beta/b-backend", deliveryB, "report-run", { scope: "run" });
     await settle();
     // The minute's ten writes went to the two queued aggregates and A's burst: B waits for a slot.
     expect(github.requests.filter(isUpstreamWrite)).toHaveLength(10);
@@ -193,7 +198,8 @@ describe("obedience to GitHub's secondary rate limit (relay server on loopback)"
     await oidc.close();
   });
 
-  async function report(repo: string, ticket: string, jobName: string): Promise<void> {
+  /** A job's completed report; with `{ scope: "run" }`, the run's final report (the run is over). */
+  async function report(repo: string, ticket: string, jobName: string, fields: Record<string, unknown> = {}): Promise<void> {
     const response = await fetch(`${relay.url}/relay/callback`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: repo })}` },
@@ -204,6 +210,7 @@ describe("obedience to GitHub's secondary rate limit (relay server on loopback)"
         job: { name: jobName },
         status: "completed",
         conclusion: "success",
+        ...fields,
       }),
     });
     expect(response.status).toBe(200);
@@ -221,6 +228,8 @@ describe("obedience to GitHub's secondary rate limit (relay server on loopback)"
       const repo = dispatch.path.split("/").slice(2, 4).join("/");
       const ticket = (dispatch.body as { client_payload: { ticket: string } }).client_payload.ticket;
       for (let index = 0; index < JOBS; index += 1) await report(repo, ticket, `test (${index})`);
+      // The run is over: its aggregate may conclude.
+      await report(repo, ticket, "report-run", { scope: "run" });
     }
 
     // Every final state arrives: each backend's jobs and its aggregate.

@@ -65,6 +65,7 @@ describe("loadConfig defaults", () => {
         checkUpdateDelayMs: 5000,
         jobTimeoutMs: 6 * 3_600_000,
         startTimeoutMs: 120 * 60_000,
+        runEndWaitMs: 30 * 60_000,
         nonBlockingFailureConclusion: undefined,
         buildkite: undefined,
       },

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import type { AllowlistEntry } from "../../src/allowlist/types.js";
 import { desiredAggregate, desiredJobCheck, visibility, type BackendHeadView, type DesiredCheckSettings } from "../../src/checks/desired.js";
+import type { RunFacts } from "../../src/domain/runs.js";
 import type { BackendHeadFacts, HeadFacts } from "../../src/domain/heads.js";
 import { countAttempt, NO_JOBS, type JobCounts, type LatestAttempt, type StoredJob } from "../../src/domain/jobs.js";
 import type { GitHubRequest } from "../../src/domain/github-request.js";
@@ -34,6 +35,7 @@ const settings = (overrides: Partial<DesiredCheckSettings> = {}): DesiredCheckSe
   labelPrefix: PREFIX,
   webBaseUrl: "https://github.example",
   startTimeoutMs: 30 * 60_000,
+  runEndWaitMs: 30 * 60_000,
   ...overrides,
 });
 
@@ -85,9 +87,24 @@ function job(seq: number, fields: Partial<StoredJob> = {}): StoredJob & LatestAt
 const running = (seq: number) => job(seq, { status: "in_progress", conclusion: undefined, completedAt: undefined });
 
 /** A backend head with these latest attempts, counted as the store counts them. */
+/** Run 9 as GitHub's workflow_run events describe it; by default over, with `jobs` GitHub jobs. */
+function run(fields: Partial<RunFacts> = {}, jobs = 0): RunFacts {
+  return {
+    runId: 9,
+    runAttempt: 1,
+    workflowName: "ci",
+    github: { status: "completed", conclusion: "success" },
+    jobs: Array.from({ length: jobs }, (_, i) => ({ name: `test-${i}`, status: "completed" as const, conclusion: "success", hadRunner: true, reported: true })),
+    untrackedJobs: 0,
+    settled: true,
+    ...fields,
+  };
+}
+
+/** The backend with `jobs` reported; its run is over unless `fields` says otherwise. */
 function withJobs(jobs: readonly (StoredJob & LatestAttempt)[], fields: Partial<BackendHeadFacts> = {}): { backend: BackendHeadFacts; listed: LatestAttempt[] } {
   const counts = jobs.reduce<JobCounts>((sum, each) => countAttempt(sum, undefined, each), NO_JOBS);
-  return { backend: backend({ counts, ...(jobs.length > 0 && { newest: jobs.at(-1) }), ...fields }), listed: [...jobs] };
+  return { backend: backend({ counts, runs: [run({}, jobs.length)], ...(jobs.length > 0 && { newest: jobs.at(-1) }), ...fields }), listed: [...jobs] };
 }
 
 function view(fields: Partial<BackendHeadView> = {}): BackendHeadView {
@@ -229,10 +246,10 @@ describe("the aggregate check run", () => {
   });
 
   describe("once jobs reported", () => {
-    it("is in progress while any job runs: k of n jobs running", () => {
+    it("is in progress while any job runs: k of n jobs done", () => {
       const facts = withJobs([job(0), running(1), running(2), job(3, { conclusion: "failure" })]);
       const request = desiredAggregate(view(facts), settings(), false);
-      expect(paramsOf(request)).toMatchObject({ status: "in_progress", output: { title: "2 of 4 jobs running" }, external_id: `run:${REPO}:9` });
+      expect(paramsOf(request)).toMatchObject({ status: "in_progress", output: { title: "2 of 4 jobs done" }, external_id: `run:${REPO}:9` });
       expect(paramsOf(request)).not.toHaveProperty("conclusion");
     });
 
@@ -251,6 +268,55 @@ describe("the aggregate check run", () => {
     it("lets reported jobs win over a late never-reported mark", () => {
       const request = desiredAggregate(view(withJobs([job(0)], { unreported: "never_reported" })), settings(), false);
       expect(paramsOf(request)).toMatchObject({ status: "completed", conclusion: "success" });
+    });
+  });
+
+  describe("until the run is over", () => {
+    const open = (jobs = 0) => run({ github: { status: "in_progress" }, settled: false }, jobs);
+
+    it("stays in progress when the first matrix job passed and the others have not reported: k of n from GitHub's jobs", () => {
+      const facts = withJobs([job(0)], { runs: [open(4)] });
+      const request = desiredAggregate(view(facts), settings(), false);
+      expect(paramsOf(request)).toMatchObject({ status: "in_progress", output: { title: "1 of 4 jobs done" } });
+      expect(outputOf(request).summary).toContain("the run has not ended on GitHub yet");
+    });
+
+    it("says the total is not known yet when no run is known, and waits for word that it ended", () => {
+      const request = desiredAggregate(view(withJobs([job(0), job(1)], { runs: [] })), settings(), false);
+      expect(paramsOf(request)).toMatchObject({ status: "in_progress", output: { title: "2 of 2 reported jobs done (total not known yet)" } });
+      expect(outputOf(request).summary).toContain("waiting for word that the run ended");
+    });
+
+    it("concludes once the run-level report says the run is over, with the worst conclusion", () => {
+      const reported = run({ github: { status: "in_progress" }, reported: { conclusion: "failure", jobs: 3 } });
+      const request = desiredAggregate(view(withJobs([job(0), job(1, { conclusion: "failure" })], { runs: [reported] })), settings(), false);
+      expect(paramsOf(request)).toMatchObject({ status: "completed", conclusion: "failure", output: { title: "1 of 2 jobs passed" } });
+    });
+
+    it("waits for every run of the dispatch, not only the first to end", () => {
+      const facts = withJobs([job(0)], { runs: [run({}, 1), { ...open(1), runId: 10 }] });
+      expect(paramsOf(desiredAggregate(view(facts), settings(), false))).toMatchObject({ status: "in_progress", output: { title: "1 of 2 jobs done" } });
+    });
+
+    it("when the wait ran out: a blocking check concludes timed_out unless a job failed; a non-blocking one shows the jobs' result", () => {
+      const unconfirmed = (jobs: (StoredJob & LatestAttempt)[]) => withJobs(jobs, { runs: [], unreported: "run_not_confirmed" });
+      const passed = desiredAggregate(view(unconfirmed([job(0)])), settings(), false);
+      expect(paramsOf(passed)).toMatchObject({ status: "completed", conclusion: "timed_out" });
+      expect(outputOf(passed).summary).toContain("Nothing said the run ended");
+      expect(paramsOf(desiredAggregate(view(unconfirmed([job(0), job(1, { conclusion: "failure" })])), settings(), false))).toMatchObject({ conclusion: "failure" });
+      expect(paramsOf(desiredAggregate(view({ ...unconfirmed([job(0)]), entry: L4_NON_BLOCKING }), settings(), false))).toMatchObject({ conclusion: "success" });
+    });
+
+    it("shows a run queued on GitHub as waiting for a runner, and a started one as in progress, before any job reports", () => {
+      const queued = run({ github: { status: "queued" }, settled: false, jobs: [{ name: "test", status: "queued", hadRunner: false, reported: false }] });
+      expect(paramsOf(desiredAggregate(view({ backend: backend({ runs: [queued] }) }), settings(), false))).toMatchObject({ status: "queued", output: { title: "Waiting for a runner" } });
+      const started = { ...queued, github: { status: "in_progress" as const }, jobs: [{ name: "test", status: "in_progress" as const, hadRunner: true, reported: false }] };
+      expect(paramsOf(desiredAggregate(view({ backend: backend({ runs: [started] }) }), settings(), false))).toMatchObject({ status: "in_progress", output: { title: "Run started; 0 of 1 jobs done" } });
+    });
+
+    it("concludes a run that ended without any job report with the run's conclusion", () => {
+      const request = desiredAggregate(view({ backend: backend({ runs: [run({ github: { status: "completed", conclusion: "skipped" } })] }) }), settings(), false);
+      expect(paramsOf(request)).toMatchObject({ status: "completed", conclusion: "skipped", output: { title: "Run ended without job reports" } });
     });
   });
 

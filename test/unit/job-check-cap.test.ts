@@ -40,7 +40,7 @@ function listedLikeStore(attempts: readonly LatestAttempt[], limit = LISTED_JOBS
     .sort((a, b) => a.seq - b.seq);
 }
 
-const rollupOf = (attempts: readonly LatestAttempt[]) => ({ counts: countsOf(attempts), listed: listedLikeStore(attempts), newest: attempts.at(-1) });
+const rollupOf = (attempts: readonly LatestAttempt[]) => ({ counts: countsOf(attempts), listed: listedLikeStore(attempts), newest: attempts.at(-1), runEnd: "over" as const });
 const summaryOf = (request: { params: Record<string, unknown> }) => (request.params.output as { summary: string }).summary;
 const tableRows = (request: { params: Record<string, unknown> }) => summaryOf(request).split("\n").filter((line) => line.startsWith("| ci / "));
 
@@ -82,7 +82,7 @@ describe("job check-run cap", () => {
     const failed = attempt(1, { conclusion: "failure" });
     const rerun = attempt(1, { runAttempt: 2, conclusion: "success" });
     const counts = countAttempt(countsOf([attempt(0), failed]), failed, rerun);
-    const request = aggregateRequest(contextWith(50), { counts, listed: [attempt(0), rerun], newest: rerun }, "https://ci.example");
+    const request = aggregateRequest(contextWith(50), { counts, listed: [attempt(0), rerun], newest: rerun, runEnd: "over" }, "https://ci.example");
     expect(request.params).toMatchObject({ status: "completed", conclusion: "success", output: { title: "2 of 2 jobs passed" } });
     expect(tableRows(request)).toEqual(["| ci / test-0 | success | 1 |", "| ci / test-1 | success | 2 |"]);
   });
@@ -118,8 +118,16 @@ describe("aggregate conclusion", () => {
     const request = aggregateRequest(contextWith(50), rollupOf(jobs), "https://ci.example");
     expect(request.params.status).toBe("in_progress");
     expect(request.params).not.toHaveProperty("conclusion");
-    expect(request.params.output).toMatchObject({ title: "1 of 3 jobs running" });
+    expect(request.params.output).toMatchObject({ title: "2 of 3 reported jobs done (total not known yet)" });
     expect(tableRows(request)).toContain("| ci / test-1 | running | 1 |");
+  });
+
+  it("does not conclude while the run is not known to be over, even with every reported job done", () => {
+    const jobs = [attempt(0), attempt(1)];
+    const open = aggregateRequest(contextWith(50), { ...rollupOf(jobs), runEnd: "open", expectedJobs: 4, runNote: "waiting for the run" }, "https://ci.example");
+    expect(open.params).toMatchObject({ status: "in_progress", output: { title: "2 of 4 jobs done" } });
+    expect(summaryOf(open)).toContain("waiting for the run");
+    expect(aggregateRequest(contextWith(50), rollupOf(jobs), "https://ci.example").params).toMatchObject({ status: "completed", conclusion: "success" });
   });
 
   it("links the newest attempt's run", () => {
@@ -153,7 +161,7 @@ describe("aggregate job list", () => {
     expect(rows.indexOf("| ci / test-99 | failure | 1 |")).toBeLessThan(rows.indexOf("| ci / test-150 | running | 1 |"));
     expect(summaryOf(request)).toContain("… and 250 more jobs (passed ones are left out first); see the [HUD](https://relay.example/hud/acme/npu-backend).");
     expect(summaryOf(request)).toContain("250 more jobs not shown as check runs");
-    expect(request.params.output).toMatchObject({ title: "1 of 300 jobs running" });
+    expect(request.params.output).toMatchObject({ title: "299 of 300 reported jobs done (total not known yet)" });
   });
 
   it("says how many jobs are left out, in the singular for one", () => {

@@ -19786,6 +19786,7 @@ var CHECK_CONCLUSIONS = [
   "timed_out",
   "action_required"
 ];
+var REPORT_SCOPES = ["job", "run"];
 var FAILURE_KINDS = ["infra", "test", "upstream", "unknown"];
 var MAX_WORKFLOW_NAME_LENGTH = 200;
 var MAX_JOB_NAME_LENGTH = 200;
@@ -19852,6 +19853,9 @@ var Nightly = external_exports.strictObject({
 }).describe(
   "Only for a self-report: a run the relay did not dispatch (nightly, periodic, \u2026), sent without a ticket. Such reports must be completed and never create check runs."
 );
+var RunSummary = external_exports.strictObject({
+  jobs: Count.optional().describe('How many jobs the run had (all of them, including this one); the aggregate shows "k of n jobs done" with it.')
+}).describe("Only with scope run: what the run had.");
 var BodyFields = external_exports.strictObject({
   schema_version: external_exports.literal(CALLBACK_SCHEMA_VERSION).describe("Version of this callback schema."),
   ticket: textField().min(1).max(MAX_TICKET_LENGTH).optional().describe(
@@ -19877,7 +19881,11 @@ var BodyFields = external_exports.strictObject({
   completed_at: Timestamp.optional().describe(
     "When the job ended, by the downstream's clock. Informational: the relay measures queue and execution time with its own clock."
   ),
-  nightly: Nightly.optional()
+  nightly: Nightly.optional(),
+  scope: external_exports.enum(REPORT_SCOPES).optional().describe(
+    "job (default): this report is about one job. run: the run's final report, sent by a last job that `needs:` every other job and runs `if: always()`; status completed, the run's overall conclusion, and optionally run.jobs. The backend's aggregate check concludes only once the run is over (this report, or GitHub's own workflow_run event), so a job that finishes first never turns it green early."
+  ),
+  run: RunSummary.optional()
 });
 var CROSS_FIELD_JSON_SCHEMA = {
   allOf: [
@@ -19887,7 +19895,12 @@ var CROSS_FIELD_JSON_SCHEMA = {
       else: { not: { required: ["conclusion"] } }
     },
     { oneOf: [{ required: ["ticket"] }, { required: ["nightly"] }] },
-    { if: { required: ["nightly"] }, then: { properties: { status: { const: "completed" } } } }
+    { if: { required: ["nightly"] }, then: { properties: { status: { const: "completed" } } } },
+    {
+      if: { properties: { scope: { const: "run" } }, required: ["scope"] },
+      then: { properties: { status: { const: "completed" } }, not: { required: ["nightly"] } },
+      else: { not: { required: ["run"] } }
+    }
   ]
 };
 var CallbackBodyV1 = BodyFields.meta(CROSS_FIELD_JSON_SCHEMA).superRefine(checkCrossFields, {
@@ -19914,6 +19927,12 @@ function checkCrossFields(value, ctx) {
   }
   if (hasNightly && status === "in_progress") {
     ctx.addIssue({ code: "custom", path: ["status"], message: "must be completed for a nightly self-report" });
+  }
+  if (body.scope === "run") {
+    if (status === "in_progress") ctx.addIssue({ code: "custom", path: ["status"], message: "must be completed for a run-level report (scope run)" });
+    if (hasNightly) ctx.addIssue({ code: "custom", path: ["scope"], message: "a nightly self-report is about jobs; scope run is for a dispatched run" });
+  } else if (body.run !== void 0) {
+    ctx.addIssue({ code: "custom", path: ["run"], message: "only with scope run" });
   }
 }
 function parseCallbackBody(json2) {
@@ -20029,10 +20048,11 @@ function parseRetryAfter(value, now) {
 var DEFAULT_BACKOFF = { baseMs: 1e3, capMs: 5 * 6e4 };
 
 // src/action/files.ts
-import { readdir, readFile, stat } from "node:fs/promises";
+import { appendFile, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 var nodeFileSystem = {
   readFile: (file2) => readFile(file2, "utf8"),
+  appendFile: (file2, text) => appendFile(file2, text, "utf8"),
   glob: expandGlob
 };
 var GLOB_CHARS = /[*?[]/;
@@ -24411,6 +24431,64 @@ function errorMessage(error62) {
   return String(error62);
 }
 
+// src/action/run-scope.ts
+var JOB_RESULTS = ["failure", "cancelled", "success", "skipped"];
+var Needs = external_exports.record(
+  external_exports.string(),
+  external_exports.looseObject(
+    { result: external_exports.enum(JOB_RESULTS, { error: `must be one of ${JOB_RESULTS.join(", ")}` }) },
+    { error: "expected an object with a result" }
+  ),
+  { error: "expected an object of job ids, as ${{ toJSON(needs) }} gives" }
+);
+var NEEDS_HINT = "pass needs: ${{ toJSON(needs) }}";
+function readScope(env) {
+  const scope = getInput(env, "scope") ?? "job";
+  if (!REPORT_SCOPES.includes(scope)) {
+    throw new ActionInputError(`input scope: must be ${REPORT_SCOPES.join(" or ")}, got ${JSON.stringify(scope)}`);
+  }
+  return scope;
+}
+function rejectRunInputs(env) {
+  for (const name of ["needs", "run-jobs"]) {
+    if (getInput(env, name) !== void 0) throw new ActionInputError(`input ${name}: only with scope: run`);
+  }
+}
+function readRunReport(env) {
+  const needsInput = getInput(env, "needs");
+  const results = needsInput === void 0 ? void 0 : Object.values(parseNeeds(needsInput)).map((job) => job.result);
+  const conclusion = getInput(env, "conclusion") ?? worstResult(results);
+  const runJobs = getInput(env, "run-jobs");
+  const jobs = runJobs !== void 0 ? parseCount("run-jobs", runJobs) : results && results.length + 1;
+  return { conclusion, ...jobs !== void 0 && { jobs } };
+}
+function worstResult(results) {
+  if (results === void 0) {
+    throw new ActionInputError(`input needs: required with scope: run unless conclusion is given; ${NEEDS_HINT} (the run's conclusion is the worst result of the needed jobs)`);
+  }
+  const worst = JOB_RESULTS.find((result) => results.includes(result));
+  if (worst === void 0) {
+    throw new ActionInputError("input needs: lists no jobs; the job sending the run-level report must `needs:` every other job of the run");
+  }
+  return worst;
+}
+function parseNeeds(value) {
+  let json2;
+  try {
+    json2 = JSON.parse(value);
+  } catch {
+    throw new ActionInputError(`input needs: not valid JSON; ${NEEDS_HINT}`);
+  }
+  const parsed = Needs.safeParse(json2);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue2) => issue2.path.length > 0 ? `${issue2.path.map(String).join(".")}: ${issue2.message}` : issue2.message);
+  throw new ActionInputError(`input needs: ${problems.join("; ")}`);
+}
+function parseCount(name, value) {
+  if (!/^[0-9]+$/.test(value)) throw new ActionInputError(`input ${name}: must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 // src/action/report.ts
 var DEFAULT_AUDIENCE = "cross-repo-ci-relay";
 var DEFAULT_RETRY_DELAYS_MS = [1e3, 2e3, 4e3];
@@ -24419,6 +24497,11 @@ var REQUEST_TIMEOUT_MS = 3e4;
 async function runReport(deps) {
   const log = deps.log ?? ((line) => void process.stdout.write(`${line}
 `));
+  const result = await report(deps, log);
+  await setOutputs(deps, log, { accepted: result.outcome === "accepted", duplicate: isDuplicate(result.answer) });
+  return result;
+}
+async function report(deps, log) {
   const fail = (message, extra = {}) => {
     log(`::error::${escapeCommandData(message)}`);
     return { outcome: "failed", message, ...extra };
@@ -24447,6 +24530,11 @@ async function buildReport(deps, log = () => {
   if (status !== "in_progress" && status !== "completed") {
     throw new ActionInputError(`input status: must be in_progress or completed, got ${JSON.stringify(status)}`);
   }
+  const scope = readScope(env);
+  if (scope === "run" && status !== "completed") {
+    throw new ActionInputError("input status: must be completed with scope: run (the run's final report)");
+  }
+  if (scope === "job") rejectRunInputs(env);
   const upstreamSha = getInput(env, "upstream-sha");
   const eventKind = getInput(env, "event-kind");
   let ticket;
@@ -24465,7 +24553,8 @@ async function buildReport(deps, log = () => {
       "no callback URL: set the callback-url input (required in nightly mode) or run from the repository_dispatch the relay sent (client_payload.callback_url)"
     );
   }
-  const conclusion = status === "completed" ? resolveConclusion(env) : void 0;
+  const run = scope === "run" ? readRunReport(env) : void 0;
+  const conclusion = status === "completed" ? run?.conclusion ?? resolveConclusion(env) : void 0;
   if (status === "in_progress" && getInput(env, "conclusion") !== void 0) {
     throw new ActionInputError("input conclusion: only for status completed");
   }
@@ -24484,7 +24573,9 @@ async function buildReport(deps, log = () => {
       run_attempt: Number(env.GITHUB_RUN_ATTEMPT ?? "1"),
       url: runUrl
     },
-    job: { name: jobName }
+    job: { name: jobName },
+    // Only a run-level report carries these: a job report's body is the same as before scope existed.
+    ...run !== void 0 && { scope, ...run.jobs !== void 0 && { run: { jobs: run.jobs } } }
   };
   const summary = await readSummary(env, fs, cwd);
   if (summary !== void 0) {
@@ -24625,7 +24716,7 @@ async function send(deps, log, { body, callbackUrl, audience, failOnUnreachable 
       const status = response.status;
       lastStatus = status;
       if (status === 200 || status === 202) {
-        const message = `relay accepted the ${body.status} report (HTTP ${status}): ${text.slice(0, 500)}`;
+        const message = `relay accepted the ${body.scope === "run" ? "run-level " : ""}${body.status} report (HTTP ${status}): ${text.slice(0, 500)}`;
         log(`::notice::${escapeCommandData(message)}`);
         return { outcome: "accepted", message, httpStatus: status, answer, body };
       }
@@ -24652,6 +24743,20 @@ async function send(deps, log, { body, callbackUrl, audience, failOnUnreachable 
     log(`${lastProblem}; retrying in ${delay / 1e3} s`);
     await sleep(delay);
   }
+}
+async function setOutputs(deps, log, outputs) {
+  const file2 = deps.env.GITHUB_OUTPUT;
+  if (!file2) return;
+  const lines = Object.entries(outputs).map(([name, value]) => `${name}=${value}
+`);
+  try {
+    await (deps.fs ?? nodeFileSystem).appendFile(file2, lines.join(""));
+  } catch (error62) {
+    log(`::warning::${escapeCommandData(`cannot write the step outputs to ${file2}: ${errorMessage(error62)}`)}`);
+  }
+}
+function isDuplicate(answer) {
+  return answer?.duplicate === true;
 }
 function parseJson(text) {
   try {

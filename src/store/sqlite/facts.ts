@@ -4,6 +4,7 @@
 import type Database from "better-sqlite3";
 import type { BackendHeadFacts, HeadFacts } from "../../domain/heads.js";
 import type { JobCounts, JobSummary, LatestAttempt } from "../../domain/jobs.js";
+import type { RunFacts } from "../../domain/runs.js";
 import type { BackendHeadKey, CheckRunRecord, HeadKey, StoredBackendHead } from "../store.js";
 
 interface HeadRow {
@@ -30,6 +31,9 @@ interface BackendHeadRow {
   newestJson: string | null;
   nextSeq: number;
   frameHash: string | null;
+  runsJson: string | null;
+  runWaitDeadline: number | null;
+  runWaitTracked: number | null;
 }
 
 const HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, pr_number AS prNumber, state,
@@ -37,7 +41,8 @@ const HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, pr_num
 const BACKEND_HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha, downstream_repo AS downstreamRepo,
   backend_name AS backendName, level, delivery_id AS deliveryId, dispatch_outcome AS dispatchOutcome,
   dispatch_reason AS dispatchReason, unreported, counts_json AS countsJson, newest_json AS newestJson,
-  next_seq AS nextSeq, frame_hash AS frameHash`;
+  next_seq AS nextSeq, frame_hash AS frameHash, runs_json AS runsJson,
+  run_wait_deadline AS runWaitDeadline, run_wait_tracked AS runWaitTracked`;
 const BACKEND_HEAD_KEY = "upstream_repo_key = @repo AND head_sha = @sha AND downstream_repo_key = @downstream";
 
 type KeyParams = { repo: string; sha: string; downstream: string };
@@ -72,15 +77,24 @@ function prepare(db: Database.Database) {
     ),
     putBackendHead: db.prepare(
       `INSERT INTO backend_heads (upstream_repo_key, upstream_repo, head_sha, downstream_repo_key, downstream_repo, backend_name, level,
-         delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json, newest_json, next_seq, frame_hash)
+         delivery_id, dispatch_outcome, dispatch_reason, unreported, counts_json, newest_json, next_seq, frame_hash, runs_json, run_wait_deadline, run_wait_tracked)
        VALUES (@repo, @upstreamRepo, @sha, @downstream, @downstreamRepo, @backendName, @level, @deliveryId, @dispatchOutcome,
-         @dispatchReason, @unreported, @countsJson, @newestJson, @nextSeq, @frameHash)
+         @dispatchReason, @unreported, @countsJson, @newestJson, @nextSeq, @frameHash, @runsJson, @runWaitDeadline, @runWaitTracked)
        ON CONFLICT (upstream_repo_key, head_sha, downstream_repo_key) DO UPDATE SET
          upstream_repo = excluded.upstream_repo, downstream_repo = excluded.downstream_repo, backend_name = excluded.backend_name, level = excluded.level,
          delivery_id = excluded.delivery_id, dispatch_outcome = excluded.dispatch_outcome,
          dispatch_reason = excluded.dispatch_reason, unreported = excluded.unreported, counts_json = excluded.counts_json,
-         newest_json = excluded.newest_json, next_seq = excluded.next_seq, frame_hash = excluded.frame_hash`,
+         newest_json = excluded.newest_json, next_seq = excluded.next_seq, frame_hash = excluded.frame_hash,
+         runs_json = excluded.runs_json, run_wait_deadline = excluded.run_wait_deadline, run_wait_tracked = excluded.run_wait_tracked`,
     ),
+    awaitingRuns: db.prepare<[number, number], { deliveryId: string; downstreamRepo: string }>(
+      `SELECT delivery_id AS deliveryId, downstream_repo AS downstreamRepo FROM backend_heads
+       WHERE run_wait_deadline IS NOT NULL AND run_wait_deadline < ? ORDER BY run_wait_deadline LIMIT ?`,
+    ),
+    trackRun: db.prepare<[string, number, string, number]>(
+      "INSERT INTO tracked_runs (downstream_repo_key, run_id, delivery_id, tracked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    trackedRun: db.prepare<[string, number], string>("SELECT delivery_id FROM tracked_runs WHERE downstream_repo_key = ? AND run_id = ?").pluck(),
     latestAttempt: db.prepare<[KeyParams & { workflow: string; job: string }], { seq: number; summaryJson: string }>(
       `SELECT seq, summary_json AS summaryJson FROM job_latest WHERE ${BACKEND_HEAD_KEY} AND workflow_name = @workflow AND job_name = @job`,
     ),
@@ -119,10 +133,12 @@ function toHead(row: HeadRow): HeadFacts {
 }
 
 function toBackendHead(row: BackendHeadRow): StoredBackendHead {
-  const { countsJson, newestJson, dispatchReason, unreported, frameHash, ...rest } = row;
+  const { countsJson, newestJson, dispatchReason, unreported, frameHash, runsJson, runWaitDeadline, runWaitTracked, ...rest } = row;
   return {
     ...rest,
     counts: JSON.parse(countsJson) as JobCounts,
+    ...(runsJson !== null && { runs: JSON.parse(runsJson) as RunFacts[] }),
+    ...(runWaitDeadline !== null && { runWait: { deadline: runWaitDeadline, tracked: runWaitTracked === 1 } }),
     ...(newestJson !== null && { newest: JSON.parse(newestJson) as LatestAttempt }),
     ...(dispatchReason !== null && { dispatchReason }),
     ...(unreported !== null && { unreported }),
@@ -196,7 +212,22 @@ export class SqliteFacts {
       newestJson: facts.newest ? JSON.stringify(facts.newest) : null,
       nextSeq: facts.nextSeq,
       frameHash: facts.frameHash ?? null,
+      runsJson: facts.runs && facts.runs.length > 0 ? JSON.stringify(facts.runs) : null,
+      runWaitDeadline: facts.runWait?.deadline ?? null,
+      runWaitTracked: facts.runWait ? Number(facts.runWait.tracked) : null,
     });
+  }
+
+  awaitingRuns(before: number, limit: number): Array<{ deliveryId: string; downstreamRepo: string }> {
+    return this.#sql.awaitingRuns.all(before, limit);
+  }
+
+  trackRun(downstreamRepo: string, runId: number, deliveryId: string, now: number): void {
+    this.#sql.trackRun.run(downstreamRepo.toLowerCase(), runId, deliveryId, now);
+  }
+
+  trackedRun(downstreamRepo: string, runId: number): string | undefined {
+    return this.#sql.trackedRun.get(downstreamRepo.toLowerCase(), runId);
   }
 
   latestAttempt(key: BackendHeadKey, workflowName: string, jobName: string): LatestAttempt | undefined {

@@ -298,6 +298,7 @@ function preparePruneStatements(db: Database.Database) {
     // Not while a write of it is still queued: the worker needs its id to update it.
     check_runs: prune(ofSettledHead("check_runs", "c", "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = c.key AND o.status = 'pending')")),
     backend_heads: prune(ofSettledHead("backend_heads", "b")),
+    tracked_runs: prune("DELETE FROM tracked_runs WHERE rowid IN (SELECT rowid FROM tracked_runs WHERE tracked_at < @cutoff LIMIT @limit)"),
     heads: prune(
       `DELETE FROM heads WHERE rowid IN (SELECT h.rowid FROM ${settledHeads}
          AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = h.head_sha AND lower(d.upstream_repo) = h.upstream_repo_key)
@@ -674,6 +675,18 @@ export class SqliteTables implements Synchronous<StoreTx> {
     return this.#facts.attemptsBelowSeq(key, below);
   }
 
+  awaitingRuns(before: number, limit: number): Array<{ deliveryId: string; downstreamRepo: string }> {
+    return this.#facts.awaitingRuns(before, limit);
+  }
+
+  trackRun(downstreamRepo: string, runId: number, deliveryId: string, now: number): void {
+    this.#facts.trackRun(downstreamRepo, runId, deliveryId, now);
+  }
+
+  trackedRun(downstreamRepo: string, runId: number): string | undefined {
+    return this.#facts.trackedRun(downstreamRepo, runId);
+  }
+
   checkRun(key: string): CheckRunRecord | undefined {
     return this.#facts.checkRun(key);
   }
@@ -694,7 +707,7 @@ export class SqliteTables implements Synchronous<StoreTx> {
     };
     const sql = this.#pruneSql;
     // In dependency order, each table in its own short transaction so webhooks and callbacks interleave.
-    const tables = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "heads", "deliveries"] as const;
+    const tables = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "tracked_runs", "heads", "deliveries"] as const;
     const pruned = Object.fromEntries(tables.map((table) => [table, this.#write(() => sql[table].run(params).changes)])) as PrunedRows;
     // A no-op unless the database is in incremental auto-vacuum mode.
     this.#db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`);

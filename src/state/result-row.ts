@@ -1,8 +1,21 @@
 // The HUD's results row for one job attempt (pure). Rows wait in the store's HUD queue until the
 // ClickHouse writer exports them; `version` lets a later state of the same attempt replace an earlier one.
-import type { CallbackBody } from "./schema.js";
 import { capLength } from "../github/text-limits.js";
 import type { StoredJob } from "../domain/jobs.js";
+
+/** The fields of a report (a callback body, src/callback/schema.ts, or one the relay wrote for GitHub's data) a row carries. */
+export interface ReportedFields {
+  workflow: { name: string; url: string };
+  job: { name: string; url?: string };
+  failure_kind?: string;
+  summary?: string;
+  started_at?: string;
+  completed_at?: string;
+  tests?: { total: number; passed: number; failed: number; skipped: number };
+  failed_tests?: readonly string[];
+  artifact_url?: string;
+  environment?: Record<string, string>;
+}
 
 /** The HUD shows a short summary (tooltips, PR boxes); the full text is in the job's check run. */
 const HUD_SUMMARY_LENGTH = 2000;
@@ -12,7 +25,7 @@ const HUD_SUMMARY_LENGTH = 2000;
  * `first_report_at` never changes for a job attempt (first in_progress, else its completion), so the
  * ClickHouse sorting key built on it keeps every version of the attempt in one place.
  */
-export function resultRow(job: StoredJob, body: CallbackBody, eventType: string): Record<string, unknown> {
+export function resultRow(job: StoredJob, body: ReportedFields, eventType: string): Record<string, unknown> {
   return {
     upstream_repo: job.upstreamRepo.toLowerCase(),
     pr_number: job.prNumber,
