@@ -15,6 +15,8 @@ import { deliver, freePort, startRelay, tempDir, type RunningRelay } from "../te
 /** The repo of the @octokit/webhooks-examples payload replayed below. */
 const UPSTREAM = "Codertocat/Hello-World";
 const WORKFLOW = "pytorch-pr";
+/** The downstream workflow's last job, which sends the run-level report (as in docs/downstream/workflow.yml). */
+const RUN_REPORT_JOB = "report-run";
 // An L4 backend (check runs on every PR) and an L3 one (check runs only with its label, added below).
 // The device-group form names them "tpu" and "npu" (check runs "oot / tpu", "oot / npu").
 const NPU_LABEL = "ciflow/oot/npu";
@@ -222,30 +224,65 @@ function recordedDispatches(github: GitHubStandIn): DemoDispatch[] {
   return dispatches;
 }
 
-/** Each downstream reports its jobs the way report-ci-result does: in_progress first, then completed. */
+/**
+ * Each downstream reports its jobs the way report-ci-result does: in_progress first, then completed; then
+ * the run's last job (`report-run` in docs/downstream/workflow.yml) sends the run-level report (`scope: run`)
+ * that says the run is over. A backend's aggregate check run concludes only once that report (or GitHub's
+ * workflow_run event, which the stand-in never sends) has come.
+ */
 async function reportAll(relay: RunningRelay, oidc: OidcIssuer, dispatches: DemoDispatch[], print: (line: string) => void): Promise<ReportedJob[]> {
   const reports: ReportedJob[] = [];
+  const nameWidth = Math.max(RUN_REPORT_JOB.length, ...Object.values(DOWNSTREAMS).flatMap((jobs) => jobs.map((job) => job.name.length)));
+  const workflowOf = (repo: string, index: number) => {
+    const runId = 7000 + index;
+    return { name: WORKFLOW, run_id: runId, run_attempt: 1, url: `https://github.com/${repo}/actions/runs/${runId}` };
+  };
   for (const status of ["in_progress", "completed"] as const) {
     for (const [index, { repo, payload }] of dispatches.entries()) {
-      const runId = 7000 + index;
-      const workflow = { name: WORKFLOW, run_id: runId, run_attempt: 1, url: `https://github.com/${repo}/actions/runs/${runId}` };
+      const workflow = workflowOf(repo, index);
       for (const job of DOWNSTREAMS[repo] ?? []) {
         const body = { schema_version: 1, ticket: payload.ticket, status, workflow, job: { name: job.name }, ...(status === "completed" && job.result) };
-        const response = await fetch(payload.callback_url, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: repo })}` },
-          body: JSON.stringify(body),
-        });
-        const answer = await response.text();
-        if (response.status !== 200) throw new Error(`the relay refused ${repo}'s ${status} report for "${job.name}": ${response.status} ${answer}`);
+        const { status: answered, answer } = await postReport(oidc, repo, payload.callback_url, body, `${status} report for "${job.name}"`);
         const conclusion = String(job.result.conclusion);
-        print(`   ${repo.padEnd(20)}  ${job.name}  ${(status === "completed" ? `completed ${conclusion}` : status).padEnd(17)} → ${response.status} ${answer}`);
+        print(`   ${repo.padEnd(20)}  ${job.name.padEnd(nameWidth)}  ${(status === "completed" ? `completed ${conclusion}` : status).padEnd(17)} → ${answered} ${answer}`);
         if (status === "completed") reports.push({ backend: payload.backend.name, downstreamRepo: repo, name: job.name, conclusion });
       }
     }
     await settled(relay);
   }
+  // The run-level report, as report-ci-result sends it with `scope: run`: the run's conclusion is the worst
+  // of its jobs' (failure, then cancelled, then success), and run.jobs counts every job, report-run included.
+  for (const [index, { repo, payload }] of dispatches.entries()) {
+    const jobs = DOWNSTREAMS[repo] ?? [];
+    const results = jobs.map((job) => String(job.result.conclusion));
+    const conclusion = results.includes("failure") ? "failure" : results.includes("cancelled") ? "cancelled" : "success";
+    const body = {
+      schema_version: 1,
+      ticket: payload.ticket,
+      scope: "run",
+      status: "completed",
+      conclusion,
+      workflow: workflowOf(repo, index),
+      job: { name: RUN_REPORT_JOB },
+      run: { jobs: jobs.length + 1 },
+    };
+    const { status: answered, answer } = await postReport(oidc, repo, payload.callback_url, body, "run-level report");
+    print(`   ${repo.padEnd(20)}  ${RUN_REPORT_JOB.padEnd(nameWidth)}  ${`run over, ${conclusion}`.padEnd(17)} → ${answered} ${answer}`);
+  }
+  await settled(relay);
   return reports;
+}
+
+/** Posts one callback body as `repo`'s workflow would (its OIDC token); anything but 200 stops the demo. */
+async function postReport(oidc: OidcIssuer, repo: string, callbackUrl: string, body: Record<string, unknown>, what: string): Promise<{ status: number; answer: string }> {
+  const response = await fetch(callbackUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository: repo })}` },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.text();
+  if (response.status !== 200) throw new Error(`the relay refused ${repo}'s ${what}: ${response.status} ${answer}`);
+  return { status: response.status, answer };
 }
 
 /** The head's check runs once all of them (an aggregate per backend, one per job) have completed. */

@@ -80,6 +80,17 @@ function report(ticket: string, overrides: Record<string, unknown> = {}) {
   };
 }
 
+/**
+ * The run's final report (`scope: run`), as the downstream workflow's last job (`report-run`, which
+ * `needs:` every other job) sends it once the run is over: only then may a backend's aggregate conclude.
+ */
+function runReport(ticket: string, conclusion: string, overrides: Record<string, unknown> = {}) {
+  return report(ticket, { scope: "run", status: "completed", conclusion, job: { name: "report-run" }, ...overrides });
+}
+
+/** The backend's aggregate check run ("oot / <name>") on the stand-in. */
+const aggregateOf = (name: string) => [...github.checkRuns.values()].find((run) => run.name === `oot / ${name}`);
+
 async function post(body: unknown, token?: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const response = await fetch(`${relay.url}/relay/callback`, {
     method: "POST",
@@ -111,6 +122,10 @@ describe("callback → job lifecycle → check runs", () => {
     const backwards = await post(report(tickets["beta/tpu-backend"]!), token);
     expect(backwards.status).toBe(409);
     expect(backwards.json.error).toContain("already completed");
+    await settled();
+    // Every reported job is done, but the run is not known to be over: the aggregate waits for it.
+    expect(aggregateOf("tpu-backend")).toMatchObject({ status: "in_progress", output: { title: "1 of 1 reported jobs done (total not known yet)" } });
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "failure"), token)).json).toEqual({ accepted: true, duplicate: false, run: { conclusion: "failure" } });
     await settled();
 
     const runs = [...github.checkRuns.values()];
@@ -153,6 +168,11 @@ describe("RELAY_NONBLOCKING_FAILURE_CONCLUSION=neutral", () => {
     expect(npu.json).toMatchObject({ accepted: true, job: { status: "completed", conclusion: "failure" } });
     const tpu = await post(report(tickets["beta/tpu-backend"]!, failed), await tokenFor("beta/tpu-backend"));
     expect(tpu.json).toMatchObject({ accepted: true, job: { conclusion: "failure" } });
+    await settled();
+    // The aggregates conclude once each run is over (its run-level report), not before.
+    expect([aggregateOf("npu")?.status, aggregateOf("tpu-backend")?.status]).toEqual(["in_progress", "in_progress"]);
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "failure"), await tokenFor("acme/npu-backend"))).status).toBe(200);
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "failure"), await tokenFor("beta/tpu-backend"))).status).toBe(200);
     await settled();
 
     const byName = new Map([...github.checkRuns.values()].map((run) => [run.name as string, run]));
@@ -280,10 +300,20 @@ describe("coalescing check-run writes", () => {
       })
       .toBe(20);
     await settled();
+    // Every job is done, but the run is not known to be over yet: the aggregate waits for its run-level report.
+    expect(aggregateOf("tpu-backend")).toMatchObject({ status: "in_progress", output: { title: "20 of 20 reported jobs done (total not known yet)" } });
+    const jobWrites = github.find("*", /\/check-runs/).filter((request) => request.method !== "GET").length;
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "success"), token)).status).toBe(200);
+    await settled();
     const writes = github.find("*", /\/check-runs/).filter((request) => request.method !== "GET");
-    expect(writes.length).toBeLessThan(50);
+    // The 200 job callbacks took fewer than 50 writes (as before the aggregate waited for the run's end);
+    // the run-level report adds exactly one: the aggregate's conclusion, written after its in_progress
+    // "20 of 20" state above had already been written (the test waited for it).
+    expect(jobWrites).toBeLessThan(50);
+    expect(writes.length).toBe(jobWrites + 1);
+    expect(writes.at(-1)?.body).toMatchObject({ status: "completed", conclusion: "success" });
     expect(writes.every((request) => request.status !== 403 && request.status !== 429)).toBe(true);
-    expect([...github.checkRuns.values()].find((run) => run.name === "oot / tpu-backend")).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(aggregateOf("tpu-backend")).toMatchObject({ status: "completed", conclusion: "success" });
   }, 90_000);
 });
 
@@ -412,14 +442,26 @@ describe("L3 label timing", () => {
     });
     await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "success" }), token);
     await settled();
+    // The job's run follows its report; the aggregate waits for the run to be over.
+    expect(Object.fromEntries(npuRuns().map((run) => [run.name, [run.status, run.conclusion ?? null]]))).toEqual({
+      "oot / npu": ["in_progress", null],
+      "oot / npu / ci / test (cpu, 1/2)": ["completed", "success"],
+    });
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "success"), token)).status).toBe(200);
+    await settled();
+    expect(npuRuns()).toHaveLength(2);
     expect(npuRuns().every((run) => run.status === "completed" && run.conclusion === "success")).toBe(true);
   });
 
   it("label added after jobs finished: creates completed runs from the stored results", async () => {
     await start();
     const tickets = await dispatchPr();
-    await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), await tokenFor("acme/npu-backend"));
+    const token = await tokenFor("acme/npu-backend");
+    await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), token);
+    // The run is over too (its run-level report), all before the label: nothing was shown yet.
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "failure"), token)).status).toBe(200);
     await settled();
+    expect(npuRuns()).toEqual([]);
     await deliver(relay, "pull_request", labelEvent("labeled", "CIFlow/OOT/NPU"), "label-2");
     await settled();
     expect(npuRuns().map((run) => [run.status, run.conclusion])).toEqual([
@@ -440,6 +482,8 @@ describe("L3 label timing", () => {
     expect(npuRuns()).toMatchObject([{ status: "completed", conclusion: "neutral", output: { title: "Label removed" } }]);
     const token = await tokenFor("acme/npu-backend");
     expect((await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), token)).status).toBe(200);
+    // The run ends meanwhile too (its run-level report): still not shown.
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "failure"), token)).status).toBe(200);
     await settled();
     expect(npuRuns()).toHaveLength(1);
     expect(npuRuns()[0]).toMatchObject({ conclusion: "neutral" });

@@ -16,6 +16,12 @@ it("dispatches to each backend, turns their reports into check runs and points a
     expect(payload).toMatchObject({ event: { name: "pull_request", action: "opened" }, pr_number: demo.prNumber, callback_url: `${demo.relayUrl}/relay/callback` });
   }
 
+  // Each simulated downstream ends its run with a run-level report (scope run), as the reference workflow's
+  // report-run job does: only then do the aggregates conclude.
+  expect(lines.filter((line) => line.includes(" report-run ")).map((line) => line.trim().split(/\s+/).slice(0, 5).join(" ")).sort()).toEqual([
+    "demo-npu/torch-npu report-run run over, failure",
+    "demo-tpu/tpu-backend report-run run over, success",
+  ]);
   expect(demo.checkRuns.map((run) => [run.name, run.status, run.conclusion])).toEqual([
     ["oot / npu", "completed", "failure"],
     ["oot / npu / pytorch-pr / test (npu, 1/2)", "completed", "success"],

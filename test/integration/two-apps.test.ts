@@ -109,6 +109,55 @@ describe("two Apps", () => {
     expect(bodies.checkRun).toMatchObject({ name: "oot / npu", head_sha: pr.pull_request.head.sha, status: "queued" });
   });
 
+  it("follows a downstream run from the downstream App's workflow_run delivery: startup_failure concludes the aggregate", async () => {
+    nock(API).get("/repos/acme/npu-backend/installation").matchHeader("authorization", asApp(DOWNSTREAM_APP_ID)).reply(200, { id: 42, suspended_at: null });
+    const running = await start(`L4:\n  - acme/npu-backend: "@npu-oncall"\n`, DOWNSTREAM_ENV);
+    await expect.poll(() => nock.pendingMocks()).toEqual([]);
+    const dispatched = nock(API)
+      .post("/app/installations/42/access_tokens")
+      .reply(201, { token: "downstream-token" })
+      .post("/repos/acme/npu-backend/dispatches")
+      .reply(204)
+      .post("/app/installations/1/access_tokens")
+      .reply(201, { token: "upstream-token" })
+      .post("/repos/Codertocat/Hello-World/check-runs")
+      .reply(201, { id: 9 });
+    const pr = labelledPr();
+    expect((await deliver(running, "pull_request", pr, "two-apps-run")).status).toBe(200);
+    await expect.poll(() => dispatched.isDone(), { timeout: 5000 }).toBe(true);
+
+    const written: Record<string, any>[] = [];
+    const capture = (body: nock.Body) => {
+      written.push(body as Record<string, any>);
+      return true;
+    };
+    // Check-run writes caused by a downstream event look the upstream installation up (the event does not name it).
+    const concluded = nock(API)
+      .get("/repos/Codertocat/Hello-World/installation")
+      .matchHeader("authorization", asApp(PRIMARY_APP_ID))
+      .reply(200, { id: 1, suspended_at: null })
+      .post("/app/installations/1/access_tokens")
+      .optionally()
+      .reply(201, { token: "upstream-token" })
+      .patch("/repos/Codertocat/Hello-World/check-runs/9", capture)
+      .matchHeader("authorization", "token upstream-token")
+      .reply(200, { id: 9 })
+      .post("/repos/Codertocat/Hello-World/check-runs", capture)
+      .matchHeader("authorization", "token upstream-token")
+      .reply(201, { id: 10 });
+    const run = webhookExample("workflow_run", (p) => p.workflow_run.event === "repository_dispatch");
+    run.repository.full_name = "acme/npu-backend";
+    Object.assign(run.workflow_run, { id: 501, run_attempt: 1, status: "completed", conclusion: "startup_failure", display_title: "pytorch PR [relay two-apps-run]" });
+    expect((await deliverSigned(running, "workflow_run", run, "downstream-run-1", DOWNSTREAM_SECRET)).status).toBe(200);
+    await expect.poll(() => nock.pendingMocks(), { timeout: 5000 }).toEqual([]);
+    expect(written).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: "completed", conclusion: "failure", output: expect.objectContaining({ title: "0 of 1 jobs passed" }) }),
+        expect.objectContaining({ name: "oot / npu-backend / workflow / (workflow run)", status: "completed", conclusion: "failure" }),
+      ]),
+    );
+  });
+
   it("without a downstream App, the one App looks up, and gets the token for, the downstream repo", async () => {
     nock(API).get("/repos/acme/npu-backend/installation").matchHeader("authorization", asApp(PRIMARY_APP_ID)).reply(200, { id: 42, suspended_at: null });
     const running = await start(`L2:\n  - acme/npu-backend\n`);
