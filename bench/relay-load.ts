@@ -11,6 +11,7 @@
 // 2. webhook answers while the outbox fans out PRs to D backends, GitHub answering after 100 ms
 // 3. webhook and callback latency with ~1k and ~1M rows of history in the store (bench/seed-history.ts)
 // 4. one backend reporting 1,000 jobs on one head: the first 100 reports against the last 100
+// 5. a busy downstream repo's unrelated workflow_run / workflow_job deliveries: what each costs the relay
 import { EventEmitter } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,8 @@ import type { LoopResult } from "./load/drivers.js";
 import { runLoad, type LoadJob, type RemoteResult } from "./load/remote.js";
 import { errorList, note, table, writeJson } from "./load/report.js";
 import { backendRepo, callbackToken, dispatchTickets, prTemplate, startLoadRig, WEBHOOK_SECRET, type LoadRig, type RigSetup } from "./load/rig.js";
+import { UNRELATED_RUN_KINDS } from "./load/requests.js";
+import { webhookExample } from "../test/helpers/fixtures.js";
 import { summarize } from "./load/stats.js";
 import { seedHistory } from "./seed-history.js";
 
@@ -200,6 +203,35 @@ async function jobsOnOneHead() {
   return result;
 }
 
+async function unrelatedRuns() {
+  const clients = 16;
+  const result = await withRig({ downstreams: 1 }, async (rig) => {
+    const templates = {
+      run: webhookExample("workflow_run", (p) => (p.workflow_run as { event?: string }).event === "repository_dispatch" && p.action === "completed"),
+      job: webhookExample("workflow_job", (p) => p.action === "completed"),
+    };
+    const ignoredBefore = await ignoredRunDeliveries(rig);
+    const loop = await runLoad({ kind: "unrelatedRuns", relayUrl: rig.relay.url, secret: WEBHOOK_SECRET, templates, repo: backendRepo(0), clients, durationMs: SIZES.callbackSeconds * 1000 }, rig.relay);
+    // Every delivery must have been dropped (relay_webhooks_total{outcome="ignored"}), none recorded.
+    return { ...loopFigures(loop), ...relayFigures(loop), ignored: (await ignoredRunDeliveries(rig)) - ignoredBefore };
+  });
+  table(
+    `5. A busy downstream repo's unrelated runs (${clients} clients, closed loop, ${SIZES.callbackSeconds} s; kinds in turn: ${UNRELATED_RUN_KINDS.join("; ")})`,
+    ["deliveries/s", "p50 ms", "p99 ms", "max ms", "deliveries", "ignored", "relay CPU ms/delivery", "relay cores busy", "relay peak RSS MiB", "errors"],
+    [[result.perSecond, ms(result.p50), ms(result.p99), ms(result.max), result.count, result.ignored, ms3(result.relayCpuMsPer), result.relayCores, result.rssMiB, errorList(result.errors)]],
+  );
+  return result;
+}
+
+/** relay_webhooks_total{outcome="ignored"} of workflow_run and workflow_job, from the relay's /metrics. */
+async function ignoredRunDeliveries(rig: LoadRig): Promise<number> {
+  const text = await (await fetch(`${rig.relay.url}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => /^relay_webhooks_total\{event="workflow_(run|job)",outcome="ignored"\}/.test(line))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
 note(`# Relay load benchmark${quick ? " (--quick)" : ""}\n\nnode ${process.version}, ${new Date().toISOString()}`);
 const started = performance.now();
 const results = {
@@ -211,6 +243,7 @@ const results = {
   webhookFanOut: await webhookFanOut(),
   historySize: await historySize(),
   jobsOnOneHead: await jobsOnOneHead(),
+  unrelatedRuns: await unrelatedRuns(),
 };
 writeJson(RESULTS, { ...results, seconds: Math.round((performance.now() - started) / 1000) });
 process.exit(0);

@@ -3,7 +3,7 @@
 // LoadJob as workerData, posts "started" as the load begins, then the LoadOutcome; node built-ins only.
 import { parentPort, workerData } from "node:worker_threads";
 import { closedLoop, steadyRate, type LoopResult } from "./drivers.js";
-import { deliverWebhook, nthReport, postCallback, prVariant } from "./requests.js";
+import { deliverWebhook, nthReport, postCallback, prVariant, unrelatedRunEvent } from "./requests.js";
 import { LatencyRecorder, timed } from "./stats.js";
 
 /** What the worker is to send; everything it needs comes in the message. */
@@ -13,7 +13,9 @@ export type LoadJob =
   /** One client reporting `count` reports on one ticket, one at a time. */
   | { kind: "reports"; relayUrl: string; token: string; ticket: string; count: number }
   /** `count` PR webhooks at `perSecond`: opened, then a synchronize of the same PR, from `firstPr` on. */
-  | { kind: "webhooks"; relayUrl: string; secret: string; template: unknown; perSecond: number; count: number; firstPr: number };
+  | { kind: "webhooks"; relayUrl: string; secret: string; template: unknown; perSecond: number; count: number; firstPr: number }
+  /** Closed loop: `clients` clients delivering a downstream repo's workflow_run / workflow_job events the relay has nothing to do with. */
+  | { kind: "unrelatedRuns"; relayUrl: string; secret: string; templates: { run: unknown; job: unknown }; repo: string; clients: number; durationMs: number };
 
 export type LoadMessage =
   | { type: "started" }
@@ -29,6 +31,14 @@ async function run(job: LoadJob): Promise<LoopResult> {
       for (let seq = 0; seq < job.count; seq++) await timed(recorder, () => postCallback(job.relayUrl, job.token, nthReport(job.ticket, 0, seq)));
       const elapsedMs = performance.now() - start;
       return { recorder, elapsedMs, perSecond: recorder.latencies.length / (elapsedMs / 1000) };
+    }
+    case "unrelatedRuns": {
+      const prefix = `bench-runs-${Date.now()}`;
+      return closedLoop(job.clients, job.durationMs, (client, seq) => {
+        const n = client * 1_000_000 + seq;
+        const { name, payload } = unrelatedRunEvent(job.templates, job.repo, n);
+        return deliverWebhook(job.relayUrl, job.secret, name, payload, `${prefix}-${n}`);
+      });
     }
     case "webhooks": {
       const prefix = `bench-load-${Date.now()}`;

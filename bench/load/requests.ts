@@ -55,6 +55,27 @@ export function prVariant<T>(template: T, number: number, action: "opened" | "sy
   return pr;
 }
 
+/** The three kinds of unrelated downstream run deliveries a busy repo sends, in turn. */
+export const UNRELATED_RUN_KINDS = ["workflow_job of a run the relay does not track", "workflow_run of a push", "workflow_run of an unmarked, untracked repository_dispatch"] as const;
+
+/**
+ * Delivery `seq` of `repo`'s runs the relay has nothing to do with (UNRELATED_RUN_KINDS[seq % 3]), built from
+ * @octokit/webhooks-examples' workflow_job / workflow_run payloads; each run id is new.
+ */
+export function unrelatedRunEvent(templates: { run: unknown; job: unknown }, repo: string, seq: number): { name: string; payload: unknown } {
+  const runId = 10_000_000 + seq;
+  if (seq % 3 === 0) {
+    const payload = structuredClone(templates.job) as { repository: { full_name: string }; workflow_job: Record<string, unknown> };
+    payload.repository.full_name = repo;
+    Object.assign(payload.workflow_job, { run_id: runId, run_attempt: 1, name: `lint (${seq})` });
+    return { name: "workflow_job", payload };
+  }
+  const payload = structuredClone(templates.run) as { repository: { full_name: string }; workflow_run: Record<string, unknown> };
+  payload.repository.full_name = repo;
+  Object.assign(payload.workflow_run, { id: runId, run_attempt: 1, event: seq % 3 === 1 ? "push" : "repository_dispatch", display_title: `nightly ${seq}` });
+  return { name: "workflow_run", payload };
+}
+
 /** Delivers a webhook the way GitHub does (JSON body signed with `secret`); resolves to the status (times out). */
 export async function deliverWebhook(relayUrl: string, secret: string, name: string, payload: unknown, id: string): Promise<number> {
   const body = JSON.stringify(payload);
