@@ -40,8 +40,11 @@ export interface RunFacts {
   jobs: GitHubJobFacts[];
   /** GitHub jobs seen past MAX_TRACKED_JOBS. */
   untrackedJobs: number;
-  /** The relay recorded this attempt's outcome as jobs (completeRun); done once per attempt. */
-  settled?: boolean;
+  /**
+   * What the relay last recorded this attempt's leftovers from (src/state/runs.ts): the run-level report,
+   * or GitHub's completion — which, arriving after the report, is looked at once more.
+   */
+  settled?: "report" | "github";
 }
 
 const STATUS_ORDER: readonly GitHubStatus[] = ["requested", "pending", "waiting", "queued", "in_progress", "completed"];
@@ -167,6 +170,12 @@ export function markReported(runs: readonly RunFacts[], runId: number, runAttemp
   if (!run || index === -1 || run.jobs[index]?.reported) return undefined;
   const jobs = run.jobs.map((job, i) => (i === index ? { ...job, reported: true } : job));
   return replaced(runs.filter((candidate) => candidate !== run), { ...run, jobs });
+}
+
+/** Whether the run's leftovers are to be recorded now: it is over, and GitHub's word on it was not looked at yet. */
+export function toSettle(run: RunFacts): RunFacts["settled"] {
+  const by = run.github?.status === "completed" ? "github" : run.reported ? "report" : undefined;
+  return by !== undefined && by !== run.settled && run.settled !== "github" ? by : undefined;
 }
 
 /** Whether the run is over: GitHub says completed, or the downstream's run-level report came, whichever first. */

@@ -12,7 +12,7 @@ import {
   applyRunReport,
   isFailing,
   markReported,
-  runOver,
+  toSettle,
   unreportedJobs,
   type JobEvent,
   type RunEvent,
@@ -89,12 +89,13 @@ export async function recordRunReport(tx: StoreTx, dispatch: Dispatch, report: R
  * unexplained; then keeps the sweeper's cue and recomputes the check runs.
  */
 export async function settleRuns(tx: StoreTx, head: HeadFacts, backend: StoredBackendHead, context: StateContext): Promise<number> {
-  const ended = (backend.runs ?? []).filter((run) => runOver(run) && !run.settled);
-  let current: StoredBackendHead = ended.length === 0 ? backend : { ...backend, runs: (backend.runs ?? []).map((run) => (ended.includes(run) ? { ...run, settled: true } : run)) };
+  const ended = (backend.runs ?? []).filter((run) => toSettle(run) !== undefined);
+  let current: StoredBackendHead =
+    ended.length === 0 ? backend : { ...backend, runs: (backend.runs ?? []).map((run) => (ended.includes(run) ? { ...run, settled: toSettle(run) } : run)) };
   let queued = 0;
   if (ended.length > 0) {
     await tx.putBackendHead(current);
-    for (const run of ended) queued += await recordRunLeftovers(tx, current, run, context);
+    for (const run of ended) queued += await recordRunLeftovers(tx, head, current, run, context);
     current = (await tx.backendHeadOfDispatch(current.deliveryId, current.downstreamRepo)) ?? current;
   }
   const next = withRunWait(current, context.now, context.settings);
@@ -102,7 +103,7 @@ export async function settleRuns(tx: StoreTx, head: HeadFacts, backend: StoredBa
   return queued + (await reconcileBackendHead(tx, head, next, context));
 }
 
-async function recordRunLeftovers(tx: StoreTx, backend: StoredBackendHead, run: RunFacts, context: StateContext): Promise<number> {
+async function recordRunLeftovers(tx: StoreTx, head: HeadFacts, backend: StoredBackendHead, run: RunFacts, context: StateContext): Promise<number> {
   let queued = 0;
   // Reported jobs GitHub says ended, whose own end never came (the runner died, the step never ran).
   if (run.github?.status === "completed" && run.workflowName !== undefined) {
@@ -119,7 +120,7 @@ async function recordRunLeftovers(tx: StoreTx, backend: StoredBackendHead, run: 
   }
   const after = (await tx.backendHeadOfDispatch(backend.deliveryId, backend.downstreamRepo)) ?? backend;
   const failingReported = Object.keys(after.counts.conclusions).some(isFailing);
-  for (const unreported of unreportedJobs(run, failingReported)) queued += await recordUnreportedJob(tx, after, run, unreported, context);
+  for (const unreported of unreportedJobs(run, failingReported)) queued += await recordUnreportedJob(tx, head, after, run, unreported, context);
   return queued;
 }
 
@@ -138,7 +139,14 @@ async function recordEnded(tx: StoreTx, job: StoredJob, conclusion: string, comp
   return recordJob(tx, next, hudRowOf(next, context), context);
 }
 
-async function recordUnreportedJob(tx: StoreTx, backend: StoredBackendHead, run: RunFacts, unreported: UnreportedJob, context: StateContext): Promise<number> {
+async function recordUnreportedJob(
+  tx: StoreTx,
+  head: HeadFacts,
+  backend: StoredBackendHead,
+  run: RunFacts,
+  unreported: UnreportedJob,
+  context: StateContext,
+): Promise<number> {
   const url = run.url ?? `https://github.com/${backend.downstreamRepo}/actions/runs/${run.runId}`;
   const job: StoredJob = {
     deliveryId: backend.deliveryId,
@@ -147,7 +155,7 @@ async function recordUnreportedJob(tx: StoreTx, backend: StoredBackendHead, run:
     runAttempt: unreported.runAttempt,
     jobName: unreported.jobName,
     upstreamRepo: backend.upstreamRepo,
-    prNumber: backend.newest?.prNumber ?? (await tx.head(backend))?.prNumber ?? null,
+    prNumber: head.prNumber,
     headSha: backend.headSha,
     backendName: backend.backendName,
     level: backend.level,

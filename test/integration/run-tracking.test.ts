@@ -212,6 +212,19 @@ describe("a backend's aggregate waits for its run to end", () => {
       .toMatch(/"jobName":"test \(2\/2\)"[^}]*"failureKind":"infra"|"failureKind":"infra"[^}]*"jobName":"test \(2\/2\)"/);
   });
 
+  it("GitHub's word after the run-level report still counts: a job that failed without reporting turns a reported success red", async () => {
+    const { ticket, deliveryId } = (await dispatchPr())[TPU]!;
+    await workflowRun(TPU, { runId: 75, status: "in_progress", deliveryId });
+    await report(TPU, ticket, 75, "test", { status: "completed", conclusion: "success" });
+    await report(TPU, ticket, 75, "report-run", { status: "completed", conclusion: "success", scope: "run" });
+    await settled();
+    expect(aggregate()).toMatchObject({ status: "completed", conclusion: "success" });
+    await workflowJob(TPU, 75, "lint", "completed", "failure");
+    await workflowRun(TPU, { runId: 75, status: "completed", conclusion: "failure", deliveryId });
+    await settled();
+    expect(aggregate()).toMatchObject({ status: "completed", conclusion: "failure", output: { title: "1 of 2 jobs passed" } });
+  });
+
   it("startup_failure: the run could not start, the aggregate fails as infrastructure at once", async () => {
     const { deliveryId } = (await dispatchPr())[TPU]!;
     await workflowRun(TPU, { runId: 74, status: "completed", conclusion: "startup_failure", deliveryId });

@@ -96,7 +96,7 @@ function run(fields: Partial<RunFacts> = {}, jobs = 0): RunFacts {
     github: { status: "completed", conclusion: "success" },
     jobs: Array.from({ length: jobs }, (_, i) => ({ name: `test-${i}`, status: "completed" as const, conclusion: "success", hadRunner: true, reported: true })),
     untrackedJobs: 0,
-    settled: true,
+    settled: "github",
     ...fields,
   };
 }
@@ -272,7 +272,7 @@ describe("the aggregate check run", () => {
   });
 
   describe("until the run is over", () => {
-    const open = (jobs = 0) => run({ github: { status: "in_progress" }, settled: false }, jobs);
+    const open = (jobs = 0) => run({ github: { status: "in_progress" }, settled: undefined }, jobs);
 
     it("stays in progress when the first matrix job passed and the others have not reported: k of n from GitHub's jobs", () => {
       const facts = withJobs([job(0)], { runs: [open(4)] });
@@ -308,7 +308,7 @@ describe("the aggregate check run", () => {
     });
 
     it("shows a run queued on GitHub as waiting for a runner, and a started one as in progress, before any job reports", () => {
-      const queued = run({ github: { status: "queued" }, settled: false, jobs: [{ name: "test", status: "queued", hadRunner: false, reported: false }] });
+      const queued = run({ github: { status: "queued" }, settled: undefined, jobs: [{ name: "test", status: "queued", hadRunner: false, reported: false }] });
       expect(paramsOf(desiredAggregate(view({ backend: backend({ runs: [queued] }) }), settings(), false))).toMatchObject({ status: "queued", output: { title: "Waiting for a runner" } });
       const started = { ...queued, github: { status: "in_progress" as const }, jobs: [{ name: "test", status: "in_progress" as const, hadRunner: true, reported: false }] };
       expect(paramsOf(desiredAggregate(view({ backend: backend({ runs: [started] }) }), settings(), false))).toMatchObject({ status: "in_progress", output: { title: "Run started; 0 of 1 jobs done" } });

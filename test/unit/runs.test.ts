@@ -12,6 +12,7 @@ import {
   runnerWaitMs,
   runOver,
   runRollup,
+  toSettle,
   unreportedJobs,
   type JobEvent,
   type RunFacts,
@@ -87,6 +88,15 @@ describe("run end", () => {
     expect(runOver(only(applyRunReport([running], 7, 1, "success", 3)))).toBe(true);
     expect(runOver(only(applyRunEvent([running], { runId: 7, runAttempt: 1, status: "completed", conclusion: "success" })))).toBe(true);
     expect(applyRunReport(applyRunReport([running], 7, 1, "success", 3)!, 7, 1, "failure", 3)).toBeUndefined();
+  });
+
+  it("is settled from the report first, then once more from GitHub's completion, never twice from one source", () => {
+    const reported = only(applyRunReport(started(), 7, 1, "success", 2));
+    expect(toSettle(only(started()))).toBeUndefined();
+    expect(toSettle(reported)).toBe("report");
+    const completed = only(applyRunEvent([{ ...reported, settled: "report" }], { runId: 7, runAttempt: 1, status: "completed", conclusion: "failure" }));
+    expect(toSettle(completed)).toBe("github");
+    expect(toSettle({ ...completed, settled: "github" })).toBeUndefined();
   });
 
   it("concludes with the worse of GitHub's and the reported conclusion", () => {
