@@ -259,7 +259,7 @@ export function unreportedJobs(run: RunFacts, failingReported: boolean): Unrepor
       runAttempt: run.runAttempt,
       workflowName,
       jobName: job.name,
-      conclusion: reportable(job.conclusion),
+      conclusion: checkConclusion(job.conclusion),
       summary: `Not reported: this job ${why}; GitHub concluded it \`${job.conclusion}\`. Counted as an infrastructure failure of the backend.`,
       ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
       ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
@@ -274,7 +274,7 @@ export function unreportedJobs(run: RunFacts, failingReported: boolean): Unrepor
       runAttempt: run.runAttempt,
       workflowName,
       jobName: RUN_VERDICT_JOB,
-      conclusion: reportable(conclusion),
+      conclusion: checkConclusion(conclusion),
       summary: `${verdictText(conclusion, source)} Counted as an infrastructure failure of the backend.`,
     });
   }
@@ -287,9 +287,11 @@ function verdictText(conclusion: string | undefined, source: string): string {
   return `${source} concluded the run \`${conclusion}\`, but no job reported a failure.`;
 }
 
-/** A GitHub conclusion as a check-run conclusion (startup_failure and stale are not ones). */
-function reportable(conclusion: string | undefined): string {
-  return conclusion === "timed_out" || conclusion === "cancelled" || conclusion === "action_required" ? conclusion : "failure";
+const CHECK_RUN_CONCLUSIONS = new Set(["success", "neutral", "skipped", "timed_out", "cancelled", "action_required", "failure"]);
+
+/** A GitHub job or run conclusion as a check-run conclusion: startup_failure, stale and an unknown one count as failure. */
+export function checkConclusion(conclusion: string | undefined): string {
+  return conclusion !== undefined && CHECK_RUN_CONCLUSIONS.has(conclusion) ? conclusion : "failure";
 }
 
 /** GitHub's queued → started of the run's first started job: the time the backend waited for hardware. */

@@ -10,6 +10,7 @@ import {
   applyJobEvent,
   applyRunEvent,
   applyRunReport,
+  checkConclusion,
   isFailing,
   markReported,
   toSettle,
@@ -113,15 +114,28 @@ async function recordRunLeftovers(tx: StoreTx, head: HeadFacts, backend: StoredB
       if (!latest || latest.status !== "in_progress" || latest.runId !== run.runId || latest.runAttempt !== run.runAttempt) continue;
       const job = await tx.getJob(latest);
       if (!job) continue;
-      const conclusion = isFailing(githubJob.conclusion) || githubJob.conclusion === undefined ? "failure" : githubJob.conclusion;
-      const summary = `This job reported its start but never its result; GitHub concluded it \`${githubJob.conclusion ?? "unknown"}\`.${conclusion === "failure" ? " Counted as an infrastructure failure of the backend." : ""}`;
-      queued += await recordEnded(tx, { ...job, report: { ...job.report, failure_kind: "infra", summary } }, conclusion, githubJob.completedAt, context);
+      const infra = infrastructure(head, githubJob.conclusion);
+      const summary = `This job reported its start but never its result; GitHub concluded it \`${githubJob.conclusion ?? "unknown"}\`.${infra ? " Counted as an infrastructure failure of the backend." : ""}`;
+      const report = { ...job.report, summary, ...(infra && { failure_kind: "infra" }) };
+      queued += await recordEnded(tx, { ...job, report }, checkConclusion(githubJob.conclusion), githubJob.completedAt, context);
     }
   }
   const after = (await tx.backendHeadOfDispatch(backend.deliveryId, backend.downstreamRepo)) ?? backend;
   const failingReported = Object.keys(after.counts.conclusions).some(isFailing);
-  for (const unreported of unreportedJobs(run, failingReported)) queued += await recordUnreportedJob(tx, head, after, run, unreported, context);
+  for (const unreported of unreportedJobs(run, failingReported)) {
+    if (!infrastructure(head, unreported.conclusion)) continue;
+    queued += await recordUnreportedJob(tx, head, after, run, unreported, context);
+  }
   return queued;
+}
+
+/**
+ * Whether a job or run GitHub concluded so counts as the backend's infrastructure failure. Not a run
+ * cancelled on a head the PR moved away from or closed: the relay's cancellation (or the workflow's
+ * concurrency group, on a new push) did that, as it should.
+ */
+function infrastructure(head: HeadFacts, conclusion: string | undefined): boolean {
+  return isFailing(conclusion ?? "failure") && !(conclusion === "cancelled" && head.state !== "open");
 }
 
 async function recordEnded(tx: StoreTx, job: StoredJob, conclusion: string, completedAt: number | undefined, context: StateContext): Promise<number> {

@@ -225,6 +225,31 @@ describe("a backend's aggregate waits for its run to end", () => {
     expect(aggregate()).toMatchObject({ status: "completed", conclusion: "failure", output: { title: "1 of 2 jobs passed" } });
   });
 
+  it("a run cancelled because the PR moved on is no infrastructure failure: its running job ends cancelled, nothing else is recorded", async () => {
+    const { ticket, deliveryId } = (await dispatchPr())[TPU]!;
+    const oldSha = pr.pull_request.head.sha as string;
+    await workflowRun(TPU, { runId: 76, status: "in_progress", deliveryId });
+    await workflowJob(TPU, 76, "test", "in_progress");
+    await report(TPU, ticket, 76, "test", {});
+    const sync = structuredClone(pr);
+    sync.action = "synchronize";
+    sync.pull_request.head.sha = "2".repeat(40);
+    expect((await deliver(relay, "pull_request", sync, "sync-delivery")).status).toBe(200);
+    // The workflow's concurrency group cancels the old run; GitHub says so.
+    await workflowJob(TPU, 76, "test", "completed", "cancelled");
+    await workflowJob(TPU, 76, "lint", "completed", "cancelled", false);
+    await workflowRun(TPU, { runId: 76, status: "completed", conclusion: "cancelled", deliveryId });
+    await settled();
+    const onOld = [...github.checkRuns.values()].filter((run) => run.head_sha === oldSha);
+    expect(onOld.map((run) => [run.name, run.conclusion]).sort()).toEqual([
+      ["oot / npu-backend", "cancelled"],
+      ["oot / tpu-backend / PyTorch PR (out-of-tree CI) / test", "cancelled"],
+      ["oot / tpu-backend", "cancelled"],
+    ]);
+    const test = onOld.find((run) => run.name.endsWith("/ test"))!;
+    expect(output(test).summary).not.toContain("infrastructure");
+  });
+
   it("startup_failure: the run could not start, the aggregate fails as infrastructure at once", async () => {
     const { deliveryId } = (await dispatchPr())[TPU]!;
     await workflowRun(TPU, { runId: 74, status: "completed", conclusion: "startup_failure", deliveryId });
