@@ -76,7 +76,7 @@ async function recordRunLevelReport(claims: TicketClaims, body: CallbackBody, de
   const dispatch = { deliveryId: claims.deliveryId, downstreamRepo: claims.downstreamRepo };
   const { queued, duplicate } = await deps.store.transaction((tx) => recordRunReport(tx, dispatch, report, context));
   if (queued > 0) deps.onWork();
-  return { status: 200, body: { accepted: true, duplicate, run: { conclusion: report.conclusion } } };
+  return { status: 200, body: duplicate ? { accepted: true, duplicate } : { accepted: true, duplicate, run: { conclusion: report.conclusion } } };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { collectsResults, findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { StoredJob } from "../domain/jobs.js";
+import { runStarted } from "../domain/runs.js";
 import { resultRow } from "../state/result-row.js";
 import type { SweepSettings } from "../state/settings.js";
 import { recordJob, recordRunUnconfirmed, recordUnreported } from "../state/reports.js";
@@ -47,8 +48,11 @@ export async function sweep(
   let neverReported = 0;
   for (const dispatch of await store.unreportedDispatches(now - settings.startTimeoutMs, BATCH)) {
     const entry = findEntry(allowlist, dispatch.downstreamRepo);
-    // A forward-only backend (L1) is not asked to report: its silence is no failure.
-    const reason = entry && !collectsResults(entry.policy) ? "reports_not_expected" : "never_reported";
+    // A forward-only backend (L1) is not asked to report: its silence is no failure. Nor is a backend whose
+    // run GitHub shows going (run tracking): its jobs may report only at their end; the run's end decides.
+    const backend = await store.backendHeadOfDispatch(dispatch.deliveryId, dispatch.downstreamRepo);
+    const reason =
+      entry && !collectsResults(entry.policy) ? "reports_not_expected" : backend && runStarted(backend.runs ?? []) ? "run_started" : "never_reported";
     await store.transaction((tx) => recordUnreported(tx, dispatch, reason, context));
     if (reason === "never_reported") neverReported += 1;
   }

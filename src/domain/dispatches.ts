@@ -4,9 +4,11 @@ export type DispatchOutcome = "pending" | "sent" | "skipped" | "failed" | "dead"
 
 /**
  * never_reported: no job reported by the start timeout. reports_not_expected: the same for a forward-only
- * backend. run_not_confirmed: jobs reported, but nothing said the run ended by the run wait's deadline.
+ * backend. run_started: the same, but GitHub shows the run got a runner (its jobs may report only at
+ * their end), so the backend is not failed for it. run_not_confirmed: jobs reported, but nothing said
+ * the run ended by the run wait's deadline.
  */
-export type UnreportedReason = "never_reported" | "reports_not_expected" | "run_not_confirmed";
+export type UnreportedReason = "never_reported" | "reports_not_expected" | "run_started" | "run_not_confirmed";
 
 /** One row per (delivery, downstream repo): what happened to that dispatch, whatever it was. */
 export interface DispatchLogEntry {

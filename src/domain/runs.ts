@@ -47,6 +47,19 @@ export interface RunFacts {
   settled?: "report" | "github";
 }
 
+/**
+ * The run migration 13 gives a dispatch that reported jobs before run tracking: over by report, so its
+ * aggregate concludes from its jobs alone, as it did when it was dispatched. Never settled again.
+ */
+export const LEGACY_RUN: RunFacts = Object.freeze({
+  runId: 0,
+  runAttempt: 1,
+  reported: { conclusion: "success" },
+  jobs: [],
+  untrackedJobs: 0,
+  settled: "report",
+});
+
 const STATUS_ORDER: readonly GitHubStatus[] = ["requested", "pending", "waiting", "queued", "in_progress", "completed"];
 
 /** Conclusions that say a job or run did not pass (GitHub's run conclusions include startup_failure and stale). */
@@ -192,6 +205,13 @@ export function runConclusion(run: RunFacts): string | undefined {
   return conclusions.find(isFailing) ?? conclusions[0];
 }
 
+/** Whether GitHub shows a run of the dispatch that got going: a job with a runner, or a run past queued. */
+export function runStarted(runs: readonly RunFacts[]): boolean {
+  return runs.some(
+    (run) => run.jobs.some((job) => job.hadRunner) || (run.github !== undefined && STATUS_ORDER.indexOf(run.github.status) >= STATUS_ORDER.indexOf("in_progress")),
+  );
+}
+
 /** What the aggregate says about runs: whether it may conclude, how many jobs to expect, why it waits. */
 export interface RunRollup {
   /** At least one run is known. */
@@ -292,15 +312,4 @@ const CHECK_RUN_CONCLUSIONS = new Set(["success", "neutral", "skipped", "timed_o
 /** A GitHub job or run conclusion as a check-run conclusion: startup_failure, stale and an unknown one count as failure. */
 export function checkConclusion(conclusion: string | undefined): string {
   return conclusion !== undefined && CHECK_RUN_CONCLUSIONS.has(conclusion) ? conclusion : "failure";
-}
-
-/** GitHub's queued → started of the run's first started job: the time the backend waited for hardware. */
-export function runnerWaitMs(run: RunFacts): number | undefined {
-  let wait: number | undefined;
-  for (const job of run.jobs) {
-    if (!job.hadRunner || job.queuedAt === undefined || job.startedAt === undefined) continue;
-    const ms = Math.max(0, job.startedAt - job.queuedAt);
-    wait = wait === undefined ? ms : Math.max(wait, ms);
-  }
-  return wait;
 }

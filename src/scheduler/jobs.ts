@@ -20,8 +20,13 @@ const PRUNE_ROWS_PER_TABLE = 1000;
 /** Open heads reconciled per transaction when an allowlist version is applied. */
 const OPEN_HEADS_PER_PAGE = 50;
 
-/** Events whose missed deliveries are worth asking GitHub for again. */
-export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories"]);
+/**
+ * Events whose missed deliveries are worth asking GitHub for again. workflow_run (run tracking) comes last
+ * (RUN_EVENTS_LAST): a busy downstream repo's many deliveries must not crowd out a missed PR event.
+ * workflow_job is left out: a run's end decides its aggregate, and its job events are by far the most.
+ */
+export const HANDLED_EVENTS = new Set(["pull_request", "push", "check_run", "check_suite", "installation", "installation_repositories", "workflow_run"]);
+const RUN_EVENTS_LAST = new Set(["workflow_run"]);
 
 export interface RelayJobsDeps {
   config: RelayConfig;
@@ -102,6 +107,7 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     scheduler.every("redelivery", config.redeliveryIntervalMs, async () =>
       redeliverMissed(await clients.app(), {
         events: HANDLED_EVENTS,
+        last: RUN_EVENTS_LAST,
         maxPerPass: 20,
         accepted: (guid) => store.hasDelivery(guid),
         log,

@@ -39,9 +39,10 @@ interface Dispatch {
 export async function recordRunEvent(tx: StoreTx, dispatch: Dispatch, event: RunEvent, context: StateContext): Promise<number> {
   const found = await backendOf(tx, dispatch);
   if (!found) return 0;
-  await tx.trackRun(dispatch.downstreamRepo, event.runId, dispatch.deliveryId, context.now);
   const runs = applyRunEvent(found.backend.runs ?? [], event);
-  return runs ? settleRuns(tx, found.head, { ...found.backend, runs }, context) : 0;
+  if (!runs) return 0;
+  await tx.trackRun(dispatch.downstreamRepo, event.runId, dispatch.deliveryId, context.now);
+  return settleRuns(tx, found.head, { ...found.backend, runs }, context);
 }
 
 /** A `workflow_job` event; its run must be tracked already (from a workflow_run event or a report). */
@@ -74,13 +75,13 @@ export interface RunReport {
 export async function recordRunReport(tx: StoreTx, dispatch: Dispatch, report: RunReport, context: StateContext): Promise<{ queued: number; duplicate: boolean }> {
   const found = await backendOf(tx, dispatch);
   if (!found) return { queued: 0, duplicate: true };
-  await tx.trackRun(dispatch.downstreamRepo, report.runId, dispatch.deliveryId, context.now);
   const known = found.backend.runs ?? [];
   const named = known.some((run) => run.runId === report.runId)
     ? known
     : (applyRunEvent(known, { runId: report.runId, runAttempt: report.runAttempt, status: "in_progress", workflowName: report.workflowName, url: report.url }) ?? known);
   const reported = applyRunReport(named, report.runId, report.runAttempt, report.conclusion, report.jobs);
   if (!reported) return { queued: 0, duplicate: true };
+  await tx.trackRun(dispatch.downstreamRepo, report.runId, dispatch.deliveryId, context.now);
   const runs = markReported(reported, report.runId, report.runAttempt, report.jobName) ?? reported;
   return { queued: await settleRuns(tx, found.head, { ...found.backend, runs }, context), duplicate: false };
 }

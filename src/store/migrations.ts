@@ -424,6 +424,10 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (downstream_repo_key, run_id)
       );
       CREATE INDEX tracked_runs_by_age ON tracked_runs (tracked_at);
+      -- Dispatches from before run tracking keep the rule they were made under: their aggregate concludes
+      -- from the reported jobs alone. A run of id 0, over by report, says so (src/domain/runs.ts LEGACY_RUN).
+      UPDATE backend_heads SET runs_json = '[{"runId":0,"runAttempt":1,"reported":{"conclusion":"success"},"jobs":[],"untrackedJobs":0,"settled":"report"}]'
+        WHERE json_extract(counts_json, '$.jobs') > 0;
     `,
   },
 ];

@@ -22,6 +22,8 @@ export interface DeliverySummary {
 export interface RedeliveryOptions {
   /** Events the relay handles; others are never redelivered. */
   events: ReadonlySet<string>;
+  /** Events redelivered only after every other pick (oldest first within each group). */
+  last?: ReadonlySet<string>;
   /** At most this many redelivery requests per pass. */
   maxPerPass: number;
   /** Was this delivery id accepted by the relay already? */
@@ -34,7 +36,7 @@ export interface RedeliveryOptions {
 /** Picks the deliveries to redeliver (pure): newest attempt id per guid that never succeeded. */
 export function deliveriesToRedeliver(
   deliveries: readonly DeliverySummary[],
-  options: Pick<RedeliveryOptions, "events" | "maxPerPass"> & { accepted: (guid: string) => boolean },
+  options: Pick<RedeliveryOptions, "events" | "last" | "maxPerPass"> & { accepted: (guid: string) => boolean },
 ): DeliverySummary[] {
   const byGuid = new Map<string, DeliverySummary[]>();
   for (const delivery of deliveries) {
@@ -48,7 +50,8 @@ export function deliveriesToRedeliver(
     const newest = attempts.reduce((a, b) => (Date.parse(b.delivered_at) > Date.parse(a.delivered_at) ? b : a));
     picked.push(newest);
   }
-  return picked.sort((a, b) => Date.parse(a.delivered_at) - Date.parse(b.delivered_at)).slice(0, options.maxPerPass);
+  const group = (delivery: DeliverySummary) => (options.last?.has(delivery.event) ? 1 : 0);
+  return picked.sort((a, b) => group(a) - group(b) || Date.parse(a.delivered_at) - Date.parse(b.delivered_at)).slice(0, options.maxPerPass);
 }
 
 /** One recovery pass with the App's client (JWT). Returns how many redeliveries were requested. */

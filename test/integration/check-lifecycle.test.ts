@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import { sweep } from "../../src/callback/sweeper.js";
+import { recordRunEvent } from "../../src/state/runs.js";
 import { recordJob } from "../../src/state/reports.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
@@ -189,6 +190,18 @@ describe("sweeper", () => {
     expect(await sweep(store, allowlist, settings, NOW + HOUR)).toEqual({ timedOut: 0, neverReported: 0, runUnconfirmed: 0 });
     // The quieter backend gets its turn once its own start timeout passes.
     expect(await sweep(store, allowlist, settings, NOW + 2 * HOUR)).toEqual({ timedOut: 0, neverReported: 1, runUnconfirmed: 0 });
+  });
+
+  it("does not fail a backend whose run GitHub shows going (its jobs may report only at their end); a run still queued fails", async () => {
+    await dispatched("beta/tpu-backend", NOW - 3 * HOUR);
+    await dispatched("acme/npu-backend", NOW - 3 * HOUR);
+    const context = { allowlist, settings, now: NOW - 2 * HOUR };
+    await store.transaction((tx) => recordRunEvent(tx, { deliveryId: "d-beta/tpu-backend", downstreamRepo: "beta/tpu-backend" }, { runId: 40, runAttempt: 1, status: "in_progress" }, context));
+    await store.transaction((tx) => recordRunEvent(tx, { deliveryId: "d-acme/npu-backend", downstreamRepo: "acme/npu-backend" }, { runId: 41, runAttempt: 1, status: "queued" }, context));
+    expect(await sweep(store, allowlist, settings, NOW)).toEqual({ timedOut: 0, neverReported: 1, runUnconfirmed: 0 });
+    expect((await store.dispatchLog("d-beta/tpu-backend"))[0]).toMatchObject({ reason: "run_started" });
+    expect((await store.dispatchLog("d-acme/npu-backend"))[0]).toMatchObject({ reason: "never_reported" });
+    expect(await store.unreportedDispatches(NOW, 10)).toEqual([]);
   });
 
   it("does not count a forward-only (L1) backend's silence as a failure, and settles its dispatch once", async () => {

@@ -47,6 +47,14 @@ describe("deliveriesToRedeliver", () => {
     const many = Array.from({ length: 30 }, (_, i) => delivery(i, `g${i}`, 502, 1));
     expect(deliveriesToRedeliver(many, { ...options, maxPerPass: 20 })).toHaveLength(20);
   });
+
+  it("puts the events listed last after every other pick, so a busy repo's run events never crowd out a missed PR event", () => {
+    // 30 failed run deliveries, all older than the failed PR delivery.
+    const runs = Array.from({ length: 30 }, (_, i) => delivery(100 + i, `run-${i}`, 502, 2 + i, "workflow_run"));
+    const pr = delivery(1, "pr", 502, 1);
+    const picked = deliveriesToRedeliver([...runs, pr], { ...options, events: new Set(["pull_request", "workflow_run"]), last: new Set(["workflow_run"]), maxPerPass: 5 });
+    expect(picked.map((d) => d.guid)).toEqual(["pr", "run-29", "run-28", "run-27", "run-26"]);
+  });
 });
 
 describe("missed-delivery recovery in the running relay", () => {

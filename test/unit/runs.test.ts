@@ -9,7 +9,6 @@ import {
   MAX_TRACKED_JOBS,
   RUN_VERDICT_JOB,
   runConclusion,
-  runnerWaitMs,
   runOver,
   runRollup,
   toSettle,
@@ -58,7 +57,6 @@ describe("job events", () => {
     runs = applyJobEvent(runs, jobEvent("a", { status: "in_progress", startedAt: 61_000, runnerName: "npu-1" }), false)!;
     runs = applyJobEvent(runs, jobEvent("a", { status: "completed", conclusion: "success", startedAt: 61_000, completedAt: 90_000 }), false)!;
     expect(only(runs).jobs).toEqual([{ name: "a", status: "completed", conclusion: "success", queuedAt: 1_000, startedAt: 61_000, completedAt: 90_000, hadRunner: true, reported: false }]);
-    expect(runnerWaitMs(only(runs))).toBe(60_000);
     expect(applyJobEvent(runs, jobEvent("a", { status: "in_progress" }), false)).toBeUndefined();
   });
 
