@@ -88,11 +88,15 @@ function parseBuildkitePipelines(value: string, ctx: z.RefinementCtx) {
   return parsed.data;
 }
 
-/** Absolute http(s) URL. Whitespace is refused because URL() would silently trim it. */
+/** An absolute URL. Whitespace is refused because URL() would silently trim it. */
+function safeUrl(value: string): URL | undefined {
+  return /\s/.test(value) || !URL.canParse(value) ? undefined : new URL(value);
+}
+
+/** Absolute http(s) URL. */
 function httpUrl(value: string): URL | undefined {
-  if (/\s/.test(value) || !URL.canParse(value)) return undefined;
-  const url = new URL(value);
-  return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
+  const url = safeUrl(value);
+  return url?.protocol === "http:" || url?.protocol === "https:" ? url : undefined;
 }
 
 const noQueryOrFragment: Rule = [
@@ -234,6 +238,16 @@ const EnvVars = z.object({
     .transform((dir) => path.resolve(dir))
     .prefault("./data"),
   RELAY_STATE_RETENTION_DAYS: integer("a retention in days", 1, 365, 14),
+  DATABASE_URL: checked([
+    (value) => /^postgres(ql)?:$/.test(safeUrl(value)?.protocol ?? ""),
+    (value) =>
+      `${quote(value)} is not a PostgreSQL URL; set it to postgres://user:password@host:5432/database, or unset it to keep the state in SQLite under DATA_DIR`,
+  ]).optional(),
+  RELAY_LEADER_CHECK_SECONDS: integer("a leader check interval in seconds", 1, 300, 5),
+  DATABASE_SCHEMA: checked([
+    (value) => /^[a-z_][a-z0-9_]{0,62}$/.test(value),
+    (value) => `${quote(value)} is not a schema name; use lower-case letters, digits and "_", not starting with a digit (default public)`,
+  ]).default("public"),
 
   CLICKHOUSE_URL: checked([
     (value) => httpUrl(value) !== undefined,
@@ -398,6 +412,11 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     host: vars.HOST,
     publicUrl,
     dataDir: vars.DATA_DIR,
+    /** Where the state lives: SQLite under DATA_DIR (one relay process), or PostgreSQL (DATABASE_URL; several replicas). */
+    database:
+      vars.DATABASE_URL === undefined
+        ? ({ kind: "sqlite" } as const)
+        : ({ kind: "postgres", url: vars.DATABASE_URL, schema: vars.DATABASE_SCHEMA, leaderCheckMs: vars.RELAY_LEADER_CHECK_SECONDS * 1000 } as const),
     stateRetentionMs: vars.RELAY_STATE_RETENTION_DAYS * 86_400_000,
     webhookPath: vars.WEBHOOK_PATH,
     webhookSecretSet: vars.WEBHOOK_SECRET !== undefined,

@@ -13,6 +13,10 @@ import { createMetrics, observeWebhookBodies } from "./metrics.js";
 import { ByteBudget } from "./http/byte-budget.js";
 import { webhookRoute, type WebhookReceiver } from "./http/webhook-route.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
+import { openPostgresStore } from "./store/postgres-store.js";
+import { SOLE_LEADER, type Leadership } from "./scheduler/leadership.js";
+import { advisoryLockLeadership } from "./scheduler/advisory-lock-leadership.js";
+import { relayBudgets } from "./budgets.js";
 import type { Store } from "./store/store.js";
 import { handleUpstreamEvents } from "./upstream/handlers.js";
 import { RUN_EVENTS, runEventHandler } from "./run-tracking/webhooks.js";
@@ -54,11 +58,19 @@ export function createApp(deps: AppDependencies = {}) {
     const metrics = createMetrics();
     // Filled in as components are created; /readyz reads it on every request.
     const readiness: Record<string, ReadinessCheck> = {};
-    // Opened on first use, so a config-repo workflow step (`probot receive`) never creates DATA_DIR.
-    let store: Store | undefined;
+    // SQLite is opened on first use, so a config-repo workflow step (`probot receive`) never creates
+    // DATA_DIR; PostgreSQL (DATABASE_URL) before anything else, since its migrations may wait for another
+    // replica's.
+    const { database } = config;
+    const postgres = database.kind === "postgres" ? await openPostgresStore({ connectionString: database.url, schema: database.schema }) : undefined;
+    let store: Store | undefined = postgres;
     let service: DispatchService | undefined;
     const openStore = () => (store ??= openSqliteStore(config.dataDir));
-    const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics }));
+    // Of several replicas, one runs the background jobs and the HUD writer (set in server mode).
+    let leadership: Leadership = SOLE_LEADER;
+    // Rate budgets: in this process, or shared by every replica on PostgreSQL.
+    const budgets = relayBudgets(config, postgres);
+    const dispatch = () => (service ??= createDispatchService(app, { config, store: openStore(), allowlist, metrics, writeBudget: budgets.writes }));
 
     // Reports and GitHub's run events move check runs and add HUD rows.
     const onResults = () => {
@@ -68,13 +80,14 @@ export function createApp(deps: AppDependencies = {}) {
     const runEvents = runEventHandler({ config, metrics, store: openStore, allowlist: () => allowlist.current(), onWork: onResults });
     const callbacks = setUpCallbacks(app, {
       config,
+      callbackBudget: budgets.callbacks,
       metrics,
       store: openStore,
       allowlist: () => allowlist.current(),
       upstreamCommit: (sha, reportingRepo) => dispatch().upstreamCommit(sha, reportingRepo),
       onWork: onResults,
     });
-    const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current() });
+    const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current(), leader: () => leadership.isLeader() });
     const webhookBodies = new ByteBudget(config.http.webhookInflightBytes);
     observeWebhookBodies(metrics, () => webhookBodies.inUse);
     const webhooks = webhookRoute({
@@ -109,17 +122,28 @@ export function createApp(deps: AppDependencies = {}) {
       app.log.warn("RELAY_TICKET_SECRET is not set: using a random secret, so dispatch tickets will not survive a restart");
     }
     if (mode === "server") {
+      if (database.kind === "postgres") {
+        leadership = advisoryLockLeadership({
+          connectionString: database.url,
+          scope: database.schema,
+          retryMs: database.leaderCheckMs,
+          log: app.log.child({ component: "leadership" }),
+        });
+      }
       const running = dispatch();
       readiness.dispatch = () => running.readiness();
       readiness.hud = () => hud.readiness();
       running.start();
       // The jobs log under the dispatch logger's name, as they did when they ran inside the dispatch service.
-      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }) });
+      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }), leadership });
       hud.start();
       const stop = async () => {
         jobs.stop();
         await running.stop();
         await hud.stop();
+        await leadership.stop();
+        // A pool of connections would keep the process alive; the SQLite file needs no closing (WAL).
+        if (database.kind === "postgres") await store?.close();
       };
       deps.onRunning?.({ dispatch: running, stop });
       if (deps.gracefulShutdown ?? true) {

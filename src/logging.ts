@@ -7,7 +7,7 @@ import { pino, type Logger } from "pino";
 const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hub-signature", "x-hub-signature-256"];
 // Where headers appear: a logged `headers` object, `req.headers`/`res.headers`, `err.request.headers`.
 const HEADER_HOLDERS = ["headers", "*.headers", "*.*.headers"];
-const SECRET_FIELDS = ["ticket", "token", "access_token", "secret", "password", "privateKey", "private_key"];
+const SECRET_FIELDS = ["ticket", "token", "access_token", "secret", "password", "privateKey", "private_key", "connectionString"];
 
 /** Paths whose values are replaced by "[redacted]" in every log line (pino `redact`, one level of `*`). */
 export const REDACTED_PATHS: readonly string[] = [

@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { readBody } from "../http/body.js";
 import { sendJson, type Route } from "../http/router.js";
-import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
+import type { RateBudget } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
 import { outcomeOf, type CallbackOutcome } from "./audit.js";
 import type { OidcIdentity, OidcVerifier } from "./oidc.js";
@@ -23,7 +23,7 @@ const UNREAD_BODY = { connection: "close" };
 export interface CallbackRouteDependencies {
   verifier: OidcVerifier;
   /** Per verified repo, shared by every kind of callback. */
-  limiter: SlidingWindowLimiter<string>;
+  limiter: RateBudget<string>;
   process: (identity: OidcIdentity, body: CallbackBody) => Promise<CallbackAnswer>;
   /** Counts each answer per verified repo (undefined: not verified) and outcome. */
   audit: { record(repo: string | undefined, outcome: CallbackOutcome): void };
@@ -66,7 +66,7 @@ async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Pr
   }
   const { repo } = auth.identity;
 
-  const wait = deps.limiter.tryAcquire(repo, (deps.now ?? Date.now)());
+  const wait = await deps.limiter.tryAcquire(repo, (deps.now ?? Date.now)());
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
     return {

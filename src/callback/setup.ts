@@ -5,7 +5,7 @@ import type { Allowlist } from "../allowlist/types.js";
 import type { RelayConfig } from "../config.js";
 import { ticketKeys } from "../dispatch/ticket.js";
 import type { Route } from "../http/router.js";
-import { SlidingWindowLimiter } from "../limits/sliding-window.js";
+import type { RateBudget } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import type { CommitChecker } from "../installations/commit-check.js";
@@ -20,6 +20,8 @@ export interface CallbackWiring {
   config: RelayConfig;
   metrics: RelayMetrics;
   store: () => Store;
+  /** Per-repo callback budget (shared by replicas on PostgreSQL: src/limits/budgets.ts). */
+  callbackBudget: RateBudget<string>;
   allowlist: () => Allowlist | undefined;
   upstreamCommit: CommitChecker;
   /** New outbox work was stored (wakes the worker). */
@@ -35,7 +37,7 @@ export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route[] {
       github: { issuer: config.callback.oidcIssuer, audience: config.callback.audience },
       ...(config.callback.buildkite && { buildkite: config.callback.buildkite }),
     }),
-    limiter: new SlidingWindowLimiter<string>([{ ms: 60_000, limit: config.callback.ratePerMinute }]),
+    limiter: wiring.callbackBudget,
     process: (identity, body) =>
       processCallback(identity, body, {
         store: wiring.store(),

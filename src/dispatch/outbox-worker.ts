@@ -15,7 +15,7 @@ import { backoffDelay, classifyFailure, installationPause } from "./retry-policy
 import { claimOwner, isGoneLocalOwner, processAlive, thisProcess } from "./claim-owner.js";
 import { FairShare } from "./fair-share.js";
 import { InstallationPauses, primaryLimitPauseUntil, type PauseReason } from "../limits/installation-pause.js";
-import type { SlidingWindowLimiter } from "../limits/sliding-window.js";
+import type { RateBudget } from "../limits/sliding-window.js";
 
 /**
  * Due tasks looked at per fetch. Deeper than the concurrency so that the fair share sees other
@@ -59,7 +59,7 @@ export interface OutboxWorkerOptions {
   clients: InstallationClients;
   installations: InstallationDirectory;
   /** Per-installation write budget. */
-  limiter: SlidingWindowLimiter<number>;
+  limiter: RateBudget<number>;
   metrics: RelayMetrics;
   log: Logger;
   concurrency: number;
@@ -278,7 +278,7 @@ export class OutboxWorker {
     const installationId = this.#installationOf(task);
     if (installationId !== undefined) {
       if (waiting.has(installationId)) return false;
-      const wait = this.#takeWriteSlot(installationId, now);
+      const wait = await this.#takeWriteSlot(installationId, now);
       if (wait > 0) {
         waiting.set(installationId, now + wait);
         return true;
@@ -310,8 +310,8 @@ export class OutboxWorker {
   }
 
   /** 0 when the installation may write now (a budget slot is taken), else the ms to wait. */
-  #takeWriteSlot(installationId: number, now: number): number {
-    return this.#pauses.remaining(installationId, now) || this.options.limiter.tryAcquire(installationId, now);
+  async #takeWriteSlot(installationId: number, now: number): Promise<number> {
+    return this.#pauses.remaining(installationId, now) || (await this.options.limiter.tryAcquire(installationId, now));
   }
 
   #pause(installationId: number, until: number, reason: PauseReason): void {
@@ -350,7 +350,7 @@ export class OutboxWorker {
         installationId = await installations.resolve(task.repo);
         if (installationId === undefined) return this.#finish(task, "failed", "not_installed");
         // Resolved now; the write itself waits for a slot in that installation's budget.
-        const wait = this.#takeWriteSlot(installationId, this.#now());
+        const wait = await this.#takeWriteSlot(installationId, this.#now());
         if (wait > 0) {
           const at = this.#now() + wait;
           return (tx) => tx.deferTask(task.id, at);

@@ -14,7 +14,7 @@ import type { Store } from "../store/store.js";
 import { appInstallations, type InstallationDirectory } from "../installations/directory.js";
 import { upstreamCommitChecker, type CommitChecker } from "../installations/commit-check.js";
 import { OutboxWorker } from "./outbox-worker.js";
-import { writeLimiter } from "../limits/sliding-window.js";
+import type { RateBudget } from "../limits/sliding-window.js";
 
 export interface DispatchService {
   installations: InstallationDirectory;
@@ -30,7 +30,7 @@ export interface DispatchService {
 
 export function createDispatchService(
   app: Probot,
-  deps: { config: RelayConfig; store: Store; allowlist: AllowlistSource; metrics: RelayMetrics },
+  deps: { config: RelayConfig; store: Store; allowlist: AllowlistSource; metrics: RelayMetrics; writeBudget: RateBudget<number> },
 ): DispatchService {
   const { config, store, allowlist, metrics } = deps;
   const log = app.log.child({ name: "dispatch" });
@@ -44,7 +44,7 @@ export function createDispatchService(
     store,
     clients,
     installations,
-    limiter: writeLimiter({ perMinute: config.outbox.writesPerMinute, perHour: config.outbox.writesPerHour }),
+    limiter: deps.writeBudget,
     metrics,
     log,
     concurrency: config.outbox.concurrency,

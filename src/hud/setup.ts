@@ -17,6 +17,8 @@ export interface HudWiring {
   metrics: RelayMetrics;
   store: () => Store;
   allowlist: () => Allowlist | undefined;
+  /** Whether this process writes the shared HUD queue now (src/scheduler/leadership.ts). */
+  leader: () => boolean;
 }
 
 export interface Hud {
@@ -45,7 +47,7 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
     start() {
       const store = wiring.store();
       observeHudQueue(metrics, () => store.hudQueueStats());
-      writer = new HudWriter({ store, connection, metrics, log, batchRows: config.hud.batchRows, flushMs: config.hud.flushMs });
+      writer = new HudWriter({ store, connection, metrics, log, batchRows: config.hud.batchRows, flushMs: config.hud.flushMs, leader: wiring.leader });
       writer.start();
     },
     notify: () => writer?.notify(),

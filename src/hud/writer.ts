@@ -31,6 +31,8 @@ export interface HudWriterOptions {
   log: Pick<Logger, "warn" | "error" | "info">;
   /** Longest wait between attempts while ClickHouse keeps failing. */
   maxBackoffMs?: number;
+  /** Whether this process writes now: of several replicas, only the leader drains the shared queue. */
+  leader?: () => boolean;
   now?: () => number;
 }
 
@@ -108,8 +110,9 @@ export class HudWriter {
     }
   }
 
-  /** Writes everything queued now (in batches). Concurrent calls share one run. */
+  /** Writes everything queued now (in batches). Concurrent calls share one run. A replica that does not lead writes nothing. */
   flush(): Promise<FlushResult> {
+    if (this.#options.leader && !this.#options.leader()) return Promise.resolve({ written: 0, rejected: 0 });
     if (this.#running) {
       this.#again = true;
       return this.#running;

@@ -19,7 +19,29 @@ const MIN_EVENTS_BETWEEN_SWEEPS = 1024;
 /** Share of maxKeys dropped at once when it is exceeded, so the linear pass is paid rarely. */
 const OVERFLOW_DROP_SHARE = 0.1;
 
-export class SlidingWindowLimiter<K> {
+/**
+ * A rate budget: at most `limit` events per key in any window of `ms`. In one process (SlidingWindowLimiter)
+ * or shared by every replica on one PostgreSQL (src/limits/postgres-window.ts).
+ */
+export interface RateBudget<K> {
+  /** Takes a slot for `key` at `now`; resolves to 0, or to the ms to wait when no slot is free. */
+  tryAcquire(key: K, now: number): number | Promise<number>;
+}
+
+/** The wait before another event of a key whose events in the windows are `events` (oldest first), 0 when free. */
+export function windowWait(windows: readonly Window[], events: readonly number[], now: number): number {
+  let wait = 0;
+  for (const { ms, limit } of windows) {
+    const inWindow = events.filter((at) => at > now - ms);
+    if (inWindow.length >= limit) {
+      // The slot frees when the oldest event that still counts leaves the window.
+      wait = Math.max(wait, (inWindow[inWindow.length - limit] ?? now) + ms - now);
+    }
+  }
+  return wait;
+}
+
+export class SlidingWindowLimiter<K> implements RateBudget<K> {
   /** Event times per key, oldest first, kept for the longest window; keys in order of their last event. */
   readonly #events = new Map<K, number[]>();
   readonly #longest: number;
@@ -48,16 +70,7 @@ export class SlidingWindowLimiter<K> {
 
   /** Ms until `key` may act again (0 = now). */
   waitFor(key: K, now: number): number {
-    const events = this.#recent(key, now);
-    let wait = 0;
-    for (const { ms, limit } of this.windows) {
-      const inWindow = events.filter((at) => at > now - ms);
-      if (inWindow.length >= limit) {
-        // The slot frees when the oldest event that still counts leaves the window.
-        wait = Math.max(wait, (inWindow[inWindow.length - limit] ?? now) + ms - now);
-      }
-    }
-    return wait;
+    return windowWait(this.windows, this.#recent(key, now), now);
   }
 
   /** The key's events inside the longest window; a key left with none is forgotten. */
@@ -110,8 +123,13 @@ export interface WriteBudget {
  * counted for Apps is not documented, so the budgets are configurable.)
  */
 export function writeLimiter(budget: WriteBudget): SlidingWindowLimiter<number> {
-  return new SlidingWindowLimiter<number>([
+  return new SlidingWindowLimiter<number>(writeWindows(budget));
+}
+
+/** The windows of an installation's write budget. */
+export function writeWindows(budget: WriteBudget): Window[] {
+  return [
     { ms: 60_000, limit: budget.perMinute },
     { ms: 3_600_000, limit: budget.perHour },
-  ]);
+  ];
 }

@@ -12,6 +12,7 @@ import type { HeadKey, Store } from "../store/store.js";
 import { dispatchReconciler } from "../upstream/dispatch-reconciler.js";
 import { redeliverMissed } from "../upstream/redelivery.js";
 import { createScheduler, type Scheduler } from "./scheduler.js";
+import { leaderOnly, type Leadership } from "./leadership.js";
 
 const SWEEP_INTERVAL_MS = 60_000;
 const PRUNE_INTERVAL_MS = 5 * 60_000;
@@ -35,11 +36,14 @@ export interface RelayJobsDeps {
   metrics: RelayMetrics;
   dispatch: Pick<DispatchService, "installations" | "clients" | "worker">;
   log: Logger;
+  /** Whether this process runs the jobs now (several replicas: one at a time; src/scheduler/leadership.ts). */
+  leadership: Leadership;
 }
 
 /** Starts the relay's background jobs; the returned scheduler's stop() clears their timers. */
 export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
-  const { config, store, allowlist, metrics, dispatch, log } = deps;
+  const { config, store, allowlist, metrics, dispatch, log, leadership } = deps;
+  const leading = <T>(job: () => Promise<T>) => leaderOnly(leadership, job);
   const { installations, clients, worker } = dispatch;
   const allowlisted = () => (allowlist.current()?.entries ?? []).map((entry) => entry.repo);
   const scheduler = createScheduler(log);
@@ -63,17 +67,22 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     }
   }
 
-  // Every allowlist version loaded (the first one after a restart too) is applied to every open head.
+  // Every allowlist version loaded (the first one after a restart too) is applied to every open head, by
+  // the leader; a replica that becomes leader applies the one in force (its predecessor may have died
+  // mid-walk).
   const applyAllowlist = () =>
-    void reconcileOpenHeads().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
-  allowlist.onLoaded((current) => {
-    void installations.refresh(current.entries.map((entry) => entry.repo));
+    void leading(reconcileOpenHeads)().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
+  const recheckNow = scheduler.every("installation recheck", config.installationRecheckMs, leading(() => installations.refresh(allowlisted())));
+  allowlist.onLoaded(() => {
+    recheckNow();
     applyAllowlist();
   });
   if (allowlist.current()) applyAllowlist();
+  leadership.onChange((now) => {
+    if (now && allowlist.current()) applyAllowlist();
+  });
 
-  scheduler.every("installation recheck", config.installationRecheckMs, () => installations.refresh(allowlisted()));
-  scheduler.every("sweeper", SWEEP_INTERVAL_MS, async () => {
+  scheduler.every("sweeper", SWEEP_INTERVAL_MS, leading(async () => {
     const current = allowlist.current();
     if (!current) return;
     const swept = await sweep(store, current, callbackSettings(config), Date.now());
@@ -81,11 +90,11 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
       log.info(swept, "sweeper concluded silent jobs and backends");
       worker.notify();
     }
-  });
-  scheduler.every("retention", PRUNE_INTERVAL_MS, async () => {
+  }));
+  scheduler.every("retention", PRUNE_INTERVAL_MS, leading(async () => {
     const pruned = await store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
     for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
-  });
+  }));
   if (config.reconcile.intervalMs > 0) {
     const reconciler = dispatchReconciler({
       config,
@@ -97,14 +106,12 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
       log,
       onWork: () => worker.notify(),
     });
-    const reconcileNow = scheduler.every("dispatch reconciler", config.reconcile.intervalMs, async () => {
-      await reconciler.pass();
-    });
+    const reconcileNow = scheduler.every("dispatch reconciler", config.reconcile.intervalMs, leading(() => reconciler.pass()));
     // A new allowlist version may name backends that open heads never reached (a new or promoted backend).
     allowlist.onLoaded(() => reconcileNow());
   }
   if (config.redeliveryIntervalMs > 0) {
-    scheduler.every("redelivery", config.redeliveryIntervalMs, async () =>
+    scheduler.every("redelivery", config.redeliveryIntervalMs, leading(async () =>
       redeliverMissed(await clients.app(), {
         events: HANDLED_EVENTS,
         last: RUN_EVENTS_LAST,
@@ -112,7 +119,7 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
         accepted: (guid) => store.hasDelivery(guid),
         log,
         metrics,
-      }),
+      })),
     );
   }
   return scheduler;

@@ -20,7 +20,7 @@ export interface TestHud {
   close(): Promise<void>;
 }
 
-export function openTestHud(options: { batchRows?: number; flushMs?: number; dir?: string } = {}): TestHud {
+export function openTestHud(options: { batchRows?: number; flushMs?: number; dir?: string; leader?: () => boolean } = {}): TestHud {
   const dir = options.dir ?? tempDir("relay-hud-");
   const store = openSqliteStore(dir);
   const connection = new HudConnection({ kind: "embedded", path: path.join(dir, "clickhouse"), database: "relay" }, 30);
@@ -32,6 +32,7 @@ export function openTestHud(options: { batchRows?: number; flushMs?: number; dir
     batchRows: options.batchRows ?? 1000,
     flushMs: options.flushMs ?? 60_000,
     log: testLog,
+    ...(options.leader && { leader: options.leader }),
   });
   return {
     dir,

@@ -78,6 +78,21 @@ describe("batching", () => {
   });
 });
 
+describe("of several replicas", () => {
+  it("writes only while this process leads: a follower leaves the shared queue to the leader, then writes once it leads", async () => {
+    await hud.close();
+    let leading = false;
+    hud = openTestHud({ batchRows: 1000, flushMs: 20, leader: () => leading });
+    hud.writer.start();
+    await queueJobs(2);
+    expect(await hud.writer.flush()).toEqual({ written: 0, rejected: 0 });
+    expect((await hud.store.hudQueueStats()).pending).toBe(2);
+    leading = true;
+    await expect.poll(async () => (await hud.store.hudQueueStats()).pending, { timeout: 10_000 }).toBe(0);
+    expect(await count(RESULTS_TABLE)).toBe(2);
+  });
+});
+
 describe("when ClickHouse is unavailable", () => {
   it("keeps the rows while it cannot connect, then writes every one exactly once", async () => {
     await hud.close();

@@ -6,6 +6,7 @@
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AllowlistSource } from "../../src/allowlist/source.js";
+import { relayBudgets } from "../../src/budgets.js";
 import { loadConfig } from "../../src/config.js";
 import type { OutboxWorker} from "../../src/dispatch/outbox-worker.js";
 import { type Schedule } from "../../src/dispatch/outbox-worker.js";
@@ -250,7 +251,8 @@ describe("dispatch readiness when the store fails", () => {
   it("is not ready while the worker cannot record an outcome, and ready again once it can", async () => {
     const { store, failing } = faultyStore(sqlite);
     const allowlist = { current: () => undefined, onLoaded: () => undefined } as unknown as AllowlistSource;
-    const service = createDispatchService(testProbot({ baseUrl: github.apiUrl }), { config: loadConfig({}), store, allowlist, metrics });
+    const config = loadConfig({});
+    const service = createDispatchService(testProbot({ baseUrl: github.apiUrl }), { config, store, allowlist, metrics, writeBudget: relayBudgets(config).writes });
     // Only the worker: the service's periodic jobs are not under test.
     await service.worker.start();
     stopAfterTest.push(service.worker);

@@ -126,7 +126,7 @@ describe("the HUD's readiness report", () => {
     await seedHud(store, Date.now());
     await store.rejectHudRows([(await store.pendingHudRows(1))[0]!.id], "refused by ClickHouse: CANNOT_PARSE_ESCAPE_SEQUENCE: … 'job_name' …", Date.now());
     const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${await freePort()}`, RELAY_HUD_FLUSH_MS: "20", RELAY_TICKET_SECRET: "s".repeat(40) });
-    const hud = setUpHud(testProbot(), { config, metrics: createMetrics({ defaultMetrics: false }), store: () => store, allowlist: () => undefined });
+    const hud = setUpHud(testProbot(), { config, metrics: createMetrics({ defaultMetrics: false }), store: () => store, allowlist: () => undefined, leader: () => true });
     try {
       hud.start();
       await expect.poll(async () => (await hud.readiness()).details.writer, { timeout: 20_000, interval: 20 }).toBe("failing");

@@ -28,6 +28,7 @@ describe("loadConfig defaults", () => {
       host: undefined,
       publicUrl: "http://localhost:3000",
       dataDir: path.resolve("data"),
+      database: { kind: "sqlite" },
       stateRetentionMs: 14 * 86_400_000,
       webhookPath: "/api/github/webhooks",
       webhookSecretSet: false,
@@ -187,6 +188,11 @@ describe("loadConfig problems", () => {
     ["RELAY_PUBLIC_URL", "https://relay.example.com/?x=1"],
     ["RELAY_PUBLIC_URL", "https://relay.example.com/#top"],
     ["CLICKHOUSE_URL", "clickhouse:8123"],
+    ["DATABASE_URL", "mysql://db.example.com/relay"],
+    ["DATABASE_URL", "db.example.com:5432"],
+    ["DATABASE_SCHEMA", "Relay"],
+    ["DATABASE_SCHEMA", "relay-prod"],
+    ["RELAY_LEADER_CHECK_SECONDS", "0"],
     ["CLICKHOUSE_DATABASE", "1hud"],
     ["CLICKHOUSE_DATABASE", "hud-db"],
     ["GITHUB_OIDC_ISSUER", "not a url"],
@@ -289,10 +295,11 @@ describe("secrets in messages", () => {
       CLICKHOUSE_PASSWORD: "clickhouse-password-value",
       PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----private-key-value",
       CLICKHOUSE_URL: "ftp://admin:url-password-value@clickhouse.example.com",
+      DATABASE_URL: "mysql://relay:db-password-value@db.example.com/relay",
       PORT: "abc",
     };
     const { message } = errorOf(env);
-    for (const value of [env.WEBHOOK_SECRET, env.CLICKHOUSE_PASSWORD, env.PRIVATE_KEY, "url-password-value"]) {
+    for (const value of [env.WEBHOOK_SECRET, env.CLICKHOUSE_PASSWORD, env.PRIVATE_KEY, "url-password-value", "db-password-value"]) {
       expect(message).not.toContain(value);
     }
   });
@@ -368,6 +375,19 @@ describe("allowlist source", () => {
 });
 
 describe("clickhouse", () => {
+  it("keeps the state in PostgreSQL when DATABASE_URL is set, in the public schema unless DATABASE_SCHEMA says otherwise", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://relay:pw@db.example.com:5432/relay" }).database).toEqual({
+      kind: "postgres",
+      url: "postgres://relay:pw@db.example.com:5432/relay",
+      schema: "public",
+      leaderCheckMs: 5000,
+    });
+    expect(loadConfig({ DATABASE_URL: "postgresql://db/relay", DATABASE_SCHEMA: "relay_prod", RELAY_LEADER_CHECK_SECONDS: "2" }).database).toMatchObject({
+      schema: "relay_prod",
+      leaderCheckMs: 2000,
+    });
+  });
+
   it("uses a server when CLICKHOUSE_URL is set", () => {
     const config = loadConfig({
       CLICKHOUSE_URL: "https://ch.example.com:8443",

@@ -1,0 +1,164 @@
+// Transactions of the PostgreSQL store. Every unit of work (a `Store.transaction` work, or one store call
+// made outside one) runs on one pooled client inside BEGIN … COMMIT at SERIALIZABLE isolation: the state
+// core reads, decides and writes, relying on transactions that behave as if run one after another (as
+// SQLite's are). PostgreSQL enforces that by failing one of two conflicting transactions (SQLSTATE 40001,
+// or 40P01 for a deadlock); the unit is then rolled back and run again from the start, with a fresh `Sql`.
+import { setTimeout as sleep } from "node:timers/promises";
+import type pg from "pg";
+
+/** What the tables' code queries through: one transaction's client, refused once its work settled. */
+export interface Sql {
+  /** Every row of the result. */
+  rows<R>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  /** The first row of the result, if any. */
+  row<R>(text: string, values?: readonly unknown[]): Promise<R | undefined>;
+  /** Runs a statement; resolves with the number of rows it affected. */
+  run(text: string, values?: readonly unknown[]): Promise<number>;
+}
+
+/** Serialization failure and deadlock: the transaction did nothing, and running it again may succeed. */
+const RETRYABLE = new Set(["40001", "40P01"]);
+
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has(sqlState(error) ?? "");
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+// Statements are prepared once per connection under a name derived from their text (the same text always
+// gets the same name, whichever client runs it): the hot paths run a few dozen statements over and over.
+const statementNames = new Map<string, string>();
+
+function statement(text: string, values: readonly unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `relay_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: values.map(withoutNul) };
+}
+
+/**
+ * PostgreSQL text and jsonb refuse U+0000, which SQLite and the HUD accept: a report or payload carrying
+ * one must not fail its transaction (a 500 and a retry that fails the same way). It becomes U+FFFD, as a
+ * raw character and as the `\u0000` escape JSON.stringify writes (not when that backslash is itself escaped).
+ */
+function withoutNul(value: unknown): unknown {
+  if (typeof value !== "string" || (!value.includes("\u0000") && !value.includes("\\u0000"))) return value;
+  return value.replaceAll("\u0000", "\uFFFD").replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd");
+}
+
+/** One transaction's queries on its client; ended (refused) when its work settles. */
+class Session implements Sql {
+  readonly #client: pg.PoolClient;
+  #open = true;
+  /** The first error PostgreSQL answered in this transaction: after it the transaction is aborted. */
+  failure: { error: unknown } | undefined;
+
+  constructor(client: pg.PoolClient) {
+    this.#client = client;
+  }
+
+  end(): void {
+    this.#open = false;
+  }
+
+  async #query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    if (!this.#open) throw new Error("transaction finished: its tx cannot be used after its work settled");
+    try {
+      return await this.#client.query<R>(statement(text, values));
+    } catch (error) {
+      this.failure ??= { error };
+      throw error;
+    }
+  }
+
+  async rows<R>(text: string, values: readonly unknown[] = []): Promise<R[]> {
+    return (await this.#query<R & pg.QueryResultRow>(text, values)).rows;
+  }
+
+  async row<R>(text: string, values: readonly unknown[] = []): Promise<R | undefined> {
+    return (await this.#query<R & pg.QueryResultRow>(text, values)).rows[0];
+  }
+
+  async run(text: string, values: readonly unknown[] = []): Promise<number> {
+    return (await this.#query(text, values)).rowCount ?? 0;
+  }
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; retry: boolean };
+
+export interface TransactionOptions {
+  /** Runs of one unit at most, the first included (default 10). */
+  maxAttempts?: number;
+}
+
+export class Transactions {
+  readonly #pool: pg.Pool;
+  readonly #maxAttempts: number;
+
+  constructor(pool: pg.Pool, options: TransactionOptions = {}) {
+    this.#pool = pool;
+    this.#maxAttempts = options.maxAttempts ?? 10;
+  }
+
+  /**
+   * Runs `work` in a SERIALIZABLE transaction and resolves with its result once committed. Rejects with
+   * `work`'s own error (rolled back), or with the error that kept the transaction from committing; a
+   * serialization failure or deadlock runs `work` again first, up to maxAttempts times in all.
+   */
+  async run<T>(work: (sql: Sql) => Promise<T> | T): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await this.#once(work);
+      if (outcome.ok) return outcome.value;
+      if (!outcome.retry || attempt >= this.#maxAttempts) throw outcome.error;
+      // Jittered and growing a little, so the transactions that collided do not collide again in step.
+      await sleep(Math.random() * Math.min(100, 2 ** attempt));
+    }
+  }
+
+  async #once<T>(work: (sql: Sql) => Promise<T> | T): Promise<Outcome<T>> {
+    const client = await this.#pool.connect();
+    const session = new Session(client);
+    // A client whose BEGIN, COMMIT or ROLLBACK failed without an answer from the server is in an unknown
+    // state: it is closed rather than handed to the next transaction.
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      let result: { ok: true; value: T } | { ok: false; error: unknown };
+      try {
+        result = { ok: true, value: await work(session) };
+      } catch (error) {
+        result = { ok: false, error };
+      } finally {
+        session.end();
+      }
+      // The work may have caught a query's error and carried on; the transaction is aborted all the same
+      // (COMMIT would quietly roll it back), so that error decides.
+      const failure = session.failure;
+      if (result.ok && failure === undefined) {
+        // A serialization failure can surface here too. And a query the work left running that failed
+        // meanwhile leaves the transaction aborted: COMMIT then answers ROLLBACK, without an error.
+        const commit = await client.query("COMMIT");
+        if (commit.command !== "COMMIT") {
+          const error = session.failure?.error ?? new Error(`transaction not committed (${commit.command})`);
+          return { ok: false, error, retry: isRetryable(error) };
+        }
+        return result;
+      }
+      await client.query("ROLLBACK");
+      // A work that fails after a serialization failure may fail because of it (it read a state that
+      // could not stand): run it again too.
+      const retry = isRetryable(failure?.error) || (!result.ok && isRetryable(result.error));
+      return { ok: false, error: result.ok ? failure!.error : result.error, retry };
+    } catch (error) {
+      if (sqlState(error) === undefined) broken = error instanceof Error ? error : new Error(String(error));
+      return { ok: false, error, retry: isRetryable(error) };
+    } finally {
+      client.release(broken);
+    }
+  }
+}
