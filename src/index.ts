@@ -118,6 +118,11 @@ export function createApp(deps: AppDependencies = {}) {
     // Downstream repos' runs (the App is installed there to dispatch): run tracking, src/run-tracking/.
     for (const name of RUN_EVENTS) app.on(name, (context) => runEvents(name, context.payload));
 
+    if (database.kind === "postgres" && config.clickhouse.kind === "embedded") {
+      app.log.warn(
+        "DATABASE_URL is set but CLICKHOUSE_URL is not: each replica's HUD is its own embedded ClickHouse, written only while it leads; with several replicas set CLICKHOUSE_URL (docs/deploy.md)",
+      );
+    }
     if (config.tickets.ephemeral) {
       app.log.warn("RELAY_TICKET_SECRET is not set: using a random secret, so dispatch tickets will not survive a restart");
     }
