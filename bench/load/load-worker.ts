@@ -8,12 +8,15 @@ import { LatencyRecorder, timed } from "./stats.js";
 
 /** What the worker is to send; everything it needs comes in the message. */
 export type LoadJob =
-  /** Closed loop: one client per ticket, each reporting jobs (in_progress, then completed) on its ticket. */
-  | { kind: "callbacks"; relayUrl: string; token: string; tickets: string[]; durationMs: number }
+  /**
+   * Closed loop: one client per ticket, each reporting jobs (in_progress, then completed) on its ticket.
+   * With `relayUrls` (replicas), request n goes to relayUrls[n % length] instead of relayUrl.
+   */
+  | { kind: "callbacks"; relayUrl: string; relayUrls?: string[]; token: string; tickets: string[]; durationMs: number }
   /** One client reporting `count` reports on one ticket, one at a time. */
   | { kind: "reports"; relayUrl: string; token: string; ticket: string; count: number }
   /** `count` PR webhooks at `perSecond`: opened, then a synchronize of the same PR, from `firstPr` on. */
-  | { kind: "webhooks"; relayUrl: string; secret: string; template: unknown; perSecond: number; count: number; firstPr: number }
+  | { kind: "webhooks"; relayUrl: string; relayUrls?: string[]; secret: string; template: unknown; perSecond: number; count: number; firstPr: number }
   /** Closed loop: `clients` clients delivering a downstream repo's workflow_run / workflow_job events the relay has nothing to do with. */
   | { kind: "unrelatedRuns"; relayUrl: string; secret: string; templates: { run: unknown; job: unknown }; repo: string; clients: number; durationMs: number };
 
@@ -23,8 +26,12 @@ export type LoadMessage =
 
 async function run(job: LoadJob): Promise<LoopResult> {
   switch (job.kind) {
-    case "callbacks":
-      return closedLoop(job.tickets.length, job.durationMs, (client, seq) => postCallback(job.relayUrl, job.token, nthReport(job.tickets[client]!, client, seq)));
+    case "callbacks": {
+      let sent = 0;
+      return closedLoop(job.tickets.length, job.durationMs, (client, seq) =>
+        postCallback(pick(job, sent++), job.token, nthReport(job.tickets[client]!, client, seq)),
+      );
+    }
     case "reports": {
       const recorder = new LatencyRecorder();
       const start = performance.now();
@@ -44,10 +51,15 @@ async function run(job: LoadJob): Promise<LoopResult> {
       const prefix = `bench-load-${Date.now()}`;
       return steadyRate(job.perSecond, job.count, (seq) => {
         const payload = prVariant(job.template, job.firstPr + Math.floor(seq / 2), seq % 2 === 0 ? "opened" : "synchronize");
-        return deliverWebhook(job.relayUrl, job.secret, "pull_request", payload, `${prefix}-${seq}`);
+        return deliverWebhook(pick(job, seq), job.secret, "pull_request", payload, `${prefix}-${seq}`);
       });
     }
   }
+}
+
+/** The relay request `n` goes to: round robin over the replicas, or the one relay. */
+function pick(job: { relayUrl: string; relayUrls?: string[] }, n: number): string {
+  return job.relayUrls && job.relayUrls.length > 0 ? job.relayUrls[n % job.relayUrls.length]! : job.relayUrl;
 }
 
 const port = parentPort;

@@ -42,38 +42,44 @@ export interface RigSetup {
   root: string;
 }
 
-export async function startLoadRig({ downstreams, dataDir, root }: RigSetup): Promise<LoadRig> {
+/** The installed backends and the allowlist naming them (L4), in `dir`. */
+export function installBackends(github: GitHubStandIn, downstreams: number, dir: string): string {
   const repos = Array.from({ length: downstreams }, (_, i) => backendRepo(i));
-  const github = await startGitHubStandIn();
-  const oidc = await startOidcIssuer();
   github.install(1, [UPSTREAM]);
   for (const [i, repo] of repos.entries()) github.install(100 + i, [repo]);
-  const dir = mkdtempSync(path.join(tmpdir(), "relay-load-rig-"));
   const allowlist = path.join(dir, "allowlist.yml");
   writeFileSync(allowlist, `L4:\n${repos.map((repo) => `  - ${repo}: "@bench-oncall"\n`).join("")}`);
+  return allowlist;
+}
+
+/** The environment of a relay process against the rig's GitHub stand-in and OIDC issuer. */
+export function relayEnv(rig: { github: GitHubStandIn; oidc: OidcIssuer }, allowlist: string, port: number, dataDir: string): Record<string, string> {
+  return {
+    APP_ID: "1",
+    PRIVATE_KEY: testPrivateKey(),
+    WEBHOOK_SECRET,
+    RELAY_TICKET_SECRET: TICKET_SECRET,
+    DATA_DIR: dataDir,
+    ALLOWLIST_FILE: allowlist,
+    GHE_HOST: rig.github.host,
+    GHE_PROTOCOL: "http",
+    UPSTREAM_REPO: UPSTREAM,
+    GITHUB_OIDC_ISSUER: rig.oidc.issuer,
+    RELAY_PUBLIC_URL: `http://${RELAY_HOST}:${port}`,
+    RELAY_REDELIVERY_MINUTES: "0",
+    RELAY_RECONCILE_MINUTES: "0",
+    ...LOAD_ENV,
+  };
+}
+
+export async function startLoadRig({ downstreams, dataDir, root }: RigSetup): Promise<LoadRig> {
+  const github = await startGitHubStandIn();
+  const oidc = await startOidcIssuer();
+  const dir = mkdtempSync(path.join(tmpdir(), "relay-load-rig-"));
+  const allowlist = installBackends(github, downstreams, dir);
   const port = await freePort();
   try {
-    const relay = await startRelayProcess({
-      root,
-      dir,
-      port,
-      env: {
-        APP_ID: "1",
-        PRIVATE_KEY: testPrivateKey(),
-        WEBHOOK_SECRET,
-        RELAY_TICKET_SECRET: TICKET_SECRET,
-        DATA_DIR: dataDir ?? path.join(dir, "data"),
-        ALLOWLIST_FILE: allowlist,
-        GHE_HOST: github.host,
-        GHE_PROTOCOL: "http",
-        UPSTREAM_REPO: UPSTREAM,
-        GITHUB_OIDC_ISSUER: oidc.issuer,
-        RELAY_PUBLIC_URL: `http://${RELAY_HOST}:${port}`,
-        RELAY_REDELIVERY_MINUTES: "0",
-        RELAY_RECONCILE_MINUTES: "0",
-        ...LOAD_ENV,
-      },
-    });
+    const relay = await startRelayProcess({ root, dir, port, env: relayEnv({ github, oidc }, allowlist, port, dataDir ?? path.join(dir, "data")) });
     return {
       github,
       oidc,

@@ -117,7 +117,14 @@ function openPool(options: PostgresStoreOptions): pg.Pool {
     connectionString: options.connectionString,
     max: options.poolSize ?? 10,
     types: TYPES,
-    ...(options.schema !== undefined && { options: `-c search_path=${quoteIdentifier(options.schema)}` }),
+    options: [
+      ...(options.schema !== undefined ? [`-c search_path=${quoteIdentifier(options.schema)}`] : []),
+      // SERIALIZABLE transactions take a predicate lock on a whole table for a sequential scan, so on the
+      // small tables of a young deployment every two concurrent transactions would conflict and retry
+      // (PostgreSQL docs, "Transaction Isolation": "a sequential scan will always necessitate a
+      // relation-level predicate lock"). Every query has an index; index scans lock only what they read.
+      "-c enable_seqscan=off",
+    ].join(" "),
   });
   // An idle connection that breaks (server restart, network) is dropped from the pool; the next query
   // reports any lasting problem. Without a listener the error would crash the process.

@@ -92,7 +92,7 @@ class Session implements Sql {
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; retry: boolean };
 
 export interface TransactionOptions {
-  /** Runs of one unit at most, the first included (default 10). */
+  /** Runs of one unit at most, the first included (default 20). */
   maxAttempts?: number;
 }
 
@@ -102,7 +102,7 @@ export class Transactions {
 
   constructor(pool: pg.Pool, options: TransactionOptions = {}) {
     this.#pool = pool;
-    this.#maxAttempts = options.maxAttempts ?? 10;
+    this.#maxAttempts = options.maxAttempts ?? 20;
   }
 
   /**
@@ -116,7 +116,7 @@ export class Transactions {
       if (outcome.ok) return outcome.value;
       if (!outcome.retry || attempt >= this.#maxAttempts) throw outcome.error;
       // Jittered and growing a little, so the transactions that collided do not collide again in step.
-      await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      await sleep(Math.random() * Math.min(250, 2 ** attempt));
     }
   }
 
