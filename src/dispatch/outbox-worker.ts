@@ -256,9 +256,22 @@ export class OutboxWorker {
     if (this.#chosen.length === 0) return;
     const ids = this.#chosen.map(({ task }) => task.id);
     // Through a grouped transaction: the claim shares its commit (an fsync) with the outcomes and events of the moment.
-    const claimed = new Set(await this.options.store.transaction((tx) => tx.claimTasks(ids, this.#owner, now, this.#leaseMs)));
+    // Each claimed task is read again inside it: between this look's read and the claim, another process may
+    // have sent the task and a newer state replaced its request (queueCheckRun); the claim must send that one,
+    // not the state read before (which would write an older state again).
+    const claimed = await this.options.store.transaction(async (tx) => {
+      const current = new Map<number, OutboxTask>();
+      const got = new Set(await tx.claimTasks(ids, this.#owner, now, this.#leaseMs));
+      for (const { task } of this.#chosen) {
+        if (!got.has(task.id)) continue;
+        const fresh = await tx.taskByKey(task.key);
+        if (fresh?.id === task.id) current.set(task.id, fresh);
+      }
+      return current;
+    });
     for (const { task, installationId } of this.#chosen) {
-      if (claimed.has(task.id)) this.#launch(task, installationId);
+      const fresh = claimed.get(task.id);
+      if (fresh) this.#launch(fresh, installationId);
     }
   }
 

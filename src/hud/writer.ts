@@ -166,8 +166,19 @@ export class HudWriter {
     return Math.min(max, this.#options.flushMs * 2 ** Math.min(this.#failures, 16));
   }
 
+  /** Drains the queue; a store that cannot be read or written leaves the rows for the next timed flush. */
   async #drain(): Promise<FlushResult> {
     const result: FlushResult = { written: 0, rejected: 0 };
+    try {
+      return await this.#drainBatches(result);
+    } catch (error) {
+      // Not ClickHouse's failure (the writer's backoff and gauges are about ClickHouse): the store's.
+      this.#options.log.warn({ err: String(error) }, "could not read or update the HUD queue; the next timed flush retries");
+      return { ...result, error: String(error) };
+    }
+  }
+
+  async #drainBatches(result: FlushResult): Promise<FlushResult> {
     for (;;) {
       const batch = await this.#options.store.pendingHudRows(this.#options.batchRows);
       if (batch.length === 0) break;

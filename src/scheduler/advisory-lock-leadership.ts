@@ -2,12 +2,15 @@
 // its own: the replica whose connection holds the lock leads. If that process dies (kill -9, crash, lost
 // network), PostgreSQL ends its session and releases the lock as soon as it notices the connection is
 // gone, and the next replica to try takes it: failover within `retryMs` of that. The leader checks its
-// connection every `retryMs`; on any error it stops leading at once and reconnects (at most one leader
-// at a time, a moment with none).
+// connection every `retryMs`; on an error, or no answer within 10 s (LEADER_QUERY_TIMEOUT_MS), it stops
+// leading at once and reconnects (at most one leader at a time, a moment with none).
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import pg from "pg";
 import type { Leadership } from "./leadership.js";
+
+/** The shortest wait for the leader's connection check (and connecting) before it counts as lost. */
+const LEADER_QUERY_TIMEOUT_MS = 10_000;
 
 export interface AdvisoryLockOptions {
   connectionString: string;
@@ -48,8 +51,11 @@ export function advisoryLockLeadership(options: AdvisoryLockOptions): Leadership
   const tick = async () => {
     try {
       if (!client) {
-        // Every query times out too: a leader whose network went silent stops leading within retryMs.
-        const fresh = new pg.Client({ connectionString: options.connectionString, connectionTimeoutMillis: options.retryMs, query_timeout: options.retryMs });
+        // Every query times out too, so a leader whose network went silent stops leading. Generously: while its
+        // session lives no one else can take the lock, so a slow answer on a busy machine is no reason to
+        // give leadership up (with a 1 s timeout, leaders flapped under load).
+        const timeoutMs = Math.max(LEADER_QUERY_TIMEOUT_MS, options.retryMs * 3);
+        const fresh = new pg.Client({ connectionString: options.connectionString, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
         // A broken connection emits 'error'; without a listener it would crash the process.
         fresh.on("error", () => void drop());
         await fresh.connect();

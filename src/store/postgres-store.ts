@@ -2,7 +2,7 @@
 // src/store/postgres/ (migrations, outbox, facts, tables, prune); this module opens the pool, brings the
 // schema up to date and serves the tables behind the Store interface: `transaction(work)` runs `work` in a
 // SERIALIZABLE transaction of its own (retried on serialization failure, src/store/postgres/transaction.ts),
-// and every call on the store itself runs in a transaction of its own too.
+// and every call on the store itself runs in a READ COMMITTED transaction of its own (see Isolation there).
 import pg from "pg";
 import { factMethods } from "./postgres/facts.js";
 import { migrate, quoteIdentifier } from "./postgres/migrations.js";
@@ -84,7 +84,7 @@ export function postgresStore(pool: pg.Pool): PostgresStore {
   const methods: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
   for (const name of TX_METHODS) {
     methods[name] = (...args) =>
-      start(() => transactions.run((sql) => (tablesOf(sql)[name] as (...args: unknown[]) => Promise<unknown>)(...args)));
+      start(() => transactions.run((sql) => (tablesOf(sql)[name] as (...args: unknown[]) => Promise<unknown>)(...args), "READ COMMITTED"));
   }
   const outside = methods as unknown as StoreTx;
 
@@ -95,7 +95,7 @@ export function postgresStore(pool: pg.Pool): PostgresStore {
       return { tryAcquire: (key: K, now: number) => start(async () => budget.tryAcquire(key, now)) };
     },
     // On the store, each table is pruned in a short transaction of its own.
-    prune: (now, policy) => start(() => prune((work) => transactions.run(work), now, policy)),
+    prune: (now, policy) => start(() => prune((work) => transactions.run(work, "READ COMMITTED"), now, policy)),
     transaction<T>(work: (tx: StoreTx) => Promise<T> | T): Promise<T> {
       return start(() => transactions.run((sql) => work(tablesOf(sql))));
     },

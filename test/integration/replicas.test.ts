@@ -13,6 +13,9 @@
 //   another replica), and the only duplicates are requests that were on the wire at the kill;
 // - when the leader dies, another replica takes the background jobs over within the leader check, and the
 //   HUD queue written after the kill drains through it.
+// Scaled down from the issue's 100 PRs × 10 backends to 30 + 20 PRs × 10 (the claims' 60 s lease and the
+// binding write budget set the pace, not the PR count). Runs for 2–3 minutes: `npm run test:replicas`
+// (.ci/run runs it), outside `npm test`.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
@@ -33,19 +36,21 @@ const UPSTREAM_INSTALLATION = 1;
 const BACKENDS = Array.from({ length: 10 }, (_, i) => `replica-org-${i}/accel-${i}`);
 const backendInstallation = (i: number) => 100 + i;
 const REPLICAS = 3;
-const FIRST_BURST = 100;
-const SECOND_BURST = 50;
+// Scaled down from the issue's 100 + 50 PRs: on a 2-core machine three relays, PostgreSQL and the stand-in
+// took ~75 s for 100 PRs' fan-out and reports alone, before the minute a killed replica's lease holds.
+const FIRST_BURST = 30;
+const SECOND_BURST = 20;
 /** The relays' default: tasks one replica has on the wire at most, so the most a kill -9 can leave unrecorded. */
 const OUTBOX_CONCURRENCY = 16;
 /**
  * The per-installation write budget, per minute, for the relays and the stand-in alike. It binds on the
- * upstream installation, which takes every check-run write (the aggregate and job check runs of 10
- * backends × 150 heads, about 4,500 writes): the three replicas unthrottled write it at several
- * thousand a minute, each of them alone above the budget (see `perReplicaPeak` below), so only a
- * budget shared through PostgreSQL keeps the deployment under it. A tighter budget would hold the test
- * for minutes: the writes past it wait for the sliding window to move.
+ * upstream installation, which takes every check-run write (aggregate and job check runs of 10
+ * backends × 50 heads, several thousand writes, most of them within the first minute): the first
+ * burst stays under it, the second pushes the minute past it, so writes wait for the window to move
+ * (while the test waits for the killed replica's lease anyway). Per-replica budgets would have let the
+ * three replicas write up to 3 × 2500 in that minute; the stand-in refuses anything above 2500.
  */
-const WRITES_PER_MINUTE = Number(process.env.REPLICAS_TEST_BUDGET ?? 1500);
+const WRITES_PER_MINUTE = 2500;
 const MINUTE = 60_000;
 
 const shaOf = (request: RecordedRequest) => (request.body as { client_payload?: { head_sha?: string } }).client_payload?.head_sha;
@@ -154,7 +159,7 @@ const sentDispatches = () => dispatches().filter((request) => request.status ===
 
 async function openPr(number: number): Promise<void> {
   const payload = prVariant(prTemplate, number, "opened");
-  heads.set(number, (payload as Payload).pull_request.head.sha as string);
+  heads.set(number, payload.pull_request.head.sha as string);
   const id = `replicas-delivery-${++deliveries}`;
   const status = await untilAnswered("webhook", () => deliverWebhook(proxy.url, WEBHOOK_SECRET, "pull_request", payload, id));
   expect(status, `webhook for PR ${number}`).toBe(200);
@@ -191,7 +196,7 @@ async function reportRun(dispatch: RecordedRequest): Promise<void> {
 async function reportNewRuns(): Promise<void> {
   await inParallel(
     sentDispatches().filter((dispatch) => !reported.has(dispatch)),
-    12,
+    6,
     reportRun,
   );
 }
@@ -227,7 +232,6 @@ function replicaEnv(replica: Replica): Record<string, string> {
     RELAY_WRITES_PER_HOUR: "100000",
     // Every backend reports ~450 callbacks here within a minute or two: the per-repo limit is not under test.
     RELAY_CALLBACK_RATE_LIMIT: "100000",
-    RELAY_HUD_FLUSH_MS: "200",
     LOG_LEVEL: "info",
   };
 }
@@ -267,58 +271,195 @@ afterAll(async () => {
   await pool?.end();
 });
 
-describe("three replicas on one PostgreSQL behind a round-robin proxy", () => {
-  it("sends every dispatch once, writes each check-run state once, and keeps the shared write budget", async () => {
-    const started = Date.now();
-    await inParallel(
-      Array.from({ length: FIRST_BURST }, (_, i) => i + 1),
-      8,
-      openPr,
-    );
-    await expect.poll(() => sentDispatches().length, { timeout: 30_000, interval: 200 }).toBe(FIRST_BURST * BACKENDS.length);
-    console.log(`fan-out of ${FIRST_BURST} PRs: ${Date.now() - started} ms`);
-    await reportNewRuns();
-    console.log(`reports: ${Date.now() - started} ms`);
-    await expect.poll(pendingTasks, { timeout: 60_000, interval: 250 }).toBe(0);
-    console.log(`outbox empty: ${Date.now() - started} ms`, serverErrors.length, JSON.stringify(serverErrors.slice(0, 20)));
+/** What a claimed task would send, as the stand-in records it: the key its duplicates are counted by. */
+function taskKey(task: { kind: string; request_json: { route: string; params: Record<string, unknown> } }): string {
+  const { route, params } = task.request_json;
+  const [method = "", template = ""] = route.split(" ");
+  const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => String(params[name]));
+  if (/\/dispatches$/.test(path)) return `${method} ${path} ${String((params.client_payload as { head_sha?: string } | undefined)?.head_sha)}`;
+  if (method === "POST") return `${method} ${path} ${String(params.name)} ${String(params.head_sha)}`;
+  return `${method} ${path}`;
+}
 
-    // Every replica took a share of the traffic.
-    for (const replica of replicas) expect(proxy.handled.get(replica.port) ?? 0).toBeGreaterThan(100);
+/** The same key for a request the stand-in received. */
+function requestKey(request: RecordedRequest): string {
+  if (dispatchPath.test(request.path)) return `POST ${request.path} ${shaOf(request)}`;
+  const body = request.body as { name?: string; head_sha?: string };
+  if (request.method === "POST") return `POST ${request.path} ${String(body.name)} ${String(body.head_sha)}`;
+  return `${request.method} ${request.path}`;
+}
 
-    // Each (head, backend): exactly one dispatch.
-    const perKey = new Map<string, number>();
-    for (const request of dispatches()) {
-      const key = `${request.path} ${shaOf(request)}`;
-      perKey.set(key, (perKey.get(key) ?? 0) + 1);
-    }
-    expect(perKey.size).toBe(FIRST_BURST * BACKENDS.length);
-    expect([...perKey.values()].filter((n) => n !== 1)).toEqual([]);
-
-    // Each aggregate check run concluded success, once per (head, backend); no state written twice in a row.
-    const aggregates = [...github.checkRuns.values()].filter((run) => /^oot \/ accel-\d+$/.test(String(run.name)));
-    expect(aggregates).toHaveLength(FIRST_BURST * BACKENDS.length);
-    expect(new Set(aggregates.map((run) => `${String(run.name)} ${String(run.head_sha)}`)).size).toBe(aggregates.length);
-    expect(aggregates.filter((run) => run.status !== "completed" || run.conclusion !== "success")).toEqual([]);
-    expect(repeatedPatches()).toEqual([]);
-
-    // The budget: nothing refused, no installation above it in any minute, though it bound.
-    expect(github.refusals).toEqual([]);
-    const writes = github.requests.filter(isWrite);
-    const upstreamWrites = writes.filter((request) => request.installationId === UPSTREAM_INSTALLATION);
-    const peak = peakInWindow(upstreamWrites.map((request) => request.receivedAt), MINUTE);
-    console.log(`upstream writes: ${upstreamWrites.length}, peak per minute: ${peak}, budget ${WRITES_PER_MINUTE}`);
-    expect(peak).toBeLessThanOrEqual(WRITES_PER_MINUTE);
-  }, 120_000);
-});
-
-/** Check runs whose consecutive PATCHes carried the same body (the same state written twice). */
-function repeatedPatches(): Array<{ path: string; body: unknown }> {
+/** Check runs whose consecutive PATCHes carried the same body (the same state written twice), by request key. */
+function repeatedPatches(): string[] {
   const last = new Map<string, string>();
-  const repeated: Array<{ path: string; body: unknown }> = [];
+  const repeated: string[] = [];
   for (const request of github.find("PATCH", /\/check-runs\/\d+$/)) {
     const body = JSON.stringify(request.body);
-    if (last.get(request.path) === body) repeated.push({ path: request.path, body: request.body });
+    if (last.get(request.path) === body) repeated.push(requestKey(request));
     last.set(request.path, body);
   }
   return repeated;
 }
+
+/** Dispatches received per (downstream, head). */
+function dispatchCounts(): Map<string, number> {
+  const perKey = new Map<string, number>();
+  for (const request of dispatches()) perKey.set(requestKey(request), (perKey.get(requestKey(request)) ?? 0) + 1);
+  return perKey;
+}
+
+const aggregateRuns = () => [...github.checkRuns.values()].filter((run) => /^oot \/ accel-\d+$/.test(String(run.name)));
+const alive = () => replicas.filter((replica) => replica.process && replica.process.child.exitCode === null && replica.process.child.signalCode === null);
+/** The live replica that said last that it now runs the background jobs. */
+const leader = () =>
+  alive()
+    .filter((replica) => leadingSince(replica) !== undefined)
+    .sort((a, b) => leadingSince(b)! - leadingSince(a)!)[0];
+
+async function kill(replica: Replica): Promise<number> {
+  const child = replica.process!.child;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+  return Date.now();
+}
+
+interface ClaimedTask {
+  id: string;
+  kind: string;
+  request_json: { route: string; params: Record<string, unknown> };
+}
+/** The tasks the killed replica held claims on when it died. */
+let claimedAtKill: ClaimedTask[] = [];
+const burstHeads = (from: number, to: number) => new Set(Array.from({ length: to - from + 1 }, (_, i) => heads.get(from + i)));
+
+describe("three replicas on one PostgreSQL behind a round-robin proxy", () => {
+  it("sends every dispatch once and writes each check-run state once", async () => {
+    await inParallel(
+      Array.from({ length: FIRST_BURST }, (_, i) => i + 1),
+      6,
+      openPr,
+    );
+    await expect.poll(() => sentDispatches().length, { timeout: 30_000, interval: 200 }).toBe(FIRST_BURST * BACKENDS.length);
+    await reportNewRuns();
+    await expect.poll(pendingTasks, { timeout: 60_000, interval: 250 }).toBe(0);
+
+    // Every replica took a share of the traffic.
+    for (const replica of replicas) expect(proxy.handled.get(replica.port) ?? 0).toBeGreaterThan(FIRST_BURST);
+
+    // Each (head, backend): exactly one dispatch.
+    const counts = dispatchCounts();
+    expect(counts.size).toBe(FIRST_BURST * BACKENDS.length);
+    expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
+
+    // Each aggregate check run concluded success, once per (head, backend); no state written twice in a row.
+    const aggregates = aggregateRuns();
+    expect(aggregates).toHaveLength(FIRST_BURST * BACKENDS.length);
+    expect(new Set(aggregates.map((run) => `${String(run.name)} ${String(run.head_sha)}`)).size).toBe(aggregates.length);
+    expect(aggregates.filter((run) => run.status !== "completed" || run.conclusion !== "success")).toEqual([]);
+    // No state written twice in a row: a worker sends the task as it reads it again inside its claim, so a
+    // replica that read a task before another sent it (and a newer state replaced it) sends the newer one.
+    expect(repeatedPatches()).toEqual([]);
+    expect(github.refusals).toEqual([]);
+  }, 90_000);
+
+  it("loses nothing when a replica is killed -9 mid-fan-out: the others carry on", async () => {
+    const first = FIRST_BURST + 1;
+    const last = FIRST_BURST + SECOND_BURST;
+    // Requests spend a while on the wire, so the replica dies with some of them there.
+    github.setDelay("POST", dispatchPath, 150);
+    const delivering = inParallel(
+      Array.from({ length: SECOND_BURST }, (_, i) => first + i),
+      4,
+      openPr,
+    );
+    const inBurst = () => {
+      const burst = burstHeads(first, last);
+      return dispatches().filter((request) => burst.has(shaOf(request))).length;
+    };
+    const total = SECOND_BURST * BACKENDS.length;
+    await expect.poll(inBurst, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(total / 5);
+    const victim = alive().find((replica) => replica !== leader())!;
+    const pid = victim.process!.pid;
+    await kill(victim);
+    const sentAtKill = inBurst();
+    const { rows } = await pool.query<ClaimedTask>(
+      `SELECT id, kind, request_json FROM "${schema}".outbox WHERE status = 'pending' AND lease_owner LIKE $1 AND lease_until > $2`,
+      [`%:${pid}:%`, Date.now()],
+    );
+    claimedAtKill = rows;
+    github.setDelay("POST", dispatchPath, 0);
+    expect(sentAtKill).toBeLessThan(total);
+    // At most what one replica has on the wire.
+    expect(claimedAtKill.length).toBeLessThanOrEqual(OUTBOX_CONCURRENCY);
+
+    // The rest of the burst goes through the two others (the proxy skips the dead one).
+    await delivering;
+    const held = new Set(claimedAtKill.filter((task) => task.kind === "dispatch").map(taskKey));
+    await expect
+      .poll(() => [...dispatchCounts().keys()].filter((key) => !held.has(key)).length, { timeout: 30_000, interval: 200 })
+      .toBe((FIRST_BURST + SECOND_BURST) * BACKENDS.length - held.size);
+  }, 60_000);
+
+  it("hands the background jobs and the HUD writer over when the leader dies", async () => {
+    const old = leader();
+    expect(old).toBeDefined();
+    const killedAt = await kill(old!);
+    // Another replica takes the advisory lock within a few leader checks (RELAY_LEADER_CHECK_SECONDS=1).
+    let successor: Replica | undefined;
+    await expect
+      .poll(
+        () => {
+          successor = alive().find((replica) => (leadingSince(replica) ?? 0) > killedAt);
+          return successor?.name;
+        },
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBeDefined();
+    const handover = leadingSince(successor!)! - killedAt;
+    expect(handover).toBeLessThan(5_000);
+
+    // Reports after the kill queue HUD rows; only the new leader drains the queue. (A few runs: the
+    // others are reported in the next test.)
+    await inParallel(sentDispatches().filter((dispatch) => !reported.has(dispatch)).slice(0, 10), 5, reportRun);
+    await expect.poll(pendingHudRows, { timeout: 20_000, interval: 200 }).toBe(0);
+    // The sweeper runs on the new leader too, but at its scheduler's next 60-s tick: not observed here.
+  }, 60_000);
+
+  it("sends the dead replica's claimed work once its lease expires; duplicates only for what was on the wire", async () => {
+    const expected = (FIRST_BURST + SECOND_BURST) * BACKENDS.length;
+    // The lease: max(60 s, 3 × RELAY_GITHUB_TIMEOUT_SECONDS), counted from the claim.
+    await expect.poll(() => dispatchCounts().size, { timeout: 90_000, interval: 500 }).toBe(expected);
+    await reportNewRuns();
+    // The shared write budget binds on the upstream installation here: the last check-run writes wait for
+    // the minute's window to have room again.
+    await expect.poll(pendingTasks, { timeout: 90_000, interval: 250 }).toBe(0);
+
+    const onTheWire = new Set(claimedAtKill.map(taskKey));
+    const duplicates = [...dispatchCounts()].filter(([, n]) => n > 1).map(([key]) => key);
+    const runsPerHead = new Map<string, Array<Record<string, unknown>>>();
+    for (const run of aggregateRuns()) {
+      const key = `POST /repos/${UPSTREAM}/check-runs ${String(run.name)} ${String(run.head_sha)}`;
+      runsPerHead.set(key, [...(runsPerHead.get(key) ?? []), run]);
+    }
+    const duplicateCreates = [...runsPerHead].filter(([, runs]) => runs.length > 1).map(([key]) => key);
+    const repeated = repeatedPatches();
+    // Only requests of tasks the killed replica had claimed (on the wire) went out twice.
+    expect(duplicates.filter((key) => !onTheWire.has(key))).toEqual([]);
+    expect(duplicateCreates.filter((key) => !onTheWire.has(key))).toEqual([]);
+    expect(repeated.filter((key) => !onTheWire.has(key))).toEqual([]);
+    expect(duplicates.length + duplicateCreates.length).toBeLessThanOrEqual(claimedAtKill.length);
+
+    // Every (head, backend) has its aggregate concluded success.
+    expect(runsPerHead.size).toBe(expected);
+    expect([...runsPerHead].filter(([, runs]) => !runs.some((run) => run.status === "completed" && run.conclusion === "success"))).toEqual([]);
+
+    // The shared budget: the stand-in refused nothing, and no installation wrote above it in any minute.
+    expect(github.refusals).toEqual([]);
+    const writes = github.requests.filter(isWrite);
+    const byInstallation = new Map<number, number[]>();
+    for (const request of writes) byInstallation.set(request.installationId!, [...(byInstallation.get(request.installationId!) ?? []), request.receivedAt]);
+    const peaks = new Map([...byInstallation].map(([id, times]) => [id, peakInWindow(times, MINUTE)]));
+    for (const [, peak] of peaks) expect(peak).toBeLessThanOrEqual(WRITES_PER_MINUTE);
+  }, 200_000);
+});

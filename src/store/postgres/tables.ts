@@ -80,7 +80,10 @@ export function tableMethods(sql: Sql): Pick<StoreTx, TableMethods> {
     },
 
     async addCallbackOutcomes(counts, keepFrom) {
-      for (const count of counts) {
+      // In one key order, so two replicas adding the same rows at once wait for each other, never deadlock.
+      const key = (count: (typeof counts)[number]) => JSON.stringify([count.day, count.repo, count.outcome]);
+      const ordered = [...counts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+      for (const count of ordered) {
         await sql.run(
           `INSERT INTO callback_outcomes AS c (day, repo, outcome, count) VALUES ($1, $2, $3, $4)
            ON CONFLICT (day, repo, outcome) DO UPDATE SET count = c.count + excluded.count`,

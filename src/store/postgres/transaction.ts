@@ -89,6 +89,15 @@ class Session implements Sql {
   }
 }
 
+/**
+ * SERIALIZABLE for a unit of work (`store.transaction`: the state core reads, decides and writes). READ
+ * COMMITTED for one store method called on its own: each is a single statement or an update guarded by
+ * its own conditions (versions, leases, `FOR UPDATE SKIP LOCKED`), correct at that level, and it then
+ * takes no part in serializable conflict detection. Otherwise the outbox's and the HUD writer's scans of
+ * their queues would conflict with every webhook and callback that adds to them.
+ */
+export type Isolation = "SERIALIZABLE" | "READ COMMITTED";
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; retry: boolean };
 
 export interface TransactionOptions {
@@ -110,9 +119,9 @@ export class Transactions {
    * `work`'s own error (rolled back), or with the error that kept the transaction from committing; a
    * serialization failure or deadlock runs `work` again first, up to maxAttempts times in all.
    */
-  async run<T>(work: (sql: Sql) => Promise<T> | T): Promise<T> {
+  async run<T>(work: (sql: Sql) => Promise<T> | T, isolation: Isolation = "SERIALIZABLE"): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
-      const outcome = await this.#once(work);
+      const outcome = await this.#once(work, isolation);
       if (outcome.ok) return outcome.value;
       if (!outcome.retry || attempt >= this.#maxAttempts) throw outcome.error;
       // Jittered and growing a little, so the transactions that collided do not collide again in step.
@@ -120,14 +129,14 @@ export class Transactions {
     }
   }
 
-  async #once<T>(work: (sql: Sql) => Promise<T> | T): Promise<Outcome<T>> {
+  async #once<T>(work: (sql: Sql) => Promise<T> | T, isolation: Isolation): Promise<Outcome<T>> {
     const client = await this.#pool.connect();
     const session = new Session(client);
     // A client whose BEGIN, COMMIT or ROLLBACK failed without an answer from the server is in an unknown
     // state: it is closed rather than handed to the next transaction.
     let broken: Error | undefined;
     try {
-      await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       let result: { ok: true; value: T } | { ok: false; error: unknown };
       try {
         result = { ok: true, value: await work(session) };
