@@ -7,25 +7,10 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { GroupCommit, settleNow } from "./sqlite/group-commit.js";
 import { SqliteTables } from "./sqlite/tables.js";
-import type { Store, StoreTx, Synchronous } from "./store.js";
+import { TX_METHODS, type Store, type StoreTx, type Synchronous } from "./store.js";
 
 export const DATABASE_FILE = "relay.sqlite";
 
-/** Every StoreTx method; the check below fails to compile when one is missing. */
-const TX_METHODS = [
-  "head", "putHead", "openHeadsOfPr", "openHeads", "backendHead", "backendHeads", "backendHeadOfDispatch", "putBackendHead",
-  "latestAttempt", "putLatestAttempt", "clearLatestAttempts", "listedAttempts", "attemptsBelowSeq", "awaitingRuns", "trackRun", "trackedRun",
-  "checkRun", "queueCheckRun",
-  "acceptDelivery", "hasDelivery", "rememberDelivery", "deliveryWithPayload",
-  "dueTasks", "nextDueAt", "claimTasks", "claimOwners", "releaseClaims", "deferTask", "markSent", "scheduleRetry", "markFailed", "outboxStats",
-  "dispatchLog", "checkRunId", "taskByKey", "dispatchSentAt",
-  "getJob", "putJob", "shaJobs", "staleJobs", "unreportedDispatches", "markUnreported",
-  "pendingHudRows", "removeHudRows", "rejectHudRows", "hudQueueStats", "addCallbackOutcomes", "callbackOutcomes",
-  "getInstallation", "setInstallation", "dropInstallation", "listInstallations", "prune",
-] as const satisfies readonly (keyof StoreTx)[];
-type Unlisted = Exclude<keyof StoreTx, (typeof TX_METHODS)[number]>;
-const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
-void everyMethodListed;
 
 /** `tables`' methods, each answering through `call` (which runs the synchronous method when it may). */
 function asyncMethods(tables: Synchronous<StoreTx>, call: <T>(work: () => T) => Promise<T>): StoreTx {

@@ -308,3 +308,19 @@ export interface Store extends StoreTx {
 export type Synchronous<T> = {
   [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K];
 };
+
+/** Every StoreTx method, for implementations that serve their tables method by method; the check below fails to compile when one is missing. */
+export const TX_METHODS = [
+  "head", "putHead", "openHeadsOfPr", "openHeads", "backendHead", "backendHeads", "backendHeadOfDispatch", "putBackendHead",
+  "latestAttempt", "putLatestAttempt", "clearLatestAttempts", "listedAttempts", "attemptsBelowSeq", "awaitingRuns", "trackRun", "trackedRun",
+  "checkRun", "queueCheckRun",
+  "acceptDelivery", "hasDelivery", "rememberDelivery", "deliveryWithPayload",
+  "dueTasks", "nextDueAt", "claimTasks", "claimOwners", "releaseClaims", "deferTask", "markSent", "scheduleRetry", "markFailed", "outboxStats",
+  "dispatchLog", "checkRunId", "taskByKey", "dispatchSentAt",
+  "getJob", "putJob", "shaJobs", "staleJobs", "unreportedDispatches", "markUnreported",
+  "pendingHudRows", "removeHudRows", "rejectHudRows", "hudQueueStats", "addCallbackOutcomes", "callbackOutcomes",
+  "getInstallation", "setInstallation", "dropInstallation", "listInstallations", "prune",
+] as const satisfies readonly (keyof StoreTx)[];
+type Unlisted = Exclude<keyof StoreTx, (typeof TX_METHODS)[number]>;
+const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyMethodListed;
