@@ -217,8 +217,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** Key of the advisory lock migrations run under (any constant the relay alone uses: "RELAYMIG"). */
-export const MIGRATION_LOCK = 0x52454c41594d4947n;
+/**
+ * The advisory lock migrations run under: the relay's own class ("RLAY") and the schema's hash, so the
+ * replicas of one deployment migrate one at a time while deployments in other schemas of the database
+ * do not wait for each other. (hashtext collisions only make two schemas take turns.)
+ */
+export const MIGRATION_LOCK_CLASS = 0x524c4159;
 
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
@@ -233,7 +237,7 @@ export async function migrate(client: pg.ClientBase, now: number, schema?: strin
   // replica that held it before committed (a SERIALIZABLE snapshot would predate it).
   await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
-    await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [MIGRATION_LOCK.toString()]);
+    await client.query("SELECT pg_advisory_xact_lock($1::int, hashtext(coalesce($2::text, current_schema())))", [MIGRATION_LOCK_CLASS, schema ?? null]);
     if (schema !== undefined) {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
       // The session's search_path names it already; set it again so the schema just created is used.
