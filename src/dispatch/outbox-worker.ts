@@ -328,6 +328,8 @@ export class OutboxWorker {
   }
 
   #pause(installationId: number, until: number, reason: PauseReason): void {
+    // Replicas sharing the budget hold off too (a failure to tell them only leaves them to meet the limit themselves).
+    void this.options.limiter.block?.(installationId, until).catch((error: unknown) => this.options.log.warn({ err: String(error) }, "could not share a pause"));
     if (!this.#pauses.pause(installationId, until, this.#now())) return;
     this.options.metrics.githubPauses.inc({ reason });
     this.options.log.warn({ installationId, reason, pausedForMs: until - this.#now() }, "GitHub limits this installation; pausing its writes");

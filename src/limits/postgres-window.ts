@@ -11,6 +11,8 @@ import { windowWait, type RateBudget, type Window } from "./sliding-window.js";
 
 /** Where the events live: a table of the PostgreSQL store's schema (its migrations create it). */
 export const RATE_EVENTS_TABLE = "rate_events";
+/** Until when a key gets no slot at all (GitHub's Retry-After, seen by one replica, holds for all). */
+export const RATE_BLOCKS_TABLE = "rate_blocks";
 
 export interface PostgresWindowOptions {
   /** A pool on the store's database and schema. */
@@ -20,15 +22,33 @@ export interface PostgresWindowOptions {
   windows: readonly Window[];
 }
 
-export function postgresWindowBudget<K extends string | number>(options: PostgresWindowOptions): RateBudget<K> {
+export function postgresWindowBudget<K extends string | number>(options: PostgresWindowOptions): Required<RateBudget<K>> {
   const longest = Math.max(...options.windows.map((window) => window.ms));
   return {
+    async block(key, until) {
+      // A later block wins; an earlier one never shortens a longer wait.
+      await options.pool.query(
+        `INSERT INTO ${RATE_BLOCKS_TABLE} (scope, key, until) VALUES ($1, $2, $3)
+         ON CONFLICT (scope, key) DO UPDATE SET until = greatest(${RATE_BLOCKS_TABLE}.until, excluded.until)`,
+        [options.scope, String(key), until],
+      );
+    },
     async tryAcquire(key, now) {
       const name = String(key);
       const client = await options.pool.connect();
       try {
         await client.query("BEGIN");
         await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(options.scope, name)]);
+        const blocked = await client.query<{ until: string }>(`SELECT until FROM ${RATE_BLOCKS_TABLE} WHERE scope = $1 AND key = $2 AND until > $3`, [
+          options.scope,
+          name,
+          now,
+        ]);
+        const until = blocked.rows[0] ? Number(blocked.rows[0].until) : undefined;
+        if (until !== undefined) {
+          await client.query("COMMIT");
+          return until - now;
+        }
         await client.query(`DELETE FROM ${RATE_EVENTS_TABLE} WHERE scope = $1 AND key = $2 AND at <= $3`, [options.scope, name, now - longest]);
         const { rows } = await client.query<{ at: string }>(
           `SELECT at FROM ${RATE_EVENTS_TABLE} WHERE scope = $1 AND key = $2 ORDER BY at`,

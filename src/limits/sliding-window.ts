@@ -26,6 +26,11 @@ const OVERFLOW_DROP_SHARE = 0.1;
 export interface RateBudget<K> {
   /** Takes a slot for `key` at `now`; resolves to 0, or to the ms to wait when no slot is free. */
   tryAcquire(key: K, now: number): number | Promise<number>;
+  /**
+   * No slot for `key` before `until` (GitHub said to wait). Shared budgets tell every replica; an
+   * in-process budget leaves it to the caller's own pause.
+   */
+  block?(key: K, until: number): Promise<void>;
 }
 
 /** The wait before another event of a key whose events in the windows are `events` (oldest first), 0 when free. */

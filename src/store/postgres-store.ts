@@ -77,7 +77,10 @@ export function postgresStore(pool: pg.Pool): PostgresStore {
     ...outside,
     rateBudget: <K extends string | number>(scope: string, windows: readonly Window[]) => {
       const budget = postgresWindowBudget<K>({ pool, scope, windows });
-      return { tryAcquire: (key: K, now: number) => start(async () => budget.tryAcquire(key, now)) };
+      return {
+        tryAcquire: (key: K, now: number) => start(async () => budget.tryAcquire(key, now)),
+        block: (key: K, until: number) => start(() => budget.block(key, until)),
+      };
     },
     // On the store, each table is pruned in a short transaction of its own.
     prune: (now, policy) => start(() => prune((work) => transactions.run(work, "READ COMMITTED"), now, policy)),

@@ -47,4 +47,14 @@ describe("a rate budget shared by replicas", () => {
     expect(await callbacks.tryAcquire("1", NOW)).toBe(0);
     expect(await callbacks.tryAcquire("1", NOW)).toBe(60_000);
   });
+
+  it("holds every replica off a key GitHub told one of them to wait for, until then", async () => {
+    const [a, b] = await replicas(2);
+    const writes = [a!.rateBudget<number>("writes", WINDOWS), b!.rateBudget<number>("writes", WINDOWS)];
+    await writes[0]!.block!(7, NOW + 30_000);
+    await writes[0]!.block!(7, NOW + 10_000); // an earlier end never shortens the wait
+    expect(await writes[1]!.tryAcquire(7, NOW)).toBe(30_000);
+    expect(await writes[1]!.tryAcquire(8, NOW)).toBe(0);
+    expect(await writes[1]!.tryAcquire(7, NOW + 30_000)).toBe(0);
+  });
 });

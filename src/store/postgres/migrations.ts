@@ -213,6 +213,13 @@ export const MIGRATIONS: readonly Migration[] = [
         at    BIGINT NOT NULL
       );
       CREATE INDEX rate_events_by_key ON rate_events (scope, key, at);
+      -- Until when a budget key gets no slot: GitHub's Retry-After, seen by one replica, holds for all.
+      CREATE TABLE rate_blocks (
+        scope TEXT COLLATE "C" NOT NULL,
+        key   TEXT COLLATE "C" NOT NULL,
+        until BIGINT NOT NULL,
+        PRIMARY KEY (scope, key)
+      );
     `,
   },
 ];
