@@ -220,6 +220,38 @@ export const MIGRATIONS: readonly Migration[] = [
         until BIGINT NOT NULL,
         PRIMARY KEY (scope, key)
       );
+      -- One acquire in one round trip (src/limits/postgres-window.ts): under a transaction-scoped lock on
+      -- (scope, key), a block wins; otherwise the key's events that left the longest window go, each window
+      -- is counted, and a free slot is recorded. Returns 0, or the ms until a slot frees — for a full
+      -- window, when the limit-th newest event in it leaves it (windowWait in src/limits/sliding-window.ts).
+      CREATE FUNCTION rate_acquire(p_scope TEXT, p_key TEXT, p_now BIGINT, p_ms BIGINT[], p_limits INT[]) RETURNS BIGINT
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_until BIGINT;
+        v_wait BIGINT := 0;
+        v_count INT;
+        v_oldest BIGINT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_scope || ':' || p_key, 0));
+        SELECT until INTO v_until FROM rate_blocks WHERE scope = p_scope AND key = p_key AND until > p_now;
+        IF FOUND THEN
+          RETURN v_until - p_now;
+        END IF;
+        DELETE FROM rate_events WHERE scope = p_scope AND key = p_key AND at <= p_now - (SELECT max(m) FROM unnest(p_ms) AS m);
+        FOR i IN 1 .. array_length(p_ms, 1) LOOP
+          SELECT count(*) INTO v_count FROM rate_events WHERE scope = p_scope AND key = p_key AND at > p_now - p_ms[i];
+          IF v_count >= p_limits[i] THEN
+            SELECT at INTO v_oldest FROM rate_events WHERE scope = p_scope AND key = p_key AND at > p_now - p_ms[i]
+              ORDER BY at DESC OFFSET p_limits[i] - 1 LIMIT 1;
+            v_wait := greatest(v_wait, v_oldest + p_ms[i] - p_now);
+          END IF;
+        END LOOP;
+        IF v_wait = 0 THEN
+          INSERT INTO rate_events (scope, key, at) VALUES (p_scope, p_key, p_now);
+        END IF;
+        RETURN v_wait;
+      END;
+      $$;
     `,
   },
 ];
