@@ -2,6 +2,7 @@
 // serves behind the asynchronous Store interface. WAL with synchronous=FULL: a transaction is on disk when
 // its commit returns, which is what lets a webhook be acknowledged right after its transaction resolves.
 import type Database from "better-sqlite3";
+import { fromRow, type Row } from "../rows.js";
 import { migrate } from "../migrations.js";
 import { SqliteFacts } from "./facts.js";
 import type { HeadFacts } from "../../domain/heads.js";
@@ -37,7 +38,6 @@ import type { JobKey, StoredJob } from "../../domain/jobs.js";
 const VACUUM_PAGES_PER_PRUNE = 2048;
 
 /** How an entity comes out of a query whose columns are aliased to its field names: optional fields are NULL. */
-type Row<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
 
 type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
   requestJson: string;
@@ -331,10 +331,6 @@ function repoKey(repo: string): string {
   return repo.toLowerCase();
 }
 
-/** Drops NULL columns, so optional fields come out absent rather than null. */
-function fromRow<T>(row: Row<T>): T {
-  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)) as T;
-}
 
 function taskParams(task: OutboxTaskInput, now: number) {
   const { route, params } = task.request;
