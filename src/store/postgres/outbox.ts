@@ -1,11 +1,11 @@
 // Deliveries, the outbox and the dispatch log of the PostgreSQL store: what the webhook path records and
 // the outbox worker sends. Every task transition of a dispatch is mirrored into its dispatch-log row, and
 // every change of a dispatch-log row queues a snapshot of it for the HUD, in the caller's transaction.
-import type { DispatchLogEntry, DispatchOutcome } from "../../domain/dispatches.js";
+import type { DispatchLogEntry } from "../../domain/dispatches.js";
 import type { GitHubRequest } from "../../domain/github-request.js";
-import type { OutboxStats, OutboxTask, OutboxTaskInput, StoreTx, TaskExclusion, TaskKind } from "../store.js";
+import type { OutboxStats, OutboxTask, OutboxTaskInput, StoreTx, TaskExclusion } from "../store.js";
 import { checkRun, putCheckRun, setCheckRunId } from "./facts.js";
-import { fromRow, repoKey, type Row } from "./rows.js";
+import { fromRow, repoKey, type LogChange, type Row, type TransitionedTask } from "./rows.js";
 import type { Sql } from "./transaction.js";
 
 type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
@@ -16,20 +16,6 @@ type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
   dispatchRepo: string | null;
 };
 
-/** What a task transition needs to mirror itself into the task's dispatch-log row. */
-interface TransitionedTask {
-  key: string;
-  kind: TaskKind;
-  attempts: number;
-  dispatchDeliveryId: string | null;
-  dispatchRepo: string | null;
-}
-
-interface LogChange {
-  outcome: DispatchOutcome;
-  reason: string | null;
-  sentAt: number | null;
-}
 
 // The request is read back as text and parsed on first use (toTask): the outbox reads a window of due
 // tasks to pick a few, and a dispatch's request (payload and ticket) is most of its row.

@@ -2,7 +2,7 @@
 // serves behind the asynchronous Store interface. WAL with synchronous=FULL: a transaction is on disk when
 // its commit returns, which is what lets a webhook be acknowledged right after its transaction resolves.
 import type Database from "better-sqlite3";
-import { fromRow, type Row } from "../rows.js";
+import { fromRow, type LogChange, type Row, type TransitionedTask } from "../rows.js";
 import { migrate } from "../migrations.js";
 import { SqliteFacts } from "./facts.js";
 import type { HeadFacts } from "../../domain/heads.js";
@@ -27,17 +27,14 @@ import type {
   StoreTx,
   Synchronous,
   TaskExclusion,
-  TaskKind,
 } from "../store.js";
 import { REDELIVERY_WINDOW_MS } from "../store.js";
-import type { DispatchLogEntry, DispatchOutcome, UnreportedReason } from "../../domain/dispatches.js";
+import type { DispatchLogEntry, UnreportedReason } from "../../domain/dispatches.js";
 import type { GitHubRequest } from "../../domain/github-request.js";
 import type { JobKey, StoredJob } from "../../domain/jobs.js";
 
 /** Freed pages handed back to the file system per prune run (8 MiB at SQLite's default 4 KiB page size). */
 const VACUUM_PAGES_PER_PRUNE = 2048;
-
-/** How an entity comes out of a query whose columns are aliased to its field names: optional fields are NULL. */
 
 type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
   requestJson: string;
@@ -47,20 +44,6 @@ type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
   dispatchRepo: string | null;
 };
 
-/** What a task transition needs to mirror itself into the task's dispatch-log row. */
-interface TransitionedTask {
-  key: string;
-  kind: TaskKind;
-  attempts: number;
-  dispatchDeliveryId: string | null;
-  dispatchRepo: string | null;
-}
-
-interface LogChange {
-  outcome: DispatchOutcome;
-  reason: string | null;
-  sentAt: number | null;
-}
 
 const TASK_COLUMNS = `id, key, kind, repo, version, installation_id AS installationId, request_json AS requestJson,
   CASE WHEN json_valid(request_json) THEN coalesce(json_type(request_json, '$.route') = 'text'
