@@ -329,8 +329,17 @@ interface ClaimedTask {
   kind: string;
   request_json: { route: string; params: Record<string, unknown> };
 }
-/** The tasks the killed replica held claims on when it died. */
-let claimedAtKill: ClaimedTask[] = [];
+/** The tasks the killed replicas held claims on when they died (on the wire, or sent and not yet recorded). */
+const claimedAtKill: ClaimedTask[] = [];
+
+/** The outbox tasks a dead replica (by pid) still holds a live lease on. */
+async function claimsOf(pid: number): Promise<ClaimedTask[]> {
+  const { rows } = await pool.query<ClaimedTask>(
+    `SELECT id, kind, request_json FROM "${schema}".outbox WHERE status = 'pending' AND lease_owner LIKE $1 AND lease_until > $2`,
+    [`%:${pid}:%`, Date.now()],
+  );
+  return rows;
+}
 const burstHeads = (from: number, to: number) => new Set(Array.from({ length: to - from + 1 }, (_, i) => heads.get(from + i)));
 
 describe("three replicas on one PostgreSQL behind a round-robin proxy", () => {
@@ -383,11 +392,7 @@ describe("three replicas on one PostgreSQL behind a round-robin proxy", () => {
     const pid = victim.process!.pid;
     await kill(victim);
     const sentAtKill = inBurst();
-    const { rows } = await pool.query<ClaimedTask>(
-      `SELECT id, kind, request_json FROM "${schema}".outbox WHERE status = 'pending' AND lease_owner LIKE $1 AND lease_until > $2`,
-      [`%:${pid}:%`, Date.now()],
-    );
-    claimedAtKill = rows;
+    claimedAtKill.push(...(await claimsOf(pid)));
     github.setDelay("POST", dispatchPath, 0);
     expect(sentAtKill).toBeLessThan(total);
     // At most what one replica has on the wire.
@@ -404,7 +409,13 @@ describe("three replicas on one PostgreSQL behind a round-robin proxy", () => {
   it("hands the background jobs and the HUD writer over when the leader dies", async () => {
     const old = leader();
     expect(old).toBeDefined();
+    const pid = old!.process!.pid;
     const killedAt = await kill(old!);
+    // The leader sends outbox work too: the tail of the burst may still be on its wire (or sent and not
+    // yet recorded), and goes out again once its lease expires, like the first victim's.
+    const leaderClaims = await claimsOf(pid);
+    expect(leaderClaims.length).toBeLessThanOrEqual(OUTBOX_CONCURRENCY);
+    claimedAtKill.push(...leaderClaims);
     // Another replica takes the advisory lock within a few leader checks (RELAY_LEADER_CHECK_SECONDS=1).
     let successor: Replica | undefined;
     await expect
