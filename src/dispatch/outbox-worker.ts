@@ -80,13 +80,17 @@ export interface OutboxWorkerOptions {
   onDispatchFailed?: (tx: StoreTx, dispatch: NonNullable<OutboxTask["dispatch"]>, outcome: "failed" | "dead", reason: string) => Promise<number>;
 }
 
+/** A due task a look chose to send, with its installation as far as known. */
+interface Chosen {
+  task: OutboxTask;
+  installationId: number | undefined;
+}
+
 export class OutboxWorker {
   readonly #inFlight = new Map<number, Promise<void>>();
   readonly #fairShare = new FairShare();
   readonly #pauses = new InstallationPauses();
   #lookScheduled = false;
-  /** Chosen to be sent by the current look at the store, claimed together at its end. */
-  #chosen: Array<{ task: OutboxTask; installationId: number | undefined }> = [];
   readonly #owner: string;
   /** Installations looked up during the current look at the store (#pump), by lower-cased repo. */
   #installationsSeen: Map<string, number | undefined> | undefined;
@@ -224,81 +228,92 @@ export class OutboxWorker {
     const passed = new Set<number>();
     // One lookup per repo per look, not one per due task and use.
     this.#installationsSeen = new Map();
-    const slots = () => concurrency - this.#inFlight.size - this.#chosen.length;
+    const slots = () => concurrency - this.#inFlight.size;
     try {
-      // Refetch after holding an installation back, so its backlog never hides other installations' work.
-      for (let progress = true; progress && slots() > 0; ) {
-        progress = false;
+      // Fetch again while slots remain and the window was full (or a task was dead-lettered, which may
+      // queue work): an installation held back never hides other installations' work behind its backlog.
+      for (let more = true; more && slots() > 0; ) {
         const due = await store.dueTasks(now, DUE_WINDOW, {
           excludeIds: [...this.#busyIds(), ...passed],
           excludeInstallations: [...waiting.keys()],
         });
         await this.#learnInstallations(due);
+        const chosen: Chosen[] = [];
+        let expired = false;
         for (const task of this.#fairShare.order(due, (candidate) => this.#shareKey(candidate))) {
-          if (slots() <= 0) break;
+          if (chosen.length >= slots()) break;
           passed.add(task.id);
-          progress = (await this.#consider(task, now, waiting)) || progress;
+          if (await this.#expireIfTooOld(task, now)) {
+            expired = true;
+            continue;
+          }
+          const installationId = this.#installationOf(task);
+          if (installationId === undefined || !waiting.has(installationId)) chosen.push({ task, installationId });
         }
+        await this.#launchChosen(chosen, now, waiting);
+        more = due.length === DUE_WINDOW || expired;
       }
-      await this.#launchChosen(now);
     } finally {
       this.#installationsSeen = undefined;
-      this.#chosen = [];
     }
     await this.#arm(waiting);
   }
 
   /**
-   * Claims the tasks this look chose, in one write, and sends those it got. Another process on the
-   * same store that claimed one first keeps it (its write slot taken here goes unused).
+   * Claims the tasks this look chose, in one write, then takes a write slot for each task it got and
+   * sends it. Claiming comes first so that only the replica that holds a task spends budget on it: with
+   * several replicas looking at the same due tasks, slots taken before the claim went to tasks another
+   * replica sent (three replicas left half the shared budget unused). A claimed task whose installation
+   * has no slot now is released at once, untouched, for whichever replica finds room first.
    */
-  async #launchChosen(now: number): Promise<void> {
-    if (this.#chosen.length === 0) return;
-    const ids = this.#chosen.map(({ task }) => task.id);
+  async #launchChosen(chosen: readonly Chosen[], now: number, waiting: Map<number, number>): Promise<void> {
+    if (chosen.length === 0) return;
+    const { store } = this.options;
+    const ids = chosen.map(({ task }) => task.id);
     // Through a grouped transaction: the claim shares its commit (an fsync) with the outcomes and events of the moment.
     // Each claimed task is read again inside it: between this look's read and the claim, another process may
     // have sent the task and a newer state replaced its request (queueCheckRun); the claim must send that one,
     // not the state read before (which would write an older state again).
-    const claimed = await this.options.store.transaction(async (tx) => {
+    const claimed = await store.transaction(async (tx) => {
       const current = new Map<number, OutboxTask>();
       const got = new Set(await tx.claimTasks(ids, this.#owner, now, this.#leaseMs));
-      for (const { task } of this.#chosen) {
+      for (const { task } of chosen) {
         if (!got.has(task.id)) continue;
         const fresh = await tx.taskByKey(task.key);
         if (fresh?.id === task.id) current.set(task.id, fresh);
       }
       return current;
     });
-    for (const { task, installationId } of this.#chosen) {
+    const unsent: number[] = [];
+    for (const { task, installationId } of chosen) {
       const fresh = claimed.get(task.id);
-      if (fresh) this.#launch(fresh, installationId);
+      if (!fresh) continue;
+      if (installationId !== undefined) {
+        // The slot is taken as late as possible, at the time of taking (this look may have begun a while ago).
+        const wait = waiting.has(installationId) ? waiting.get(installationId)! - now : await this.#takeWriteSlot(installationId, this.#now());
+        if (wait > 0) {
+          waiting.set(installationId, now + wait);
+          unsent.push(task.id);
+          continue;
+        }
+      }
+      this.#fairShare.served(this.#shareKey(task), task);
+      this.#launch(fresh, installationId);
     }
+    if (unsent.length > 0) await store.releaseClaims(this.#owner, unsent);
   }
 
-  /** Starts, expires or holds back one due task; true when it changed what the next fetch returns. */
-  async #consider(task: OutboxTask, now: number, waiting: Map<number, number>): Promise<boolean> {
-    if (now - task.createdAt > this.options.maxAgeMs) {
-      const lastError = task.lastError ? ` (last error: ${task.lastError})` : "";
-      const recording = this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
-      try {
-        await this.options.store.transaction(recording);
-      } catch (error) {
-        this.#unrecorded.set(task.id, recording);
-        throw error;
-      }
-      return true;
+  /** Dead-letters a task older than the maximum age; true when it did. */
+  async #expireIfTooOld(task: OutboxTask, now: number): Promise<boolean> {
+    if (now - task.createdAt <= this.options.maxAgeMs) return false;
+    const lastError = task.lastError ? ` (last error: ${task.lastError})` : "";
+    const recording = this.#finish(task, "dead", `max_age: not sent within ${Math.round(this.options.maxAgeMs / 60_000)} min${lastError}`);
+    try {
+      await this.options.store.transaction(recording);
+    } catch (error) {
+      this.#unrecorded.set(task.id, recording);
+      throw error;
     }
-    const installationId = this.#installationOf(task);
-    if (installationId !== undefined) {
-      if (waiting.has(installationId)) return false;
-      const wait = await this.#takeWriteSlot(installationId, now);
-      if (wait > 0) {
-        waiting.set(installationId, now + wait);
-        return true;
-      }
-    }
-    this.#fairShare.served(this.#shareKey(task), task);
-    this.#chosen.push({ task, installationId });
     return true;
   }
 

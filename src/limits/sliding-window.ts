@@ -131,10 +131,18 @@ export function writeLimiter(budget: WriteBudget): SlidingWindowLimiter<number> 
   return new SlidingWindowLimiter<number>(writeWindows(budget));
 }
 
-/** The windows of an installation's write budget. */
+/**
+ * How much longer than GitHub's windows a write slot is held. A slot is taken a moment before its request
+ * reaches GitHub (a store read, a token, a busy event loop in between, on any replica); counted from the
+ * taking, a window ending just before a late arrival would let the next slot free too early, and
+ * GitHub's own window of the same length would hold one request more than the budget.
+ */
+export const WRITE_SLOT_MARGIN_MS = 2_000;
+
+/** The windows of an installation's write budget (each held WRITE_SLOT_MARGIN_MS longer than GitHub's). */
 export function writeWindows(budget: WriteBudget): Window[] {
   return [
-    { ms: 60_000, limit: budget.perMinute },
-    { ms: 3_600_000, limit: budget.perHour },
+    { ms: 60_000 + WRITE_SLOT_MARGIN_MS, limit: budget.perMinute },
+    { ms: 3_600_000 + WRITE_SLOT_MARGIN_MS, limit: budget.perHour },
   ];
 }

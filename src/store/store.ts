@@ -216,8 +216,11 @@ export interface StoreTx extends FactStore {
   claimTasks(ids: readonly number[], owner: string, now: number, leaseMs: number): Promise<number[]>;
   /** Owners holding claims on pending tasks (expired or not). */
   claimOwners(): Promise<string[]>;
-  /** Releases every claim of `owner` (known to be dead); returns how many tasks it held. */
-  releaseClaims(owner: string): Promise<number>;
+  /**
+   * Releases the claims of `owner` on pending tasks: every one (the owner is known to be dead), or those of
+   * `taskIds` only (claimed, then not sent: no write slot); returns how many it released.
+   */
+  releaseClaims(owner: string, taskIds?: readonly number[]): Promise<number>;
   /** Moves a pending task's next attempt to `at` without counting an attempt (it waited for a write slot). */
   deferTask(taskId: number, at: number): Promise<void>;
   /**

@@ -137,6 +137,19 @@ export function describeDeliveriesAndOutbox(ctx: StoreContractContext): void {
       expect(await ctx.store.releaseClaims("nobody")).toBe(0);
     });
 
+    it("releases an owner's claims on the given tasks only", async () => {
+      await ctx.store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu", "beta/xpu", "gamma/tpu"], 11), NOW);
+      const [npu, xpu, tpu] = await Promise.all(["acme/npu", "beta/xpu", "gamma/tpu"].map((repo) => taskId(ctx.store, `dispatch:d1:${repo}`)));
+      await ctx.store.claimTasks([npu!, xpu!], "worker-a", NOW, 60_000);
+      await ctx.store.claimTasks([tpu!], "worker-b", NOW, 60_000);
+      // Another owner's claim (tpu) is not this owner's to release.
+      expect(await ctx.store.releaseClaims("worker-a", [xpu!, tpu!])).toBe(1);
+      expect((await ctx.store.dueTasks(NOW + 1, 10)).map((task) => task.repo)).toEqual(["beta/xpu"]);
+      expect(await ctx.store.claimTasks([xpu!], "worker-b", NOW + 1, 60_000)).toEqual([xpu!]);
+      expect(await ctx.store.releaseClaims("worker-a", [])).toBe(0);
+      expect(await ctx.store.claimOwners()).toEqual(["worker-a", "worker-b"]);
+    });
+
     it("leaves out excluded tasks and installations, keeping tasks with no installation", async () => {
       await ctx.store.acceptDelivery(delivery("d1"), work("d1", ["acme/npu"], 11), NOW);
       await ctx.store.acceptDelivery(delivery("d2"), work("d2", ["beta/xpu"]), NOW + 1);

@@ -9,6 +9,7 @@ import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-
 import { tempDir } from "../helpers/server.js";
 import { enqueueDispatches, outboxWorker } from "../helpers/outbox.js";
 import { cancelRunTask } from "../../src/upstream/run-cancellation.js";
+import { writeLimiter, type RateBudget } from "../../src/limits/sliding-window.js";
 
 const HOUR = 3_600_000;
 const EXTRA_REPOS = ["acme/npu-extra", "acme/npu-more", "acme/npu-last"];
@@ -44,8 +45,18 @@ describe("OutboxWorker", () => {
   it("sends each task once when two workers share one store (claims)", async () => {
     github.setDelay("POST", /\/dispatches$/, 200);
     await enqueueDispatches(store, Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
-    const first = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-a" });
-    const second = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-b" });
+    // One budget for both, as replicas share it: a slot goes only to a task its worker claimed and sends.
+    const budget = writeLimiter({ perMinute: 80, perHour: 500 });
+    let slots = 0;
+    const limiter: RateBudget<number> = {
+      async tryAcquire(key, now) {
+        const wait = await budget.tryAcquire(key, now);
+        if (wait === 0) slots += 1;
+        return wait;
+      },
+    };
+    const first = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-a", limiter });
+    const second = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-b", limiter });
     await Promise.all([first.start(), second.start()]);
     try {
       await expect.poll(async () => (await store.outboxStats()).pending, { timeout: 10_000 }).toBe(0);
@@ -55,6 +66,26 @@ describe("OutboxWorker", () => {
     const sent = github.find("POST", /\/dispatches$/).map((request) => request.path);
     expect(sent).toHaveLength(1 + EXTRA_REPOS.length);
     expect(new Set(sent).size).toBe(sent.length);
+    expect(slots).toBe(sent.length);
+  });
+
+  it("releases a claimed task its installation has no write slot for, untouched, and sends it when the window has room", async () => {
+    await enqueueDispatches(store, Date.now(), ["acme/npu-backend", ...EXTRA_REPOS]);
+    let now = Date.now();
+    // Two slots now; the others once the (simulated) minute has passed.
+    const budget = writeLimiter({ perMinute: 2, perHour: 500 });
+    worker = outboxWorker(store, github.apiUrl, metrics, { concurrency: 4, maxAgeMs: 3_600_000, owner: "replica-a", limiter: budget, now: () => now });
+    await worker.start();
+    await expect.poll(() => github.find("POST", /\/dispatches$/).length).toBe(2);
+    await expect.poll(async () => (await store.outboxStats()).pending).toBe(2);
+    // The two without a slot are pending, unclaimed (any replica may take them) and not counted as attempted.
+    expect(await store.claimOwners()).toEqual([]);
+    const waiting = await store.dueTasks(now, 10);
+    expect(waiting.map((task) => task.attempts)).toEqual([0, 0]);
+    now += 61_000;
+    worker.notify();
+    await expect.poll(async () => (await store.outboxStats()).pending).toBe(0);
+    expect(new Set(github.find("POST", /\/dispatches$/).map((request) => request.path)).size).toBe(4);
   });
 
   it("counts a 409 to a cancellation (the run already finished) as done, and retries one that failed with a 5xx", async () => {

@@ -203,8 +203,15 @@ export function outboxMethods(sql: Sql): Pick<StoreTx, OutboxMethods> {
       return rows.map((row) => row.owner);
     },
 
-    releaseClaims(owner) {
-      return sql.run("UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = $1", [owner]);
+    async releaseClaims(owner, taskIds) {
+      if (taskIds === undefined) {
+        return sql.run("UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = $1", [owner]);
+      }
+      if (taskIds.length === 0) return 0;
+      return sql.run(
+        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND status = 'pending' AND lease_owner = $1",
+        [owner, [...taskIds]],
+      );
     },
 
     async deferTask(taskId, at) {

@@ -110,6 +110,10 @@ function prepareStatements(db: Database.Database) {
     releaseClaims: db.prepare<[string]>(
       "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = ?",
     ),
+    releaseTaskClaims: db.prepare<[{ owner: string; ids: string }]>(
+      `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+       WHERE id IN (SELECT value FROM json_each(@ids)) AND status = 'pending' AND lease_owner = @owner`,
+    ),
     deferTask: db.prepare<[{ id: number; at: number }]>(
       "UPDATE outbox SET next_attempt_at = @at, lease_owner = NULL, lease_until = NULL WHERE id = @id AND status = 'pending'",
     ),
@@ -434,8 +438,9 @@ export class SqliteTables implements Synchronous<StoreTx> {
     return this.#sql.claimOwners.all();
   }
 
-  releaseClaims(owner: string): number {
-    return this.#sql.releaseClaims.run(owner).changes;
+  releaseClaims(owner: string, taskIds?: readonly number[]): number {
+    if (taskIds === undefined) return this.#sql.releaseClaims.run(owner).changes;
+    return taskIds.length === 0 ? 0 : this.#sql.releaseTaskClaims.run({ owner, ids: JSON.stringify(taskIds) }).changes;
   }
 
   deferTask(taskId: number, at: number): void {
