@@ -18,6 +18,8 @@ export interface RelayMetrics {
   githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
   reconcilerPasses: Counter<"outcome">;
+  backgroundJobRuns: Counter<"job" | "outcome">;
+  leader: Gauge;
   reconciledDispatches: Counter;
   callbacks: Counter<"status">;
   callbackOutcomes: Counter<"repo" | "outcome">;
@@ -118,6 +120,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_redeliveries_total",
       help: "Failed webhook deliveries the relay asked GitHub to redeliver, by outcome.",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    backgroundJobRuns: new Counter({
+      name: "relay_background_job_runs_total",
+      help: "Runs of the background jobs on this replica while it leads, by job (sweeper, retention, ...) and outcome (done, failed).",
+      labelNames: ["job", "outcome"],
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: "relay_leader",
+      help: "1 while this replica runs the background jobs and the HUD writer (one replica at a time), else 0.",
       registers: [registry],
     }),
     reconcilerPasses: new Counter({

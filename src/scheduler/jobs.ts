@@ -43,10 +43,26 @@ export interface RelayJobsDeps {
 /** Starts the relay's background jobs; the returned scheduler's stop() clears their timers. */
 export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
   const { config, store, allowlist, metrics, dispatch, log, leadership } = deps;
-  const leading = <T>(job: () => Promise<T>) => leaderOnly(leadership, job);
   const { installations, clients, worker } = dispatch;
   const allowlisted = () => (allowlist.current()?.entries ?? []).map((entry) => entry.repo);
   const scheduler = createScheduler(log);
+  /** Each periodic job, run now on demand: a replica that becomes leader runs them all at once. */
+  const periodic: Array<() => void> = [];
+  /** `job` every `ms` on the leader (counted per run); returns how to run it now. */
+  const everyOnLeader = (name: string, ms: number, job: () => Promise<unknown>) => {
+    const counted = async () => {
+      try {
+        await job();
+        metrics.backgroundJobRuns.inc({ job: name, outcome: "done" });
+      } catch (error) {
+        metrics.backgroundJobRuns.inc({ job: name, outcome: "failed" });
+        throw error;
+      }
+    };
+    const runNow = scheduler.every(name, ms, leaderOnly(leadership, counted));
+    periodic.push(runNow);
+    return runNow;
+  };
 
   /** Reconciles the open heads page by page, yielding between pages; a newer allowlist restarts the walk. */
   let walk = 0;
@@ -71,18 +87,24 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
   // the leader; a replica that becomes leader applies the one in force (its predecessor may have died
   // mid-walk).
   const applyAllowlist = () =>
-    void leading(reconcileOpenHeads)().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
-  const recheckNow = scheduler.every("installation recheck", config.installationRecheckMs, leading(() => installations.refresh(allowlisted())));
+    void leaderOnly(leadership, reconcileOpenHeads)().catch((error: unknown) => log.warn({ err: String(error) }, "could not apply the allowlist to open heads"));
+  const recheckNow = everyOnLeader("installation recheck", config.installationRecheckMs, () => installations.refresh(allowlisted()));
   allowlist.onLoaded(() => {
     recheckNow();
     applyAllowlist();
   });
   if (allowlist.current()) applyAllowlist();
+  metrics.leader.set(leadership.isLeader() ? 1 : 0);
   leadership.onChange((now) => {
-    if (now && allowlist.current()) applyAllowlist();
+    metrics.leader.set(now ? 1 : 0);
+    if (!now) return;
+    // The predecessor may have died minutes before its jobs' next turn (a sweep, a redelivery pass): the
+    // new leader runs every job now rather than at its own next tick.
+    for (const runNow of periodic) runNow();
+    if (allowlist.current()) applyAllowlist();
   });
 
-  scheduler.every("sweeper", SWEEP_INTERVAL_MS, leading(async () => {
+  everyOnLeader("sweeper", SWEEP_INTERVAL_MS, async () => {
     const current = allowlist.current();
     if (!current) return;
     const swept = await sweep(store, current, callbackSettings(config), Date.now());
@@ -90,11 +112,11 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
       log.info(swept, "sweeper concluded silent jobs and backends");
       worker.notify();
     }
-  }));
-  scheduler.every("retention", PRUNE_INTERVAL_MS, leading(async () => {
+  });
+  everyOnLeader("retention", PRUNE_INTERVAL_MS, async () => {
     const pruned = await store.prune(Date.now(), { retentionMs: config.stateRetentionMs, maxRowsPerTable: PRUNE_ROWS_PER_TABLE });
     for (const [table, rows] of Object.entries(pruned)) if (rows > 0) metrics.storeRowsPruned.inc({ table }, rows);
-  }));
+  });
   if (config.reconcile.intervalMs > 0) {
     const reconciler = dispatchReconciler({
       config,
@@ -106,12 +128,12 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
       log,
       onWork: () => worker.notify(),
     });
-    const reconcileNow = scheduler.every("dispatch reconciler", config.reconcile.intervalMs, leading(() => reconciler.pass()));
+    const reconcileNow = everyOnLeader("dispatch reconciler", config.reconcile.intervalMs, () => reconciler.pass());
     // A new allowlist version may name backends that open heads never reached (a new or promoted backend).
     allowlist.onLoaded(() => reconcileNow());
   }
   if (config.redeliveryIntervalMs > 0) {
-    scheduler.every("redelivery", config.redeliveryIntervalMs, leading(async () =>
+    everyOnLeader("redelivery", config.redeliveryIntervalMs, async () =>
       redeliverMissed(await clients.app(), {
         events: HANDLED_EVENTS,
         last: RUN_EVENTS_LAST,
@@ -119,7 +141,7 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
         accepted: (guid) => store.hasDelivery(guid),
         log,
         metrics,
-      })),
+      }),
     );
   }
   return scheduler;
