@@ -4,6 +4,7 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { openPostgresStore, SCHEMA_VERSION } from "../../src/store/postgres-store.js";
+import { Transactions } from "../../src/store/postgres/transaction.js";
 import type { Store } from "../../src/store/store.js";
 import { freshSchema } from "../helpers/postgres.js";
 import { delivery, NOW, work } from "../helpers/store-fixtures.js";
@@ -136,5 +137,43 @@ describe("PostgreSQL store: replicas", () => {
       });
     await Promise.all(Array.from({ length: 10 }, (_, index) => bump(index % 2 === 0 ? a : b)));
     expect((await a.head(key))?.stateChangedAt).toBe(10);
+  });
+
+  it("runs a unit that keeps losing to others alone from its fourth run, so it commits", async () => {
+    const target = freshSchema();
+    await open(target);
+    await query(target, "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)");
+    const pool = new pg.Pool({ connectionString: target.url, options: `-c search_path=${target.schema}`, max: 4 });
+    const transactions = new Transactions(pool);
+    try {
+      /** Resolves once a unit waits for the gate (a run that holds it alone keeps the others waiting). */
+      const someoneWaits = async () => {
+        for (;;) {
+          const [row] = await query<{ n: string }>(target, "SELECT count(*) AS n FROM pg_locks WHERE relation = 'transaction_gate'::regclass AND NOT granted");
+          if (Number(row!.n) > 0) return "waiting" as const;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      const others: Array<Promise<unknown>> = [];
+      const seen: string[] = [];
+      let runs = 0;
+      await transactions.run(async (sql) => {
+        runs += 1;
+        await sql.row("SELECT n FROM counter");
+        // Another unit writes the row this one read, between its read and its write: its write then fails
+        // (40001) — unless this run holds the gate alone, when the other waits for it to commit.
+        const other = transactions.run((otherSql) => otherSql.run("UPDATE counter SET n = n + 1"));
+        others.push(other);
+        seen.push(await Promise.race([other.then(() => "committed" as const), someoneWaits()]));
+        await sql.run("UPDATE counter SET n = n + 100");
+      });
+      await Promise.all(others);
+      expect(runs).toBe(4);
+      expect(seen).toEqual(["committed", "committed", "committed", "waiting"]);
+      // Three others before it, its own write once, the fourth other after it.
+      expect((await query<{ n: number }>(target, "SELECT n FROM counter"))[0]!.n).toBe(104);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -254,6 +254,14 @@ export const MIGRATIONS: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- No rows, ever: units of work lock it (src/store/postgres/transaction.ts), SHARE MODE as a rule,
+      -- EXCLUSIVE MODE for a unit that keeps failing on serialization conflicts, so it runs alone once.
+      CREATE TABLE transaction_gate ();
+    `,
+  },
 ];
 
 /**
