@@ -6,6 +6,7 @@
 //
 //   npm run bench:replicas                                   # builds lib/, then the full run (~3 minutes)
 //   node scripts/run-ts.mjs bench/replicas.ts --quick        # a smoke run (after npm run build)
+//   npm run bench:replicas -- --github-delay-ms 250          # GitHub answering after 250 ms (default 100)
 //
 // The server is BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
 // creates a throwaway database on it and drops it at the end.
@@ -25,13 +26,20 @@ import { deliverWebhook, prVariant } from "./load/requests.js";
 import { backendRepo, installBackends, prTemplate, relayEnv, WEBHOOK_SECRET } from "./load/rig.js";
 import { startRelayProcess, type RelayProcess } from "./relay-process.js";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } }, strict: true });
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, "github-delay-ms": { type: "string", default: "100" } },
+  strict: true,
+});
 const quick = values.quick;
 const SIZES = quick
   ? { replicas: [1, 2], downstreams: 10, webhookSeconds: 4, clients: 16, callbackSeconds: 3 }
   : { replicas: [1, 2, 3], downstreams: 30, webhookSeconds: 20, clients: 32, callbackSeconds: 10 };
 const WEBHOOKS_PER_SECOND = 5;
-const GITHUB_DELAY_MS = 100;
+const GITHUB_DELAY_MS = Number(values["github-delay-ms"]);
+if (!Number.isInteger(GITHUB_DELAY_MS) || GITHUB_DELAY_MS < 0 || GITHUB_DELAY_MS > 10_000) {
+  console.error(`--github-delay-ms must be a whole number of milliseconds from 0 to 10000; got ${values["github-delay-ms"]}`);
+  process.exit(2);
+}
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const ROOT = process.cwd();
 const RESULTS = path.resolve("bench/results/replicas.json");
@@ -172,5 +180,5 @@ table(
     ms(r.callbacks.p50), ms(r.callbacks.p99), r.rssMiB.join(" / "), errorList({ ...r.webhooks.errors, ...r.callbacks.errors }),
   ]),
 );
-writeJson(RESULTS, { quick, node: process.version, date: new Date().toISOString(), sizes: SIZES, runs });
+writeJson(RESULTS, { quick, node: process.version, date: new Date().toISOString(), sizes: SIZES, githubDelayMs: GITHUB_DELAY_MS, runs });
 process.exit(0);
