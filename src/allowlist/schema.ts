@@ -132,5 +132,7 @@ export const LevelRequirementsSchema = z.strictObject({
   max_queue_time_p90: DurationSchema.optional(),
   max_run_time_p50: DurationSchema.optional(),
   max_run_time_p90: DurationSchema.optional(),
+  max_pr_time_p90: DurationSchema.optional(),
+  min_signal_validity: RateSchema.optional(),
   window_days: numberLeaf(toDays).optional(),
 }) satisfies z.ZodType<LevelRequirements>;

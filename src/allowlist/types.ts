@@ -55,6 +55,10 @@ export interface LevelRequirements {
   max_queue_time_p90?: number;
   max_run_time_p50?: number;
   max_run_time_p90?: number;
+  /** From a PR dispatch to the completion of its last job, 90th percentile (the RFC's "within 3 h per PR"). */
+  max_pr_time_p90?: number;
+  /** Share of the backend's callbacks the relay took as valid (docs/levels.md). */
+  min_signal_validity?: number;
   window_days?: number;
 }
 

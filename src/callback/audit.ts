@@ -73,6 +73,43 @@ export interface RepoCallbackTotals {
   days: Array<{ day: string; outcomes: Partial<Record<CallbackOutcome, number>> }>;
 }
 
+/**
+ * Refusals that are the caller's own fault, what the signal-validity figure counts against a backend. Not
+ * among them: `conflict` (a late report that raced a newer one: ordering, not a bad signal), the relay's
+ * own failures (`unavailable`, `aborted`, `error`), and `bad_token` (never counted under a repo).
+ */
+export const INVALID_OUTCOMES: readonly CallbackOutcome[] = [
+  "rate_limited",
+  "too_large",
+  "invalid_body",
+  "bad_ticket",
+  "forbidden",
+  "not_allowlisted",
+  "unknown_commit",
+];
+
+/** One repo's callbacks in a window, for its signal validity (docs/levels.md). */
+export interface SignalCounts {
+  total: number;
+  valid: number;
+  invalid: number;
+}
+
+/** Signal counts per verified repo (the unverified caller is nobody's). */
+export function signalCounts(rows: readonly CallbackOutcomeCount[]): Map<string, SignalCounts> {
+  const byRepo = new Map<string, SignalCounts>();
+  for (const row of rows) {
+    if (row.repo === UNVERIFIED_REPO) continue;
+    const counts = byRepo.get(row.repo) ?? { total: 0, valid: 0, invalid: 0 };
+    byRepo.set(row.repo, counts);
+    counts.total += row.count;
+    const outcome = row.outcome as CallbackOutcome;
+    if ((VALID_OUTCOMES as readonly string[]).includes(outcome)) counts.valid += row.count;
+    else if (INVALID_OUTCOMES.includes(outcome)) counts.invalid += row.count;
+  }
+  return byRepo;
+}
+
 /** Per-repo totals of stored counts, busiest repo first. */
 export function summarizeCallbackOutcomes(rows: readonly CallbackOutcomeCount[]): RepoCallbackTotals[] {
   const repos = new Map<string, RepoCallbackTotals>();

@@ -3,8 +3,17 @@
 // demote by; rates are fractions, durations in seconds there and milliseconds here.
 import { collectsResults } from "../allowlist/policy.js";
 import { LEVELS, type Allowlist, type LevelRequirements } from "../allowlist/types.js";
-import type { DispatchCounts, JobCounts } from "./queries/stats.js";
-import type { BackendHealth, BackendStats, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
+import type { SignalCounts } from "../callback/audit.js";
+import type { DispatchCounts, JobCounts, PrTimes } from "./queries/stats.js";
+import type { BackendHealth, BackendStats, HealthView, LevelEvaluation, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
+
+/** What one backend's figures are computed from: ClickHouse's counts and the callback audit's. */
+export interface BackendInputs {
+  jobs?: JobCounts | undefined;
+  dispatches?: DispatchCounts | undefined;
+  prTimes?: PrTimes | undefined;
+  signal?: SignalCounts | undefined;
+}
 
 const LEVEL_TITLES: Record<string, string> = {
   L4: "merge-gating",
@@ -19,8 +28,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 /** The stats of one backend; availability is not measured for backends whose results are not collected (L1). */
 function backendStats(
   identity: Pick<BackendStats, "downstreamRepo" | "backendName" | "level" | "inAllowlist" | "collectsResults">,
-  jobs: JobCounts | undefined,
-  dispatches: DispatchCounts | undefined,
+  { jobs, dispatches, prTimes, signal }: BackendInputs,
 ): BackendStats {
   const completed = jobs?.completed ?? 0;
   const succeeded = jobs?.succeeded ?? 0;
@@ -47,6 +55,10 @@ function backendStats(
     timeoutRate: ratio(timedOut, completed),
     queueMs: jobs?.queue ?? empty,
     executionMs: jobs?.execution ?? empty,
+    prTimeMs: prTimes?.prTime ?? empty,
+    callbacks: signal?.total ?? 0,
+    invalidCallbacks: signal?.invalid ?? 0,
+    signalValidity: signal ? ratio(signal.valid, signal.valid + signal.invalid) : null,
     prs: jobs?.prs ?? 0,
     lastRunAt: iso(jobs?.lastRunAt ?? null),
   };
@@ -65,9 +77,17 @@ const REQUIREMENTS: Record<Exclude<keyof LevelRequirements, "window_days">, { me
   max_queue_time_p90: { measure: (s) => seconds(s.queueMs.p90), atLeast: false },
   max_run_time_p50: { measure: (s) => seconds(s.executionMs.p50), atLeast: false },
   max_run_time_p90: { measure: (s) => seconds(s.executionMs.p90), atLeast: false },
+  max_pr_time_p90: { measure: (s) => seconds(s.prTimeMs.p90), atLeast: false },
+  min_signal_validity: { measure: (s) => s.signalValidity, atLeast: true },
 };
 
-function checkRequirements(stats: BackendStats, requirements: LevelRequirements): BackendHealth {
+/** The level a backend is promoted to from `level`; undefined at the top (or for an unknown level). */
+export function nextLevel(level: string): string | undefined {
+  const index = (LEVELS as readonly string[]).indexOf(level);
+  return index === -1 ? undefined : LEVELS[index + 1];
+}
+
+function checkRequirements(stats: BackendStats, requirements: LevelRequirements): Omit<LevelEvaluation, "level"> {
   const checks: RequirementCheck[] = [];
   for (const [requirement, rule] of Object.entries(REQUIREMENTS) as Array<[keyof typeof REQUIREMENTS, (typeof REQUIREMENTS)[keyof typeof REQUIREMENTS]]>) {
     const threshold = requirements[requirement];
@@ -76,7 +96,7 @@ function checkRequirements(stats: BackendStats, requirements: LevelRequirements)
     const verdict: Verdict = actual === null ? "no_data" : (rule.atLeast ? actual >= threshold : actual <= threshold) ? "meets" : "fails";
     checks.push({ requirement, threshold, actual, verdict });
   }
-  return { stats, checks, verdict: overall(checks, stats) };
+  return { checks, verdict: overall(checks, stats) };
 }
 
 function overall(checks: RequirementCheck[], stats: BackendStats): Verdict {
@@ -95,23 +115,43 @@ function worstFirst(a: BackendHealth, b: BackendHealth): number {
 
 function rank(health: BackendHealth): number {
   const { stats } = health;
-  if (stats.jobs === 0) return stats.dispatches > 0 ? -2 : 3;
+  // A forward-only backend (L1) is not asked for results: its silence is no failure.
+  if (stats.jobs === 0) return stats.dispatches > 0 && stats.collectsResults ? -2 : 3;
   return (health.verdict === "fails" ? -1 : 0) + (stats.testPassRate ?? 1);
 }
 
+/** Every backend's figures over a window, as read from ClickHouse and the callback audit. */
+export interface WindowInputs {
+  jobs: readonly JobCounts[];
+  dispatches: readonly DispatchCounts[];
+  prTimes: readonly PrTimes[];
+  /** Per downstream repo (lower case). */
+  signal: ReadonlyMap<string, SignalCounts>;
+}
+
+/** The health of every allowlisted backend (with or without data) and of any other backend with data, unordered. */
+function everyBackend(allowlist: Allowlist | undefined, inputs: WindowInputs): BackendHealth[] {
+  const byRepo = <T extends { downstreamRepo: string }>(rows: readonly T[]) => new Map(rows.map((row) => [row.downstreamRepo, row]));
+  const jobs = byRepo(inputs.jobs);
+  const dispatches = byRepo(inputs.dispatches);
+  const prTimes = byRepo(inputs.prTimes);
+  const repos = new Set([...(allowlist?.entries.map((entry) => entry.key) ?? []), ...jobs.keys(), ...dispatches.keys()]);
+  return [...repos].map((repo) =>
+    backendHealth(allowlist, repo, { jobs: jobs.get(repo), dispatches: dispatches.get(repo), prTimes: prTimes.get(repo), signal: inputs.signal.get(repo) }),
+  );
+}
+
+/** /api/hud/health: every backend against its level and the next, L4 first, worst first within a level. */
+export function healthView(allowlist: Allowlist | undefined, inputs: WindowInputs, window: TimeWindow): HealthView {
+  const levelOrder = [...LEVELS].reverse() as string[];
+  const byLevel = (a: BackendHealth, b: BackendHealth) => order(levelOrder, a.stats.level) - order(levelOrder, b.stats.level);
+  return { window, backends: everyBackend(allowlist, inputs).sort((a, b) => byLevel(a, b) || worstFirst(a, b)) };
+}
+
 /** The global summary: every allowlisted backend (with or without data) and any other backend with data in the window. */
-export function summaryView(
-  allowlist: Allowlist | undefined,
-  jobs: readonly JobCounts[],
-  dispatches: readonly DispatchCounts[],
-  window: TimeWindow,
-): SummaryView {
-  const jobsByRepo = new Map(jobs.map((row) => [row.downstreamRepo, row]));
-  const dispatchesByRepo = new Map(dispatches.map((row) => [row.downstreamRepo, row]));
-  const repos = new Set([...(allowlist?.entries.map((entry) => entry.key) ?? []), ...jobsByRepo.keys(), ...dispatchesByRepo.keys()]);
+export function summaryView(allowlist: Allowlist | undefined, inputs: WindowInputs, window: TimeWindow): SummaryView {
   const byLevel = new Map<string, BackendHealth[]>();
-  for (const repo of repos) {
-    const health = backendHealth(allowlist, repo, jobsByRepo.get(repo), dispatchesByRepo.get(repo));
+  for (const health of everyBackend(allowlist, inputs)) {
     const list = byLevel.get(health.stats.level) ?? [];
     list.push(health);
     byLevel.set(health.stats.level, list);
@@ -129,15 +169,13 @@ export function summaryView(
   };
 }
 
-/** One backend's health: its level, name and policy from the allowlist when listed, else from the data. */
-export function backendHealth(
-  allowlist: Allowlist | undefined,
-  repo: string,
-  jobs: JobCounts | undefined,
-  dispatches: DispatchCounts | undefined,
-): BackendHealth {
+/**
+ * One backend's health: its level, name and policy from the allowlist when listed, else from the data;
+ * judged against its level's requirements and, for a listed backend below L4, the next level's.
+ */
+export function backendHealth(allowlist: Allowlist | undefined, repo: string, inputs: BackendInputs): BackendHealth {
   const entry = allowlist?.byRepo.get(repo);
-  const seen = jobs ?? dispatches;
+  const seen = inputs.jobs ?? inputs.dispatches;
   const level = entry?.level ?? seen?.level ?? "unknown";
   const identity = {
     downstreamRepo: repo,
@@ -147,7 +185,13 @@ export function backendHealth(
     // Forward-only backends are never asked to report back; one no longer listed is judged by its last level.
     collectsResults: entry ? collectsResults(entry.policy) : level !== "L1",
   };
-  return checkRequirements(backendStats(identity, jobs, dispatches), requirementsFor(allowlist, level));
+  const stats = backendStats(identity, inputs);
+  const promotion = entry ? nextLevel(level) : undefined;
+  return {
+    stats,
+    ...checkRequirements(stats, requirementsFor(allowlist, level)),
+    next: promotion === undefined ? null : { level: promotion, ...checkRequirements(stats, requirementsFor(allowlist, promotion)) },
+  };
 }
 
 function requirementsFor(allowlist: Allowlist | undefined, level: string): LevelRequirements {

@@ -115,6 +115,21 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
   }
 
   return [
+    // JSON only: `relay health` and scripts read it; the pages show the same figures per level and backend.
+    {
+      method: "GET",
+      path: "/api/hud/health",
+      handler: (_req, res, url) =>
+        answer(
+          res,
+          "json",
+          async () => {
+            const { days } = queryOf(WindowQuery, url);
+            return { view: await service.health(days), days };
+          },
+          () => "",
+        ),
+    },
     ...pair(
       { page: "/hud", api: "/api/hud/summary" },
       async (url) => {

@@ -3,19 +3,23 @@ import { collectsResults } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { HudConnection } from "./clickhouse.js";
 import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
-import { backendHealth, summaryView } from "./health.js";
+import { backendHealth, healthView, summaryView, type WindowInputs } from "./health.js";
 import { prView } from "./pr-view.js";
 import { dailySeries } from "./queries/daily.js";
 import { dispatchLogRows, jobRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
-import { dispatchCounts, jobCounts } from "./queries/stats.js";
-import type { BackendView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
+import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
+import type { BackendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
+import { firstDayOf, signalCounts, type SignalCounts } from "../callback/audit.js";
+import type { CallbackOutcomeCount } from "../store/store.js";
 
 export interface HudServiceOptions {
   connection: HudConnection;
   allowlist: () => Allowlist | undefined;
   /** The upstream repo the relay serves; PR numbers on the HUD are its PRs. */
   upstreamRepo: string;
+  /** The callback audit's counts from a UTC day on (the store's), for signal validity; none: not measured. */
+  callbackOutcomes?: (fromDay: string) => Promise<CallbackOutcomeCount[]>;
   now?: () => number;
 }
 
@@ -30,10 +34,31 @@ export class HudService {
   constructor(private readonly options: HudServiceOptions) {}
 
   async summary(days: number): Promise<SummaryView> {
+    const { inputs, span } = await this.#inputs(days);
+    return summaryView(this.options.allowlist(), inputs, span);
+  }
+
+  /** Every backend against its level and the next (relay health, and the allowlist check's figures). */
+  async health(days: number): Promise<HealthView> {
+    const { inputs, span } = await this.#inputs(days);
+    return healthView(this.options.allowlist(), inputs, span);
+  }
+
+  async #inputs(days: number, repo?: string): Promise<{ inputs: WindowInputs; span: TimeWindow }> {
     const { window, span } = this.#window(days);
     const db = await this.options.connection.get();
-    const [jobs, dispatches] = await Promise.all([jobCounts(db, window), dispatchCounts(db, window)]);
-    return summaryView(this.options.allowlist(), jobs, dispatches, span);
+    const [jobs, dispatches, times, signal] = await Promise.all([
+      jobCounts(db, window, repo),
+      dispatchCounts(db, window, repo),
+      prTimes(db, window, repo),
+      this.#signal(days, window.to),
+    ]);
+    return { inputs: { jobs, dispatches, prTimes: times, signal }, span };
+  }
+
+  async #signal(days: number, now: number): Promise<Map<string, SignalCounts>> {
+    const read = this.options.callbackOutcomes;
+    return read ? signalCounts(await read(firstDayOf(days, now))) : new Map();
   }
 
   /** undefined when the repo is neither in the allowlist nor in the data of the window. */
@@ -42,19 +67,20 @@ export class HudService {
     const { window, span } = this.#window(days);
     const db = await this.options.connection.get();
     const filter = { ...windowParams(window), repo: key };
-    const [[jobs], [dispatches], daily, cells, sent] = await Promise.all([
-      jobCounts(db, window, key),
-      dispatchCounts(db, window, key),
+    const [{ inputs }, daily, cells, sent] = await Promise.all([
+      this.#inputs(days, key),
       dailySeries(db, window, key),
       jobRows(db, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`, filter, GRID_JOB_LIMIT),
       dispatchLogRows(db, `downstream_repo = {repo:String} AND ${inWindow("created_at")}`, filter, GRID_JOB_LIMIT),
     ]);
     const allowlist = this.options.allowlist();
     const entry = allowlist?.byRepo.get(key);
+    const [jobs] = inputs.jobs;
+    const [dispatches] = inputs.dispatches;
     if (!entry && !jobs && !dispatches) return undefined;
     return {
       window: span,
-      health: backendHealth(allowlist, key, jobs, dispatches),
+      health: backendHealth(allowlist, key, { jobs, dispatches, prTimes: inputs.prTimes[0], signal: inputs.signal.get(key) }),
       daily,
       history: historyGrid(cells, sent, { column: jobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() }),
       oncalls: entry?.oncalls ?? [],

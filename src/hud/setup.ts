@@ -40,7 +40,13 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
   const { config, metrics } = wiring;
   const log = app.log.child({ component: "hud" });
   const connection = new HudConnection(config.clickhouse, config.hud.retentionDays);
-  const service = new HudService({ connection, allowlist: wiring.allowlist, upstreamRepo: config.upstream.repo });
+  const service = new HudService({
+    connection,
+    allowlist: wiring.allowlist,
+    upstreamRepo: config.upstream.repo,
+    // Read at request time: the store opens when the server starts.
+    callbackOutcomes: (fromDay) => wiring.store().callbackOutcomes(fromDay),
+  });
   let writer: HudWriter | undefined;
   return {
     routes: hudRoutes({ service, upstreamRepo: config.upstream.repo, webBaseUrl: config.github.webBaseUrl, log }),

@@ -47,6 +47,12 @@ export const BackendStatsSchema = z
     timeoutRate: Rate.describe("timedOut / completed."),
     queueMs: PercentilesSchema,
     executionMs: PercentilesSchema,
+    prTimeMs: PercentilesSchema.describe(
+      "From a PR dispatch to the completion of its last job, over the PR dispatches whose jobs all completed (samples: such dispatches).",
+    ),
+    callbacks: Count.describe("Callbacks from the backend's repo (UTC days of the window), whatever the answer."),
+    invalidCallbacks: Count.describe("Of those, the ones refused for the backend's own fault: rate-limited, too large, invalid body, bad ticket, forbidden, not allowlisted, unknown commit."),
+    signalValidity: Rate.describe("valid / (valid + invalid) callbacks; refusals that were the relay's (unavailable, error) count in neither."),
     prs: Count.describe("PRs with at least one job reported."),
     lastRunAt: Iso.nullable(),
   })
@@ -65,6 +71,8 @@ export const REQUIREMENT_KEYS = [
   "max_queue_time_p90",
   "max_run_time_p50",
   "max_run_time_p90",
+  "max_pr_time_p90",
+  "min_signal_validity",
   "window_days",
 ] as const;
 
@@ -80,12 +88,28 @@ export const RequirementCheckSchema = z.object({
 });
 export type RequirementCheck = z.infer<typeof RequirementCheckSchema>;
 
-export const BackendHealthSchema = z.object({
-  stats: BackendStatsSchema,
+export const LevelEvaluationSchema = z.object({
+  level: z.string(),
   checks: z.array(RequirementCheckSchema),
   verdict: VerdictSchema.describe("fails when any requirement fails; no_data when none can be judged; meets otherwise."),
 });
+export type LevelEvaluation = z.infer<typeof LevelEvaluationSchema>;
+
+export const BackendHealthSchema = z.object({
+  stats: BackendStatsSchema,
+  checks: z.array(RequirementCheckSchema).describe("Against the requirements of the backend's level."),
+  verdict: VerdictSchema.describe("fails when any requirement fails; no_data when none can be judged; meets otherwise."),
+  next: LevelEvaluationSchema.nullable().describe("The same figures against the next level's requirements (L1 → L2 → L3 → L4); null at L4 or for a backend not in the allowlist."),
+});
 export type BackendHealth = z.infer<typeof BackendHealthSchema>;
+
+export const HealthViewSchema = z
+  .object({
+    window: TimeWindowSchema,
+    backends: z.array(BackendHealthSchema).describe("Every allowlisted backend and any other with data in the window, worst first."),
+  })
+  .describe("/api/hud/health: each backend's figures against its level and the next (relay health prints it).");
+export type HealthView = z.infer<typeof HealthViewSchema>;
 
 export const SummaryViewSchema = z.object({
   window: TimeWindowSchema,

@@ -3,7 +3,8 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
-import { BackendViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
+import { BackendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
+import { utcDay } from "../../src/callback/audit.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { seedHud, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";
@@ -27,6 +28,14 @@ beforeAll(async () => {
   dataDir = tempDir();
   const store = openSqliteStore(dataDir);
   await seedHud(store, Date.now());
+  // The callback audit: tpu sent 9 valid reports and 1 the relay refused as invalid.
+  await store.addCallbackOutcomes(
+    [
+      { repo: "beta/tpu", day: utcDay(Date.now()), outcome: "accepted", count: 9 },
+      { repo: "beta/tpu", day: utcDay(Date.now()), outcome: "invalid_body", count: 1 },
+    ],
+    "2000-01-01",
+  );
   await store.close();
   relay = await start(dataDir);
   // The relay's writer drains the seeded queue into ClickHouse.
@@ -83,9 +92,33 @@ describe("JSON mirrors", () => {
       expect([url, response.status]).toEqual([url, status]);
       expect(((await response.json()) as { error: string }).error).toMatch(message);
     }
+    const health = await get("/api/hud/health?days=0");
+    expect(health.status).toBe(400);
+    expect(((await health.json()) as { error: string }).error).toMatch(/days must be a whole number of days from 1 to 90/);
     const post = await get("/api/hud/summary", { method: "POST" });
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET");
+  });
+});
+
+describe("health", () => {
+  it("serves every backend against its level and the next, with the callback audit's signal validity", async () => {
+    const response = await get("/api/hud/health?days=30");
+    expect(response.status).toBe(200);
+    const health = HealthViewSchema.parse(await response.json());
+    expect(health.window.days).toBe(30);
+    expect(health.backends.map((backend) => [backend.stats.downstreamRepo, backend.stats.level, backend.next?.level ?? null])).toEqual([
+      ["acme/npu", "L4", null],
+      ["zeta/late", "L4", null],
+      ["beta/tpu", "L3", "L4"],
+      ["delta/gone", "L2", null],
+      ["eps/new", "L2", "L3"],
+      ["gamma/hooks", "L1", "L2"],
+    ]);
+    const tpu = health.backends[2]!;
+    expect(tpu.stats).toMatchObject({ callbacks: 10, invalidCallbacks: 1, signalValidity: 0.9 });
+    // L4's requirements (the seed's), measured on tpu: it would meet them.
+    expect(tpu.next?.verdict).toBe("meets");
   });
 });
 

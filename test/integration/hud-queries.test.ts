@@ -51,6 +51,14 @@ describe("per-backend numbers over a window", () => {
       queueMs: { p50: 45_000, p90: 120_000, avg: 53_000, samples: 5 },
       // execution: 300, 600, 800, 900, 3600 s.
       executionMs: { p50: 800_000, p90: 3_600_000, avg: 1_240_000, samples: 5 },
+      // From each PR dispatch to its last job's completion, where all its jobs completed: d1 1020 s
+      // (test: +120 s, 900 s), d4 3645 s (+45 s, 3600 s), d2 4400 s (attempt 2: +1 h, 800 s); d3 has no
+      // job, d5 still runs.
+      prTimeMs: { p50: 3_645_000, p90: 4_400_000, avg: 3_021_667, samples: 3 },
+      // This service reads no callback audit.
+      callbacks: 0,
+      invalidCallbacks: 0,
+      signalValidity: null,
       prs: 4,
       lastRunAt: iso(0.5),
     });
@@ -88,6 +96,80 @@ describe("per-backend numbers over a window", () => {
 
   it("knows no backend that is neither listed nor seen", async () => {
     expect(await service.backend("nobody/here", 7)).toBeUndefined();
+  });
+});
+
+describe("health against the backend's level and the next", () => {
+  const levels = allowlistFrom(`${SEED_ALLOWLIST.replace(/requirements:[\s\S]*$/, "")}
+requirements:
+  L3:
+    min_infra_availability: 0.9
+  L4:
+    min_test_pass_rate: 0.9
+    max_queue_time_p50: 1m
+    max_pr_time_p90: 1h
+    min_signal_validity: 95%
+`);
+  // The callback audit as the store keeps it: per repo, UTC day and outcome.
+  const audit = [
+    { repo: "beta/tpu", day: "2026-11-15", outcome: "accepted", count: 17 },
+    { repo: "beta/tpu", day: "2026-11-16", outcome: "duplicate", count: 1 },
+    { repo: "beta/tpu", day: "2026-11-16", outcome: "invalid_body", count: 1 },
+    { repo: "beta/tpu", day: "2026-11-17", outcome: "rate_limited", count: 1 },
+    // The relay's own failures and late reports are not the backend's fault.
+    { repo: "beta/tpu", day: "2026-11-17", outcome: "unavailable", count: 3 },
+    { repo: "beta/tpu", day: "2026-11-18", outcome: "conflict", count: 2 },
+    { repo: "(unverified)", day: "2026-11-18", outcome: "bad_token", count: 50 },
+  ];
+  const asked: string[] = [];
+  const withAudit = () =>
+    new HudService({
+      connection: hud.connection,
+      allowlist: () => levels,
+      upstreamRepo: UPSTREAM,
+      now: () => SEED_NOW,
+      callbackOutcomes: (fromDay) => {
+        asked.push(fromDay);
+        return Promise.resolve(audit.filter((row) => row.day >= fromDay));
+      },
+    });
+
+  it("judges an L3 backend against L4 too: signal validity is what keeps it from promotion", async () => {
+    const health = await withAudit().health(7);
+    // The audit's days of the window: 7 days ending today (2026-11-20).
+    expect(asked).toEqual(["2026-11-14"]);
+    const tpu = health.backends.find((backend) => backend.stats.downstreamRepo === "beta/tpu")!;
+    expect(tpu.stats).toMatchObject({ callbacks: 25, invalidCallbacks: 2, signalValidity: 18 / 20 });
+    expect(tpu.checks).toEqual([{ requirement: "min_infra_availability", threshold: 0.9, actual: 1, verdict: "meets" }]);
+    expect(tpu.verdict).toBe("meets");
+    // tpu's queue: 20 s (PR 101) and 5 s (the push): p50 is the 2nd of 2 by the exact nearest rank.
+    expect(tpu.next).toEqual({
+      level: "L4",
+      checks: [
+        { requirement: "min_test_pass_rate", threshold: 0.9, actual: 1, verdict: "meets" },
+        { requirement: "max_queue_time_p50", threshold: 60, actual: 20, verdict: "meets" },
+        // PR 101: one job, queued 20 s and run 200 s.
+        { requirement: "max_pr_time_p90", threshold: 3600, actual: 220, verdict: "meets" },
+        { requirement: "min_signal_validity", threshold: 0.95, actual: 0.9, verdict: "fails" },
+      ],
+      verdict: "fails",
+    });
+  });
+
+  it("lists every backend, L4 first and worst first in a level; L4 and backends outside the allowlist have no next level", async () => {
+    const health = await withAudit().health(7);
+    expect(health.window).toEqual({ days: 7, from: iso(7), to: iso(0) });
+    expect(health.backends.map((backend) => [backend.stats.downstreamRepo, backend.verdict, backend.next?.level ?? null, backend.next?.verdict ?? null])).toEqual([
+      ["acme/npu", "fails", null, null],
+      ["zeta/late", "no_data", null, null],
+      ["beta/tpu", "meets", "L4", "fails"],
+      ["delta/gone", "meets", null, null],
+      ["eps/new", "no_data", "L3", "no_data"],
+      ["gamma/hooks", "meets", "L2", "meets"],
+    ]);
+    // npu's slowest PR took 4400 s: over the hour.
+    const npu = health.backends[0]!;
+    expect(npu.checks.find((check) => check.requirement === "max_pr_time_p90")).toEqual({ requirement: "max_pr_time_p90", threshold: 3600, actual: 4400, verdict: "fails" });
   });
 });
 

@@ -74,6 +74,10 @@ export function stats(overrides: Partial<BackendStats> = {}): BackendStats {
     timeoutRate: 0.0048,
     queueMs: { p50: 252_000, p90: 610_000, avg: 125_000, samples: 620 },
     executionMs: { p50: 1_900_000, p90: 3_780_000, avg: 2_050_000, samples: 625 },
+    prTimeMs: { p50: 2_400_000, p90: 5_100_000, avg: 2_700_000, samples: 198 },
+    callbacks: 1_290,
+    invalidCallbacks: 4,
+    signalValidity: 1_280 / 1_284,
     prs: 148,
     lastRunAt: "2026-11-29T09:00:00.000Z",
     ...overrides,
@@ -100,6 +104,7 @@ export const npuHealth: BackendHealth = {
     { requirement: "max_run_time_p90", threshold: 5400, actual: 3780, verdict: "meets" },
   ],
   verdict: "fails",
+  next: null,
 };
 
 const xpuHealth: BackendHealth = {
@@ -117,24 +122,28 @@ const xpuHealth: BackendHealth = {
     { requirement: "min_test_pass_rate", threshold: 0.95, actual: 0.987, verdict: "meets" },
   ],
   verdict: "meets",
+  next: null,
 };
 
 const ttHealth: BackendHealth = {
   stats: stats({ downstreamRepo: "tenstorrent/tt-torch-ci", backendName: "tt", level: "L3", testPassRate: 0.93 }),
   checks: [{ requirement: "min_test_pass_rate", threshold: 0.9, actual: 0.93, verdict: "meets" }],
   verdict: "meets",
+  next: { level: "L4", checks: [{ requirement: "min_test_pass_rate", threshold: 0.95, actual: 0.93, verdict: "fails" }], verdict: "fails" },
 };
 
 const removedHealth: BackendHealth = {
   stats: stats({ downstreamRepo: "old-org/mlu-ci", backendName: "mlu", level: "L3", inAllowlist: false, prs: 3 }),
   checks: [],
   verdict: "no_data",
+  next: null,
 };
 
 const ipuHealth: BackendHealth = {
   stats: stats({ downstreamRepo: "graphcore/poplar-torch", backendName: "ipu", level: "L2" }),
   checks: [],
   verdict: "no_data",
+  next: { level: "L3", checks: [], verdict: "no_data" },
 };
 
 /** A webhook-only backend: it never calls back, so every rate is null and every count 0. */
@@ -157,6 +166,10 @@ export const rvvStats = stats({
   testPassRate: null,
   successRate: null,
   timeoutRate: null,
+  prTimeMs: { p50: null, p90: null, avg: null, samples: 0 },
+  callbacks: 0,
+  invalidCallbacks: 0,
+  signalValidity: null,
   queueMs: { p50: null, p90: null, avg: null, samples: 0 },
   executionMs: { p50: null, p90: null, avg: null, samples: 0 },
   prs: 0,
@@ -175,7 +188,7 @@ export function summaryView(): SummaryView {
         backends: [removedHealth, ttHealth],
       },
       { level: "L2", title: "callback-only", requirements: {}, backends: [ipuHealth] },
-      { level: "L1", title: "webhook-only", requirements: {}, backends: [{ stats: rvvStats, checks: [], verdict: "no_data" }] },
+      { level: "L1", title: "webhook-only", requirements: {}, backends: [{ stats: rvvStats, checks: [], verdict: "no_data", next: { level: "L2", checks: [], verdict: "no_data" } }] },
     ],
   };
 }

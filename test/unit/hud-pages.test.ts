@@ -93,6 +93,8 @@ describe("summary page", () => {
       "10m 10s",
       "31m 40s",
       "1h 03m",
+      "1h 25m",
+      "99.7%",
       "212 2 failed",
       "148",
       "3h ago",
@@ -108,7 +110,7 @@ describe("summary page", () => {
   it("shows a webhook-only backend's callback metrics as n/a (webhook-only), never as 0", () => {
     const rvvRow = rowStarting(page, "rvv ");
     expect(textOf(rvvRow)).toBe("rvv riscv/torch-rvv no data n/a (webhook-only) 40 n/a n/a");
-    expect(attrOf(rvvRow, "td", "colspan")).toEqual(["8"]);
+    expect(attrOf(rvvRow, "td", "colspan")).toEqual(["10"]);
   });
 
   it("has the range selector on its own path, the current range unlinked, and the JSON mirror", () => {
@@ -240,7 +242,7 @@ describe("backend page", () => {
   });
 
   it("shows a webhook-only backend's callback metrics as n/a (webhook-only), with no charts", () => {
-    const view: BackendView = { ...backendView(), health: { stats: rvvStats, checks: [], verdict: "no_data" }, daily: [] };
+    const view: BackendView = { ...backendView(), health: { stats: rvvStats, checks: [], verdict: "no_data", next: null }, daily: [] };
     const l1 = renderBackendPage(view, ctx);
     const values = elements(l1, "div", (tag) => hasClass(tag, "value")).map(textOf);
     expect(values).toEqual([...Array<string>(7).fill("n/a (webhook-only)"), "40"]);

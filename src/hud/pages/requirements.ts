@@ -25,6 +25,8 @@ const REQUIREMENTS: Record<RequirementKey, RequirementInfo> = {
   max_queue_time_p90: { label: "queue p90", op: "≤", unit: "seconds" },
   max_run_time_p50: { label: "run p50", op: "≤", unit: "seconds" },
   max_run_time_p90: { label: "run p90", op: "≤", unit: "seconds" },
+  max_pr_time_p90: { label: "PR time p90", op: "≤", unit: "seconds" },
+  min_signal_validity: { label: "signal validity", op: "≥", unit: "rate" },
   window_days: { label: "window", op: "=", unit: "days" },
 };
 
@@ -72,6 +74,10 @@ export function formatMetric(key: Exclude<RequirementKey, "window_days">, stats:
       return formatDuration(stats.executionMs.p50);
     case "max_run_time_p90":
       return formatDuration(stats.executionMs.p90);
+    case "max_pr_time_p90":
+      return formatDuration(stats.prTimeMs.p90);
+    case "min_signal_validity":
+      return formatPercent(stats.signalValidity);
   }
 }
 

@@ -144,6 +144,51 @@ export async function dispatchCounts(db: HudDatabase, window: Window, downstream
   }));
 }
 
+export interface PrTimes {
+  downstreamRepo: string;
+  prTime: { p50: number | null; p90: number | null; avg: number | null; samples: number };
+}
+
+interface PrTimesRow {
+  downstream_repo: string;
+  p50: number | string | null;
+  p90: number | string | null;
+  avg: number | null;
+  samples: number | string;
+}
+
+/**
+ * Per backend: from each PR dispatch sent in the window to the completion of its last job (latest
+ * attempts), over the dispatches whose jobs all completed — the RFC's "complete within 3 h per PR".
+ * A dispatch still running, or one that produced no job, has no time yet (availability counts those).
+ */
+export async function prTimes(db: HudDatabase, window: Window, downstreamRepo?: string): Promise<PrTimes[]> {
+  const rows = await select<PrTimesRow>(
+    db,
+    `WITH produced AS (
+        SELECT delivery_id, downstream_repo, count() AS jobs, countIf(status = 'in_progress') AS running,
+          max(toUnixTimestamp64Milli(relay_completed_at)) AS done_ms
+        FROM (${latestAttempts(db.database, `first_report_at >= {from:${TIME_PARAM}} AND ${FOR_REPO}`)})
+        GROUP BY delivery_id, downstream_repo
+      ),
+      timed AS (
+        SELECT d.downstream_repo AS downstream_repo, p.done_ms - toUnixTimestamp64Milli(d.created_at) AS ms
+        FROM (${dispatchRows(db.database, `${inWindow("created_at")} AND ${FOR_REPO} AND event_type = 'pull_request' AND outcome = 'sent'`)}) AS d
+        INNER JOIN produced AS p ON p.delivery_id = d.delivery_id AND p.downstream_repo = d.downstream_repo
+        WHERE p.jobs > 0 AND p.running = 0 AND p.done_ms IS NOT NULL
+      )
+      SELECT downstream_repo, quantileExact(0.5)(ms) AS p50, quantileExact(0.9)(ms) AS p90, avg(ms) AS avg, count() AS samples
+      FROM timed
+      GROUP BY downstream_repo
+      ORDER BY downstream_repo`,
+    { ...windowParams(window), repo: downstreamRepo?.toLowerCase() ?? "" },
+  );
+  return rows.map((row) => ({
+    downstreamRepo: row.downstream_repo,
+    prTime: { p50: num(row.p50), p90: num(row.p90), avg: roundOrNull(row.avg), samples: num(row.samples) },
+  }));
+}
+
 function roundOrNull(value: number | null): number | null {
   return value === null ? null : Math.round(value);
 }
