@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { defineCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageLine, type Command } from "./command.js";
 import { diffAllowlist } from "./diff-allowlist.js";
+import { health } from "./health.js";
 import { validateAllowlist } from "./validate-allowlist.js";
 
 const CommandSchema = z.string().transform((name, ctx) => {
@@ -28,7 +29,7 @@ const help = defineCommand({
   },
 });
 
-const commands: Command[] = [validateAllowlist, diffAllowlist, help];
+const commands: Command[] = [validateAllowlist, diffAllowlist, health, help];
 
 function overview(): string {
   const width = Math.max(...commands.map((command) => usageLine(command).length));

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
-import { BackendViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
+import { BackendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
 import type { SchemaEntry } from "../validation/schema-entry.js";
 
 export const SCHEMAS: readonly SchemaEntry[] = [
@@ -35,6 +35,12 @@ export const SCHEMAS: readonly SchemaEntry[] = [
     schema: PrViewSchema,
     title: "Cross-repo CI relay HUD pull request v1",
     description: "GET /api/hud/pr/<number>[?sha=]: the out-of-tree backends on a pull request's head.",
+  },
+  {
+    file: "hud-health.v1.json",
+    schema: HealthViewSchema,
+    title: "Cross-repo CI relay HUD health v1",
+    description: "GET /api/hud/health?days=N: every backend's figures against its level's requirements and the next level's (relay health prints it).",
   },
   {
     file: "hud-trunk.v1.json",

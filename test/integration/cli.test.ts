@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { MAX_ALLOWLIST_BYTES } from "../../src/allowlist/parse.js";
+import { healthView } from "../unit/hud-fixtures.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "lib/cli/main.js");
@@ -194,5 +197,97 @@ describe("relay usage", () => {
     expect(result.stderr.startsWith(message)).toBe(true);
     expect(result.stderr).toContain("Usage: relay");
     expect(result.stderr).not.toMatch(NO_STACK);
+  });
+});
+
+describe("relay health", () => {
+  let server: Server;
+  let base: string;
+  /** What the stand-in relay answers next, and the URLs it was asked for. */
+  let answer: { status: number; body: string } = { status: 200, body: JSON.stringify(healthView()) };
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      asked.push(req.url ?? "");
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("prints a table: each backend's level, verdict, next level and what it misses", async () => {
+    answer = { status: 200, body: JSON.stringify(healthView()) };
+    const result = await relay(["health", "--url", `${base}/`, "--days", "30"]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(asked.at(-1)).toBe("/api/hud/health?days=30");
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toBe("Backend health over 7 days (2026-11-22T12:00:00.000Z to 2026-11-29T12:00:00.000Z)");
+    expect(lines[2]!.split(/\s{2,}/)).toEqual([
+      "backend", "repo", "level", "verdict", "next", "infra availability", "test pass rate", "success rate", "timeout rate",
+      "queue p90", "run p90", "PR time p90", "signal validity", "misses",
+    ]);
+    const rows = lines.slice(3).map((line) => line.split(/\s{2,}/));
+    expect(rows.map((cells) => [cells[0], cells[2], cells[3], cells[4], cells.at(-1)])).toEqual([
+      ["npu", "L4", "fails", "-", "test pass rate ≥ 95%"],
+      ["xpu", "L4", "meets", "-", "-"],
+      ["tt", "L3", "meets", "L4: fails", "for L4: test pass rate ≥ 95%"],
+      ["mlu", "L3", "no data", "-", "-"],
+      ["ipu", "L2", "no data", "L3: no data", "-"],
+      ["rvv", "L1", "no data", "L2: no data", "-"],
+    ]);
+    // npu's figures, formatted as on the HUD.
+    expect(rows[0]!.slice(5, 13)).toEqual(["97.1%", "91.2%", "90.5%", "0.5%", "10m 10s", "1h 03m", "1h 25m", "99.7%"]);
+    expect(rows[3]![1]).toBe("old-org/mlu-ci (not in the allowlist)");
+  });
+
+  it("prints a markdown table with --markdown and the relay's answer with --json", async () => {
+    answer = { status: 200, body: JSON.stringify(healthView()) };
+    const markdown = await relay(["health", "--markdown"], { RELAY_PUBLIC_URL: base });
+    expect(markdown.code).toBe(0);
+    const lines = markdown.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^### Backend health over 7 days/);
+    expect(lines[3]).toBe("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    expect(lines[6]).toMatch(/^\| tt \| tenstorrent\/tt-torch-ci \| L3 \| meets \| L4: fails \| .* \| for L4: test pass rate ≥ 95% \|$/);
+    expect(asked.at(-1)).toBe("/api/hud/health?days=7");
+    const json = await relay(["health", "--url", base, "--json"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(healthView());
+  });
+
+  it("exits 1 with the relay's message, or says why the answer is not a health report", async () => {
+    answer = { status: 503, body: JSON.stringify({ error: "the HUD database is unavailable right now" }) };
+    const unavailable = await relay(["health", "--url", base]);
+    expect(unavailable).toMatchObject({ code: 1, stdout: "" });
+    expect(unavailable.stderr).toBe(`relay health: ${base}/api/hud/health?days=7 answered 503: the HUD database is unavailable right now\n`);
+    answer = { status: 200, body: "<html>a login page</html>" };
+    expect((await relay(["health", "--url", base])).stderr).toMatch(/answered 200 with something other than JSON \(is --url the relay\?\)/);
+    answer = { status: 200, body: JSON.stringify({ window: {}, rows: [] }) };
+    expect((await relay(["health", "--url", base])).stderr).toMatch(/answered JSON that is not a health report/);
+    // Nothing listens on the port a closed server had.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = await relay(["health", "--url", `http://127.0.0.1:${port}`]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^relay health: could not reach http:\/\/127\.0\.0\.1:\d+: /);
+    expect(unreachable.stderr).not.toMatch(NO_STACK);
+  });
+
+  it.each([
+    [["health"], "relay health: needs the relay's URL: --url https://relay.example.org (or RELAY_PUBLIC_URL)"],
+    [["health", "--url", "ftp://relay"], 'relay health: --url must be an http(s) URL; got "ftp://relay"'],
+    [["health", "--url", "http://x", "--days", "0"], "relay health: --days must be a whole number of days from 1 to 90"],
+    [["health", "--url", "http://x", "--days", "1.5"], "relay health: --days must be a whole number of days from 1 to 90"],
+    [["health", "--url", "http://x", "--json", "--markdown"], "relay health: --json and --markdown cannot be used together"],
+  ])("relay %j exits 2 naming the problem", async (args, message) => {
+    const result = await relay(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr.startsWith(message)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import type {
   BackendStats,
   BackendView,
   DailyPoint,
+  HealthView,
   HistoryGrid,
   JobCell,
   PrView,
@@ -175,6 +176,11 @@ export const rvvStats = stats({
   prs: 0,
   lastRunAt: null,
 });
+
+/** /api/hud/health over the same backends: L4 first, worst first within a level. */
+export function healthView(): HealthView {
+  return { window: window7, backends: [npuHealth, xpuHealth, ttHealth, removedHealth, ipuHealth, { stats: rvvStats, checks: [], verdict: "no_data", next: { level: "L2", checks: [], verdict: "no_data" } }] };
+}
 
 export function summaryView(): SummaryView {
   return {
