@@ -1,6 +1,7 @@
 // What changes between two versions of the allowlist, for reviewing allowlist PRs. Pure functions only.
 import { LEVEL_PRESETS } from "./policy.js";
-import { LEVELS, type Allowlist, type AllowlistEntry, type Policy } from "./types.js";
+import { formatThreshold, REQUIREMENT_KINDS } from "./schema.js";
+import { LEVELS, type Allowlist, type AllowlistEntry, type Level, type LevelRequirements, type Policy } from "./types.js";
 
 export interface EntryChange {
   before: AllowlistEntry;
@@ -22,6 +23,14 @@ export interface OncallsChange extends EntryChange {
   removed: string[];
 }
 
+/** A level's requirement set, changed or removed (undefined: not set). */
+export interface RequirementChange {
+  level: Level;
+  requirement: keyof LevelRequirements;
+  before: number | undefined;
+  after: number | undefined;
+}
+
 export interface AllowlistDiff {
   added: AllowlistEntry[];
   removed: AllowlistEntry[];
@@ -32,6 +41,8 @@ export interface AllowlistDiff {
   /** The name is part of the PR label and the check-run names, so a rename changes both. */
   renamed: EntryChange[];
   oncallsChanged: OncallsChange[];
+  /** Thresholds backends are judged by (docs/levels.md), highest level first. */
+  requirementsChanged: RequirementChange[];
 }
 
 const POLICY_FIELDS: readonly (keyof Policy)[] = ["forward_event", "display_on_hud", "display_on_pr", "block_pr"];
@@ -52,6 +63,7 @@ export function diffAllowlists(before: Allowlist, after: Allowlist): AllowlistDi
     policyChanged: [],
     renamed: [],
     oncallsChanged: [],
+    requirementsChanged: requirementChanges(before, after),
   };
   for (const old of before.entries) {
     const now = after.byRepo.get(old.key);
@@ -77,6 +89,18 @@ export function diffAllowlists(before: Allowlist, after: Allowlist): AllowlistDi
 
 export function isEmptyDiff(diff: AllowlistDiff): boolean {
   return Object.values(diff).every((changes: unknown[]) => changes.length === 0);
+}
+
+function requirementChanges(before: Allowlist, after: Allowlist): RequirementChange[] {
+  const changes: RequirementChange[] = [];
+  for (const level of [...LEVELS].reverse()) {
+    for (const requirement of Object.keys(REQUIREMENT_KINDS) as Array<keyof LevelRequirements>) {
+      const old = before.requirements[level]?.[requirement];
+      const now = after.requirements[level]?.[requirement];
+      if (old !== now) changes.push({ level, requirement, before: old, after: now });
+    }
+  }
+  return changes;
 }
 
 // A field that moves from one preset value to the other is explained by the level change alone.
@@ -129,6 +153,13 @@ function diffSections(diff: AllowlistDiff, code: (text: string) => string): Diff
       lines: diff.renamed.map(({ before, after }) => `${repo(after)}: ${code(before.name)} → ${code(after.name)}`),
     },
     {
+      title: "Requirements changed",
+      lines: diff.requirementsChanged.map(({ level, requirement, before, after }) => {
+        const value = (threshold: number | undefined) => (threshold === undefined ? "(not set)" : formatThreshold(requirement, threshold));
+        return `${level} ${code(requirement)}: ${value(before)} → ${value(after)}`;
+      }),
+    },
+    {
       title: "Oncalls changed",
       lines: diff.oncallsChanged.map(
         ({ after, added, removed }) => `${repo(after)}: ${[...handles("+", added), ...handles("-", removed)].join(", ")}`,
@@ -149,7 +180,7 @@ function levelText(entry: AllowlistEntry): string {
   return departures.length > 0 ? `${entry.level} (${departures.join(", ")})` : entry.level;
 }
 
-const NO_CHANGES = "No level or policy changes.";
+const NO_CHANGES = "No level, policy or requirement changes.";
 
 export function formatDiffText(diff: AllowlistDiff): string {
   const sections = diffSections(diff, (text) => text);

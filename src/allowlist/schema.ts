@@ -122,6 +122,37 @@ function toDays(input: unknown): number | string {
 export const RateSchema = numberLeaf(toFraction);
 export const DurationSchema = numberLeaf(toSeconds);
 
+/** How each requirement is written: the parser below, and formatThreshold (its inverse, for diffs). */
+export const REQUIREMENT_KINDS = {
+  min_infra_availability: "rate",
+  min_test_pass_rate: "rate",
+  min_success_rate: "rate",
+  max_timeout_rate: "rate",
+  max_queue_time_p50: "duration",
+  max_queue_time_p90: "duration",
+  max_run_time_p50: "duration",
+  max_run_time_p90: "duration",
+  max_pr_time_p90: "duration",
+  min_signal_validity: "rate",
+  window_days: "days",
+} as const satisfies Record<keyof LevelRequirements, "rate" | "duration" | "days">;
+
+/** A threshold as the allowlist would write it: 0.95 → "95%", 5400 → "1.5h", 7 days → "7". */
+export function formatThreshold(key: keyof LevelRequirements, value: number): string {
+  const round = (n: number) => String(Number(n.toFixed(2)));
+  switch (REQUIREMENT_KINDS[key]) {
+    case "rate":
+      return `${round(value * 100)}%`;
+    case "days":
+      return String(value);
+    case "duration":
+      if (value % 86_400 === 0) return `${value / 86_400}d`;
+      if (value >= 3600) return `${round(value / 3600)}h`;
+      if (value >= 60) return `${round(value / 60)}m`;
+      return `${round(value)}s`;
+  }
+}
+
 /** Thresholds of one level; rates become fractions, durations seconds. */
 export const LevelRequirementsSchema = z.strictObject({
   min_infra_availability: RateSchema.optional(),

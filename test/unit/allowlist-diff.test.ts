@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { diffAllowlists, formatDiffMarkdown, formatDiffText, isEmptyDiff } from "../../src/allowlist/diff.js";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
+import { formatThreshold } from "../../src/allowlist/schema.js";
 import type { Allowlist } from "../../src/allowlist/types.js";
 
 function allowlist(yaml: string): Allowlist {
@@ -72,8 +73,53 @@ describe("diffAllowlists", () => {
   it("says so when nothing changed", () => {
     const result = diff("L1:\n  - org/a\n", "L1:\n  - org/a\n");
     expect(isEmptyDiff(result)).toBe(true);
-    expect(formatDiffText(result)).toBe("No level or policy changes.\n");
-    expect(formatDiffMarkdown(result)).toBe("No level or policy changes.\n");
+    expect(formatDiffText(result)).toBe("No level, policy or requirement changes.\n");
+    expect(formatDiffMarkdown(result)).toBe("No level, policy or requirement changes.\n");
+  });
+
+  it("lists changed, added and removed requirement thresholds, highest level first, as the allowlist writes them", () => {
+    const before = "L1:\n  - org/a\nrequirements:\n  L3:\n    max_queue_time_p90: 2h\n    window_days: 14\n  L4:\n    min_test_pass_rate: 95%\n";
+    const after = "L1:\n  - org/a\nrequirements:\n  L3:\n    max_queue_time_p90: 90m\n  L4:\n    min_test_pass_rate: 0.98\n    max_pr_time_p90: 3h\n";
+    const result = diff(before, after);
+    expect(result.requirementsChanged).toEqual([
+      { level: "L4", requirement: "min_test_pass_rate", before: 0.95, after: 0.98 },
+      { level: "L4", requirement: "max_pr_time_p90", before: undefined, after: 10_800 },
+      { level: "L3", requirement: "max_queue_time_p90", before: 7200, after: 5400 },
+      { level: "L3", requirement: "window_days", before: 14, after: undefined },
+    ]);
+    expect(isEmptyDiff(result)).toBe(false);
+    expect(formatDiffText(result)).toBe(
+      [
+        "Requirements changed (4)",
+        "  L4 min_test_pass_rate: 95% → 98%",
+        "  L4 max_pr_time_p90: (not set) → 3h",
+        "  L3 max_queue_time_p90: 2h → 1.5h",
+        "  L3 window_days: 14 → (not set)",
+        "",
+      ].join("\n"),
+    );
+    expect(formatDiffMarkdown(result)).toContain("- L4 `min_test_pass_rate`: 95% → 98%\n");
+    // The same thresholds written another way are no change.
+    expect(diff(before, before.replace("95%", "0.95").replace("2h", "120m")).requirementsChanged).toEqual([]);
+  });
+});
+
+describe("formatThreshold", () => {
+  it("writes thresholds in the allowlist's own notation, which parses back to the same value", () => {
+    const cases: Array<[Parameters<typeof formatThreshold>[0], number, string]> = [
+      ["min_signal_validity", 0.995, "99.5%"],
+      ["min_test_pass_rate", 1, "100%"],
+      ["max_queue_time_p50", 45, "45s"],
+      ["max_queue_time_p50", 90, "1.5m"],
+      ["max_run_time_p90", 5400, "1.5h"],
+      ["max_pr_time_p90", 172_800, "2d"],
+      ["window_days", 30, "30"],
+    ];
+    for (const [key, value, written] of cases) {
+      expect(formatThreshold(key, value)).toBe(written);
+      const reparsed = allowlist(`L1:\n  - org/a\nrequirements:\n  L4:\n    ${key}: ${key === "window_days" ? written : `"${written}"`}\n`);
+      expect(reparsed.requirements.L4?.[key]).toBe(value);
+    }
   });
 });
 
