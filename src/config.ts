@@ -156,6 +156,11 @@ const EnvVars = z.object({
     (value) =>
       `${quote(value)} is not a git ref; use a branch, tag or commit sha without whitespace or "..", or unset it to read the config repo's default branch`,
   ]).optional(),
+  RELAY_PROMOTION_HEALTH: checked([
+    (value) => ["neutral", "failure", "off"].includes(value),
+    (value) =>
+      `${quote(value)} is not a promotion health policy; set it to neutral (a promoted backend that misses its new level makes the allowlist check neutral), failure (it fails the check) or off (no health review)`,
+  ]).default("neutral"),
   ALLOWLIST_FILE: z
     .string()
     .transform((file) => path.resolve(file))
@@ -449,6 +454,8 @@ function toConfig(vars: z.output<typeof EnvVars>) {
           ? { kind: "file" as const, file: vars.ALLOWLIST_FILE }
           : { kind: "repo" as const, repo: vars.ALLOWLIST_REPO, path: vars.ALLOWLIST_PATH, ref: vars.ALLOWLIST_REF },
       refreshSeconds: vars.ALLOWLIST_REFRESH_SECONDS,
+      /** What a promoted backend missing its new level's requirements does to `allowlist / validate` (docs/levels.md). */
+      promotionHealth: vars.RELAY_PROMOTION_HEALTH as "neutral" | "failure" | "off",
     },
     labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
     dispatch: {

@@ -1,5 +1,6 @@
 // The Probot app function: composition only. Each concern lives in its own module.
 import type { ApplicationFunctionOptions, Probot } from "probot";
+import { promotionReviewer } from "./levels/promotion-review.js";
 import { setUpAllowlist } from "./allowlist/control-plane.js";
 import { ConfigError, loadConfig, type RelayConfig } from "./config.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
@@ -99,7 +100,11 @@ export function createApp(deps: AppDependencies = {}) {
     });
     const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes];
     const mode = mountRoutes(addHandler, createRouter(routes), deps.mode);
-    const allowlist = setUpAllowlist(app, { config, metrics, serverMode: mode === "server" });
+    // A promotion on an allowlist PR is judged by the backend's measured health (server mode: the HUD
+    // holds the history; a workflow step under `probot receive` has none).
+    const { promotionHealth } = config.allowlist;
+    const review = mode === "server" && promotionHealth !== "off" ? promotionReviewer({ health: (days) => hud.health(days), policy: promotionHealth }) : undefined;
+    const allowlist = setUpAllowlist(app, { config, metrics, serverMode: mode === "server", ...(review && { review }) });
     readiness.allowlist = () => allowlist.readiness();
     handleUpstreamEvents(app, {
       config,

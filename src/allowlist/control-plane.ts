@@ -5,7 +5,7 @@ import { repoClientProvider, type RepoClientProvider } from "../github/client.js
 import { parseRepoSlug, sameRepo } from "../github/repo-name.js";
 import type { RelayMetrics } from "../metrics.js";
 import { fileFetcher } from "./file-fetcher.js";
-import { checkAllowlistPullRequest } from "./pr-check.js";
+import { checkAllowlistPullRequest, type ChangeReviewer } from "./pr-check.js";
 import { allowlistReloadSha, type AllowlistLocation } from "./push-trigger.js";
 import { repoFetcher } from "./repo-fetcher.js";
 import { AllowlistSource, type AllowlistFetcher } from "./source.js";
@@ -18,6 +18,8 @@ export interface ControlPlaneOptions {
    * background, and an invalid allowlist fails the handler so the step fails too.
    */
   serverMode: boolean;
+  /** Reviews a valid allowlist PR beyond its syntax (the promoted backends' health); none: syntax and diff only. */
+  review?: ChangeReviewer;
 }
 
 export function setUpAllowlist(app: Probot, options: ControlPlaneOptions): AllowlistSource {
@@ -49,7 +51,7 @@ function handleConfigRepoEvents(
   source: AllowlistSource,
   configRepo: RepoClientProvider,
   location: AllowlistLocation,
-  { metrics, serverMode }: ControlPlaneOptions,
+  { metrics, serverMode, review }: ControlPlaneOptions,
 ): void {
   app.on("push", async (context) => {
     const sha = allowlistReloadSha(context.payload, location);
@@ -76,6 +78,7 @@ function handleConfigRepoEvents(
       { owner: repository.owner.login, repo: repository.name, number: pr.number, headSha: pr.head.sha, baseSha: pr.base.sha },
       location.path,
       context.log,
+      review,
     );
     metrics.allowlistChecks.inc({ conclusion: result.conclusion });
     if (!serverMode && result.conclusion === "failure") {

@@ -12,13 +12,24 @@ export interface CheckAnnotation {
   end_line: number;
   start_column?: number;
   end_column?: number;
-  annotation_level: "failure";
+  annotation_level: "notice" | "warning" | "failure";
   title: string;
   message: string;
 }
 
+/**
+ * What a review of the change adds to a valid allowlist's check (the promoted backends' measured
+ * health: src/levels/promotion-review.ts): a summary section, annotations on entries' lines, and the
+ * conclusion it asks for (none: success).
+ */
+export interface ChangeFindings {
+  conclusion?: "neutral" | "failure";
+  summary: string;
+  annotations: CheckAnnotation[];
+}
+
 export interface AllowlistCheckResult {
-  conclusion: "success" | "failure";
+  conclusion: "success" | "neutral" | "failure";
   title: string;
   summary: string;
   annotations: CheckAnnotation[];
@@ -36,14 +47,22 @@ export function invalidResult(path: string, issues: readonly AllowlistIssue[]): 
   };
 }
 
-export function validResult(path: string, allowlist: Allowlist, diff: AllowlistDiff, baseNote?: string): AllowlistCheckResult {
+export function validResult(
+  path: string,
+  allowlist: Allowlist,
+  diff: AllowlistDiff,
+  baseNote?: string,
+  findings?: ChangeFindings,
+): AllowlistCheckResult {
   const counts = LEVELS.map((level) => `${level}: ${allowlist.entries.filter((entry) => entry.level === level).length}`);
   const note = baseNote ? `\n\n> ${baseNote}` : "";
+  const review = findings ? `\n${findings.summary}` : "";
+  const title = `${path} is valid (${allowlist.entries.length} backends)`;
   return {
-    conclusion: "success",
-    title: `${path} is valid (${allowlist.entries.length} backends)`,
-    summary: capText(`\`${path}\` is valid — ${counts.join(", ")}.${note}\n\n${formatDiffMarkdown(diff)}`),
-    annotations: [],
+    conclusion: findings?.conclusion ?? "success",
+    title: findings?.conclusion ? `${title}; a promoted backend misses its new level's requirements` : title,
+    summary: capText(`\`${path}\` is valid — ${counts.join(", ")}.${note}\n\n${formatDiffMarkdown(diff)}${review}`),
+    annotations: findings?.annotations ?? [],
   };
 }
 

@@ -13,7 +13,12 @@ import {
   validResult,
   type AllowlistCheckResult,
 } from "./pr-check-output.js";
+import type { AllowlistDiff } from "./diff.js";
+import type { ChangeFindings } from "./pr-check-output.js";
 import type { Allowlist } from "./types.js";
+
+/** Reviews a valid change beyond its syntax (the promoted backends' health); undefined: nothing to add. */
+export type ChangeReviewer = (after: Allowlist, diff: AllowlistDiff, path: string) => Promise<ChangeFindings | undefined>;
 
 export interface AllowlistPullRequest {
   owner: string;
@@ -30,14 +35,21 @@ export async function checkAllowlistPullRequest(
   pr: AllowlistPullRequest,
   path: string,
   log: Logger,
+  review?: ChangeReviewer,
 ): Promise<AllowlistCheckResult> {
-  const result = await evaluate(octokit, pr, path);
+  const result = await evaluate(octokit, pr, path, review, log);
   await postCheckRun(octokit, pr, result);
   log.info({ pr: pr.number, conclusion: result.conclusion, title: result.title }, "allowlist check posted");
   return result;
 }
 
-async function evaluate(octokit: GitHubClient, pr: AllowlistPullRequest, path: string): Promise<AllowlistCheckResult> {
+async function evaluate(
+  octokit: GitHubClient,
+  pr: AllowlistPullRequest,
+  path: string,
+  review: ChangeReviewer | undefined,
+  log: Logger,
+): Promise<AllowlistCheckResult> {
   const files = await octokit.paginate(octokit.rest.pulls.listFiles, {
     owner: pr.owner,
     repo: pr.repo,
@@ -62,7 +74,25 @@ async function evaluate(octokit: GitHubClient, pr: AllowlistPullRequest, path: s
       : base.ok
         ? undefined
         : `The base branch's \`${path}\` is invalid; changes are listed against an empty allowlist.`;
-  return validResult(path, parsed.allowlist, diffAllowlists(base?.ok ? base.allowlist : EMPTY, parsed.allowlist), baseNote);
+  const diff = diffAllowlists(base?.ok ? base.allowlist : EMPTY, parsed.allowlist);
+  return validResult(path, parsed.allowlist, diff, baseNote, await reviewed(review, parsed.allowlist, diff, path, log));
+}
+
+/** The review's findings; a review that fails (the HUD's database down) leaves the check to the syntax, with a note. */
+async function reviewed(
+  review: ChangeReviewer | undefined,
+  after: Allowlist,
+  diff: AllowlistDiff,
+  path: string,
+  log: Logger,
+): Promise<ChangeFindings | undefined> {
+  if (!review) return undefined;
+  try {
+    return await review(after, diff, path);
+  } catch (error) {
+    log.warn({ err: String(error) }, "could not review the promoted backends' health");
+    return { summary: "\n> The promoted backends' health could not be measured right now (the HUD's database did not answer); push again to retry.\n", annotations: [] };
+  }
 }
 
 async function readAt(octokit: GitHubClient, pr: AllowlistPullRequest, path: string, ref: string): Promise<string | undefined> {

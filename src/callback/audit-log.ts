@@ -6,7 +6,8 @@ import type { Logger } from "pino";
 import { findEntry } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { CallbackOutcomeCount, Store } from "../store/store.js";
+import type { CallbackOutcomeCount } from "../domain/callback-audit.js";
+import type { Store } from "../store/store.js";
 import {
   AUDIT_RETENTION_DAYS,
   firstDayOf,
@@ -16,7 +17,7 @@ import {
   utcDay,
   type CallbackOutcome,
   type RepoCallbackTotals,
-} from "./audit.js";
+} from "../domain/callback-audit.js";
 
 export interface CallbackAuditOptions {
   store: () => Store;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { daysParam, parseQuery } from "../http/query.js";
 import { sendJson, type Route } from "../http/router.js";
-import { AUDIT_RETENTION_DAYS } from "./audit.js";
+import { AUDIT_RETENTION_DAYS } from "../domain/callback-audit.js";
 import type { CallbackAuditLog } from "./audit-log.js";
 
 const DEFAULT_DAYS = 7;

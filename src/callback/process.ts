@@ -12,7 +12,7 @@ import { recordRunReport } from "../state/runs.js";
 import type { Store } from "../store/store.js";
 import { lifecycleReport, storedJobState, transition } from "./lifecycle.js";
 import type { CommitChecker } from "../installations/commit-check.js";
-import type { CallbackOutcome } from "./audit.js";
+import type { CallbackOutcome } from "../domain/callback-audit.js";
 import type { OidcIdentity } from "./oidc.js";
 import type { CallbackBody } from "./schema.js";
 

@@ -8,7 +8,7 @@ import { readBody } from "../http/body.js";
 import { sendJson, type Route } from "../http/router.js";
 import type { RateBudget } from "../limits/sliding-window.js";
 import type { RelayMetrics } from "../metrics.js";
-import { outcomeOf, type CallbackOutcome } from "./audit.js";
+import { outcomeOf, type CallbackOutcome } from "../domain/callback-audit.js";
 import type { OidcIdentity, OidcVerifier } from "./oidc.js";
 import type { CallbackAnswer } from "./process.js";
 import { parseCallbackBody, type CallbackBody } from "./schema.js";

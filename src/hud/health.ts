@@ -3,7 +3,7 @@
 // demote by; rates are fractions, durations in seconds there and milliseconds here.
 import { collectsResults } from "../allowlist/policy.js";
 import { LEVELS, type Allowlist, type LevelRequirements } from "../allowlist/types.js";
-import type { SignalCounts } from "../callback/audit.js";
+import type { SignalCounts } from "../domain/callback-audit.js";
 import type { DispatchCounts, JobCounts, PrTimes } from "./queries/stats.js";
 import type { BackendHealth, BackendStats, HealthView, LevelEvaluation, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
 
@@ -87,7 +87,8 @@ export function nextLevel(level: string): string | undefined {
   return index === -1 ? undefined : LEVELS[index + 1];
 }
 
-function checkRequirements(stats: BackendStats, requirements: LevelRequirements): Omit<LevelEvaluation, "level"> {
+/** `stats` against one level's requirements (also used for an allowlist PR's promotions: src/levels/). */
+export function checkRequirements(stats: BackendStats, requirements: LevelRequirements): Omit<LevelEvaluation, "level"> {
   const checks: RequirementCheck[] = [];
   for (const [requirement, rule] of Object.entries(REQUIREMENTS) as Array<[keyof typeof REQUIREMENTS, (typeof REQUIREMENTS)[keyof typeof REQUIREMENTS]]>) {
     const threshold = requirements[requirement];

@@ -10,8 +10,8 @@ import { dispatchLogRows, jobRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
 import type { BackendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
-import { firstDayOf, signalCounts, type SignalCounts } from "../callback/audit.js";
-import type { CallbackOutcomeCount } from "../store/store.js";
+import { firstDayOf, signalCounts, type SignalCounts } from "../domain/callback-audit.js";
+import type { CallbackOutcomeCount } from "../domain/callback-audit.js";
 
 export interface HudServiceOptions {
   connection: HudConnection;

@@ -11,6 +11,7 @@ import { HudConnection } from "./clickhouse.js";
 import { hudRoutes } from "./routes.js";
 import { HudService } from "./service.js";
 import { HudWriter } from "./writer.js";
+import type { HealthView } from "./views.js";
 
 export interface HudWiring {
   config: RelayConfig;
@@ -34,6 +35,8 @@ export interface Hud {
    * while the writer is failing.
    */
   readiness(): Promise<ReadinessReport>;
+  /** Every backend against its level and the next over `days` (/api/hud/health; allowlist PR reviews). */
+  health(days: number): Promise<HealthView>;
 }
 
 export function setUpHud(app: Probot, wiring: HudWiring): Hud {
@@ -57,6 +60,7 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
       writer.start();
     },
     notify: () => writer?.notify(),
+    health: (days) => service.health(days),
     async stop() {
       await writer?.stop();
       await connection.close();

@@ -4,6 +4,7 @@
 //
 // Times are Unix epoch milliseconds. Repos are stored as given; lookups are case-insensitive.
 
+import type { CallbackOutcomeCount } from "../domain/callback-audit.js";
 import type { DispatchLogEntry, UnreportedReason } from "../domain/dispatches.js";
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { GitHubRequest } from "../domain/github-request.js";
@@ -79,16 +80,6 @@ export interface DeliveryRecord {
   event: string;
   /** Hash of the payload, so a redelivery of the same event is recognised. */
   payloadHash: string;
-}
-
-/** Callbacks answered for one repo on one UTC day with one outcome (the per-downstream audit trail). */
-export interface CallbackOutcomeCount {
-  /** Verified owner/repo (lower case), or "(unverified)". */
-  repo: string;
-  /** UTC day, YYYY-MM-DD. */
-  day: string;
-  outcome: string;
-  count: number;
 }
 
 export interface AcceptedWork {

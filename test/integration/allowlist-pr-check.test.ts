@@ -26,9 +26,10 @@ type CheckRunBody = {
   output: { title: string; summary: string; annotations: Array<Record<string, unknown>> };
 };
 
-async function loadApp(serverMode: boolean): Promise<Probot> {
+/** The app as deployed; the promotions' health review is off unless `env` turns it on (it reads the HUD). */
+async function loadApp(serverMode: boolean, env: Record<string, string> = { RELAY_PROMOTION_HEALTH: "off" }): Promise<Probot> {
   const probot = testProbot();
-  await probot.load(createApp({ env: { ALLOWLIST_REPO: "Codertocat/Hello-World", DATA_DIR: tempDir() } }), {
+  await probot.load(createApp({ env: { ALLOWLIST_REPO: "Codertocat/Hello-World", DATA_DIR: tempDir(), ...env } }), {
     cwd: process.cwd(),
     addHandler: serverMode
       ? () => undefined
@@ -114,6 +115,34 @@ describe("allowlist / validate", () => {
     expect(body!.output.summary).toMatch(/acme\/npu-backend[^\n]*L1[^\n]*L3/);
     expect(body!.output.summary).toContain("gamma/tpu-backend");
     expect(body!.output.summary).toContain("beta/xpu-backend");
+  });
+
+  it("in server mode reviews a promotion's measured health by default: no results yet makes the check neutral", async () => {
+    const bodies: CheckRunBody[] = [];
+    const scope = githubWithFiles([{ filename: "allowlist.yml", status: "modified" }]);
+    contentAt(scope, HEAD, VALID_HEAD);
+    contentAt(scope, BASE, BASE_ALLOWLIST);
+    captureCheckRun(scope, bodies);
+
+    const probot = await loadApp(true, {});
+    await probot.receive({ id: "2b", name: "pull_request", payload: pr } as never);
+
+    expect(scope.isDone()).toBe(true);
+    const [body] = bodies;
+    expect(body).toMatchObject({ conclusion: "neutral" });
+    expect(body!.output.title).toBe("allowlist.yml is valid (2 backends); a promoted backend misses its new level's requirements");
+    // acme/npu-backend, L1 → L3 on line 4 of the new file: the relay has no results from it.
+    expect(body!.output.annotations).toEqual([
+      {
+        path: "allowlist.yml",
+        start_line: 4,
+        end_line: 4,
+        annotation_level: "warning",
+        title: "No results to judge acme/npu-backend at L3",
+        message: "The relay has no results from acme/npu-backend over the last 14 days to compare with L3's requirements.",
+      },
+    ]);
+    expect(body!.output.summary).toContain("| `acme/npu-backend` | L1 → L3 | 14 days | no results to judge |");
   });
 
   it("treats a file missing on the base branch as all-new", async () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
 import { BackendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
-import { utcDay } from "../../src/callback/audit.js";
+import { utcDay } from "../../src/domain/callback-audit.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
 import { seedHud, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";

@@ -2,7 +2,7 @@
 // side (deliveryWithPayload, addCallbackOutcomes/callbackOutcomes) is in the Store contract
 // (test/contract/store-contract.ts).
 import { describe, expect, it } from "vitest";
-import { summarizeCallbackOutcomes } from "../../src/callback/audit.js";
+import { summarizeCallbackOutcomes } from "../../src/domain/callback-audit.js";
 
 describe("summarizeCallbackOutcomes", () => {
   it("totals per repo, splits valid from rejected, keeps days in order, busiest repo first", () => {

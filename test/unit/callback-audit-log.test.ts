@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import { CallbackAuditLog } from "../../src/callback/audit-log.js";
 import { createMetrics } from "../../src/metrics.js";
-import type { CallbackOutcomeCount, Store } from "../../src/store/store.js";
+import type { CallbackOutcomeCount } from "../../src/domain/callback-audit.js";
+import type { Store } from "../../src/store/store.js";
 
 const NOW = Date.parse("2026-03-01T12:00:00Z");
 

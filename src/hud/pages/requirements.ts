@@ -42,17 +42,23 @@ export function requirementLabel(key: RequirementKey): string {
   return REQUIREMENTS[key].label;
 }
 
-function formatValue(key: RequirementKey, value: number): string {
+/** A threshold or a measured value in the requirement's unit: "95%", "5m 00s", "7 days". */
+export function formatRequirementValue(key: RequirementKey, value: number): string {
   const { unit } = REQUIREMENTS[key];
   if (unit === "rate") return formatPercent(value);
   if (unit === "seconds") return formatDuration(value * 1000);
   return `${value} days`;
 }
 
+/** "≥ 95%": the requirement's bound. */
+export function requirementBound(key: RequirementKey, threshold: number): string {
+  return `${REQUIREMENTS[key].op} ${formatRequirementValue(key, threshold)}`;
+}
+
 /** "min_test_pass_rate ≥ 95%" (style "key", as in the allowlist) or "test pass rate ≥ 95%" (style "label"). */
 export function describeRequirement(key: RequirementKey, threshold: number, style: "key" | "label"): string {
   const { label, op } = REQUIREMENTS[key];
-  return `${style === "key" ? key : label} ${op} ${formatValue(key, threshold)}`;
+  return `${style === "key" ? key : label} ${op} ${formatRequirementValue(key, threshold)}`;
 }
 
 /** A backend's measured value for a requirement, formatted for a table cell. */
@@ -101,6 +107,6 @@ export function renderChecks(checks: readonly RequirementCheck[]): SafeHtml {
         check.requirement,
         check.threshold,
         "label",
-      )}</span> <span class="muted">measured</span> ${check.actual === null ? NA : formatValue(check.requirement, check.actual)}</li>`,
+      )}</span> <span class="muted">measured</span> ${check.actual === null ? NA : formatRequirementValue(check.requirement, check.actual)}</li>`,
   )}</ul>`;
 }

@@ -7,13 +7,13 @@ import { migrate } from "../migrations.js";
 import { SqliteFacts } from "./facts.js";
 import type { HeadFacts } from "../../domain/heads.js";
 import type { LatestAttempt } from "../../domain/jobs.js";
+import type { CallbackOutcomeCount } from "../../domain/callback-audit.js";
 import type {
   AcceptedWork,
   BackendHeadKey,
   CheckRunRecord,
   HeadKey,
   StoredBackendHead,
-  CallbackOutcomeCount,
   DeliveryRecord,
   HudQueueStats,
   HudTarget,

@@ -1,7 +1,16 @@
 // The per-downstream audit trail of /relay/callback: every answer counted per verified repo, UTC day
 // and outcome. The RFC demotes a backend from L2 to L1 for "sending excessive or abusive requests" and
 // expects "the signal sent back" to be valid; these figures are what such a decision is judged by.
-import type { CallbackOutcomeCount } from "../store/store.js";
+
+/** Callbacks answered for one repo on one UTC day with one outcome (the per-downstream audit trail). */
+export interface CallbackOutcomeCount {
+  /** Verified owner/repo (lower case), or "(unverified)". */
+  repo: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  outcome: string;
+  count: number;
+}
 
 /** The one key every caller without a verified token is counted under (never a key per claimed value). */
 export const UNVERIFIED_REPO = "(unverified)";
