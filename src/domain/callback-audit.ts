@@ -20,21 +20,13 @@ export const OTHER_REPO = "(other)";
 export const AUDIT_RETENTION_DAYS = 90;
 
 const VALID_OUTCOMES = ["accepted", "duplicate", "ignored"] as const;
-export const CALLBACK_OUTCOMES = [
-  ...VALID_OUTCOMES,
-  "rate_limited",
-  "bad_token",
-  "too_large",
-  "invalid_body",
-  "bad_ticket",
-  "forbidden",
-  "not_allowlisted",
-  "unknown_commit",
-  "conflict",
-  "unavailable",
-  "aborted",
-  "error",
-] as const;
+/**
+ * Refusals that are the caller's own fault, what the signal-validity figure counts against a backend. Not
+ * among them: `conflict` (a late report that raced a newer one: ordering, not a bad signal), the relay's
+ * own failures (`unavailable`, `aborted`, `error`), and `bad_token` (never counted under a repo).
+ */
+const INVALID_OUTCOMES = ["rate_limited", "too_large", "invalid_body", "bad_ticket", "forbidden", "not_allowlisted", "unknown_commit"] as const;
+export const CALLBACK_OUTCOMES = [...VALID_OUTCOMES, ...INVALID_OUTCOMES, "bad_token", "conflict", "unavailable", "aborted", "error"] as const;
 export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
 
 const OUTCOME_BY_STATUS: Readonly<Record<number, CallbackOutcome>> = {
@@ -82,20 +74,6 @@ export interface RepoCallbackTotals {
   days: Array<{ day: string; outcomes: Partial<Record<CallbackOutcome, number>> }>;
 }
 
-/**
- * Refusals that are the caller's own fault, what the signal-validity figure counts against a backend. Not
- * among them: `conflict` (a late report that raced a newer one: ordering, not a bad signal), the relay's
- * own failures (`unavailable`, `aborted`, `error`), and `bad_token` (never counted under a repo).
- */
-export const INVALID_OUTCOMES: readonly CallbackOutcome[] = [
-  "rate_limited",
-  "too_large",
-  "invalid_body",
-  "bad_ticket",
-  "forbidden",
-  "not_allowlisted",
-  "unknown_commit",
-];
 
 /** One repo's callbacks in a window, for its signal validity (docs/levels.md). */
 export interface SignalCounts {
@@ -114,7 +92,7 @@ export function signalCounts(rows: readonly CallbackOutcomeCount[]): Map<string,
     counts.total += row.count;
     const outcome = row.outcome as CallbackOutcome;
     if ((VALID_OUTCOMES as readonly string[]).includes(outcome)) counts.valid += row.count;
-    else if (INVALID_OUTCOMES.includes(outcome)) counts.invalid += row.count;
+    else if ((INVALID_OUTCOMES as readonly string[]).includes(outcome)) counts.invalid += row.count;
   }
   return byRepo;
 }

@@ -42,6 +42,7 @@ describe("loadConfig defaults", () => {
       allowlist: {
         source: { kind: "file", file: path.resolve("allowlist.yml") },
         refreshSeconds: 300,
+        promotionHealth: "neutral",
       },
       labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
       dispatch: {
@@ -180,6 +181,7 @@ describe("loadConfig problems", () => {
     ["ALLOWLIST_REF", "main..dev"],
     ["ALLOWLIST_REFRESH_SECONDS", "9"],
     ["ALLOWLIST_REFRESH_SECONDS", "ten"],
+    ["RELAY_PROMOTION_HEALTH", "warn"],
     ["RELAY_LABEL_PREFIX", "ciflow oot/"],
     ["RELAY_CHECK_PREFIX", " oot"],
     ["RELAY_CHECK_PREFIX", "oot "],
