@@ -161,6 +161,13 @@ const EnvVars = z.object({
     (value) =>
       `${quote(value)} is not a promotion health policy; set it to neutral (a promoted backend that misses its new level makes the allowlist check neutral), failure (it fails the check) or off (no health review)`,
   ]).default("neutral"),
+  RELAY_L4_APPROVERS: checked([
+    (value) => value.split(/[\s,]+/).filter(Boolean).every((handle) => /^@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(handle)),
+    (value) =>
+      `${quote(value)} is not a list of GitHub logins; write users separated by commas, e.g. "@alice, bob" (teams are not supported: list their members)`,
+  ])
+    .transform((value) => value.split(/[\s,]+/).filter(Boolean).map((handle) => handle.replace(/^@/, "")))
+    .optional(),
   ALLOWLIST_FILE: z
     .string()
     .transform((file) => path.resolve(file))
@@ -456,6 +463,8 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       refreshSeconds: vars.ALLOWLIST_REFRESH_SECONDS,
       /** What a promoted backend missing its new level's requirements does to `allowlist / validate` (docs/levels.md). */
       promotionHealth: vars.RELAY_PROMOTION_HEALTH as "neutral" | "failure" | "off",
+      /** One of them must approve an allowlist PR that brings a backend to L4; none: a note only. */
+      l4Approvers: vars.RELAY_L4_APPROVERS ?? [],
     },
     labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
     dispatch: {

@@ -51,7 +51,7 @@ function handleConfigRepoEvents(
   source: AllowlistSource,
   configRepo: RepoClientProvider,
   location: AllowlistLocation,
-  { metrics, serverMode, review }: ControlPlaneOptions,
+  { config, metrics, serverMode, review }: ControlPlaneOptions,
 ): void {
   app.on("push", async (context) => {
     const sha = allowlistReloadSha(context.payload, location);
@@ -70,7 +70,8 @@ function handleConfigRepoEvents(
     await source.reload("installed on the config repo");
   });
 
-  app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
+  // A review can change the outcome (L4 approvers): the check runs again on each one, and on each dismissal.
+  app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request_review.submitted", "pull_request_review.dismissed"], async (context) => {
     const { pull_request: pr, repository } = context.payload;
     if (!sameRepo(repository.full_name, location.repo)) return;
     const result = await checkAllowlistPullRequest(
@@ -78,7 +79,7 @@ function handleConfigRepoEvents(
       { owner: repository.owner.login, repo: repository.name, number: pr.number, headSha: pr.head.sha, baseSha: pr.base.sha },
       location.path,
       context.log,
-      review,
+      { ...(review && { review }), l4Approvers: config.allowlist.l4Approvers },
     );
     metrics.allowlistChecks.inc({ conclusion: result.conclusion });
     if (!serverMode && result.conclusion === "failure") {

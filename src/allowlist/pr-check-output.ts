@@ -24,6 +24,8 @@ export interface CheckAnnotation {
  */
 export interface ChangeFindings {
   conclusion?: "neutral" | "failure";
+  /** Appended to the check's title when there is a conclusion, e.g. "needs an L4 approver's approval". */
+  headline?: string;
   summary: string;
   annotations: CheckAnnotation[];
 }
@@ -60,7 +62,7 @@ export function validResult(
   const title = `${path} is valid (${allowlist.entries.length} backends)`;
   return {
     conclusion: findings?.conclusion ?? "success",
-    title: findings?.conclusion ? `${title}; a promoted backend misses its new level's requirements` : title,
+    title: findings?.conclusion && findings.headline ? `${title}; ${findings.headline}` : title,
     summary: capText(`\`${path}\` is valid — ${counts.join(", ")}.${note}\n\n${formatDiffMarkdown(diff)}${review}`),
     annotations: findings?.annotations ?? [],
   };

@@ -14,6 +14,7 @@ import {
   type AllowlistCheckResult,
 } from "./pr-check-output.js";
 import type { AllowlistDiff } from "./diff.js";
+import { approvalFindings, approvingApprovers, combineFindings, newAtL4, type PullRequestReview } from "./approvals.js";
 import type { ChangeFindings } from "./pr-check-output.js";
 import type { Allowlist } from "./types.js";
 
@@ -30,14 +31,21 @@ export interface AllowlistPullRequest {
 
 const EMPTY: Allowlist = { entries: [], byRepo: new Map(), requirements: {} };
 
+/** What the check looks at beyond the file: the promoted backends' health, and who must approve L4. */
+export interface CheckOptions {
+  review?: ChangeReviewer;
+  /** GitHub logins, one of whom must approve a pull request that brings a backend to L4 (RELAY_L4_APPROVERS). */
+  l4Approvers?: readonly string[];
+}
+
 export async function checkAllowlistPullRequest(
   octokit: GitHubClient,
   pr: AllowlistPullRequest,
   path: string,
   log: Logger,
-  review?: ChangeReviewer,
+  options: CheckOptions = {},
 ): Promise<AllowlistCheckResult> {
-  const result = await evaluate(octokit, pr, path, review, log);
+  const result = await evaluate(octokit, pr, path, options, log);
   await postCheckRun(octokit, pr, result);
   log.info({ pr: pr.number, conclusion: result.conclusion, title: result.title }, "allowlist check posted");
   return result;
@@ -47,7 +55,7 @@ async function evaluate(
   octokit: GitHubClient,
   pr: AllowlistPullRequest,
   path: string,
-  review: ChangeReviewer | undefined,
+  { review, l4Approvers = [] }: CheckOptions,
   log: Logger,
 ): Promise<AllowlistCheckResult> {
   const files = await octokit.paginate(octokit.rest.pulls.listFiles, {
@@ -75,7 +83,16 @@ async function evaluate(
         ? undefined
         : `The base branch's \`${path}\` is invalid; changes are listed against an empty allowlist.`;
   const diff = diffAllowlists(base?.ok ? base.allowlist : EMPTY, parsed.allowlist);
-  return validResult(path, parsed.allowlist, diff, baseNote, await reviewed(review, parsed.allowlist, diff, path, log));
+  const toL4 = newAtL4(diff);
+  const approval =
+    toL4.length > 0 && l4Approvers.length > 0
+      ? approvalFindings(path, toL4, l4Approvers, approvingApprovers(await reviewsOf(octokit, pr), l4Approvers))
+      : undefined;
+  return validResult(path, parsed.allowlist, diff, baseNote, combineFindings(await reviewed(review, parsed.allowlist, diff, path, log), approval));
+}
+
+async function reviewsOf(octokit: GitHubClient, pr: AllowlistPullRequest): Promise<PullRequestReview[]> {
+  return octokit.paginate(octokit.rest.pulls.listReviews, { owner: pr.owner, repo: pr.repo, pull_number: pr.number, per_page: 100 });
 }
 
 /** The review's findings; a review that fails (the HUD's database down) leaves the check to the syntax, with a note. */

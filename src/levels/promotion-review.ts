@@ -97,7 +97,7 @@ export function promotionFindings(path: string, verdicts: readonly PromotionVerd
   const short = verdicts.some((verdict) => verdict.verdict !== "meets");
   const failing = verdicts.some((verdict) => verdict.verdict === "fails");
   return {
-    ...(short && { conclusion: failing ? policy : "neutral" }),
+    ...(short && { conclusion: failing ? policy : "neutral", headline: "a promoted backend misses its new level's requirements" }),
     summary,
     annotations: verdicts.map((verdict) => annotate(path, verdict, policy)),
   };

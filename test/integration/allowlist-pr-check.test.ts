@@ -145,6 +145,90 @@ describe("allowlist / validate", () => {
     expect(body!.output.summary).toContain("| `acme/npu-backend` | L1 → L3 | 14 days | no results to judge |");
   });
 
+  describe("with L4 approvers (RELAY_L4_APPROVERS)", () => {
+    // acme/npu-backend goes L1 → L4 on line 4.
+    const TO_L4 = `L1:\n  - gamma/tpu-backend\nL4:\n  - acme/npu-backend: "@npu-oncall"\n`;
+    const env = { RELAY_PROMOTION_HEALTH: "off", RELAY_L4_APPROVERS: "@alice, Bob" };
+    const reviews = (scope: nock.Scope, list: Array<{ login: string; state: string }>) =>
+      scope
+        .get(`${REPO}/pulls/2/reviews`)
+        .query({ per_page: 100 })
+        .reply(200, list.map(({ login, state }, id) => ({ id, user: { login }, state })));
+
+    it("fails a promotion to L4 until an approver approves, on the entry's line", async () => {
+      const bodies: CheckRunBody[] = [];
+      const scope = githubWithFiles([{ filename: "allowlist.yml", status: "modified" }]);
+      contentAt(scope, HEAD, TO_L4);
+      contentAt(scope, BASE, BASE_ALLOWLIST);
+      // A non-approver's approval and an approver's comment do not count; a later request for changes undoes alice's approval.
+      reviews(scope, [
+        { login: "mallory", state: "APPROVED" },
+        { login: "alice", state: "APPROVED" },
+        { login: "bob", state: "COMMENTED" },
+        { login: "alice", state: "CHANGES_REQUESTED" },
+      ]);
+      captureCheckRun(scope, bodies);
+
+      const probot = await loadApp(true, env);
+      await probot.receive({ id: "l4-1", name: "pull_request", payload: pr } as never);
+
+      expect(scope.isDone()).toBe(true);
+      const [body] = bodies;
+      expect(body).toMatchObject({ conclusion: "failure" });
+      expect(body!.output.title).toBe("allowlist.yml is valid (2 backends); needs an L4 approver's approval");
+      expect(body!.output.annotations).toEqual([
+        {
+          path: "allowlist.yml",
+          start_line: 4,
+          end_line: 4,
+          annotation_level: "failure",
+          title: "acme/npu-backend to L4 needs an L4 approver's approval",
+          message: "A backend at L4 can block merging upstream: one of @alice, @Bob must approve this pull request. The check runs again on each review.",
+        },
+      ]);
+      // Code spans: the summary never @-mentions the approvers.
+      expect(body!.output.summary).toContain("which needs the approval of one of `@alice`, `@Bob`.");
+    });
+
+    it("passes once an approver approved, and runs again on a review", async () => {
+      const bodies: CheckRunBody[] = [];
+      const scope = githubWithFiles([{ filename: "allowlist.yml", status: "modified" }]);
+      contentAt(scope, HEAD, TO_L4);
+      contentAt(scope, BASE, BASE_ALLOWLIST);
+      reviews(scope, [
+        { login: "alice", state: "COMMENTED" },
+        { login: "bob", state: "APPROVED" },
+        { login: "bob", state: "COMMENTED" },
+      ]);
+      captureCheckRun(scope, bodies);
+
+      const probot = await loadApp(true, env);
+      // A review submitted on the config-repo PR (GitHub's own example payload).
+      const review = webhookExample("pull_request_review", (payload) => payload.action === "submitted" && payload.installation !== undefined);
+      await probot.receive({ id: "l4-2", name: "pull_request_review", payload: review } as never);
+
+      expect(scope.isDone()).toBe(true);
+      const [body] = bodies;
+      expect(body).toMatchObject({ conclusion: "success", head_sha: HEAD, output: { annotations: [] } });
+      expect(body!.output.title).toBe("allowlist.yml is valid (2 backends)");
+      expect(body!.output.summary).toContain("Approved by `@Bob` (L4 approvers: `@alice`, `@Bob`).");
+    });
+
+    it("asks GitHub for no reviews when nothing reaches L4", async () => {
+      const bodies: CheckRunBody[] = [];
+      const scope = githubWithFiles([{ filename: "allowlist.yml", status: "modified" }]);
+      contentAt(scope, HEAD, VALID_HEAD);
+      contentAt(scope, BASE, BASE_ALLOWLIST);
+      captureCheckRun(scope, bodies);
+
+      const probot = await loadApp(true, env);
+      await probot.receive({ id: "l4-3", name: "pull_request", payload: pr } as never);
+
+      expect(scope.isDone()).toBe(true);
+      expect(bodies[0]).toMatchObject({ conclusion: "success" });
+    });
+  });
+
   it("treats a file missing on the base branch as all-new", async () => {
     const bodies: CheckRunBody[] = [];
     const scope = githubWithFiles([{ filename: "allowlist.yml", status: "added" }]);

@@ -88,7 +88,7 @@ async function check(head: string, policy: PromotionHealthPolicy): Promise<Check
     },
     policy,
   });
-  await checkAllowlistPullRequest(octokit, PR, "allowlist.yml", testLog, review);
+  await checkAllowlistPullRequest(octokit, PR, "allowlist.yml", testLog, { review });
   expect(scope.isDone()).toBe(true);
   return bodies[0]!;
 }

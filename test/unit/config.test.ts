@@ -43,6 +43,7 @@ describe("loadConfig defaults", () => {
         source: { kind: "file", file: path.resolve("allowlist.yml") },
         refreshSeconds: 300,
         promotionHealth: "neutral",
+        l4Approvers: [],
       },
       labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
       dispatch: {
@@ -145,6 +146,8 @@ describe("loadConfig defaults", () => {
       HOST: "0.0.0.0",
       UPSTREAM_REPO: "my-org/my-fork",
       ALLOWLIST_REFRESH_SECONDS: "60",
+      RELAY_PROMOTION_HEALTH: "failure",
+      RELAY_L4_APPROVERS: "@alice, bob carol",
       RELAY_LABEL_PREFIX: "ciflow/crcr/",
       RELAY_CHECK_PREFIX: "crcr",
       CALLBACK_AUDIENCE: "my-relay",
@@ -157,6 +160,7 @@ describe("loadConfig defaults", () => {
     expect(config.host).toBe("0.0.0.0");
     expect(config.upstream.repo).toBe("my-org/my-fork");
     expect(config.allowlist.refreshSeconds).toBe(60);
+    expect(config.allowlist).toMatchObject({ promotionHealth: "failure", l4Approvers: ["alice", "bob", "carol"] });
     expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "crcr" });
     expect(config.callback.audience).toBe("my-relay");
     expect(config.dataDir).toBe("/var/lib/relay");
@@ -182,6 +186,7 @@ describe("loadConfig problems", () => {
     ["ALLOWLIST_REFRESH_SECONDS", "9"],
     ["ALLOWLIST_REFRESH_SECONDS", "ten"],
     ["RELAY_PROMOTION_HEALTH", "warn"],
+    ["RELAY_L4_APPROVERS", "pytorch/core-maintainers"],
     ["RELAY_LABEL_PREFIX", "ciflow oot/"],
     ["RELAY_CHECK_PREFIX", " oot"],
     ["RELAY_CHECK_PREFIX", "oot "],
