@@ -10,8 +10,7 @@ import { dispatchLogRows, jobRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
 import type { BackendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
-import { firstDayOf, signalCounts, type SignalCounts } from "../domain/callback-audit.js";
-import type { CallbackOutcomeCount } from "../domain/callback-audit.js";
+import { firstDayOf, signalCounts, type CallbackOutcomeCount, type SignalCounts } from "../domain/callback-audit.js";
 
 export interface HudServiceOptions {
   connection: HudConnection;
