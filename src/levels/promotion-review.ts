@@ -64,11 +64,14 @@ function annotate(path: string, verdict: PromotionVerdict, policy: PromotionHeal
     };
   }
   if (verdict.verdict === "no_data") {
+    const active = verdict.stats !== undefined && (verdict.stats.jobs > 0 || verdict.stats.dispatches > 0);
     return {
       ...base,
       annotation_level: "warning",
       title: `No results to judge ${entry.repo} at ${entry.level}`,
-      message: `The relay has no results from ${entry.repo} ${over} to compare with ${entry.level}'s requirements${verdict.checks.length === 0 && verdict.stats ? " (the level sets none)" : ""}.`,
+      message: active
+        ? `None of the figures ${entry.level}'s requirements name could be measured from ${entry.repo}'s results ${over}.`
+        : `The relay has no results from ${entry.repo} ${over} to compare with ${entry.level}'s requirements.`,
     };
   }
   const met = verdict.checks.filter((check) => check.verdict === "meets").map((check) => `${describeRequirement(check.requirement, check.threshold, "label")} (${measured(check)})`);
