@@ -6,6 +6,7 @@ import type { AllowlistDiff } from "../allowlist/diff.js";
 import type { ChangeReviewer } from "../allowlist/pr-check.js";
 import type { ChangeFindings, CheckAnnotation } from "../allowlist/pr-check-output.js";
 import type { Allowlist, AllowlistEntry, LevelRequirements } from "../allowlist/types.js";
+import { AUDIT_RETENTION_DAYS } from "../domain/callback-audit.js";
 import { checkRequirements } from "../hud/health.js";
 import { describeRequirement, formatRequirementValue, requirementBound, requirementLabel } from "../hud/pages/requirements.js";
 import type { BackendStats, HealthView, RequirementCheck, Verdict } from "../hud/views.js";
@@ -14,6 +15,8 @@ export type PromotionHealthPolicy = "neutral" | "failure";
 
 /** The window a level is judged over when its requirements set no window_days. */
 export const DEFAULT_REVIEW_DAYS = 14;
+/** The longest window looked at: the callback audit keeps 90 days (AUDIT_RETENTION_DAYS), as the HUD's API offers. */
+const MAX_REVIEW_DAYS = AUDIT_RETENTION_DAYS;
 
 export interface PromotionVerdict {
   entry: AllowlistEntry;
@@ -33,7 +36,7 @@ export async function judgePromotions(
   const verdicts: PromotionVerdict[] = [];
   for (const { before, after: entry } of diff.promoted) {
     const requirements: LevelRequirements = after.requirements[entry.level] ?? {};
-    const days = requirements.window_days ?? DEFAULT_REVIEW_DAYS;
+    const days = Math.min(requirements.window_days ?? DEFAULT_REVIEW_DAYS, MAX_REVIEW_DAYS);
     const stats = (await statsFor(days)).get(entry.key);
     const judged = stats ? checkRequirements(stats, requirements) : { checks: [], verdict: "no_data" as const };
     verdicts.push({ entry, from: before.level, days, stats, ...judged });
@@ -75,7 +78,8 @@ function annotate(path: string, verdict: PromotionVerdict, policy: PromotionHeal
     };
   }
   const met = verdict.checks.filter((check) => check.verdict === "meets").map((check) => `${describeRequirement(check.requirement, check.threshold, "label")} (${measured(check)})`);
-  return { ...base, annotation_level: "notice", title: `${entry.repo} meets ${entry.level}'s requirements`, message: `Measured ${over}: ${met.join("; ")}.` };
+  const message = met.length > 0 ? `Measured ${over}: ${met.join("; ")}.` : `${entry.level} sets no requirements to measure ${entry.repo} against.`;
+  return { ...base, annotation_level: "notice", title: `${entry.repo} meets ${entry.level}'s requirements`, message };
 }
 
 /** The summary section and annotations for the promotions; the conclusion a miss asks for. */

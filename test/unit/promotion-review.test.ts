@@ -48,6 +48,17 @@ describe("promotion review (pure)", () => {
     ]);
   });
 
+  it("caps the window at 90 days and says when the new level sets no requirements", async () => {
+    const asked: number[] = [];
+    const head = after("    window_days: 365\n");
+    const verdicts = await judgePromotions(head, diffAllowlists(BEFORE, head), measured(stats(), asked));
+    expect(asked).toEqual([90]);
+    expect(promotionFindings("allowlist.yml", verdicts, "failure")!.annotations[0]).toMatchObject({
+      annotation_level: "notice",
+      message: "L4 sets no requirements to measure acme-ai/torch-npu-ci against.",
+    });
+  });
+
   it("adds nothing when nothing is promoted", async () => {
     expect(await judgePromotions(BEFORE, diffAllowlists(BEFORE, BEFORE), measured(stats()))).toEqual([]);
     expect(promotionFindings("allowlist.yml", [], "failure")).toBeUndefined();
