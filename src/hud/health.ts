@@ -5,7 +5,18 @@ import { collectsResults } from "../allowlist/policy.js";
 import { LEVELS, type Allowlist, type LevelRequirements } from "../allowlist/types.js";
 import type { SignalCounts } from "../domain/callback-audit.js";
 import type { DispatchCounts, JobCounts, PrTimes } from "./queries/stats.js";
-import type { BackendHealth, BackendStats, HealthView, LevelEvaluation, RequirementCheck, SummaryView, TimeWindow, Verdict } from "./views.js";
+import type {
+  BackendHealth,
+  BackendStats,
+  HealthTrendView,
+  HealthView,
+  LevelEvaluation,
+  RequirementCheck,
+  SummaryView,
+  TimeWindow,
+  Verdict,
+  WeekHealth,
+} from "./views.js";
 
 /** What one backend's figures are computed from: ClickHouse's counts and the callback audit's. */
 export interface BackendInputs {
@@ -147,6 +158,49 @@ export function healthView(allowlist: Allowlist | undefined, inputs: WindowInput
   const levelOrder = [...LEVELS].reverse() as string[];
   const byLevel = (a: BackendHealth, b: BackendHealth) => order(levelOrder, a.stats.level) - order(levelOrder, b.stats.level);
   return { window, backends: everyBackend(allowlist, inputs).sort((a, b) => byLevel(a, b) || worstFirst(a, b)) };
+}
+
+/**
+ * Week by week (`weeks` oldest first, each a window's inputs): every backend's verdicts and main figures,
+ * ordered as the latest week's health view. A backend without data in a week shows no_data there.
+ */
+export function healthTrend(allowlist: Allowlist | undefined, weeks: ReadonlyArray<{ window: TimeWindow; inputs: WindowInputs }>): HealthTrendView {
+  const views = weeks.map(({ window, inputs }) => healthView(allowlist, inputs, window));
+  const byRepo = views.map((view) => new Map(view.backends.map((health) => [health.stats.downstreamRepo, health])));
+  const latest = views.at(-1)?.backends ?? [];
+  const seen = new Set(latest.map((health) => health.stats.downstreamRepo));
+  // Backends only seen in earlier weeks (since removed, or silent lately) come after, in the order first seen.
+  const rows = [...latest, ...views.flatMap((view) => view.backends).filter((health) => !seen.has(health.stats.downstreamRepo) && seen.add(health.stats.downstreamRepo))];
+  return {
+    windows: weeks.map(({ window }) => window),
+    backends: rows.map(({ stats, next }) => ({
+      downstreamRepo: stats.downstreamRepo,
+      backendName: stats.backendName,
+      level: stats.level,
+      inAllowlist: stats.inAllowlist,
+      collectsResults: stats.collectsResults,
+      nextLevel: next?.level ?? null,
+      weeks: byRepo.map((week) => weekOf(week.get(stats.downstreamRepo))),
+    })),
+  };
+}
+
+function weekOf(health: BackendHealth | undefined): WeekHealth {
+  if (!health) {
+    return { verdict: "no_data", next: null, infraAvailability: null, testPassRate: null, queueP90Ms: null, prTimeP90Ms: null, signalValidity: null, jobs: 0, dispatches: 0 };
+  }
+  const { stats } = health;
+  return {
+    verdict: health.verdict,
+    next: health.next?.verdict ?? null,
+    infraAvailability: stats.infraAvailability,
+    testPassRate: stats.testPassRate,
+    queueP90Ms: stats.queueMs.p90,
+    prTimeP90Ms: stats.prTimeMs.p90,
+    signalValidity: stats.signalValidity,
+    jobs: stats.jobs,
+    dispatches: stats.dispatches,
+  };
 }
 
 /** The global summary: every allowlisted backend (with or without data) and any other backend with data in the window. */

@@ -14,6 +14,7 @@ import { renderErrorPage } from "./pages/error-page.js";
 import { renderPrPage } from "./pages/pr-page.js";
 import { renderSummaryPage } from "./pages/summary-page.js";
 import { renderTrunkPage } from "./pages/trunk-page.js";
+import { renderHealthPage } from "./pages/health-page.js";
 import type { HudService } from "./service.js";
 
 export interface HudRouteOptions {
@@ -32,6 +33,9 @@ const WindowQuery = z.strictObject({ days: Days });
 const TrunkQuery = z.strictObject({ days: Days, level: z.enum(LEVELS, { error: `level must be one of ${LEVELS.join(", ")}` }).optional() });
 const PrQuery = z.strictObject({ sha: z.string().regex(/^[0-9a-f]{7,40}$/i, { error: "sha must be 7 to 40 hexadecimal characters" }).optional() });
 const PrNumber = z.coerce.number().int().positive().max(2 ** 31 - 1);
+/** Weeks of the health trend: up to 13 (a quarter; the callback audit keeps 90 days). */
+const WEEKS_PROBLEM = { error: "weeks must be a whole number of weeks from 1 to 13" };
+const TrendQuery = z.strictObject({ weeks: z.coerce.number(WEEKS_PROBLEM).int(WEEKS_PROBLEM).min(1, WEEKS_PROBLEM).max(13, WEEKS_PROBLEM).default(8) });
 
 class BadRequest extends Error {}
 class NotFound extends Error {}
@@ -130,6 +134,11 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
           () => "",
         ),
     },
+    ...pair(
+      { page: "/hud/health", api: "/api/hud/health/weekly" },
+      async (url) => ({ view: await service.healthByWeek(queryOf(TrendQuery, url).weeks) }),
+      renderHealthPage,
+    ),
     ...pair(
       { page: "/hud", api: "/api/hud/summary" },
       async (url) => {

@@ -3,14 +3,14 @@ import { collectsResults } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
 import type { HudConnection } from "./clickhouse.js";
 import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
-import { backendHealth, healthView, summaryView, type WindowInputs } from "./health.js";
+import { backendHealth, healthTrend, healthView, summaryView, type WindowInputs } from "./health.js";
 import { prView } from "./pr-view.js";
 import { dailySeries } from "./queries/daily.js";
 import { dispatchLogRows, jobRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
-import type { BackendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
-import { firstDayOf, signalCounts, type CallbackOutcomeCount, type SignalCounts } from "../domain/callback-audit.js";
+import type { BackendView, HealthTrendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
+import { firstDayOf, signalCounts, utcDay, type CallbackOutcomeCount, type SignalCounts } from "../domain/callback-audit.js";
 
 export interface HudServiceOptions {
   connection: HudConnection;
@@ -43,21 +43,37 @@ export class HudService {
     return healthView(this.options.allowlist(), inputs, span);
   }
 
+  /** Each backend's verdicts and main figures for each of the last `weeks` weeks (oldest first). */
+  async healthByWeek(weeks: number): Promise<HealthTrendView> {
+    const now = (this.options.now ?? Date.now)();
+    const spans = Array.from({ length: weeks }, (_, index) => this.#window(7, now - (weeks - 1 - index) * 7 * DAY_MS));
+    const inputs = await Promise.all(spans.map(({ window }) => this.#inputsOver(window)));
+    return healthTrend(this.options.allowlist(), spans.map(({ span }, index) => ({ window: span, inputs: inputs[index]! })));
+  }
+
   async #inputs(days: number, repo?: string): Promise<{ inputs: WindowInputs; span: TimeWindow }> {
     const { window, span } = this.#window(days);
+    return { inputs: await this.#inputsOver(window, repo), span };
+  }
+
+  async #inputsOver(window: Window, repo?: string): Promise<WindowInputs> {
     const db = await this.options.connection.get();
     const [jobs, dispatches, times, signal] = await Promise.all([
       jobCounts(db, window, repo),
       dispatchCounts(db, window, repo),
       prTimes(db, window, repo),
-      this.#signal(days, window.to),
+      this.#signal(window),
     ]);
-    return { inputs: { jobs, dispatches, prTimes: times, signal }, span };
+    return { jobs, dispatches, prTimes: times, signal };
   }
 
-  async #signal(days: number, now: number): Promise<Map<string, SignalCounts>> {
+  /** The callback audit over the window's days, N UTC days ending with the window's last (the audit counts per day). */
+  async #signal(window: Window): Promise<Map<string, SignalCounts>> {
     const read = this.options.callbackOutcomes;
-    return read ? signalCounts(await read(firstDayOf(days, now))) : new Map();
+    if (!read) return new Map();
+    const lastDay = utcDay(window.to - 1);
+    const rows = await read(firstDayOf(Math.round((window.to - window.from) / DAY_MS), window.to - 1));
+    return signalCounts(rows.filter((row) => row.day <= lastDay));
   }
 
   /** undefined when the repo is neither in the allowlist nor in the data of the window. */
@@ -132,8 +148,7 @@ export class HudService {
     };
   }
 
-  #window(days: number): { window: Window; span: TimeWindow } {
-    const to = (this.options.now ?? Date.now)();
+  #window(days: number, to = (this.options.now ?? Date.now)()): { window: Window; span: TimeWindow } {
     const from = to - days * DAY_MS;
     return { window: { from, to }, span: { days, from: new Date(from).toISOString(), to: new Date(to).toISOString() } };
   }

@@ -126,6 +126,39 @@ export const SummaryViewSchema = z.object({
 });
 export type SummaryView = z.infer<typeof SummaryViewSchema>;
 
+export const WeekHealthSchema = z.object({
+  verdict: VerdictSchema.describe("Against the level's requirements, over that week."),
+  next: VerdictSchema.nullable().describe("Against the next level's; null at L4 or outside the allowlist."),
+  infraAvailability: Rate,
+  testPassRate: Rate,
+  queueP90Ms: Ms,
+  prTimeP90Ms: Ms,
+  signalValidity: Rate,
+  jobs: Count,
+  dispatches: Count,
+});
+export type WeekHealth = z.infer<typeof WeekHealthSchema>;
+
+export const HealthTrendViewSchema = z
+  .object({
+    windows: z.array(TimeWindowSchema).describe("Oldest first, 7 days each, the last ending now."),
+    backends: z
+      .array(
+        z.object({
+          downstreamRepo: z.string(),
+          backendName: z.string(),
+          level: z.string(),
+          inAllowlist: z.boolean(),
+          collectsResults: z.boolean(),
+          nextLevel: z.string().nullable(),
+          weeks: z.array(WeekHealthSchema).describe("One per window, oldest first."),
+        }),
+      )
+      .describe("L4 first; worst first within a level by the latest week."),
+  })
+  .describe("/api/hud/health/weekly and /hud/health: each backend's verdicts and main figures week by week.");
+export type HealthTrendView = z.infer<typeof HealthTrendViewSchema>;
+
 export const JobCellSchema = z
   .object({
     workflowName: z.string(),

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
-import { BackendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
+import { BackendViewSchema, HealthTrendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
 import type { SchemaEntry } from "../validation/schema-entry.js";
 
 export const SCHEMAS: readonly SchemaEntry[] = [
@@ -41,6 +41,12 @@ export const SCHEMAS: readonly SchemaEntry[] = [
     schema: HealthViewSchema,
     title: "Cross-repo CI relay HUD health v1",
     description: "GET /api/hud/health?days=N: every backend's figures against its level's requirements and the next level's (relay health prints it).",
+  },
+  {
+    file: "hud-health-weekly.v1.json",
+    schema: HealthTrendViewSchema,
+    title: "Cross-repo CI relay HUD health week by week v1",
+    description: "GET /api/hud/health/weekly?weeks=N (and the page /hud/health): each backend's verdicts and main figures for each of the last N weeks.",
   },
   {
     file: "hud-trunk.v1.json",

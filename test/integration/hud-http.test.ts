@@ -3,7 +3,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
-import { BackendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
+import { BackendViewSchema, HealthTrendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../../src/hud/views.js";
 import { utcDay } from "../../src/domain/callback-audit.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
@@ -120,11 +120,28 @@ describe("health", () => {
     // L4's requirements (the seed's), measured on tpu: it would meet them.
     expect(tpu.next?.verdict).toBe("meets");
   });
+
+  it("serves the week-by-week trend as JSON and as a page, and refuses a bad number of weeks", async () => {
+    const trend = HealthTrendViewSchema.parse(await (await get("/api/hud/health/weekly?weeks=3")).json());
+    expect(trend.windows.map((window) => window.days)).toEqual([7, 7, 7]);
+    const npu = trend.backends.find((backend) => backend.downstreamRepo === "acme/npu")!;
+    expect(npu.weeks.map((week) => week.verdict)).toEqual(["no_data", "meets", "fails"]);
+    const page = await get("/hud/health?weeks=3");
+    expect(page.status).toBe(200);
+    const text = await page.text();
+    expect(text).toContain("Backend health, week by week");
+    expect(text).toContain('href="/api/hud/health/weekly?weeks=3"');
+    for (const weeks of ["0", "14", "two"]) {
+      const refused = await get(`/api/hud/health/weekly?weeks=${weeks}`);
+      expect([weeks, refused.status]).toEqual([weeks, 400]);
+      expect(((await refused.json()) as { error: string }).error).toBe("weeks must be a whole number of weeks from 1 to 13");
+    }
+  });
 });
 
 describe("pages", () => {
   it("serves every page as HTML without scripts, under a policy that forbids them", async () => {
-    for (const page of ["/hud", "/hud?days=30", "/hud/acme/npu", "/hud/pr/101", "/hud/pr/103", "/hud/trunk", "/hud/l4"]) {
+    for (const page of ["/hud", "/hud?days=30", "/hud/acme/npu", "/hud/pr/101", "/hud/pr/103", "/hud/trunk", "/hud/l4", "/hud/health"]) {
       const response = await get(page);
       expect([page, response.status]).toEqual([page, 200]);
       expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");

@@ -173,6 +173,29 @@ requirements:
   });
 });
 
+describe("health week by week", () => {
+  it("judges each week on its own: npu met L4 the week before, and fails this week", async () => {
+    const trend = await service.healthByWeek(2);
+    expect(trend.windows).toEqual([
+      { days: 7, from: iso(14), to: iso(7) },
+      { days: 7, from: iso(7), to: iso(0) },
+    ]);
+    // Ordered as this week's health: L4 first, worst first.
+    expect(trend.backends.map((backend) => backend.downstreamRepo)).toEqual(["acme/npu", "zeta/late", "beta/tpu", "delta/gone", "eps/new", "gamma/hooks"]);
+    const npu = trend.backends[0]!;
+    expect(npu).toMatchObject({ level: "L4", nextLevel: null, inAllowlist: true });
+    // Ten days ago: PR 100's one job passed (queued 1 ms; done 1 h + 1 ms after its dispatch), its dispatch was
+    // available; this week: the 7-day figures.
+    expect(npu.weeks).toEqual([
+      { verdict: "meets", next: null, infraAvailability: 1, testPassRate: 1, queueP90Ms: 1, prTimeP90Ms: 3_600_001, signalValidity: null, jobs: 1, dispatches: 1 },
+      { verdict: "fails", next: null, infraAvailability: 0.5, testPassRate: 0.8, queueP90Ms: 120_000, prTimeP90Ms: 4_400_000, signalValidity: null, jobs: 7, dispatches: 5 },
+    ]);
+    // A backend without data in a week shows no data there.
+    const tpu = trend.backends[2]!;
+    expect(tpu.weeks.map((week) => [week.verdict, week.jobs])).toEqual([["no_data", 0], ["meets", 2]]);
+  });
+});
+
 describe("history grid", () => {
   it("has a row per PR head or trunk commit, newest first, latest attempt per cell, and marks rows with nothing reported", async () => {
     const { history } = (await service.backend("acme/npu", 7))!;

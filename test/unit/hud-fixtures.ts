@@ -4,12 +4,14 @@ import type {
   BackendStats,
   BackendView,
   DailyPoint,
+  HealthTrendView,
   HealthView,
   HistoryGrid,
   JobCell,
   PrView,
   SummaryView,
   TrunkView,
+  WeekHealth,
 } from "../../src/hud/views.js";
 import type { PageContext } from "../../src/hud/pages/context.js";
 
@@ -180,6 +182,28 @@ export const rvvStats = stats({
 /** /api/hud/health over the same backends: L4 first, worst first within a level. */
 export function healthView(): HealthView {
   return { window: window7, backends: [npuHealth, xpuHealth, ttHealth, removedHealth, ipuHealth, { stats: rvvStats, checks: [], verdict: "no_data", next: { level: "L2", checks: [], verdict: "no_data" } }] };
+}
+
+/** /api/hud/health/weekly: npu met L4 last week and fails this week; tt meets L3 and fails L4's bar. */
+export function healthTrendView(): HealthTrendView {
+  const week = (verdict: WeekHealth["verdict"], next: WeekHealth["next"], testPassRate: number): WeekHealth => ({
+    verdict,
+    next,
+    infraAvailability: 0.97,
+    testPassRate,
+    queueP90Ms: 610_000,
+    prTimeP90Ms: 5_100_000,
+    signalValidity: 0.997,
+    jobs: 320,
+    dispatches: 106,
+  });
+  return {
+    windows: [{ days: 7, from: "2026-11-15T12:00:00.000Z", to: "2026-11-22T12:00:00.000Z" }, window7],
+    backends: [
+      { downstreamRepo: "acme-ai/torch-npu-ci", backendName: "npu", level: "L4", inAllowlist: true, collectsResults: true, nextLevel: null, weeks: [week("meets", null, 0.96), week("fails", null, 0.912)] },
+      { downstreamRepo: "tenstorrent/tt-torch-ci", backendName: "tt", level: "L3", inAllowlist: true, collectsResults: true, nextLevel: "L4", weeks: [week("meets", "fails", 0.93), week("meets", "fails", 0.93)] },
+    ],
+  };
 }
 
 export function summaryView(): SummaryView {

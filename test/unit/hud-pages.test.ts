@@ -5,8 +5,9 @@ import { renderErrorPage } from "../../src/hud/pages/error-page.js";
 import { renderPrPage } from "../../src/hud/pages/pr-page.js";
 import { renderSummaryPage } from "../../src/hud/pages/summary-page.js";
 import { renderTrunkPage } from "../../src/hud/pages/trunk-page.js";
+import { renderHealthPage } from "../../src/hud/pages/health-page.js";
 import type { BackendView, PrView } from "../../src/hud/views.js";
-import { backendView, ctx, prView, rvvStats, SHAS, summaryView, trunkView } from "./hud-fixtures.js";
+import { backendView, ctx, healthTrendView, prView, rvvStats, SHAS, summaryView, trunkView } from "./hud-fixtures.js";
 import { elements, parseTags, type Tag, textOf } from "./hud-markup.js";
 
 const attrOf = (markup: string, name: string, attr: string): string[] =>
@@ -364,7 +365,7 @@ describe("untrusted text and URLs", () => {
   const PAYLOAD = `<script>alert(1)</script>"><img src=x onerror=alert(1)>'&`;
   const BAD_URLS = ["javascript:alert(1)", " JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>"];
   /** Fields the relay's own code fills from fixed sets (the zod-checked enums), left as they are. */
-  const ENUMS = new Set(["verdict", "status", "state", "requirement"]);
+  const ENUMS = new Set(["verdict", "next", "status", "state", "requirement"]);
   let urlCount = 0;
 
   /** Every string in the view gets the payload (map keys of `cells` too, so columns still match); URLs become script URLs. */
@@ -406,6 +407,7 @@ describe("untrusted text and URLs", () => {
     ),
     pr: renderPrPage(poison(prView()), ctx),
     trunk: renderTrunkPage(poison(trunkView("L4")), ctx),
+    health: renderHealthPage(poison(healthTrendView()), ctx),
     error: renderErrorPage(400, `bad range ${PAYLOAD}`, ctx),
   };
 
@@ -433,5 +435,24 @@ describe("untrusted text and URLs", () => {
       expect(hrefs(page).filter((href) => !href.startsWith("/") && !href.includes("/actions/runs/"))).toEqual([]);
       expect(textOf(page)).toContain("acme-ai/torch-npu-ci");
     }
+  });
+});
+
+describe("health page", () => {
+  const page = renderHealthPage(healthTrendView(), ctx);
+
+  it("shows each backend's verdict per week, oldest first, with pass rate and availability, and the next level", () => {
+    const rows = elements(page, "tr").slice(1).map(textOf);
+    expect(rows).toEqual([
+      "npu L4 meets 96% pass · 97% avail fails 91.2% pass · 97% avail —",
+      "tt L3 meets 93% pass · 97% avail meets 93% pass · 97% avail L4 fails",
+    ]);
+    // The failing week is highlighted; every figure is in the week's tooltip.
+    const cells = parseTags(page).filter((tag) => tag.name === "td" && tag.attrs.has("title"));
+    expect(cells.filter((tag) => hasClass(tag, "fail"))).toHaveLength(1);
+    expect(cells[1]!.attrs.get("title")).toBe(
+      "infra availability 97% · test pass rate 91.2% · queue p90 10m 10s · PR time p90 1h 25m · signal validity 99.7% · 320 jobs, 106 dispatches",
+    );
+    expect(hrefs(page)).toEqual(expect.arrayContaining(["/hud/acme-ai/torch-npu-ci", "/api/hud/health/weekly?weeks=2"]));
   });
 });

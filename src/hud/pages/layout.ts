@@ -5,7 +5,7 @@ import { attrs, externalLink, html, raw, type SafeHtml } from "./html.js";
 import { STYLESHEET } from "./styles.js";
 import { githubUrl, hudPath } from "./urls.js";
 
-export type NavKey = "summary" | "l4" | "trunk";
+export type NavKey = "summary" | "l4" | "trunk" | "health";
 
 export interface Page {
   title: string;
@@ -26,6 +26,7 @@ const NAV: Array<{ key: NavKey; label: string; href: (days?: number) => string }
   { key: "summary", label: "Summary", href: hudPath.summary },
   { key: "l4", label: "Main (L4)", href: hudPath.l4 },
   { key: "trunk", label: "Trunk", href: hudPath.trunk },
+  { key: "health", label: "Health", href: () => hudPath.health() },
 ];
 
 function rangeSelector(path: string, days: number): SafeHtml {

@@ -18,12 +18,14 @@ export const hudPath = {
   summary: (days?: number) => withDays("/hud", days),
   l4: (days?: number) => withDays("/hud/l4", days),
   trunk: (days?: number) => withDays("/hud/trunk", days),
+  health: (weeks?: number) => (weeks === undefined ? "/hud/health" : `/hud/health?weeks=${weeks}`),
   backend: (downstreamRepo: string, days?: number) => withDays(`/hud/${repoPath(downstreamRepo)}`, days),
   pr: (prNumber: number, sha?: string | null) => withSha(`/hud/pr/${prNumber}`, sha),
 };
 
 export const apiPath = {
   summary: (days: number) => `/api/hud/summary?days=${days}`,
+  healthWeekly: (weeks: number) => `/api/hud/health/weekly?weeks=${weeks}`,
   backend: (downstreamRepo: string, days: number) => `/api/hud/backends/${repoPath(downstreamRepo)}?days=${days}`,
   pr: (prNumber: number, sha?: string | null) => withSha(`/api/hud/pr/${prNumber}`, sha),
   trunk: (days: number, level: string | null) =>
