@@ -10,7 +10,7 @@ import { dispatchLogRows, jobRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
 import type { BackendView, HealthTrendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
-import { firstDayOf, signalCounts, utcDay, type CallbackOutcomeCount, type SignalCounts } from "../domain/callback-audit.js";
+import { firstDayOf, signalCounts, utcDay, type CallbackOutcomeCount } from "../domain/callback-audit.js";
 
 export interface HudServiceOptions {
   connection: HudConnection;
@@ -28,6 +28,13 @@ const GRID_JOB_LIMIT = 5000;
 const SHAS_PER_PR = 20;
 const DAY_MS = 86_400_000;
 
+
+/** The audit's days of a window: the N UTC days ending with the window's last (the audit counts per day). */
+function inDays(window: Window): (row: CallbackOutcomeCount) => boolean {
+  const first = firstDayOf(Math.round((window.to - window.from) / DAY_MS), window.to - 1);
+  const last = utcDay(window.to - 1);
+  return (row) => row.day >= first && row.day <= last;
+}
 
 export class HudService {
   constructor(private readonly options: HudServiceOptions) {}
@@ -47,7 +54,9 @@ export class HudService {
   async healthByWeek(weeks: number): Promise<HealthTrendView> {
     const now = (this.options.now ?? Date.now)();
     const spans = Array.from({ length: weeks }, (_, index) => this.#window(7, now - (weeks - 1 - index) * 7 * DAY_MS));
-    const inputs = await Promise.all(spans.map(({ window }) => this.#inputsOver(window)));
+    // The callback audit is read once for all the weeks, not once per week.
+    const audit = await this.#audit(spans[0]!.window.from, now);
+    const inputs = await Promise.all(spans.map(({ window }) => this.#inputsOver(window, undefined, audit)));
     return healthTrend(this.options.allowlist(), spans.map(({ span }, index) => ({ window: span, inputs: inputs[index]! })));
   }
 
@@ -56,24 +65,22 @@ export class HudService {
     return { inputs: await this.#inputsOver(window, repo), span };
   }
 
-  async #inputsOver(window: Window, repo?: string): Promise<WindowInputs> {
+  /** `audit`: the callback audit's rows covering the window, when already read (see #audit). */
+  async #inputsOver(window: Window, repo?: string, audit?: readonly CallbackOutcomeCount[]): Promise<WindowInputs> {
     const db = await this.options.connection.get();
-    const [jobs, dispatches, times, signal] = await Promise.all([
+    const [jobs, dispatches, times, rows] = await Promise.all([
       jobCounts(db, window, repo),
       dispatchCounts(db, window, repo),
       prTimes(db, window, repo),
-      this.#signal(window),
+      audit ?? this.#audit(window.from, window.to),
     ]);
-    return { jobs, dispatches, prTimes: times, signal };
+    return { jobs, dispatches, prTimes: times, signal: signalCounts(rows.filter(inDays(window))) };
   }
 
-  /** The callback audit over the window's days, N UTC days ending with the window's last (the audit counts per day). */
-  async #signal(window: Window): Promise<Map<string, SignalCounts>> {
+  /** The callback audit's rows (per UTC day) from the day of the window starting at `from` to `to`'s; none without an audit. */
+  async #audit(from: number, to: number): Promise<CallbackOutcomeCount[]> {
     const read = this.options.callbackOutcomes;
-    if (!read) return new Map();
-    const lastDay = utcDay(window.to - 1);
-    const rows = await read(firstDayOf(Math.round((window.to - window.from) / DAY_MS), window.to - 1));
-    return signalCounts(rows.filter((row) => row.day <= lastDay));
+    return read ? read(firstDayOf(Math.round((to - from) / DAY_MS), to - 1)) : [];
   }
 
   /** undefined when the repo is neither in the allowlist nor in the data of the window. */

@@ -156,6 +156,15 @@ requirements:
     });
   });
 
+  it("reads the callback audit once for a week-by-week trend and counts each day in its own week", async () => {
+    asked.length = 0;
+    const trend = await withAudit().healthByWeek(2);
+    // One read, from the first day of the older week (2026-11-07 … 13), the newer week being 2026-11-14 … 20.
+    expect(asked).toEqual(["2026-11-07"]);
+    const tpu = trend.backends.find((backend) => backend.downstreamRepo === "beta/tpu")!;
+    expect(tpu.weeks.map((week) => week.signalValidity)).toEqual([null, 0.9]);
+  });
+
   it("lists every backend, L4 first and worst first in a level; L4 and backends outside the allowlist have no next level", async () => {
     const health = await withAudit().health(7);
     expect(health.window).toEqual({ days: 7, from: iso(7), to: iso(0) });
