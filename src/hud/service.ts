@@ -60,9 +60,9 @@ export class HudService {
     return healthTrend(this.options.allowlist(), spans.map(({ span }, index) => ({ window: span, inputs: inputs[index]! })));
   }
 
-  async #inputs(days: number, repo?: string): Promise<{ inputs: WindowInputs; span: TimeWindow }> {
+  async #inputs(days: number): Promise<{ inputs: WindowInputs; span: TimeWindow }> {
     const { window, span } = this.#window(days);
-    return { inputs: await this.#inputsOver(window, repo), span };
+    return { inputs: await this.#inputsOver(window), span };
   }
 
   /** `audit`: the callback audit's rows covering the window, when already read (see #audit). */
@@ -89,8 +89,9 @@ export class HudService {
     const { window, span } = this.#window(days);
     const db = await this.options.connection.get();
     const filter = { ...windowParams(window), repo: key };
-    const [{ inputs }, daily, cells, sent] = await Promise.all([
-      this.#inputs(days, key),
+    // Over the same window as the grid and the plots.
+    const [inputs, daily, cells, sent] = await Promise.all([
+      this.#inputsOver(window, key),
       dailySeries(db, window, key),
       jobRows(db, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`, filter, GRID_JOB_LIMIT),
       dispatchLogRows(db, `downstream_repo = {repo:String} AND ${inWindow("created_at")}`, filter, GRID_JOB_LIMIT),

@@ -5,16 +5,8 @@ import type { DispatchLogEntry } from "../../domain/dispatches.js";
 import type { GitHubRequest } from "../../domain/github-request.js";
 import type { OutboxStats, OutboxTask, OutboxTaskInput, StoreTx, TaskExclusion } from "../store.js";
 import { checkRun, putCheckRun, setCheckRunId } from "./facts.js";
-import { fromRow, repoKey, type LogChange, type Row, type TransitionedTask } from "./rows.js";
+import { fromRow, repoKey, toTask, type LogChange, type Row, type TaskRow, type TransitionedTask } from "./rows.js";
 import type { Sql } from "./transaction.js";
-
-type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
-  requestJson: string;
-  /** Whether the request has the shape of one (a non-empty `route` and a `params` object), checked in SQL. */
-  readable: boolean;
-  dispatchDeliveryId: string | null;
-  dispatchRepo: string | null;
-};
 
 
 // The request is read back as text and parsed on first use (toTask): the outbox reads a window of due
@@ -42,18 +34,6 @@ function exclusionParams(exclude: TaskExclusion = {}): [number[], number[]] {
 
 function requestJson(request: GitHubRequest): string {
   return JSON.stringify({ route: request.route, params: request.params });
-}
-
-/** undefined when the stored request is unreadable. */
-function toTask({ requestJson, readable, dispatchDeliveryId, dispatchRepo, ...rest }: TaskRow): OutboxTask | undefined {
-  if (!readable) return undefined;
-  const task = fromRow<Omit<OutboxTask, "request" | "dispatch">>(rest) as OutboxTask;
-  let request: GitHubRequest | undefined;
-  Object.defineProperty(task, "request", { enumerable: true, configurable: true, get: () => (request ??= JSON.parse(requestJson) as GitHubRequest) });
-  if (dispatchDeliveryId !== null && dispatchRepo !== null) {
-    task.dispatch = { deliveryId: dispatchDeliveryId, downstreamRepo: dispatchRepo };
-  }
-  return task;
 }
 
 /** Queues the dispatch-log row's current state for the HUD, with a version larger than its last one's. */

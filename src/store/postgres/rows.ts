@@ -1,5 +1,5 @@
 // Small helpers shared by the PostgreSQL store's tables: how repos are keyed and JSON parameters passed.
-export { fromRow, type LogChange, type Row, type TransitionedTask } from "../rows.js";
+export { fromRow, toTask, type LogChange, type Row, type TaskRow, type TransitionedTask } from "../rows.js";
 
 /** Repos are stored as given and looked up case-insensitively, by this key. */
 export function repoKey(repo: string): string {

@@ -2,7 +2,7 @@
 // serves behind the asynchronous Store interface. WAL with synchronous=FULL: a transaction is on disk when
 // its commit returns, which is what lets a webhook be acknowledged right after its transaction resolves.
 import type Database from "better-sqlite3";
-import { fromRow, type LogChange, type Row, type TransitionedTask } from "../rows.js";
+import { fromRow, toTask, type LogChange, type Row, type TaskRow, type TransitionedTask } from "../rows.js";
 import { migrate } from "../migrations.js";
 import { SqliteFacts } from "./facts.js";
 import type { HeadFacts } from "../../domain/heads.js";
@@ -30,19 +30,10 @@ import type {
 } from "../store.js";
 import { REDELIVERY_WINDOW_MS } from "../store.js";
 import type { DispatchLogEntry, UnreportedReason } from "../../domain/dispatches.js";
-import type { GitHubRequest } from "../../domain/github-request.js";
 import type { JobKey, StoredJob } from "../../domain/jobs.js";
 
 /** Freed pages handed back to the file system per prune run (8 MiB at SQLite's default 4 KiB page size). */
 const VACUUM_PAGES_PER_PRUNE = 2048;
-
-type TaskRow = Row<Omit<OutboxTask, "request" | "dispatch">> & {
-  requestJson: string;
-  /** 1 when request_json is a request (JSON with a non-empty `route` and a `params` object), checked by SQLite. */
-  readable: number;
-  dispatchDeliveryId: string | null;
-  dispatchRepo: string | null;
-};
 
 
 const TASK_COLUMNS = `id, key, kind, repo, version, installation_id AS installationId, request_json AS requestJson,
@@ -345,20 +336,6 @@ function logParams(entry: DispatchLogEntry) {
     title: entry.title ?? null,
     author: entry.author ?? null,
   };
-}
-
-/** undefined when the stored request is unreadable. */
-function toTask({ requestJson, readable, dispatchDeliveryId, dispatchRepo, ...rest }: TaskRow): OutboxTask | undefined {
-  if (!readable) return undefined;
-  const task = fromRow<Omit<OutboxTask, "request" | "dispatch">>(rest) as OutboxTask;
-  // Parsed on first use: the outbox reads a window of due tasks to pick a few, and a dispatch's request
-  // (payload and ticket) is most of its row. SQLite checked its shape above.
-  let request: GitHubRequest | undefined;
-  Object.defineProperty(task, "request", { enumerable: true, configurable: true, get: () => (request ??= JSON.parse(requestJson) as GitHubRequest) });
-  if (dispatchDeliveryId !== null && dispatchRepo !== null) {
-    task.dispatch = { deliveryId: dispatchDeliveryId, downstreamRepo: dispatchRepo };
-  }
-  return task;
 }
 
 export class SqliteTables implements Synchronous<StoreTx> {
