@@ -88,6 +88,33 @@ function parseBuildkitePipelines(value: string, ctx: z.RefinementCtx) {
   return parsed.data;
 }
 
+/**
+ * RELAY_ONCALL_WEBHOOKS: a JSON object mapping downstream repos to their oncall's Slack-compatible
+ * incoming-webhook URL. The URLs are secrets (whoever has one can post): messages name the repo only.
+ */
+function parseOncallWebhooks(value: string, ctx: z.RefinementCtx): Record<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: 'is not JSON; set it to a JSON object {"owner/repo": "https://hooks.example.com/…"}' });
+    return z.NEVER;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    ctx.addIssue({ code: "custom", message: 'is not a JSON object; set it to {"owner/repo": "https://hooks.example.com/…"}' });
+    return z.NEVER;
+  }
+  const webhooks: Record<string, string> = {};
+  for (const [repo, url] of Object.entries(json)) {
+    const parsed = typeof url === "string" ? httpUrl(url) : undefined;
+    if (!isRepoSlug(repo)) ctx.addIssue({ code: "custom", message: `has key ${quote(repo)}, which is not an owner/repo name` });
+    else if (!parsed || (parsed.protocol !== "https:" && !isLoopback(parsed.hostname))) {
+      ctx.addIssue({ code: "custom", message: `maps ${repo} to something that is not an https URL (the value is not shown: webhook URLs are secrets)` });
+    } else webhooks[repo.toLowerCase()] = parsed.href;
+  }
+  return webhooks;
+}
+
 /** An absolute URL. Whitespace is refused because URL() would silently trim it. */
 function safeUrl(value: string): URL | undefined {
   return /\s/.test(value) || !URL.canParse(value) ? undefined : new URL(value);
@@ -168,6 +195,14 @@ const EnvVars = z.object({
   ])
     .transform((value) => value.split(/[\s,]+/).filter(Boolean).map((handle) => handle.replace(/^@/, "")))
     .optional(),
+  RELAY_AUDIT_REPO: checked([
+    isRepoSlug,
+    (value) =>
+      `${quote(value)} is not an owner/repo name; set it to the repository where the health audit opens its issues (e.g. my-org/relay-config), or unset it to use ALLOWLIST_REPO`,
+  ]).optional(),
+  RELAY_AUDIT_WINDOWS: integer("a number of consecutive failing weeks before the health audit opens an issue", 1, 12, 2),
+  // A week at most: an audit less often than the windows it judges would skip weeks.
+  RELAY_AUDIT_HOURS: integer("a health audit interval in hours (0 turns it off)", 0, 24 * 7, 24),
   ALLOWLIST_FILE: z
     .string()
     .transform((file) => path.resolve(file))
@@ -223,6 +258,19 @@ const EnvVars = z.object({
     (value) => value === "neutral",
     (value) => `${quote(value)} is not supported; set it to neutral, or leave it unset to show conclusions as reported`,
   ]).optional(),
+  RELAY_TRUNK_FAILURE_CONCLUSION: checked([
+    (value) => value === "neutral" || value === "failure",
+    (value) =>
+      `${quote(value)} is not a trunk failure policy; set it to neutral (a PR-blocking backend whose every failure also fails on trunk does not block the PR) or failure (the default: it blocks)`,
+  ]).default("failure"),
+  RELAY_ONCALL_WEBHOOKS: z
+    .string()
+    .transform((value, ctx) => parseOncallWebhooks(value, ctx))
+    .optional(),
+  RELAY_ONCALL_COMMENTS: checked([
+    (value) => value === "on" || value === "off",
+    (value) => `${quote(value)} is not on or off; set it to on to comment on a PR (mentioning the oncalls) when an L4 or labelled L3 backend fails on it`,
+  ]).default("off"),
   RELAY_BUILDKITE_PIPELINES: z
     .string()
     .transform((value, ctx) => parseBuildkitePipelines(value, ctx))
@@ -418,6 +466,7 @@ function toConfig(vars: z.output<typeof EnvVars>) {
   const publicUrl = vars.RELAY_PUBLIC_URL ?? `http://localhost:${vars.PORT}`;
   const gheBaseUrl = vars.GHE_HOST === undefined ? undefined : `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}`;
   const previousSecret = vars.RELAY_TICKET_SECRET_PREVIOUS;
+  const auditRepo = vars.RELAY_AUDIT_REPO ?? vars.ALLOWLIST_REPO;
   return {
     production: vars.NODE_ENV === "production",
     port: vars.PORT,
@@ -466,6 +515,11 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       /** One of them must approve an allowlist PR that brings a backend to L4; none: a note only. */
       l4Approvers: vars.RELAY_L4_APPROVERS ?? [],
     },
+    /** The scheduled health audit (docs/levels.md); undefined when off: no audit repo (a local allowlist file), or RELAY_AUDIT_HOURS=0. */
+    audit:
+      auditRepo === undefined || vars.RELAY_AUDIT_HOURS === 0
+        ? undefined
+        : { repo: auditRepo, windows: vars.RELAY_AUDIT_WINDOWS, intervalMs: vars.RELAY_AUDIT_HOURS * 3_600_000 },
     labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
     dispatch: {
       prEventType: vars.RELAY_PR_EVENT_TYPE,
@@ -505,6 +559,12 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       startTimeoutMs: vars.RELAY_START_TIMEOUT_MINUTES * 60_000,
       runEndWaitMs: vars.RELAY_RUN_END_WAIT_MINUTES * 60_000,
       nonBlockingFailureConclusion: vars.RELAY_NONBLOCKING_FAILURE_CONCLUSION,
+      /** A blocking backend's aggregate whose every failure is trunk's too (docs/levels.md, "Trunk baseline"). */
+      trunkFailureConclusion: vars.RELAY_TRUNK_FAILURE_CONCLUSION as "neutral" | "failure",
+      /** One comment per (PR head, backend) @-mentioning the oncalls (docs/levels.md, "Oncall comments"). */
+      oncallComments: vars.RELAY_ONCALL_COMMENTS === "on",
+      /** Lower-cased downstream repo → its oncall webhook URL (secret: never logged). */
+      oncallWebhooks: vars.RELAY_ONCALL_WEBHOOKS ?? {},
       buildkite:
         vars.RELAY_BUILDKITE_PIPELINES === undefined
           ? undefined

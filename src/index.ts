@@ -6,7 +6,8 @@ import { ConfigError, loadConfig, type RelayConfig } from "./config.js";
 import { createDispatchService, type DispatchService } from "./dispatch/service.js";
 import { healthRoutes, type ReadinessCheck } from "./http/health.js";
 import { createRouter } from "./http/router.js";
-import { startRelayJobs } from "./scheduler/jobs.js";
+import { repoClientProvider } from "./github/client.js";
+import { startRelayJobs, type RelayJobsDeps } from "./scheduler/jobs.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
 import { downstreamWebhookReceivers } from "./installations/downstream-webhooks.js";
@@ -144,8 +145,14 @@ export function createApp(deps: AppDependencies = {}) {
       readiness.dispatch = () => running.readiness();
       readiness.hud = () => hud.readiness();
       running.start();
+      // The health audit writes issues on its repo with the primary App's installation there (docs/levels.md).
+      let healthAudit: RelayJobsDeps["healthAudit"];
+      if (config.audit) {
+        const auditRepo = repoClientProvider(app, config.audit.repo);
+        healthAudit = { ...config.audit, client: () => auditRepo.get(), healthByWeek: (weeks, end) => hud.healthByWeek(weeks, end) };
+      }
       // The jobs log under the dispatch logger's name, as they did when they ran inside the dispatch service.
-      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }), leadership });
+      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }), leadership, ...(healthAudit && { healthAudit }) });
       hud.start();
       const stop = async () => {
         jobs.stop();

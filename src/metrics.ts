@@ -19,6 +19,7 @@ export interface RelayMetrics {
   redeliveries: Counter<"outcome">;
   reconcilerPasses: Counter<"outcome">;
   backgroundJobRuns: Counter<"job" | "outcome">;
+  healthAuditActions: Counter<"action" | "outcome">;
   leader: Gauge;
   reconciledDispatches: Counter;
   callbacks: Counter<"status">;
@@ -126,6 +127,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_background_job_runs_total",
       help: "Runs of the background jobs on this replica while it leads, by job (sweeper, retention, ...) and outcome (done, failed).",
       labelNames: ["job", "outcome"],
+      registers: [registry],
+    }),
+    healthAuditActions: new Counter({
+      name: "relay_health_audit_actions_total",
+      help: "Health audit issue actions by action (create, update, close) and outcome (done, failed, deferred: over the run's write bound, left to the next run).",
+      labelNames: ["action", "outcome"],
       registers: [registry],
     }),
     leader: new Gauge({

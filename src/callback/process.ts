@@ -117,7 +117,8 @@ async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: C
       report,
       updatedAt: now,
     };
-    const hudRow = entry.policy.display_on_hud ? resultRow(job, body, "pull_request") : undefined;
+    // A ticket without a PR number is a push's: the HUD's trunk views read those rows.
+    const hudRow = entry.policy.display_on_hud ? resultRow(job, body, claims.prNumber === null ? "push" : "pull_request") : undefined;
     const queued = await recordJob(tx, job, hudRow, { allowlist: deps.allowlist(), settings: deps.settings, now });
     const shown = { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) };
     return { status: 200, body: { accepted: true, duplicate: false, job: shown }, queued };

@@ -10,6 +10,7 @@ import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import { runConclusion, runRollup, type RunRollup } from "../domain/runs.js";
+import type { TrunkComparison } from "../domain/trunk-baseline.js";
 import { queuedAggregateRequest } from "./aggregate.js";
 import {
   aggregateRequest,
@@ -26,8 +27,6 @@ import {
 export interface DesiredCheckSettings extends CheckSettings {
   /** Prefix of label-only backends' PR labels (RELAY_LABEL_PREFIX). */
   labelPrefix: string;
-  /** Web base URL of the GitHub host, for links to downstream repos. */
-  webBaseUrl: string;
   /** RELAY_START_TIMEOUT_MINUTES, quoted when a backend never reported. */
   startTimeoutMs: number;
   /** RELAY_RUN_END_WAIT_MINUTES, quoted when the run's end was never confirmed. */
@@ -42,6 +41,8 @@ export interface BackendHeadView {
   entry: AllowlistEntry | undefined;
   /** The latest attempts the aggregate lists (at most LISTED_JOBS). */
   listed: readonly JobSummary[];
+  /** The listed jobs that failed, compared with the backend's trunk baseline (by jobIdentity). */
+  trunk?: ReadonlyMap<string, TrunkComparison>;
 }
 
 type Visibility = { shown: true } | { shown: false; title: string; summary: string };
@@ -76,18 +77,20 @@ export function desiredAggregate(view: BackendHeadView, settings: DesiredCheckSe
 
 /**
  * A job's own check run's desired state (see desiredAggregate); undefined for a job past the cap. Its
- * visibility is its aggregate's: `aggregateWritten` says whether the aggregate was written.
+ * visibility is its aggregate's: `aggregateWritten` says whether the aggregate was written. `trunk`: the
+ * job's failure compared with the trunk baseline.
  */
 export function desiredJobCheck(
-  view: Omit<BackendHeadView, "listed">,
+  view: Omit<BackendHeadView, "listed" | "trunk">,
   job: StoredJob & Pick<LatestAttempt, "seq">,
   settings: DesiredCheckSettings,
   written: boolean,
   aggregateWritten = written,
+  trunk?: TrunkComparison,
 ): GitHubRequest | undefined {
   const context = contextOf(view, settings);
   if (!hasOwnCheckRun(context, job)) return undefined;
-  const natural = jobCheckRequest(context, job, job.report as unknown as JobReport);
+  const natural = jobCheckRequest(context, job, job.report as unknown as JobReport, trunk);
   return finalState(view.head, visibility(view, settings.labelPrefix, aggregateWritten), natural, written);
 }
 
@@ -97,7 +100,7 @@ export function desiredJobCheck(
  * run no longer counts (the new run's jobs report under the same names and update it again).
  */
 export function retiredJobCheck(
-  view: Omit<BackendHeadView, "listed">,
+  view: Omit<BackendHeadView, "listed" | "trunk">,
   job: StoredJob & Pick<LatestAttempt, "seq">,
   settings: DesiredCheckSettings,
   written: boolean,
@@ -140,6 +143,7 @@ function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings)
       {
         counts: backend.counts,
         listed: view.listed,
+        ...(view.trunk && { trunk: view.trunk }),
         runEnd,
         ...(rollup.expectedJobs !== undefined && { expectedJobs: rollup.expectedJobs }),
         ...(runNote && { runNote }),

@@ -4,7 +4,8 @@
 // the upstream installation's one write budget, which a backend reporting hundreds of jobs would spend
 // for everyone. Jobs past the cap count in the aggregate and show on the HUD.
 import type { AllowlistEntry } from "../allowlist/types.js";
-import type { JobCounts, JobSummary, LatestAttempt, StoredJob } from "../domain/jobs.js";
+import { jobIdentity, type JobCounts, type JobSummary, type LatestAttempt, type StoredJob } from "../domain/jobs.js";
+import { trunkNote, type TrunkComparison } from "../domain/trunk-baseline.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import { aggregateCheckName, worstConclusion } from "./aggregate.js";
 import { capText } from "../github/text-limits.js";
@@ -29,6 +30,13 @@ export interface CheckContext {
   hudUrl: string;
   /** Most jobs per (backend, head) shown as check runs of their own; 0 shows the aggregate only. */
   maxJobChecks: number;
+  /** Web URL of an upstream commit (trunk notes link the trunk commit). */
+  commitUrl: (sha: string) => string;
+  /**
+   * RELAY_TRUNK_FAILURE_CONCLUSION=neutral: a PR-blocking backend's aggregate whose every failed job also
+   * fails on trunk concludes neutral, so trunk's breakage does not block the PR. Undefined: it stays failed.
+   */
+  trunkFailureConclusion?: "neutral";
 }
 
 /** What a job's check run shows of its last report: the fields of a callback body (src/callback/schema.ts) it renders. */
@@ -49,6 +57,9 @@ export interface CheckSettings {
   nonBlockingFailureConclusion?: string;
   /** Public base URL of the relay (RELAY_PUBLIC_URL), for HUD links. */
   publicUrl: string;
+  /** Web base URL of the GitHub host, for links to repos and commits. */
+  webBaseUrl: string;
+  trunkFailureConclusion?: "neutral";
 }
 
 export function checkContext(entry: CheckContext["entry"], upstreamRepo: string, headSha: string, settings: CheckSettings): CheckContext {
@@ -59,7 +70,9 @@ export function checkContext(entry: CheckContext["entry"], upstreamRepo: string,
     entry,
     hudUrl: `${settings.publicUrl}/hud/${entry.repo.toLowerCase()}`,
     maxJobChecks: settings.maxJobChecksPerBackend,
+    commitUrl: (sha) => `${settings.webBaseUrl}/${upstreamRepo}/commit/${sha}`,
     ...(settings.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: settings.nonBlockingFailureConclusion }),
+    ...(settings.trunkFailureConclusion && { trunkFailureConclusion: settings.trunkFailureConclusion }),
   };
 }
 
@@ -82,9 +95,11 @@ export function hasOwnCheckRun(context: CheckContext, job: Pick<LatestAttempt, "
   return job.seq < context.maxJobChecks;
 }
 
-export function jobCheckRequest(context: CheckContext, job: StoredJob, body: JobReport): GitHubRequest {
+/** `trunk`: the job's failure compared with the backend's trunk baseline (src/domain/trunk-baseline.ts). */
+export function jobCheckRequest(context: CheckContext, job: StoredJob, body: JobReport, trunk?: TrunkComparison): GitHubRequest {
   const [owner, repo] = context.upstreamRepo.split("/");
   const completed = job.status === "completed";
+  const onTrunk = trunk?.kind === "also_on_trunk" ? " (also failing on trunk)" : "";
   return {
     route: "POST /repos/{owner}/{repo}/check-runs",
     params: {
@@ -98,7 +113,7 @@ export function jobCheckRequest(context: CheckContext, job: StoredJob, body: Job
       ...(completed && job.completedAt !== undefined && { completed_at: new Date(job.completedAt).toISOString() }),
       details_url: body.job.url ?? body.workflow.url,
       external_id: runExternalId(job.downstreamRepo, job.runId),
-      output: { title: jobTitle(job, body), summary: capText(jobSummary(context, job, body)) },
+      output: { title: `${jobTitle(job, body)}${onTrunk}`, summary: capText(jobSummary(context, job, body, trunk)) },
     },
   };
 }
@@ -121,6 +136,8 @@ export interface JobRollup {
   listed: readonly JobSummary[];
   /** The latest attempt reported last: the aggregate links its run. */
   newest?: JobSummary;
+  /** The failed listed jobs compared with trunk, by jobIdentity. */
+  trunk?: ReadonlyMap<string, TrunkComparison>;
 }
 
 /**
@@ -134,11 +151,19 @@ export function aggregateRequest(context: CheckContext, rollup: JobRollup, detai
   const { counts, listed, newest, runEnd, expectedJobs } = rollup;
   const concluded = Object.keys(counts.conclusions);
   const worst = counts.running === 0 && concluded.length > 0 && runEnd !== "open" ? worstConclusion(concluded) : undefined;
-  const conclusion = worst !== undefined && runEnd === "unconfirmed" && context.entry.policy.block_pr && !FAILING.has(worst) && worst !== "cancelled" ? "timed_out" : worst;
+  const reached = worst !== undefined && runEnd === "unconfirmed" && context.entry.policy.block_pr && !FAILING.has(worst) && worst !== "cancelled" ? "timed_out" : worst;
+  const trunkBroken = reached !== undefined && isTrunkBreakage(context, rollup);
+  const conclusion = trunkBroken ? "neutral" : reached;
   const done = counts.jobs - counts.running;
   const progress = expectedJobs === undefined ? `${done} of ${counts.jobs} reported jobs done (total not known yet)` : `${done} of ${expectedJobs} jobs done`;
   const runLine = rollup.runNote ? `\n\n${rollup.runNote}` : "";
-  const lines = listed.map((job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? (job.conclusion ?? "") : "running"} | ${job.runAttempt} |`);
+  const onTrunk = (job: JobSummary) => (rollup.trunk?.get(jobIdentity(job))?.kind === "also_on_trunk" ? " · also failing on trunk" : "");
+  const lines = listed.map(
+    (job) => `| ${job.workflowName} / ${job.jobName} | ${job.status === "completed" ? `${job.conclusion ?? ""}${onTrunk(job)}` : "running"} | ${job.runAttempt} |`,
+  );
+  const trunkLine = trunkBroken
+    ? `\n\n**Every failed job also fails on trunk** (the backend's latest results on the default branch), so this check does not block the pull request (RELAY_TRUNK_FAILURE_CONCLUSION=neutral). The failures are trunk's, not this change's.`
+    : "";
   const unlisted = counts.jobs - listed.length;
   const unlistedLine = unlisted > 0 ? `\n\n… and ${unlisted} more job${unlisted === 1 ? "" : "s"} (passed ones are left out first); see the [HUD](${context.hudUrl}).` : "";
   const notShown = Math.max(0, counts.jobs - context.maxJobChecks);
@@ -155,13 +180,33 @@ export function aggregateRequest(context: CheckContext, rollup: JobRollup, detai
       details_url: detailsUrl,
       ...(newest && { external_id: runExternalId(newest.downstreamRepo, newest.runId) }),
       output: {
-        title: conclusion === undefined ? progress : `${counts.conclusions.success ?? 0} of ${counts.jobs} jobs passed`,
+        title:
+          conclusion === undefined
+            ? progress
+            : `${counts.conclusions.success ?? 0} of ${counts.jobs} jobs passed${trunkBroken ? "; the failures are trunk's too" : ""}`,
         summary: capText(
-          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${runLine}${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
+          `Results of \`${context.entry.repo}\` (${context.entry.level}) for this commit; the latest attempt of each job counts. [HUD](${context.hudUrl})${trunkLine}${runLine}${notShownLine}\n\n| job | result | attempt |\n|---|---|---|\n${lines.join("\n")}${unlistedLine}`,
         ),
       },
     },
   };
+}
+
+/** Passed, skipped or neutral: a job that does not need explaining. */
+const PASSING = new Set(["success", "neutral", "skipped"]);
+
+/**
+ * Whether the trunk policy turns a failed aggregate neutral: it is on, the backend blocks PRs, and every
+ * job that did not pass is listed and fails on trunk the same way (a job or test failing on the PR only,
+ * a cancelled job, a job past the listed ones, or a timeout of the run's end keeps it failed).
+ */
+function isTrunkBreakage(context: CheckContext, rollup: JobRollup): boolean {
+  const { counts, listed, trunk } = rollup;
+  if (context.trunkFailureConclusion !== "neutral" || !context.entry.policy.block_pr || !trunk || rollup.runEnd !== "over") return false;
+  const notPassing = Object.entries(counts.conclusions).reduce((sum, [conclusion, count]) => sum + (PASSING.has(conclusion) ? 0 : count), 0);
+  if (notPassing === 0) return false;
+  const explained = listed.filter((job) => job.status === "completed" && trunk.get(jobIdentity(job))?.kind === "also_on_trunk").length;
+  return explained === notPassing;
 }
 
 export function shownConclusion(context: CheckContext, conclusion: string): string {
@@ -177,8 +222,10 @@ function jobTitle(job: StoredJob, body: JobReport): string {
   return job.status === "completed" ? `${job.conclusion ?? "completed"}${counts}` : `running${counts}`;
 }
 
-function jobSummary(context: CheckContext, job: StoredJob, body: JobReport): string {
+function jobSummary(context: CheckContext, job: StoredJob, body: JobReport, trunk: TrunkComparison | undefined): string {
   const parts = [`\`${context.entry.repo}\` (${context.entry.level}) · workflow **${body.workflow.name}**, attempt ${job.runAttempt}`];
+  const note = trunk && trunkNote(trunk, context.commitUrl);
+  if (note) parts.push(`**Trunk:** ${note}`);
   if (body.tests) {
     const { total, passed, failed, skipped, errors } = body.tests;
     parts.push(`**Tests:** ${total} total, ${passed} passed, ${failed} failed, ${skipped} skipped${errors ? `, ${errors} errors` : ""}`);

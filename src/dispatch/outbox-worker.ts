@@ -6,9 +6,10 @@
 // picked again (docs/dispatch.md, "When the store fails").
 import type { Logger } from "pino";
 import { httpStatus, type GitHubClient } from "../github/client.js";
+import { postOncallWebhook } from "./oncall-webhook.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import type { RelayMetrics } from "../metrics.js";
-import type { OutboxTask, Store, StoreTx } from "../store/store.js";
+import { isRenderedKind, type OutboxTask, type Store, type StoreTx } from "../store/store.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { backoffDelay, classifyFailure, installationPause } from "./retry-policy.js";
@@ -78,6 +79,8 @@ export interface OutboxWorkerOptions {
    * backend's aggregate check run, src/state/reports.ts) commits with it. Returns how many writes it queued.
    */
   onDispatchFailed?: (tx: StoreTx, dispatch: NonNullable<OutboxTask["dispatch"]>, outcome: "failed" | "dead", reason: string) => Promise<number>;
+  /** The oncall webhook URL of a downstream repo (RELAY_ONCALL_WEBHOOKS), looked up when its message is sent. */
+  webhookUrl?: (repo: string) => string | undefined;
 }
 
 /** A due task a look chose to send, with its installation as far as known. */
@@ -323,12 +326,15 @@ export class OutboxWorker {
     if (!seen) return;
     for (const task of tasks) {
       const key = task.repo.toLowerCase();
+      if (task.kind === "notify") continue;
       if (task.installationId === undefined && !seen.has(key)) seen.set(key, await this.options.installations.cachedId(task.repo));
     }
   }
 
   /** The task's installation: its own, or its repo's as recorded (read by #learnInstallations for this look). */
   #installationOf(task: OutboxTask): number | undefined {
+    // A webhook message is not a GitHub write: no installation, no write slot.
+    if (task.kind === "notify") return undefined;
     return task.installationId ?? this.#installationsSeen?.get(task.repo.toLowerCase());
   }
 
@@ -371,6 +377,7 @@ export class OutboxWorker {
   /** `failureAtLaunch`: the store failure in course when the task was launched (the look that resumes after one). */
   async #send(task: OutboxTask, knownInstallationId: number | undefined, failureAtLaunch: object | undefined): Promise<Recording | undefined> {
     const { store, clients, installations, requestTimeoutMs } = this.options;
+    if (task.kind === "notify") return this.#notify(task);
     const { route, params } = await requestFor(task, store);
     let installationId = knownInstallationId;
     let response: OutboxResponse;
@@ -395,6 +402,19 @@ export class OutboxWorker {
       return this.#failed(task, error, installationId);
     }
     return this.#sent(task, installationId, response);
+  }
+
+  /** Posts an oncall webhook message; a backend whose webhook was removed from the configuration since is not retried. */
+  async #notify(task: OutboxTask): Promise<Recording> {
+    const url = this.options.webhookUrl?.(task.repo);
+    if (url === undefined) return this.#finish(task, "failed", "webhook_not_configured");
+    try {
+      await postOncallWebhook(url, task.request.params, this.options.requestTimeoutMs);
+    } catch (error) {
+      return this.#failed(task, error, undefined);
+    }
+    const result = { at: this.#now(), version: task.version };
+    return (tx) => tx.markSent(task.id, result);
   }
 
   #sent(task: OutboxTask, installationId: number, response: OutboxResponse): Recording {
@@ -436,7 +456,7 @@ export class OutboxWorker {
     const at = now + backoffDelay(task.attempts, verdict.retryAfterMs, (this.options.random ?? Math.random)());
     if (at - task.createdAt > maxAgeMs) return this.#finish(task, "dead", `max_age after ${verdict.reason}`);
     metrics.outboxRetries.inc({ kind: task.kind, reason: verdict.reason });
-    log.warn({ task: task.key, reason: verdict.reason, attempt: task.attempts + 1, retryInMs: at - now }, "GitHub request failed; will retry");
+    log.warn({ task: task.key, reason: verdict.reason, attempt: task.attempts + 1, retryInMs: at - now }, "outbox request failed; will retry");
     return (tx) => tx.scheduleRetry(task.id, { at, error: verdict.reason });
   }
 
@@ -546,13 +566,17 @@ export class OutboxWorker {
 }
 
 /**
- * The request to send for a task. A check-run task holds the run's desired state: the first send
- * creates the run, later ones update it in place (same id), so re-reports never add duplicate runs.
+ * The request to send for a task. A check-run or comment task holds the object's desired state: the first
+ * send creates it, later ones update it in place (same id), so re-reports never add duplicates.
  */
 export async function requestFor(task: OutboxTask, store: Pick<Store, "checkRunId">): Promise<GitHubRequest> {
-  if (task.kind !== "check_run") return task.request;
-  const checkRunId = await store.checkRunId(task.key);
-  if (checkRunId === undefined) return task.request;
+  if (!isRenderedKind(task.kind)) return task.request;
+  const id = await store.checkRunId(task.key);
+  if (id === undefined) return task.request;
+  if (task.kind === "comment") {
+    const { owner, repo, body } = task.request.params;
+    return { route: "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", params: { owner, repo, body, comment_id: id } };
+  }
   const { head_sha: _headSha, ...update } = task.request.params;
-  return { route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", params: { ...update, check_run_id: checkRunId } };
+  return { route: "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", params: { ...update, check_run_id: id } };
 }

@@ -52,6 +52,10 @@ export function createDispatchService(
     requestTimeoutMs: config.outbox.requestTimeoutMs,
     onDispatchFailed: (tx, dispatch, outcome, reason) =>
       recordDispatchOutcome(tx, dispatch, outcome, reason, { allowlist: allowlist.current(), settings: callbackSettings(config), now: Date.now() }),
+    webhookUrl: (repo) => {
+      const webhooks = config.callback.oncallWebhooks;
+      return Object.hasOwn(webhooks, repo.toLowerCase()) ? webhooks[repo.toLowerCase()] : undefined;
+    },
   });
   observeOutbox(metrics, () => store.outboxStats());
   observePausedInstallations(metrics, () => worker.pausedInstallations());

@@ -187,12 +187,13 @@ export function healthTrend(allowlist: Allowlist | undefined, weeks: ReadonlyArr
 
 function weekOf(health: BackendHealth | undefined): WeekHealth {
   if (!health) {
-    return { verdict: "no_data", next: null, infraAvailability: null, testPassRate: null, queueP90Ms: null, prTimeP90Ms: null, signalValidity: null, jobs: 0, dispatches: 0 };
+    return { verdict: "no_data", next: null, checks: [], infraAvailability: null, testPassRate: null, queueP90Ms: null, prTimeP90Ms: null, signalValidity: null, jobs: 0, dispatches: 0 };
   }
   const { stats } = health;
   return {
     verdict: health.verdict,
     next: health.next?.verdict ?? null,
+    checks: health.checks,
     infraAvailability: stats.infraAvailability,
     testPassRate: stats.testPassRate,
     queueP90Ms: stats.queueMs.p90,

@@ -4,9 +4,9 @@ import type { Allowlist } from "../allowlist/types.js";
 import type { HudConnection } from "./clickhouse.js";
 import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
 import { backendHealth, healthTrend, healthView, summaryView, type WindowInputs } from "./health.js";
-import { prView } from "./pr-view.js";
+import { needsTrunkBaseline, prView } from "./pr-view.js";
 import { dailySeries } from "./queries/daily.js";
-import { dispatchLogRows, jobRows } from "./queries/rows.js";
+import { dispatchLogRows, jobRows, trunkRows } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
 import type { BackendView, HealthTrendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
@@ -27,6 +27,8 @@ const GRID_ROWS = 50;
 const GRID_JOB_LIMIT = 5000;
 const SHAS_PER_PR = 20;
 const DAY_MS = 86_400_000;
+/** How far back the PR view looks for a job's latest trunk result: older ones say little about trunk today. */
+const TRUNK_BASELINE_DAYS = 14;
 
 
 /** The audit's days of a window: the N UTC days ending with the window's last (the audit counts per day). */
@@ -50,12 +52,11 @@ export class HudService {
     return healthView(this.options.allowlist(), inputs, span);
   }
 
-  /** Each backend's verdicts and main figures for each of the last `weeks` weeks (oldest first). */
-  async healthByWeek(weeks: number): Promise<HealthTrendView> {
-    const now = (this.options.now ?? Date.now)();
-    const spans = Array.from({ length: weeks }, (_, index) => this.#window(7, now - (weeks - 1 - index) * 7 * DAY_MS));
+  /** Each backend's verdicts and main figures for each of the `weeks` weeks (oldest first) up to `end` (default now). */
+  async healthByWeek(weeks: number, end = (this.options.now ?? Date.now)()): Promise<HealthTrendView> {
+    const spans = Array.from({ length: weeks }, (_, index) => this.#window(7, end - (weeks - 1 - index) * 7 * DAY_MS));
     // The callback audit is read once for all the weeks, not once per week.
-    const audit = await this.#audit(spans[0]!.window.from, now);
+    const audit = await this.#audit(spans[0]!.window.from, end);
     const inputs = await Promise.all(spans.map(({ window }) => this.#inputsOver(window, undefined, audit)));
     return healthTrend(this.options.allowlist(), spans.map(({ span }, index) => ({ window: span, inputs: inputs[index]! })));
   }
@@ -129,7 +130,19 @@ export class HudService {
             jobRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32} AND head_sha = {sha:String}", onSha, GRID_JOB_LIMIT),
             dispatchLogRows(db, "upstream_repo = {upstream:String} AND pr_number = {pr:UInt32} AND head_sha = {sha:String}", onSha, GRID_JOB_LIMIT),
           ]);
-    return prView({ upstreamRepo, prNumber, headSha, shas, jobs, dispatches, allowlist: this.options.allowlist() });
+    // Trunk results only of backends with a failed job, over a bounded window: one narrow read, or none.
+    const repos = [...new Set(jobs.filter((job) => needsTrunkBaseline(job.cell)).map((job) => job.downstreamRepo))];
+    const onTrunk = { ...windowParams(this.#window(TRUNK_BASELINE_DAYS).window), upstream: upstreamRepo, repos };
+    const trunk =
+      repos.length === 0
+        ? []
+        : await trunkRows(
+            db,
+            `upstream_repo = {upstream:String} AND event_type = 'push' AND has({repos:Array(String)}, downstream_repo) AND ${inWindow("first_report_at")}`,
+            onTrunk,
+            GRID_JOB_LIMIT,
+          );
+    return prView({ upstreamRepo, prNumber, headSha, shas, jobs, dispatches, trunk, allowlist: this.options.allowlist() });
   }
 
   /** Upstream commits tested outside PRs (pushes, nightly self-reports); `level` keeps the allowlist's backends of that level. */

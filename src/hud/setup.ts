@@ -11,7 +11,7 @@ import { HudConnection } from "./clickhouse.js";
 import { hudRoutes } from "./routes.js";
 import { HudService } from "./service.js";
 import { HudWriter } from "./writer.js";
-import type { HealthView } from "./views.js";
+import type { HealthTrendView, HealthView } from "./views.js";
 
 export interface HudWiring {
   config: RelayConfig;
@@ -37,6 +37,8 @@ export interface Hud {
   readiness(): Promise<ReadinessReport>;
   /** Every backend against its level and the next over `days` (/api/hud/health; allowlist PR reviews). */
   health(days: number): Promise<HealthView>;
+  /** Each backend's verdicts and figures for the `weeks` weeks up to `end` (the health audit's evidence). */
+  healthByWeek(weeks: number, end: number): Promise<HealthTrendView>;
 }
 
 export function setUpHud(app: Probot, wiring: HudWiring): Hud {
@@ -61,6 +63,7 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
     },
     notify: () => writer?.notify(),
     health: (days) => service.health(days),
+    healthByWeek: (weeks, end) => service.healthByWeek(weeks, end),
     async stop() {
       await writer?.stop();
       await connection.close();

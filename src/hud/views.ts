@@ -129,6 +129,7 @@ export type SummaryView = z.infer<typeof SummaryViewSchema>;
 export const WeekHealthSchema = z.object({
   verdict: VerdictSchema.describe("Against the level's requirements, over that week."),
   next: VerdictSchema.nullable().describe("Against the next level's; null at L4 or outside the allowlist."),
+  checks: z.array(RequirementCheckSchema).describe("Against the level's requirements, over that week (the health audit's evidence)."),
   infraAvailability: Rate,
   testPassRate: Rate,
   queueP90Ms: Ms,
@@ -227,13 +228,38 @@ export const BackendViewSchema = z.object({
 });
 export type BackendView = z.infer<typeof BackendViewSchema>;
 
+export const TrunkMarkSchema = z
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("new"), trunkSha: z.string() }).describe("The job passed on trunk: the failure is new with this PR."),
+    z
+      .object({
+        kind: z.enum(["also_on_trunk", "partly"]),
+        trunkSha: z.string(),
+        trunkUrl: z.string().optional().describe("The trunk job (or its run), as the downstream reported it."),
+        tests: z.array(z.string()).describe("The PR's failed tests that fail on trunk too."),
+        newTests: z.array(z.string()).describe("The PR's failed tests that do not fail on trunk; some: kind is partly."),
+      })
+      .describe("The job fails on trunk too."),
+  ])
+  .describe("A failed job compared with the latest trunk result (a push to the default branch) of the same job of the same backend; trunkSha: that trunk commit.");
+export type TrunkMark = z.infer<typeof TrunkMarkSchema>;
+
+export const PrJobCellSchema = JobCellSchema.extend({
+  trunk: TrunkMarkSchema.optional().describe("Only on a failed job whose backend has a trunk result for the same workflow and job."),
+}).describe("One job attempt (the latest), a line of a PR box; trunk: what the backend's latest trunk result says about its failure. Every string is the downstream's.");
+export type PrJobCell = z.infer<typeof PrJobCellSchema>;
+
 export const PrBackendBoxSchema = z.object({
   downstreamRepo: z.string(),
   backendName: z.string(),
   level: z.string().describe("The level this backend's own rows recorded; never a default."),
   state: z.enum(["failing", "running", "passed", "missing"]),
-  jobs: z.array(JobCellSchema).describe("Failed → running → passed → the rest."),
+  jobs: z.array(PrJobCellSchema).describe("Failed → running → passed → the rest."),
   missing: DispatchGapSchema.nullable(),
+  trunk: z
+    .object({ failing: Count, alsoOnTrunk: Count })
+    .optional()
+    .describe("Set when a failed job has a trunk result: the failed jobs, and those failing on trunk with no new failed test (trunk.kind also_on_trunk)."),
 });
 export type PrBackendBox = z.infer<typeof PrBackendBoxSchema>;
 

@@ -1,11 +1,13 @@
 // The relay's background jobs (server mode only): installation rechecks, the sweeper, store retention,
-// missed-delivery redelivery, the dispatch reconciler, and applying each allowlist version to the open heads.
+// missed-delivery redelivery, the dispatch reconciler, the health audit, and applying each allowlist version
+// to the open heads.
 import type { Logger } from "pino";
 import type { AllowlistSource } from "../allowlist/source.js";
 import { callbackSettings } from "../state/settings.js";
 import { sweep } from "../callback/sweeper.js";
 import type { RelayConfig } from "../config.js";
 import type { DispatchService } from "../dispatch/service.js";
+import { runHealthAudit, type HealthAuditOptions } from "../levels/audit-job.js";
 import type { RelayMetrics } from "../metrics.js";
 import { reconcileOpenHeadsPage } from "../state/policy.js";
 import type { HeadKey, Store } from "../store/store.js";
@@ -38,6 +40,8 @@ export interface RelayJobsDeps {
   log: Logger;
   /** Whether this process runs the jobs now (several replicas: one at a time; src/scheduler/leadership.ts). */
   leadership: Leadership;
+  /** The health audit (docs/levels.md), every `intervalMs`; absent when it is off. */
+  healthAudit?: Pick<HealthAuditOptions, "repo" | "windows" | "client" | "healthByWeek"> & { intervalMs: number };
 }
 
 /** Starts the relay's background jobs; the returned scheduler's stop() clears their timers. */
@@ -131,6 +135,13 @@ export function startRelayJobs(deps: RelayJobsDeps): Scheduler {
     const reconcileNow = everyOnLeader("dispatch reconciler", config.reconcile.intervalMs, () => reconciler.pass());
     // A new allowlist version may name backends that open heads never reached (a new or promoted backend).
     allowlist.onLoaded(() => reconcileNow());
+  }
+  if (deps.healthAudit) {
+    const { intervalMs, ...audit } = deps.healthAudit;
+    const auditLog = log.child({ component: "health-audit" });
+    const auditNow = everyOnLeader("health audit", intervalMs, () => runHealthAudit({ ...audit, allowlist: () => allowlist.current(), metrics, log: auditLog }));
+    // The run at start finds no allowlist yet; and a new version (a demotion merged, a requirement changed) may settle an issue.
+    allowlist.onLoaded(() => auditNow());
   }
   if (config.redeliveryIntervalMs > 0) {
     everyOnLeader("redelivery", config.redeliveryIntervalMs, async () =>

@@ -10,6 +10,10 @@ export interface StateSettings extends DesiredCheckSettings {
   runEndWaitMs: number;
   /** The same wait when GitHub's events show a run (its jobs may wait for hardware): the job timeout. */
   trackedRunWaitMs: number;
+  /** RELAY_ONCALL_COMMENTS: comment on a PR when an L4 or labelled L3 backend fails on it (src/checks/oncall-comment.ts). */
+  oncallComments?: boolean;
+  /** Lower-cased downstream repos with an oncall webhook (RELAY_ONCALL_WEBHOOKS; the URLs stay with the outbox worker). */
+  oncallWebhooks?: ReadonlySet<string>;
 }
 
 export interface StateContext {

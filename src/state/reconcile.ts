@@ -8,9 +8,11 @@ import { jobCheckKey, LISTED_JOBS } from "../checks/job-checks.js";
 import type { HeadFacts } from "../domain/heads.js";
 import { stateHash } from "../domain/state-hash.js";
 import type { LatestAttempt, StoredJob } from "../domain/jobs.js";
-import type { CheckRunRecord, StoredBackendHead, StoreTx } from "../store/store.js";
+import type { CheckRunRecord, RenderedKind, StoredBackendHead, StoreTx } from "../store/store.js";
+import { desiredOncallComment, desiredOncallWebhook, notifiesOncalls, oncallCommentKey } from "../checks/oncall-comment.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { StateContext } from "./context.js";
+import { listedTrunkComparisons, trunkComparison } from "./trunk.js";
 
 /** A job whose latest attempt just changed: its own check run is recomputed even when the frame did not change. */
 export type ChangedJob = StoredJob & Pick<LatestAttempt, "seq">;
@@ -31,12 +33,28 @@ export async function reconcileBackendHead(
   const aggregateKey = aggregateCheckKey(head.upstreamRepo, backend.backendName, head.headSha);
   const aggregateRecord = await tx.checkRun(aggregateKey);
   const listed = backend.counts.jobs > 0 ? await tx.listedAttempts(backend, LISTED_JOBS) : [];
-  const view: BackendHeadView = { head, backend, entry, listed };
+  const trunk = await listedTrunkComparisons(tx, listed);
+  const view: BackendHeadView = { head, backend, entry, listed, ...(trunk && { trunk }) };
   let queued = await queue(tx, head, aggregateKey, aggregateRecord, desiredAggregate(view, settings, aggregateRecord !== undefined), context);
+
+  const shown = visibility(view, settings.labelPrefix, aggregateRecord !== undefined);
+  // The oncall comment and webhook message of an open head; a head that moved on keeps what it had.
+  if (entry && entry.name === backend.backendName && head.state === "open" && notifiesOncalls(entry.level, shown.shown)) {
+    const oncall = { ...head, entry, counts: backend.counts, shown: shown.shown, webBaseUrl: settings.webBaseUrl, publicUrl: settings.publicUrl };
+    if (settings.oncallComments) {
+      const key = oncallCommentKey(head.upstreamRepo, head.prNumber, head.headSha, backend.downstreamRepo);
+      const last = await tx.checkRun(key);
+      const desired = desiredOncallComment({ ...oncall, listed, ...(trunk && { trunk }), written: last !== undefined });
+      queued += await queue(tx, head, key, last, desired, context, "comment");
+    }
+    if (settings.oncallWebhooks?.has(entry.key)) {
+      const key = oncallCommentKey(head.upstreamRepo, head.prNumber, head.headSha, backend.downstreamRepo, "notify");
+      queued += await queue(tx, head, key, await tx.checkRun(key), desiredOncallWebhook(oncall), context, "notify", entry.repo);
+    }
+  }
 
   // The job check runs depend on their job and on this frame; when the frame moved, all of them are
   // recomputed (at most maxJobChecks), otherwise only the job that changed.
-  const shown = visibility(view, settings.labelPrefix, aggregateRecord !== undefined);
   const frameHash = stateHash({ state: head.state, shown, level: entry?.level, policy: entry?.policy, name: entry?.name });
   const jobs: ChangedJob[] = [];
   if (frameHash !== backend.frameHash) {
@@ -51,7 +69,8 @@ export async function reconcileBackendHead(
   for (const job of jobs) {
     const key = jobCheckKey(aggregateKey, job.workflowName, job.jobName);
     const last = await tx.checkRun(key);
-    queued += await queue(tx, head, key, last, desiredJobCheck({ head, backend, entry }, job, settings, last !== undefined, aggregateRecord !== undefined), context);
+    const desired = desiredJobCheck({ head, backend, entry }, job, settings, last !== undefined, aggregateRecord !== undefined, await trunkComparison(tx, job));
+    queued += await queue(tx, head, key, last, desired, context);
   }
   return queued;
 }
@@ -85,15 +104,19 @@ async function queue(
   last: CheckRunRecord | undefined,
   desired: GitHubRequest | undefined,
   context: StateContext,
+  kind: RenderedKind = "check_run",
+  /** The repo the task writes to: the upstream, but the backend's for a webhook message (whose URL is looked up by it). */
+  repo = head.upstreamRepo,
 ): Promise<number> {
   if (!desired) return 0;
   const hash = stateHash(desired.params);
   if (last?.desiredHash === hash) return 0;
-  // Final states go out at once; intermediate ones wait briefly and are replaced by anything newer.
-  const delay = desired.params.status === "in_progress" ? context.settings.checkUpdateDelayMs : 0;
-  const installation = context.upstreamInstallationId !== undefined ? { installationId: context.upstreamInstallationId } : {};
+  // Final check-run states go out at once; intermediate ones, and comments (several jobs fail in a
+  // burst), wait briefly and are replaced by anything newer.
+  const delay = desired.params.status === "in_progress" || kind === "comment" ? context.settings.checkUpdateDelayMs : 0;
+  const installation = context.upstreamInstallationId !== undefined && kind !== "notify" ? { installationId: context.upstreamInstallationId } : {};
   await tx.queueCheckRun(
-    { key, kind: "check_run", repo: head.upstreamRepo, ...installation, request: desired, notBefore: context.now + delay },
+    { key, kind, repo, ...installation, request: desired, notBefore: context.now + delay },
     head,
     hash,
     context.now,

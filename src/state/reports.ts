@@ -7,11 +7,15 @@ import { markReported, runOver } from "../domain/runs.js";
 import type { StoredBackendHead, StoreTx } from "../store/store.js";
 import type { StateContext, StateSettings } from "./context.js";
 import { reconcileBackendHead } from "./reconcile.js";
+import { recordTrunkResult } from "./trunk.js";
 
 /** Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. */
 export async function recordJob(tx: StoreTx, job: StoredJob, hudRow: Record<string, unknown> | undefined, context: StateContext): Promise<number> {
   await tx.putJob(job, hudRow, context.now);
-  if (job.prNumber === null) return 0;
+  if (job.prNumber === null) {
+    await recordTrunkResult(tx, job, context.now);
+    return 0;
+  }
   // Reports of an earlier dispatch of the head (before a re-dispatch) no longer count.
   const backend = await tx.backendHeadOfDispatch(job.deliveryId, job.downstreamRepo);
   const head = backend && (await tx.head(backend));

@@ -23,6 +23,9 @@ export function callbackSettings(config: RelayConfig): SweepSettings {
     jobTimeoutMs: config.callback.jobTimeoutMs,
     startTimeoutMs: config.callback.startTimeoutMs,
     ...(config.callback.nonBlockingFailureConclusion && { nonBlockingFailureConclusion: config.callback.nonBlockingFailureConclusion }),
+    ...(config.callback.trunkFailureConclusion === "neutral" && { trunkFailureConclusion: "neutral" as const }),
+    ...(config.callback.oncallComments && { oncallComments: true }),
+    ...(Object.keys(config.callback.oncallWebhooks).length > 0 && { oncallWebhooks: new Set(Object.keys(config.callback.oncallWebhooks)) }),
   };
 }
 

@@ -430,6 +430,59 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE json_extract(counts_json, '$.jobs') > 0;
     `,
   },
+  {
+    version: 14,
+    sql: `
+      -- The trunk baseline (src/domain/trunk-baseline.ts): per backend job, its latest completed result on a
+      -- push to the upstream default branch. One row per (upstream, downstream, workflow, job); a result of
+      -- an older trunk commit never replaces a newer one's. Pruned by age (retention).
+      CREATE TABLE trunk_results (
+        upstream_repo_key   TEXT NOT NULL,
+        downstream_repo_key TEXT NOT NULL,
+        workflow_name       TEXT NOT NULL,
+        job_name            TEXT NOT NULL,
+        result_json         TEXT NOT NULL,
+        dispatched_at       INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL,
+        PRIMARY KEY (upstream_repo_key, downstream_repo_key, workflow_name, job_name)
+      );
+      CREATE INDEX trunk_results_by_age ON trunk_results (updated_at);
+      -- Two more kinds of outbox task: 'comment', the oncall comment on a PR (created once and edited in
+      -- place like a check run), and 'notify', a message to a backend's oncall webhook. The table is
+      -- rebuilt as in migration 12 (SQLite cannot alter a CHECK).
+      CREATE TABLE outbox_v14 (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        key                  TEXT NOT NULL UNIQUE,
+        kind                 TEXT NOT NULL CHECK (kind IN ('dispatch', 'check_run', 'cancel', 'comment', 'notify')),
+        repo                 TEXT NOT NULL,
+        installation_id      INTEGER,
+        request_json         TEXT NOT NULL,
+        dispatch_delivery_id TEXT,
+        dispatch_repo        TEXT,
+        status               TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
+        attempts             INTEGER NOT NULL,
+        created_at           INTEGER NOT NULL,
+        next_attempt_at      INTEGER NOT NULL,
+        last_error           TEXT,
+        result_id            INTEGER,
+        finished_at          INTEGER,
+        version              INTEGER NOT NULL DEFAULT 0,
+        lease_owner          TEXT,
+        lease_until          INTEGER
+      );
+      INSERT INTO outbox_v14 (id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
+          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until)
+        SELECT id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
+          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until
+        FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v14 RENAME TO outbox;
+      CREATE INDEX outbox_status_due ON outbox (status, next_attempt_at);
+      CREATE UNIQUE INDEX outbox_dispatch ON outbox (dispatch_delivery_id, lower(dispatch_repo))
+        WHERE dispatch_delivery_id IS NOT NULL;
+      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */

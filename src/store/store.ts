@@ -9,9 +9,24 @@ import type { DispatchLogEntry, UnreportedReason } from "../domain/dispatches.js
 import type { BackendHeadFacts, HeadFacts } from "../domain/heads.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { JobKey, LatestAttempt, StoredJob } from "../domain/jobs.js";
+import type { TrunkJobResult } from "../domain/trunk-baseline.js";
 
-/** A dispatch, a check-run write, or the cancellation of a downstream run (a closed PR's). */
-export type TaskKind = "dispatch" | "check_run" | "cancel";
+/**
+ * A dispatch, a check-run write, the cancellation of a downstream run (a closed PR's), an oncall comment,
+ * or an oncall webhook message (the only task not sent to GitHub: src/dispatch/oncall-webhook.ts).
+ */
+export type TaskKind = "dispatch" | "check_run" | "cancel" | "comment" | "notify";
+
+/**
+ * Tasks that hold the desired state of one object the relay owns (a check run, an oncall comment, a
+ * webhook message): queued only when that state changes (its hash is kept in check_runs). The first send
+ * of a check run or comment creates it, later ones edit it in place by the id the creation returned.
+ */
+export type RenderedKind = "check_run" | "comment" | "notify";
+
+export function isRenderedKind(kind: TaskKind): kind is RenderedKind {
+  return kind === "check_run" || kind === "comment" || kind === "notify";
+}
 
 /** GitHub offers redelivery of a delivery for 3 days: deliveries are remembered exactly that long (replays, redelivery). */
 export const REDELIVERY_WINDOW_MS = 72 * 3_600_000;
@@ -24,14 +39,18 @@ export interface RetentionPolicy {
 }
 
 /** Rows deleted by one prune run, per table. */
-export type PrunedRows = Record<"outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "tracked_runs" | "heads" | "deliveries", number>;
+export type PrunedRows = Record<
+  "outbox" | "dispatch_log" | "jobs" | "job_latest" | "check_runs" | "backend_heads" | "tracked_runs" | "trunk_results" | "heads" | "deliveries",
+  number
+>;
 
 /** An HTTP request to GitHub, replayed verbatim by the outbox worker through Octokit. */
 export interface OutboxTaskInput {
   /**
    * Idempotency key: a second task with the same key is ignored, whatever the first one's state.
    * Dispatches: `dispatch:<delivery>:<downstream repo>`; aggregate check runs: `check:<repo>:<name>:<sha>`;
-   * cancellations: `cancel:<downstream repo>:<run id>`.
+   * cancellations: `cancel:<downstream repo>:<run id>`; oncall comments and webhook messages:
+   * `comment:<repo>:<pr>:<sha>:<downstream repo>`, `notify:<repo>:<pr>:<sha>:<downstream repo>`.
    */
   key: string;
   kind: TaskKind;
@@ -127,7 +146,15 @@ export interface StoredBackendHead extends BackendHeadFacts {
   runWait?: { deadline: number; tracked: boolean };
 }
 
-/** One of the relay's check runs: its GitHub id once created, and the hash of the desired state last queued. */
+/** One job of a backend on the upstream's trunk, whose latest result the trunk baseline keeps. */
+export interface TrunkJobKey {
+  upstreamRepo: string;
+  downstreamRepo: string;
+  workflowName: string;
+  jobName: string;
+}
+
+/** One of the relay's check runs (or oncall comments): its GitHub id once created, and the hash of the desired state last queued. */
 export interface CheckRunRecord {
   githubId?: number;
   desiredHash: string;
@@ -165,7 +192,11 @@ export interface FactStore {
   trackedRun(downstreamRepo: string, runId: number): Promise<string | undefined>;
   checkRun(key: string): Promise<CheckRunRecord | undefined>;
   /** Records a new desired state's hash and queues its write (replacing a queued older state of the key). */
-  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): Promise<void>;
+  queueCheckRun(task: OutboxTaskInput & { kind: RenderedKind }, head: HeadKey, desiredHash: string, now: number): Promise<void>;
+  /** The latest completed trunk result of a backend's job (src/domain/trunk-baseline.ts). */
+  trunkResult(key: TrunkJobKey): Promise<TrunkJobResult | undefined>;
+  /** Keeps `result` as the job's trunk result, unless the one kept is of a trunk commit dispatched later. */
+  putTrunkResult(key: TrunkJobKey, result: TrunkJobResult, now: number): Promise<void>;
 }
 
 export interface InstallationRecord {
@@ -307,7 +338,7 @@ export type Synchronous<T> = {
 export const TX_METHODS = [
   "head", "putHead", "openHeadsOfPr", "openHeads", "backendHead", "backendHeads", "backendHeadOfDispatch", "putBackendHead",
   "latestAttempt", "putLatestAttempt", "clearLatestAttempts", "listedAttempts", "attemptsBelowSeq", "awaitingRuns", "trackRun", "trackedRun",
-  "checkRun", "queueCheckRun",
+  "checkRun", "queueCheckRun", "trunkResult", "putTrunkResult",
   "acceptDelivery", "hasDelivery", "rememberDelivery", "deliveryWithPayload",
   "dueTasks", "nextDueAt", "claimTasks", "claimOwners", "releaseClaims", "deferTask", "markSent", "scheduleRetry", "markFailed", "outboxStats",
   "dispatchLog", "checkRunId", "taskByKey", "dispatchSentAt",

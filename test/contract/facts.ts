@@ -191,6 +191,28 @@ export function describeFacts(ctx: StoreContractContext): void {
     });
   });
 
+  describe("trunk results", () => {
+    const job = { upstreamRepo: "Up/Stream", downstreamRepo: "Acme/NPU", workflowName: "ci", jobName: "test (npu, 1)" };
+    const result = (headSha: string, dispatchedAt: number, conclusion = "failure") => ({ headSha, conclusion, failedTests: ["t::a"], url: `https://ci/${headSha}`, dispatchedAt });
+
+    it("keeps the result of the trunk commit dispatched last, per job, whatever the order results arrive in", async () => {
+      expect(await ctx.store.trunkResult(job)).toBeUndefined();
+      await ctx.store.putTrunkResult(job, result("b", 2_000), 10);
+      // An older commit's result arriving later does not replace the newer one's.
+      await ctx.store.putTrunkResult(job, result("a", 1_000, "success"), 11);
+      const lowerCased = { ...job, upstreamRepo: "up/stream", downstreamRepo: "acme/npu" };
+      expect(await ctx.store.trunkResult(lowerCased)).toStrictEqual(result("b", 2_000));
+      // A re-run of the same commit (same dispatch time) and a newer commit do.
+      await ctx.store.putTrunkResult(job, result("b", 2_000, "success"), 12);
+      expect((await ctx.store.trunkResult(job))?.conclusion).toBe("success");
+      await ctx.store.putTrunkResult(job, result("c", 3_000), 13);
+      expect((await ctx.store.trunkResult(job))?.headSha).toBe("c");
+      // Other jobs are apart (workflow and job names are case-sensitive, as in check-run names).
+      expect(await ctx.store.trunkResult({ ...job, jobName: "TEST (npu, 1)" })).toBeUndefined();
+      expect(await ctx.store.trunkResult({ ...job, workflowName: "nightly" })).toBeUndefined();
+    });
+  });
+
   describe("callback outcomes", () => {
     it("adds counts per (day, repo, outcome), reads days from a day on, and prunes days before the kept one", async () => {
       await ctx.store.addCallbackOutcomes(

@@ -18,7 +18,7 @@ export function describeRetention(ctx: StoreContractContext): void {
     const LATER = T0 + 30 * DAY;
     const POLICY: RetentionPolicy = { retentionMs: 14 * DAY, maxRowsPerTable: 1000 };
     const REPO = "Up/Stream";
-    const NOTHING: PrunedRows = { outbox: 0, dispatch_log: 0, jobs: 0, job_latest: 0, check_runs: 0, backend_heads: 0, tracked_runs: 0, heads: 0, deliveries: 0 };
+    const NOTHING: PrunedRows = { outbox: 0, dispatch_log: 0, jobs: 0, job_latest: 0, check_runs: 0, backend_heads: 0, tracked_runs: 0, trunk_results: 0, heads: 0, deliveries: 0 };
 
     const aggregateKey = (sha: string) => `check:up/stream:npu:${sha}`;
     const dispatchKey = (deliveryId: string) => `dispatch:${deliveryId}:acme/npu`;
@@ -142,6 +142,8 @@ export function describeRetention(ctx: StoreContractContext): void {
       );
       await ctx.store.markSent(await taskId(ctx.store, task.key), { at });
       await ctx.store.putJob({ ...completedJob(deliveryId, sha, at), prNumber: null }, undefined, at);
+      const trunkJob = { upstreamRepo: REPO, downstreamRepo: "acme/npu", workflowName: "ci", jobName: `test on ${sha}` };
+      await ctx.store.putTrunkResult(trunkJob, { headSha: sha, conclusion: "failure", failedTests: [], dispatchedAt: at }, at);
     }
 
     /** The HUD writer has written every queued row. */
@@ -187,6 +189,7 @@ export function describeRetention(ctx: StoreContractContext): void {
         check_runs: 2,
         backend_heads: 2,
         tracked_runs: 0,
+        trunk_results: 1, // the old push's job
         heads: 2,
         deliveries: 4, // d-old, d-sup, d-push, r-old
       });
@@ -261,7 +264,7 @@ export function describeRetention(ctx: StoreContractContext): void {
 
     it("keeps the rows of settled heads while their HUD rows wait for ClickHouse", async () => {
       // The oldest queued HUD row is from T0: nothing changed since then is known to be in ClickHouse.
-      expect(await ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, outbox: 7, job_latest: 2, check_runs: 2, backend_heads: 2, deliveries: 1 });
+      expect(await ctx.store.prune(LATER, POLICY)).toEqual({ ...NOTHING, outbox: 7, job_latest: 2, check_runs: 2, backend_heads: 2, trunk_results: 1, deliveries: 1 });
       for (const [sha, deliveryId] of [["old", "d-old"], ["sup", "d-sup"]] as const) {
         expect(await ctx.store.shaJobs(REPO, sha)).toHaveLength(1);
         expect(await ctx.store.dispatchLog(deliveryId)).toHaveLength(1);
@@ -300,7 +303,7 @@ export function describeRetention(ctx: StoreContractContext): void {
       expect(runs.map((pruned) => pruned.outbox)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 1]);
       const total = Object.fromEntries(Object.keys(NOTHING).map((table) => [table, runs.reduce((sum, pruned) => sum + pruned[table as keyof PrunedRows], 0)]));
       // 7 settled heads (old, sup, 5 more) with 2 tasks each, plus the open head's 2 and the push's 1.
-      expect(total).toEqual({ outbox: 17, dispatch_log: 8, jobs: 9, job_latest: 7, check_runs: 7, backend_heads: 7, tracked_runs: 0, heads: 7, deliveries: 9 });
+      expect(total).toEqual({ outbox: 17, dispatch_log: 8, jobs: 9, job_latest: 7, check_runs: 7, backend_heads: 7, tracked_runs: 0, trunk_results: 1, heads: 7, deliveries: 9 });
       expect(await ctx.store.prune(LATER, POLICY)).toEqual(NOTHING);
     });
   });

@@ -72,6 +72,8 @@ export interface GitHubStandIn {
   requests: RecordedRequest[];
   /** Check runs created through the API, by id. */
   checkRuns: Map<number, Record<string, unknown>>;
+  /** Issue and PR comments created through the API, by id ({ id, repo, issue_number, body }). */
+  comments: Map<number, { id: number; repo: string; issue_number: number; body: string }>;
   /** Recorded requests matching the method ("*" for any) and path (exact string or RegExp). */
   find(method: string, path: PathPattern): RecordedRequest[];
   /** Scripts the next responses for method+path; once consumed, the default behaviour applies again. */
@@ -225,6 +227,8 @@ class StandIn implements GitHubStandIn {
   host = "";
   readonly requests: RecordedRequest[] = [];
   readonly checkRuns = new Map<number, Record<string, unknown>>();
+  readonly comments = new Map<number, { id: number; repo: string; issue_number: number; body: string }>();
+  private commentCounter = 9001;
   readonly refusals: RecordedRequest[] = [];
 
   // A failure while answering (say, a scripted header Node rejects) drops that connection, never the server.
@@ -257,6 +261,8 @@ class StandIn implements GitHubStandIn {
     this.route("POST", "/repos/:owner/:repo/dispatches", (c) => this.dispatch(c)),
     this.route("POST", "/repos/:owner/:repo/check-runs", (c) => this.createCheckRun(c)),
     this.route("PATCH", "/repos/:owner/:repo/check-runs/:id", (c) => this.updateCheckRun(c)),
+    this.route("POST", "/repos/:owner/:repo/issues/:number/comments", (c) => this.createComment(c)),
+    this.route("PATCH", "/repos/:owner/:repo/issues/comments/:id", (c) => this.updateComment(c)),
     this.route("GET", "/repos/:owner/:repo/contents/:path*", (c) => this.contents(c)),
     this.route("GET", "/repos/:owner/:repo/pulls", (c) => this.listPulls(c)),
     this.route("GET", "/repos/:owner/:repo/commits/:sha", (c) => ({ status: 200, body: { sha: c.params.sha } })),
@@ -558,6 +564,24 @@ class StandIn implements GitHubStandIn {
     if (changes.conclusion !== undefined && changes.status === undefined) merged.status = "completed";
     this.checkRuns.set(id, merged);
     return { status: 200, body: merged };
+  }
+
+  private createComment({ record, params }: RouteContext): Reply {
+    const body = isRecord(record.body) ? record.body.body : undefined;
+    if (typeof body !== "string" || body.length === 0) return invalid("'body' is a required string.");
+    const comment = { id: this.commentCounter++, repo: lower(`${params.owner}/${params.repo}`), issue_number: Number(params.number), body };
+    this.comments.set(comment.id, comment);
+    return { status: 201, body: comment };
+  }
+
+  private updateComment({ record, params }: RouteContext): Reply {
+    const comment = this.comments.get(Number(params.id));
+    if (!comment || comment.repo !== lower(`${params.owner}/${params.repo}`)) return { status: 404, body: NOT_FOUND };
+    const body = isRecord(record.body) ? record.body.body : undefined;
+    if (typeof body !== "string" || body.length === 0) return invalid("'body' is a required string.");
+    const updated = { ...comment, body };
+    this.comments.set(comment.id, updated);
+    return { status: 200, body: updated };
   }
 
   private contents({ record, params }: RouteContext): Reply {

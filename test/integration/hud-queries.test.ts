@@ -2,8 +2,9 @@
 // the exact figures that history must produce over 7 days.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HudService } from "../../src/hud/service.js";
+import { PrViewSchema } from "../../src/hud/views.js";
 import { allowlistFrom, openTestHud, type TestHud } from "../helpers/hud.js";
-import { SEED_ALLOWLIST, SEED_NOW, seedHud, UPSTREAM } from "../helpers/hud-seed.js";
+import { SEED_ALLOWLIST, SEED_NOW, seedHud, seedJob, UPSTREAM } from "../helpers/hud-seed.js";
 
 let hud: TestHud;
 let service: HudService;
@@ -195,9 +196,14 @@ describe("health week by week", () => {
     expect(npu).toMatchObject({ level: "L4", nextLevel: null, inAllowlist: true });
     // Ten days ago: PR 100's one job passed (queued 1 ms; done 1 h + 1 ms after its dispatch), its dispatch was
     // available; this week: the 7-day figures.
+    const checks = (availability: number, passRate: number, queueP50: number) => [
+      { requirement: "min_infra_availability", threshold: 0.4, actual: availability, verdict: "meets" },
+      { requirement: "min_test_pass_rate", threshold: 0.9, actual: passRate, verdict: passRate >= 0.9 ? "meets" : "fails" },
+      { requirement: "max_queue_time_p50", threshold: 60, actual: queueP50, verdict: "meets" },
+    ];
     expect(npu.weeks).toEqual([
-      { verdict: "meets", next: null, infraAvailability: 1, testPassRate: 1, queueP90Ms: 1, prTimeP90Ms: 3_600_001, signalValidity: null, jobs: 1, dispatches: 1 },
-      { verdict: "fails", next: null, infraAvailability: 0.5, testPassRate: 0.8, queueP90Ms: 120_000, prTimeP90Ms: 4_400_000, signalValidity: null, jobs: 7, dispatches: 5 },
+      { verdict: "meets", next: null, checks: checks(1, 1, 0.001), infraAvailability: 1, testPassRate: 1, queueP90Ms: 1, prTimeP90Ms: 3_600_001, signalValidity: null, jobs: 1, dispatches: 1 },
+      { verdict: "fails", next: null, checks: checks(0.5, 0.8, 45), infraAvailability: 0.5, testPassRate: 0.8, queueP90Ms: 120_000, prTimeP90Ms: 4_400_000, signalValidity: null, jobs: 7, dispatches: 5 },
     ]);
     // A backend without data in a week shows no data there.
     const tpu = trend.backends[2]!;
@@ -303,5 +309,48 @@ describe("trunk view", () => {
     const l4 = await service.trunk(7, "L4");
     expect(l4.level).toBe("L4");
     expect(l4.history.rows.map((row) => row.headSha)).toEqual(["trunk1"]);
+  });
+});
+
+describe("trunk baseline in the PR view", () => {
+  // Pushes reported after SEED_NOW, so no figure above (all ending at SEED_NOW) sees them.
+  const LATER = SEED_NOW + 20 * 86_400_000;
+  const at = (daysAgo: number) => LATER - daysAgo * 86_400_000;
+  const npu = { repo: "acme/npu", name: "npu", level: "L4", pr: null, job: "test" };
+  const ADD = "test/test_ops.py::TestOps::test_add";
+  const CONV = "test/test_nn.py::TestNN::test_conv";
+  const serviceAt = (now: number) => new HudService({ connection: hud.connection, allowlist: () => allowlist, upstreamRepo: UPSTREAM, now: () => now });
+  const npuBox = async (now: number) => (await serviceAt(now).pr(101)).gating.find((box) => box.backendName === "npu")!;
+
+  beforeAll(async () => {
+    // trunk-a failed one of PR 101's two tests; a re-run of it passed, reported after trunk-b's result.
+    await seedJob(hud.store, { ...npu, delivery: "p-a", sha: "trunk-a", at: at(3), conclusion: "failure", failedTests: [ADD] });
+    await seedJob(hud.store, { ...npu, delivery: "p-a", sha: "trunk-a", attempt: 2, at: at(0.5), conclusion: "success" });
+    // trunk-b, the newer commit, fails both.
+    await seedJob(hud.store, { ...npu, delivery: "p-b", sha: "trunk-b", at: at(1), conclusion: "failure", failedTests: [CONV, ADD] });
+    // A nightly self-report is no push, newest as it is.
+    await seedJob(hud.store, { ...npu, delivery: "self:nightly:901", sha: "trunk-n", at: at(0.2), conclusion: "success", eventType: "nightly", noStart: true });
+    expect(await hud.writer.flush()).toMatchObject({ rejected: 0 });
+  });
+
+  it("marks a failed job with the latest trunk result of the same job: the newest commit's, not the latest report's", async () => {
+    const box = await npuBox(LATER);
+    expect(box.jobs.map((job) => [job.jobName, job.conclusion, job.trunk ?? null])).toEqual([
+      [
+        "test",
+        "failure",
+        { kind: "also_on_trunk", trunkSha: "trunk-b", trunkUrl: "https://github.com/acme/npu/actions/runs/1000/job/4", tests: [ADD, CONV], newTests: [] },
+      ],
+      ["build", "success", null],
+    ]);
+    expect(box.trunk).toEqual({ failing: 1, alsoOnTrunk: 1 });
+    expect(PrViewSchema.parse(await serviceAt(LATER).pr(101)).gating[0]!.jobs[0]!.trunk!.kind).toBe("also_on_trunk");
+  });
+
+  it("reads only the window: with no trunk result in the last 14 days nothing is marked", async () => {
+    // Two weeks on, trunk-b (a day before LATER) and the re-run of trunk-a (half a day before) are out.
+    const box = await npuBox(LATER + 14 * 86_400_000 - 0.25 * 86_400_000);
+    expect(box.jobs.map((job) => job.trunk ?? null)).toEqual([null, null]);
+    expect(box.trunk).toBeUndefined();
   });
 });

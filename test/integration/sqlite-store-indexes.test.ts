@@ -152,6 +152,7 @@ describe("query plans", () => {
       "check_runs",
       "backend_heads",
       "tracked_runs",
+      "trunk_results",
       "heads",
       "deliveries",
     ]);

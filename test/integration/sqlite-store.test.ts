@@ -77,7 +77,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     await store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(13\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(14\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", async () => {

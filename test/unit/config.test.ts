@@ -45,6 +45,7 @@ describe("loadConfig defaults", () => {
         promotionHealth: "neutral",
         l4Approvers: [],
       },
+      audit: undefined,
       labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
       dispatch: {
         prEventType: "pytorch-pr-trigger",
@@ -70,6 +71,9 @@ describe("loadConfig defaults", () => {
         startTimeoutMs: 120 * 60_000,
         runEndWaitMs: 30 * 60_000,
         nonBlockingFailureConclusion: undefined,
+        trunkFailureConclusion: "failure",
+        oncallComments: false,
+        oncallWebhooks: {},
         buildkite: undefined,
       },
       clickhouse: { kind: "embedded", path: path.resolve("data", "clickhouse"), database: "default" },
@@ -147,6 +151,9 @@ describe("loadConfig defaults", () => {
       UPSTREAM_REPO: "my-org/my-fork",
       ALLOWLIST_REFRESH_SECONDS: "60",
       RELAY_PROMOTION_HEALTH: "failure",
+      RELAY_TRUNK_FAILURE_CONCLUSION: "neutral",
+      RELAY_ONCALL_COMMENTS: "on",
+      RELAY_ONCALL_WEBHOOKS: '{"Acme/NPU": "https://hooks.example.com/services/T1/B2/secret", "beta/tpu": "http://127.0.0.1:9/hook"}',
       RELAY_L4_APPROVERS: "@alice, bob carol",
       RELAY_LABEL_PREFIX: "ciflow/crcr/",
       RELAY_CHECK_PREFIX: "crcr",
@@ -163,6 +170,8 @@ describe("loadConfig defaults", () => {
     expect(config.allowlist).toMatchObject({ promotionHealth: "failure", l4Approvers: ["alice", "bob", "carol"] });
     expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "crcr" });
     expect(config.callback.audience).toBe("my-relay");
+    expect(config.callback).toMatchObject({ trunkFailureConclusion: "neutral", oncallComments: true });
+    expect(config.callback.oncallWebhooks).toEqual({ "acme/npu": "https://hooks.example.com/services/T1/B2/secret", "beta/tpu": "http://127.0.0.1:9/hook" });
     expect(config.dataDir).toBe("/var/lib/relay");
     expect(config.clickhouse).toEqual({ kind: "embedded", path: "/var/lib/relay/clickhouse", database: "default" });
     expect(config.webhookPath).toBe("/hooks");
@@ -186,7 +195,18 @@ describe("loadConfig problems", () => {
     ["ALLOWLIST_REFRESH_SECONDS", "9"],
     ["ALLOWLIST_REFRESH_SECONDS", "ten"],
     ["RELAY_PROMOTION_HEALTH", "warn"],
+    ["RELAY_TRUNK_FAILURE_CONCLUSION", "success"],
+    ["RELAY_ONCALL_COMMENTS", "yes"],
+    ["RELAY_ONCALL_WEBHOOKS", "https://hooks.example.com/x"],
+    ["RELAY_ONCALL_WEBHOOKS", '["https://hooks.example.com/x"]'],
+    ["RELAY_ONCALL_WEBHOOKS", '{"acme": "https://hooks.example.com/x"}'],
+    ["RELAY_ONCALL_WEBHOOKS", '{"acme/npu": "http://hooks.example.com/x"}'],
     ["RELAY_L4_APPROVERS", "pytorch/core-maintainers"],
+    ["RELAY_AUDIT_REPO", "relay-config"],
+    ["RELAY_AUDIT_WINDOWS", "0"],
+    ["RELAY_AUDIT_WINDOWS", "13"],
+    ["RELAY_AUDIT_HOURS", "169"],
+    ["RELAY_AUDIT_HOURS", "daily"],
     ["RELAY_LABEL_PREFIX", "ciflow oot/"],
     ["RELAY_CHECK_PREFIX", " oot"],
     ["RELAY_CHECK_PREFIX", "oot "],
@@ -218,6 +238,12 @@ describe("loadConfig problems", () => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("never repeats an oncall webhook URL in a problem (they are secrets)", () => {
+    expect(problemsOf({ RELAY_ONCALL_WEBHOOKS: '{"acme/npu": "http://hooks.example.com/services/secret-path"}' })).toEqual([
+      "RELAY_ONCALL_WEBHOOKS: maps acme/npu to something that is not an https URL (the value is not shown: webhook URLs are secrets)",
+    ]);
   });
 
   it("says what is wrong and how to fix it", () => {
@@ -378,6 +404,31 @@ describe("allowlist source", () => {
       loadConfig({ ALLOWLIST_REPO: "org/config", ALLOWLIST_PATH: "relay/allowlist.yml", ALLOWLIST_REF: "refs/heads/prod" })
         .allowlist.source,
     ).toEqual({ kind: "repo", repo: "org/config", path: "relay/allowlist.yml", ref: "refs/heads/prod" });
+  });
+});
+
+describe("health audit", () => {
+  it("opens its issues in the config repo by default, every 24 hours after 2 failing weeks", () => {
+    expect(loadConfig({ ALLOWLIST_REPO: "pytorch/relay-config" }).audit).toEqual({ repo: "pytorch/relay-config", windows: 2, intervalMs: 24 * 3_600_000 });
+  });
+
+  it("reads its repo, windows and interval, and is off with a local allowlist file and no repo, or with 0 hours", () => {
+    expect(loadConfig({ ALLOWLIST_REPO: "org/config", RELAY_AUDIT_REPO: "org/relay-health", RELAY_AUDIT_WINDOWS: "12", RELAY_AUDIT_HOURS: "168" }).audit).toEqual({
+      repo: "org/relay-health",
+      windows: 12,
+      intervalMs: 168 * 3_600_000,
+    });
+    expect(loadConfig({ RELAY_AUDIT_REPO: "org/relay-health", RELAY_AUDIT_WINDOWS: "1" }).audit).toEqual({ repo: "org/relay-health", windows: 1, intervalMs: 24 * 3_600_000 });
+    expect(loadConfig({ RELAY_AUDIT_WINDOWS: "3" }).audit).toBeUndefined();
+    expect(loadConfig({ ALLOWLIST_REPO: "org/config", RELAY_AUDIT_HOURS: "0" }).audit).toBeUndefined();
+  });
+
+  it("says what a bad setting should be", () => {
+    expect(problemsOf({ RELAY_AUDIT_REPO: "relay-config", RELAY_AUDIT_WINDOWS: "13", RELAY_AUDIT_HOURS: "daily" })).toEqual([
+      'RELAY_AUDIT_REPO: "relay-config" is not an owner/repo name; set it to the repository where the health audit opens its issues (e.g. my-org/relay-config), or unset it to use ALLOWLIST_REPO',
+      'RELAY_AUDIT_WINDOWS: "13" is not a number of consecutive failing weeks before the health audit opens an issue; set it to an integer between 1 and 12 (default 2)',
+      'RELAY_AUDIT_HOURS: "daily" is not a health audit interval in hours (0 turns it off); set it to an integer between 0 and 168 (default 24)',
+    ]);
   });
 });
 

@@ -189,6 +189,7 @@ export function healthTrendView(): HealthTrendView {
   const week = (verdict: WeekHealth["verdict"], next: WeekHealth["next"], testPassRate: number): WeekHealth => ({
     verdict,
     next,
+    checks: [],
     infraAvailability: 0.97,
     testPassRate,
     queueP90Ms: 610_000,

@@ -7,7 +7,7 @@ import { renderSummaryPage } from "../../src/hud/pages/summary-page.js";
 import { renderTrunkPage } from "../../src/hud/pages/trunk-page.js";
 import { renderHealthPage } from "../../src/hud/pages/health-page.js";
 import type { BackendView, PrView } from "../../src/hud/views.js";
-import { backendView, ctx, healthTrendView, prView, rvvStats, SHAS, summaryView, trunkView } from "./hud-fixtures.js";
+import { backendView, ctx, healthTrendView, job, prView, rvvStats, SHAS, summaryView, trunkView } from "./hud-fixtures.js";
 import { elements, parseTags, type Tag, textOf } from "./hud-markup.js";
 
 const attrOf = (markup: string, name: string, attr: string): string[] =>
@@ -30,6 +30,25 @@ function gridRows(page: string): string[] {
   const [table] = elements(page, "table", (tag) => hasClass(tag, "grid"));
   const [tbody] = elements(table!, "tbody");
   return elements(tbody!, "tr");
+}
+
+const EVIL_TEST = `test_y[<b title="x">&</b>]`;
+
+/** The PR view with npu's failures compared with trunk: partly (one new test), also on trunk, new. */
+function trunkMarkedPrView(): PrView {
+  const view = prView();
+  const npu = view.gating[0]!;
+  npu.jobs = [
+    {
+      ...npu.jobs[0]!,
+      failedTests: ["test_a", "test_b", EVIL_TEST],
+      trunk: { kind: "partly", trunkSha: SHAS[3]!, trunkUrl: "https://github.com/acme-ai/torch-npu-ci/actions/runs/77/job/1", tests: ["test_a", "test_b"], newTests: [EVIL_TEST] },
+    },
+    { ...job({ jobName: "lint", conclusion: "failure" }), trunk: { kind: "also_on_trunk", trunkSha: SHAS[3]!, tests: [], newTests: [] } },
+    { ...job({ jobName: "docs", conclusion: "failure" }), trunk: { kind: "new", trunkSha: SHAS[4]! } },
+  ];
+  npu.trunk = { failing: 3, alsoOnTrunk: 1 };
+  return view;
 }
 
 describe("every page", () => {
@@ -304,6 +323,26 @@ describe("PR page", () => {
     expect(hrefs(boxes(page)[0]!)).toContain("https://github.com/acme-ai/torch-npu-ci/actions/runs/9001/job/1");
   });
 
+  it("marks failures also failing on trunk or new, links the trunk commit, and lists new failed tests first, escaped", () => {
+    const box = boxes(renderPrPage(trunkMarkedPrView(), ctx))[0]!;
+    expect(elements(box, "p").map(textOf)).toEqual(["1 of 3 failures also on trunk"]);
+    expect(elements(box, "li").map(textOf)).toEqual([
+      `✗ pull / test (default, 1, 2) 25m 20s · 1176/1183 passed, 7 failed, 0 skipped also failing on trunk d4e5f60 ( trunk job ), 1 new failed test ${EVIL_TEST} new test_a test_b`,
+      "✗ pull / lint 25m 20s also failing on trunk d4e5f60",
+      "✗ pull / docs 25m 20s new failure passes on trunk e5f6071",
+    ]);
+    // Besides the PR's own jobs (run 9001): the trunk commits and the trunk job that was compared.
+    expect(hrefs(box).filter((href) => !href.includes("/runs/9001/"))).toEqual([
+      "/hud/acme-ai/torch-npu-ci",
+      `https://github.com/pytorch/pytorch/commit/${SHAS[3]}`,
+      "https://github.com/acme-ai/torch-npu-ci/actions/runs/77/job/1",
+      `https://github.com/pytorch/pytorch/commit/${SHAS[3]}`,
+      `https://github.com/pytorch/pytorch/commit/${SHAS[4]}`,
+    ]);
+    expect(box).toContain("test_y[&lt;b title=&quot;x&quot;&gt;&amp;&lt;/b&gt;]");
+    expect(parseTags(box).map((tag) => tag.name)).not.toContain("b");
+  });
+
   it("never replaces a level it does not know with a default", () => {
     const view = prView();
     view.gating[2]!.level = "L5";
@@ -365,13 +404,13 @@ describe("untrusted text and URLs", () => {
   const PAYLOAD = `<script>alert(1)</script>"><img src=x onerror=alert(1)>'&`;
   const BAD_URLS = ["javascript:alert(1)", " JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>"];
   /** Fields the relay's own code fills from fixed sets (the zod-checked enums), left as they are. */
-  const ENUMS = new Set(["verdict", "next", "status", "state", "requirement"]);
+  const ENUMS = new Set(["verdict", "next", "status", "state", "requirement", "kind"]);
   let urlCount = 0;
 
   /** Every string in the view gets the payload (map keys of `cells` too, so columns still match); URLs become script URLs. */
   function poison<T>(value: T, key = ""): T {
     if (typeof value === "string") {
-      if (key === "jobUrl" || key === "workflowUrl") return BAD_URLS[urlCount++ % BAD_URLS.length] as T;
+      if (key === "jobUrl" || key === "workflowUrl" || key === "trunkUrl") return BAD_URLS[urlCount++ % BAD_URLS.length] as T;
       return (ENUMS.has(key) ? value : `${value}${PAYLOAD}`) as T;
     }
     if (Array.isArray(value)) return value.map((item: unknown) => poison(item, key)) as T;
@@ -406,6 +445,7 @@ describe("untrusted text and URLs", () => {
       ctx,
     ),
     pr: renderPrPage(poison(prView()), ctx),
+    "pr with trunk marks": renderPrPage(poison(trunkMarkedPrView()), ctx),
     trunk: renderTrunkPage(poison(trunkView("L4")), ctx),
     health: renderHealthPage(poison(healthTrendView()), ctx),
     error: renderErrorPage(400, `bad range ${PAYLOAD}`, ctx),

@@ -1,5 +1,5 @@
 // /hud/pr/<n>[?sha=]: the PR's "Out-of-Tree Backends" boxes for one head sha, like torchci's PR page.
-import type { JobCell, PrBackendBox, PrView } from "../views.js";
+import type { PrBackendBox, PrJobCell, PrView, TrunkMark } from "../views.js";
 import type { PageContext } from "./context.js";
 import { formatDuration, shorten } from "./format.js";
 import { externalLink, html, type SafeHtml } from "./html.js";
@@ -17,16 +17,31 @@ const STATE_TAGS: Record<PrBackendBox["state"], SafeHtml> = {
   missing: tag("expected, not reporting", "warn"),
 };
 
-function jobLine(job: JobCell): SafeHtml {
+/** "also failing on trunk" or "new failure", with the trunk commit it was compared with. */
+function trunkBadge(mark: TrunkMark, ctx: PageContext): SafeHtml {
+  const commit = externalLink(githubUrl.commit(ctx, mark.trunkSha), mark.trunkSha.slice(0, 7), { title: mark.trunkSha });
+  if (mark.kind === "new") return html`${tag("new failure", "bad")} <span class="muted small">passes on trunk ${commit}</span>`;
+  const newTests = mark.newTests.length;
+  return html`${tag("also failing on trunk", "warn")} <span class="muted small">${commit}${mark.trunkUrl !== undefined && html` (${externalLink(mark.trunkUrl, "trunk job")})`}${
+    newTests > 0 && `, ${newTests} new failed test${newTests === 1 ? "" : "s"}`
+  }</span>`;
+}
+
+function jobLine(job: PrJobCell, ctx: PageContext): SafeHtml {
   const facts = [
     job.status === "in_progress" ? "running" : formatDuration(job.executionMs),
     job.tests && formatTests(job.tests),
     job.runAttempt > 1 && `attempt ${job.runAttempt}`,
   ].filter((fact): fact is string => typeof fact === "string");
-  const failedTests = ["failure", "infra"].includes(jobKind(job)) ? job.failedTests.slice(0, FAILED_TESTS_SHOWN) : [];
+  // When trunk fails some of the tests, the ones new with this PR come first and say so.
+  const fresh = new Set(job.trunk?.kind === "partly" ? job.trunk.newTests : []);
+  const tests = [...job.failedTests].sort((a, b) => Number(fresh.has(b)) - Number(fresh.has(a)));
+  const failedTests = ["failure", "infra"].includes(jobKind(job)) ? tests.slice(0, FAILED_TESTS_SHOWN) : [];
   return html`<li>${jobGlyph(job, false)} ${externalLink(jobHref(job), `${job.workflowName} / ${job.jobName}`)} <span class="muted small">${facts.join(" · ")}</span>${
+    job.trunk && html` ${trunkBadge(job.trunk, ctx)}`
+  }${
     failedTests.length > 0 &&
-    html`<div class="failed-tests">${failedTests.map((test) => html`<div title="${test}">${shorten(test, 90)}</div>`)}</div>`
+    html`<div class="failed-tests">${failedTests.map((test) => html`<div title="${test}">${shorten(test, 90)}${fresh.has(test) && html` ${tag("new", "bad")}`}</div>`)}</div>`
   }</li>`;
 }
 
@@ -36,11 +51,13 @@ function backendBox(box: PrBackendBox, ctx: PageContext): SafeHtml {
   const state = box.missing === null ? box.state : "missing";
   const jobs =
     box.jobs.length > 0
-      ? html`<ul class="jobs">${box.jobs.map(jobLine)}</ul>`
+      ? html`<ul class="jobs">${box.jobs.map((job) => jobLine(job, ctx))}</ul>`
       : box.missing === null && html`<p class="muted">No jobs reported.</p>`;
   return html`<section class="box state-${state}" aria-label="${box.backendName}">
 <header><h3><a href="${hudPath.backend(box.downstreamRepo, ctx.days)}">${box.backendName}</a></h3>${levelBadge(box.level)}${STATE_TAGS[state]}<span class="muted small">${box.downstreamRepo}</span></header>
-${box.missing && html`<p>${missingExplanation(box.missing)}</p>`}${jobs}
+${box.missing && html`<p>${missingExplanation(box.missing)}</p>`}${
+    box.trunk && html`<p class="muted small">${box.trunk.alsoOnTrunk} of ${box.trunk.failing} failure${box.trunk.failing === 1 ? "" : "s"} also on trunk</p>`
+  }${jobs}
 </section>`;
 }
 

@@ -1,5 +1,6 @@
 // Reads of individual rows: latest job attempts (as JobCells with their identity) and dispatch-log
 // rows, for the grids and the PR view. Assembly happens in grid.ts and pr-view.ts (pure).
+import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
 import type { HudDatabase } from "../clickhouse.js";
 import type { JobCell } from "../views.js";
 import { CELL_COLUMNS, dispatchRows, isoTime, latestAttempts, num, select } from "./sql.js";
@@ -147,5 +148,60 @@ export async function dispatchLogRows(db: HudDatabase, where: string, params: Re
     createdAt: num(row.created_ms),
     title: row.title,
     author: row.author,
+  }));
+}
+
+/** The latest completed trunk result of one job of a backend. */
+export interface TrunkRow {
+  downstreamRepo: string;
+  workflowName: string;
+  jobName: string;
+  result: TrunkJobResult;
+}
+
+interface TrunkColumns {
+  downstream_repo: string;
+  workflow_name: string;
+  job_name: string;
+  head_sha: string;
+  conclusion: string;
+  failed_tests: string[];
+  job_url: string | null;
+  workflow_url: string;
+  commit_ms: number | string;
+}
+
+/**
+ * The latest completed result of each (downstream repo, workflow, job) among the rows matching `where`
+ * (latest attempts), at most `limit`. "Latest" is by the commit's first report on that backend, not by
+ * the row's own: a re-run on an older commit, reported later, does not replace a newer commit's result.
+ * The results table has no dispatch time, so the first report stands for it (dispatchedAt).
+ */
+export async function trunkRows(db: HudDatabase, where: string, params: Record<string, unknown>, limit: number): Promise<TrunkRow[]> {
+  // The window function sees every attempt matching `where`, before LIMIT BY keeps the latest ones.
+  const columns = `downstream_repo, workflow_name, job_name, head_sha, status, conclusion, failed_tests, job_url, workflow_url,
+    delivery_id, run_id, run_attempt, first_report_at, min(first_report_at) OVER (PARTITION BY downstream_repo, head_sha) AS commit_at`;
+  const rows = await select<TrunkColumns>(
+    db,
+    `SELECT downstream_repo, workflow_name, job_name, head_sha, conclusion, failed_tests, job_url, workflow_url,
+        toUnixTimestamp64Milli(commit_at) AS commit_ms
+      FROM (${latestAttempts(db.database, where, columns)})
+      WHERE status = 'completed' AND conclusion IS NOT NULL
+      ORDER BY commit_at DESC, first_report_at DESC
+      LIMIT 1 BY downstream_repo, workflow_name, job_name
+      LIMIT {limit:UInt32}`,
+    { ...params, limit },
+  );
+  return rows.map((row) => ({
+    downstreamRepo: row.downstream_repo,
+    workflowName: row.workflow_name,
+    jobName: row.job_name,
+    result: {
+      headSha: row.head_sha,
+      conclusion: row.conclusion,
+      failedTests: row.failed_tests,
+      url: row.job_url || row.workflow_url || undefined,
+      dispatchedAt: num(row.commit_ms),
+    },
   }));
 }

@@ -4,7 +4,8 @@
 import type { HeadFacts } from "../../domain/heads.js";
 import type { JobCounts, JobSummary, LatestAttempt } from "../../domain/jobs.js";
 import type { RunFacts } from "../../domain/runs.js";
-import type { BackendHeadKey, CheckRunRecord, FactStore, HeadKey, StoredBackendHead } from "../store.js";
+import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
+import type { BackendHeadKey, CheckRunRecord, FactStore, HeadKey, StoredBackendHead, TrunkJobKey } from "../store.js";
 import { json, repoKey } from "./rows.js";
 import type { Sql } from "./transaction.js";
 
@@ -76,6 +77,10 @@ function toBackendHead(row: BackendHeadRow): StoredBackendHead {
 
 function toAttempt(row: AttemptRow): LatestAttempt {
   return { ...row.summary, seq: row.seq };
+}
+
+function trunkKeyParams(key: TrunkJobKey): [string, string, string, string] {
+  return [repoKey(key.upstreamRepo), repoKey(key.downstreamRepo), key.workflowName, key.jobName];
 }
 
 /** The check-run record's GitHub id, once its task was sent (called from the outbox's markSent). */
@@ -224,6 +229,27 @@ export function factMethods(sql: Sql): Omit<FactStore, "queueCheckRun"> {
         [repoKey(downstreamRepo), runId],
       );
       return row?.deliveryId;
+    },
+
+    async trunkResult(key) {
+      const row = await sql.row<{ result: TrunkJobResult }>(
+        `SELECT result_json AS result FROM trunk_results
+         WHERE upstream_repo_key = $1 AND downstream_repo_key = $2 AND workflow_name = $3 AND job_name = $4`,
+        trunkKeyParams(key),
+      );
+      return row?.result;
+    },
+
+    async putTrunkResult(key, result, now) {
+      // A result of an older trunk commit (dispatched earlier) never replaces a newer one's.
+      await sql.run(
+        `INSERT INTO trunk_results AS t (upstream_repo_key, downstream_repo_key, workflow_name, job_name, result_json, dispatched_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+         ON CONFLICT (upstream_repo_key, downstream_repo_key, workflow_name, job_name) DO UPDATE SET
+           result_json = excluded.result_json, dispatched_at = excluded.dispatched_at, updated_at = excluded.updated_at
+         WHERE excluded.dispatched_at >= t.dispatched_at`,
+        [...trunkKeyParams(key), json(result), result.dispatchedAt, now],
+      );
     },
 
     async latestAttempt(key, workflowName, jobName) {

@@ -262,6 +262,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE transaction_gate ();
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- The trunk baseline (src/domain/trunk-baseline.ts): per backend job, its latest completed result on a
+      -- push to the upstream default branch; a result of an older trunk commit never replaces a newer one's.
+      CREATE TABLE trunk_results (
+        upstream_repo_key   TEXT COLLATE "C" NOT NULL,
+        downstream_repo_key TEXT COLLATE "C" NOT NULL,
+        workflow_name       TEXT COLLATE "C" NOT NULL,
+        job_name            TEXT COLLATE "C" NOT NULL,
+        result_json         JSONB NOT NULL,
+        dispatched_at       BIGINT NOT NULL,
+        updated_at          BIGINT NOT NULL,
+        PRIMARY KEY (upstream_repo_key, downstream_repo_key, workflow_name, job_name)
+      );
+      CREATE INDEX trunk_results_by_age ON trunk_results (updated_at);
+      -- The oncall comment on a PR (created once, edited in place) and the message to a backend's oncall
+      -- webhook: two more kinds of outbox task.
+      ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
+      ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('dispatch', 'check_run', 'cancel', 'comment', 'notify'));
+    `,
+  },
 ];
 
 /**

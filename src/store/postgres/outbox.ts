@@ -3,7 +3,7 @@
 // every change of a dispatch-log row queues a snapshot of it for the HUD, in the caller's transaction.
 import type { DispatchLogEntry } from "../../domain/dispatches.js";
 import type { GitHubRequest } from "../../domain/github-request.js";
-import type { OutboxStats, OutboxTask, OutboxTaskInput, StoreTx, TaskExclusion } from "../store.js";
+import { isRenderedKind, type OutboxStats, type OutboxTask, type OutboxTaskInput, type StoreTx, type TaskExclusion } from "../store.js";
 import { checkRun, putCheckRun, setCheckRunId } from "./facts.js";
 import { fromRow, repoKey, toTask, type LogChange, type Row, type TaskRow, type TransitionedTask } from "./rows.js";
 import type { Sql } from "./transaction.js";
@@ -212,7 +212,7 @@ export function outboxMethods(sql: Sql): Pick<StoreTx, OutboxMethods> {
          ${TRANSITIONED}`,
         [taskId, result.at, result.version ?? null, result.resultId ?? null],
       );
-      if (task?.kind === "check_run" && result.resultId !== undefined) await setCheckRunId(sql, task.key, result.resultId);
+      if (task && isRenderedKind(task.kind) && result.resultId !== undefined) await setCheckRunId(sql, task.key, result.resultId);
       await advance(task, { outcome: "sent", reason: null, sentAt: result.at }, result.at);
     },
 

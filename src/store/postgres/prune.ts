@@ -60,6 +60,10 @@ const STATEMENTS: Record<Table, { sql: string; params: (keyof Bounds)[] }> = {
     sql: "DELETE FROM tracked_runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM tracked_runs WHERE tracked_at < $1 LIMIT $2))",
     params: ["cutoff", "limit"],
   },
+  trunk_results: {
+    sql: "DELETE FROM trunk_results WHERE ctid = ANY(ARRAY(SELECT ctid FROM trunk_results WHERE updated_at < $1 LIMIT $2))",
+    params: ["cutoff", "limit"],
+  },
   heads: {
     sql: `DELETE FROM heads WHERE ctid = ANY(ARRAY(SELECT h.ctid FROM heads h WHERE h.state <> 'open' AND h.state_changed_at < $1
             AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = h.head_sha AND lower(d.upstream_repo) = h.upstream_repo_key)
@@ -85,7 +89,7 @@ function ofSettledHead(table: string, extra = ""): string {
 }
 
 /** In dependency order. */
-const TABLES: readonly Table[] = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "tracked_runs", "heads", "deliveries"];
+const TABLES: readonly Table[] = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "tracked_runs", "trunk_results", "heads", "deliveries"];
 
 /**
  * Prunes every table, each through `step`: on the store, a transaction of its own (short ones, so webhooks

@@ -5,7 +5,8 @@ import type Database from "better-sqlite3";
 import type { BackendHeadFacts, HeadFacts } from "../../domain/heads.js";
 import type { JobCounts, JobSummary, LatestAttempt } from "../../domain/jobs.js";
 import type { RunFacts } from "../../domain/runs.js";
-import type { BackendHeadKey, CheckRunRecord, HeadKey, StoredBackendHead } from "../store.js";
+import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
+import type { BackendHeadKey, CheckRunRecord, HeadKey, StoredBackendHead, TrunkJobKey } from "../store.js";
 
 interface HeadRow {
   upstreamRepo: string;
@@ -46,6 +47,12 @@ const BACKEND_HEAD_COLUMNS = `upstream_repo AS upstreamRepo, head_sha AS headSha
 const BACKEND_HEAD_KEY = "upstream_repo_key = @repo AND head_sha = @sha AND downstream_repo_key = @downstream";
 
 type KeyParams = { repo: string; sha: string; downstream: string };
+type TrunkKeyParams = { upstream: string; downstream: string; workflow: string; job: string };
+const TRUNK_KEY = "upstream_repo_key = @upstream AND downstream_repo_key = @downstream AND workflow_name = @workflow AND job_name = @job";
+
+function trunkKeyParams(key: TrunkJobKey): TrunkKeyParams {
+  return { upstream: key.upstreamRepo.toLowerCase(), downstream: key.downstreamRepo.toLowerCase(), workflow: key.workflowName, job: key.jobName };
+}
 
 function keyParams(key: BackendHeadKey): KeyParams {
   return { repo: key.upstreamRepo.toLowerCase(), sha: key.headSha, downstream: key.downstreamRepo.toLowerCase() };
@@ -120,6 +127,15 @@ function prepare(db: Database.Database) {
        ON CONFLICT (key) DO UPDATE SET desired_hash = excluded.desired_hash, updated_at = excluded.updated_at`,
     ),
     setCheckRunId: db.prepare<[number, string]>("UPDATE check_runs SET github_id = ? WHERE key = ?"),
+    trunkResult: db.prepare<[TrunkKeyParams], string>(`SELECT result_json FROM trunk_results WHERE ${TRUNK_KEY}`).pluck(),
+    // A result of an older trunk commit (dispatched earlier) never replaces a newer one's.
+    putTrunkResult: db.prepare<[TrunkKeyParams & { resultJson: string; dispatchedAt: number; now: number }]>(
+      `INSERT INTO trunk_results (upstream_repo_key, downstream_repo_key, workflow_name, job_name, result_json, dispatched_at, updated_at)
+       VALUES (@upstream, @downstream, @workflow, @job, @resultJson, @dispatchedAt, @now)
+       ON CONFLICT (upstream_repo_key, downstream_repo_key, workflow_name, job_name) DO UPDATE SET
+         result_json = excluded.result_json, dispatched_at = excluded.dispatched_at, updated_at = excluded.updated_at
+       WHERE excluded.dispatched_at >= trunk_results.dispatched_at`,
+    ),
   };
 }
 
@@ -273,5 +289,14 @@ export class SqliteFacts {
 
   setCheckRunId(key: string, githubId: number): void {
     this.#sql.setCheckRunId.run(githubId, key);
+  }
+
+  trunkResult(key: TrunkJobKey): TrunkJobResult | undefined {
+    const json = this.#sql.trunkResult.get(trunkKeyParams(key));
+    return json === undefined ? undefined : (JSON.parse(json) as TrunkJobResult);
+  }
+
+  putTrunkResult(key: TrunkJobKey, result: TrunkJobResult, now: number): void {
+    this.#sql.putTrunkResult.run({ ...trunkKeyParams(key), resultJson: JSON.stringify(result), dispatchedAt: result.dispatchedAt, now });
   }
 }

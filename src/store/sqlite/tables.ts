@@ -23,12 +23,15 @@ import type {
   OutboxTaskInput,
   PrunedRows,
   QueuedHudRow,
+  RenderedKind,
   RetentionPolicy,
   StoreTx,
   Synchronous,
   TaskExclusion,
+  TrunkJobKey,
 } from "../store.js";
-import { REDELIVERY_WINDOW_MS } from "../store.js";
+import { isRenderedKind, REDELIVERY_WINDOW_MS } from "../store.js";
+import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
 import type { DispatchLogEntry, UnreportedReason } from "../../domain/dispatches.js";
 import type { JobKey, StoredJob } from "../../domain/jobs.js";
 
@@ -277,6 +280,7 @@ function preparePruneStatements(db: Database.Database) {
     check_runs: prune(ofSettledHead("check_runs", "c", "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = c.key AND o.status = 'pending')")),
     backend_heads: prune(ofSettledHead("backend_heads", "b")),
     tracked_runs: prune("DELETE FROM tracked_runs WHERE rowid IN (SELECT rowid FROM tracked_runs WHERE tracked_at < @cutoff LIMIT @limit)"),
+    trunk_results: prune("DELETE FROM trunk_results WHERE rowid IN (SELECT rowid FROM trunk_results WHERE updated_at < @cutoff LIMIT @limit)"),
     heads: prune(
       `DELETE FROM heads WHERE rowid IN (SELECT h.rowid FROM ${settledHeads}
          AND NOT EXISTS (SELECT 1 FROM dispatch_log d WHERE d.head_sha = h.head_sha AND lower(d.upstream_repo) = h.upstream_repo_key)
@@ -429,7 +433,7 @@ export class SqliteTables implements Synchronous<StoreTx> {
     this.#advance(
       () => {
         const task = this.#sql.markSent.get(params);
-        if (task?.kind === "check_run" && result.resultId !== undefined) this.#facts.setCheckRunId(task.key, result.resultId);
+        if (task && isRenderedKind(task.kind) && result.resultId !== undefined) this.#facts.setCheckRunId(task.key, result.resultId);
         return task;
       },
       { outcome: "sent", reason: null, sentAt: result.at },
@@ -652,11 +656,19 @@ export class SqliteTables implements Synchronous<StoreTx> {
     return this.#facts.checkRun(key);
   }
 
-  queueCheckRun(task: OutboxTaskInput & { kind: "check_run" }, head: HeadKey, desiredHash: string, now: number): void {
+  queueCheckRun(task: OutboxTaskInput & { kind: RenderedKind }, head: HeadKey, desiredHash: string, now: number): void {
     this.#write(() => {
       this.#facts.putCheckRun(task.key, head, desiredHash, now);
       this.#sql.syncCheckRun.run(taskParams(task, now));
     });
+  }
+
+  trunkResult(key: TrunkJobKey): TrunkJobResult | undefined {
+    return this.#facts.trunkResult(key);
+  }
+
+  putTrunkResult(key: TrunkJobKey, result: TrunkJobResult, now: number): void {
+    this.#write(() => this.#facts.putTrunkResult(key, result, now));
   }
 
   prune(now: number, policy: RetentionPolicy): PrunedRows {
@@ -668,7 +680,7 @@ export class SqliteTables implements Synchronous<StoreTx> {
     };
     const sql = this.#pruneSql;
     // In dependency order, each table in its own short transaction so webhooks and callbacks interleave.
-    const tables = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "tracked_runs", "heads", "deliveries"] as const;
+    const tables = ["outbox", "dispatch_log", "jobs", "job_latest", "check_runs", "backend_heads", "tracked_runs", "trunk_results", "heads", "deliveries"] as const;
     const pruned = Object.fromEntries(tables.map((table) => [table, this.#write(() => sql[table].run(params).changes)])) as PrunedRows;
     // A no-op unless the database is in incremental auto-vacuum mode.
     this.#db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`);
