@@ -372,37 +372,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- A third kind of outbox task, 'cancel': cancelling a downstream run of a closed PR, retried and
       -- paced like every write. SQLite cannot alter a CHECK constraint, so the table is rebuilt (same
       -- columns, ids kept, indexes recreated; no other table references it).
-      CREATE TABLE outbox_v12 (
-        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
-        key                  TEXT NOT NULL UNIQUE,
-        kind                 TEXT NOT NULL CHECK (kind IN ('dispatch', 'check_run', 'cancel')),
-        repo                 TEXT NOT NULL,
-        installation_id      INTEGER,
-        request_json         TEXT NOT NULL,
-        dispatch_delivery_id TEXT,
-        dispatch_repo        TEXT,
-        status               TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
-        attempts             INTEGER NOT NULL,
-        created_at           INTEGER NOT NULL,
-        next_attempt_at      INTEGER NOT NULL,
-        last_error           TEXT,
-        result_id            INTEGER,
-        finished_at          INTEGER,
-        version              INTEGER NOT NULL DEFAULT 0,
-        lease_owner          TEXT,
-        lease_until          INTEGER
-      );
-      INSERT INTO outbox_v12 (id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
-          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until)
-        SELECT id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
-          attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until
-        FROM outbox;
-      DROP TABLE outbox;
-      ALTER TABLE outbox_v12 RENAME TO outbox;
-      CREATE INDEX outbox_status_due ON outbox (status, next_attempt_at);
-      CREATE UNIQUE INDEX outbox_dispatch ON outbox (dispatch_delivery_id, lower(dispatch_repo))
-        WHERE dispatch_delivery_id IS NOT NULL;
-      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
+${rebuildOutbox("outbox_v12", ["dispatch", "check_run", "cancel"])}
     `,
   },
   {
@@ -450,10 +420,22 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Two more kinds of outbox task: 'comment', the oncall comment on a PR (created once and edited in
       -- place like a check run), and 'notify', a message to a backend's oncall webhook. The table is
       -- rebuilt as in migration 12 (SQLite cannot alter a CHECK).
-      CREATE TABLE outbox_v14 (
+${rebuildOutbox("outbox_v14", ["dispatch", "check_run", "cancel", "comment", "notify"])}
+    `,
+  },
+];
+
+/**
+ * Rebuilds the outbox with `kinds` allowed (SQLite cannot alter a CHECK constraint): the same columns,
+ * every row and id kept, indexes recreated; no other table references it. Migrations 12 and 14 use it,
+ * so it must keep producing the table they made.
+ */
+function rebuildOutbox(table: string, kinds: readonly string[]): string {
+  return `
+      CREATE TABLE ${table} (
         id                   INTEGER PRIMARY KEY AUTOINCREMENT,
         key                  TEXT NOT NULL UNIQUE,
-        kind                 TEXT NOT NULL CHECK (kind IN ('dispatch', 'check_run', 'cancel', 'comment', 'notify')),
+        kind                 TEXT NOT NULL CHECK (kind IN (${kinds.map((kind) => `'${kind}'`).join(", ")})),
         repo                 TEXT NOT NULL,
         installation_id      INTEGER,
         request_json         TEXT NOT NULL,
@@ -470,20 +452,18 @@ export const MIGRATIONS: readonly Migration[] = [
         lease_owner          TEXT,
         lease_until          INTEGER
       );
-      INSERT INTO outbox_v14 (id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
+      INSERT INTO ${table} (id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
           attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until)
         SELECT id, key, kind, repo, installation_id, request_json, dispatch_delivery_id, dispatch_repo, status,
           attempts, created_at, next_attempt_at, last_error, result_id, finished_at, version, lease_owner, lease_until
         FROM outbox;
       DROP TABLE outbox;
-      ALTER TABLE outbox_v14 RENAME TO outbox;
+      ALTER TABLE ${table} RENAME TO outbox;
       CREATE INDEX outbox_status_due ON outbox (status, next_attempt_at);
       CREATE UNIQUE INDEX outbox_dispatch ON outbox (dispatch_delivery_id, lower(dispatch_repo))
         WHERE dispatch_delivery_id IS NOT NULL;
-      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';
-    `,
-  },
-];
+      CREATE INDEX outbox_settled ON outbox (finished_at) WHERE status <> 'pending';`;
+}
 
 /** Applies the missing migrations in one transaction; IMMEDIATE so two processes opening at once cannot both apply one. */
 export function migrate(db: Database.Database, now: number): void {
