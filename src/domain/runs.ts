@@ -177,6 +177,16 @@ export function applyRunReport(runs: readonly RunFacts[], runId: number, runAtte
 }
 
 /** `runs` with job `name` of the run marked reported; undefined when nothing changes. */
+/**
+ * How long GitHub says a job waited for a runner (its `workflow_job` queued → picked up by a runner), the
+ * hardware wait the queue-time figure is about; undefined when run tracking has not seen both.
+ */
+export function runnerWaitMs(runs: readonly RunFacts[], runId: number, runAttempt: number, jobName: string): number | undefined {
+  const job = runs.find((run) => run.runId === runId && run.runAttempt === runAttempt)?.jobs.find((found) => found.name === jobName);
+  if (job?.queuedAt === undefined || job.startedAt === undefined || job.startedAt < job.queuedAt) return undefined;
+  return job.startedAt - job.queuedAt;
+}
+
 export function markReported(runs: readonly RunFacts[], runId: number, runAttempt: number, name: string): RunFacts[] | undefined {
   const run = runs.find((candidate) => candidate.runId === runId && candidate.runAttempt === runAttempt);
   const index = run?.jobs.findIndex((job) => job.name === name) ?? -1;

@@ -3,21 +3,28 @@
 // event's transaction; the job's latest attempt and its backend head's counts move by O(1) work.
 import { countAttempt, isLaterAttempt, type JobSummary, type StoredJob } from "../domain/jobs.js";
 import type { DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
-import { markReported, runOver } from "../domain/runs.js";
+import { markReported, runnerWaitMs, runOver } from "../domain/runs.js";
 import type { StoredBackendHead, StoreTx } from "../store/store.js";
 import type { StateContext, StateSettings } from "./context.js";
 import { reconcileBackendHead } from "./reconcile.js";
 import { recordTrunkResult } from "./trunk.js";
 
-/** Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. */
-export async function recordJob(tx: StoreTx, job: StoredJob, hudRow: Record<string, unknown> | undefined, context: StateContext): Promise<number> {
-  await tx.putJob(job, hudRow, context.now);
-  if (job.prNumber === null) {
-    await recordTrunkResult(tx, job, context.now);
+/**
+ * Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. Where run
+ * tracking saw the job wait for and get a runner, its queue time is GitHub's (runnerWaitMs).
+ */
+export async function recordJob(tx: StoreTx, reported: StoredJob, reportedRow: Record<string, unknown> | undefined, context: StateContext): Promise<number> {
+  if (reported.prNumber === null) {
+    await tx.putJob(reported, reportedRow, context.now);
+    await recordTrunkResult(tx, reported, context.now);
     return 0;
   }
   // Reports of an earlier dispatch of the head (before a re-dispatch) no longer count.
-  const backend = await tx.backendHeadOfDispatch(job.deliveryId, job.downstreamRepo);
+  const backend = await tx.backendHeadOfDispatch(reported.deliveryId, reported.downstreamRepo);
+  const runnerWait = backend && runnerWaitMs(backend.runs ?? [], reported.runId, reported.runAttempt, reported.jobName);
+  const job = runnerWait === undefined ? reported : { ...reported, queueMs: runnerWait };
+  const hudRow = runnerWait === undefined || !reportedRow ? reportedRow : { ...reportedRow, queue_ms: runnerWait };
+  await tx.putJob(job, hudRow, context.now);
   const head = backend && (await tx.head(backend));
   // Also on a head that is no longer the PR's open head: a result is true for its commit, and the head's
   // state only decides what happens to check runs still running (src/checks/desired.ts).

@@ -155,6 +155,17 @@ describe("a backend's aggregate waits for its run to end", () => {
     await workflowRun(TPU, { runId: 70, status: "completed", conclusion: "failure", deliveryId });
     await settled();
     expect(aggregate()).toMatchObject({ status: "completed", conclusion: "failure", output: { title: "3 of 4 jobs passed" } });
+
+    // Queue time is GitHub's runner wait where run tracking saw it (test 1/4: queued 10:00, runner at
+    // 10:07); the others reported before GitHub said they got a runner, so the relay measured theirs.
+    await expect
+      .poll(async () => {
+        const response = await fetch(`${relay.url}/api/hud/pr/${pr.pull_request.number}`);
+        if (!response.ok) return undefined;
+        const view = (await response.json()) as { gating: Array<{ jobs: Array<{ jobName: string; queueMs: number | null }> }> };
+        return view.gating.flatMap((box) => box.jobs).find((job) => job.jobName === "test (1/4)")?.queueMs;
+      }, { timeout: 20_000, interval: 100 })
+      .toBe(7 * 60_000);
   });
 
   it("concludes from the downstream's run-level report when GitHub's events never come (no marker, no App events)", async () => {
