@@ -10,6 +10,7 @@ import { repoClientProvider } from "./github/client.js";
 import { startRelayJobs, type RelayJobsDeps } from "./scheduler/jobs.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
+import { gateRoute } from "./gate/route.js";
 import { downstreamWebhookReceivers } from "./installations/downstream-webhooks.js";
 import { createMetrics, observeWebhookBodies } from "./metrics.js";
 import { ByteBudget } from "./http/byte-budget.js";
@@ -99,7 +100,8 @@ export function createApp(deps: AppDependencies = {}) {
       receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current(), runEvents })],
       log: app.log.child({ component: "webhooks" }),
     });
-    const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes];
+    const gate = gateRoute({ config, store: openStore, allowlist: () => allowlist.current(), log: app.log.child({ component: "gate" }) });
+    const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes, gate];
     const mode = mountRoutes(addHandler, createRouter(routes), deps.mode);
     // A promotion on an allowlist PR is judged by the backend's measured health (server mode: the HUD
     // holds the history; a workflow step under `probot receive` has none).

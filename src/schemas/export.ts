@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { CALLBACK_SCHEMA_ENTRY } from "../callback/schema.js";
 import { DispatchPayloadV1 } from "../dispatch/payload.js";
+import { GateViewSchema } from "../gate/schema.js";
 import { BackendViewSchema, HealthTrendViewSchema, HealthViewSchema, PrViewSchema, SummaryViewSchema, TrunkViewSchema } from "../hud/views.js";
 import type { SchemaEntry } from "../validation/schema-entry.js";
 
@@ -47,6 +48,12 @@ export const SCHEMAS: readonly SchemaEntry[] = [
     schema: HealthTrendViewSchema,
     title: "Cross-repo CI relay HUD health week by week v1",
     description: "GET /api/hud/health/weekly?weeks=N (and the page /hud/health): each backend's verdicts and main figures for each of the last N weeks.",
+  },
+  {
+    file: "gate.v1.json",
+    schema: GateViewSchema,
+    title: "Cross-repo CI relay merge gate v1",
+    description: "GET /api/gate/<owner>/<repo>/pull/<n>[?sha=]: the blocking backends of a pull request's head, the non-blocking failures, and which failed jobs also fail on trunk.",
   },
   {
     file: "hud-trunk.v1.json",

@@ -239,6 +239,15 @@ describe("trunk baseline", () => {
     expect(outputOf(aggregate).title).toBe("1 of 2 jobs passed; the failures are trunk's too");
     expect(outputOf(aggregate).summary).toContain("**Every failed job also fails on trunk**");
     expect(outputOf(aggregate).summary).toContain("| ci / test (cpu, 1/2) | failure · also failing on trunk | 1 |");
+    // The merge gate agrees with the check run, and says which failure is trunk's.
+    const gate = (await (await fetch(`${relay.url}/api/gate/Codertocat/Hello-World/pull/${pr.pull_request.number}`)).json()) as Record<string, unknown>;
+    expect(gate).toMatchObject({ verdict: "clear", blocking: [] });
+    expect((gate.backends as Array<Record<string, unknown>>)[0]).toMatchObject({
+      name: "tpu-backend",
+      state: "passed",
+      conclusion: "neutral",
+      failedJobs: [{ workflowName: "ci", jobName: "test (cpu, 1/2)", conclusion: "failure", alsoOnTrunk: true, trunkSha: TRUNK_SHA }],
+    });
   });
 
   it("a failure new with the PR (a job passing on trunk, a new failed test) keeps the L4 aggregate failed under the policy", async () => {
@@ -380,6 +389,85 @@ describe("oncall webhook (RELAY_ONCALL_WEBHOOKS)", () => {
     } finally {
       await new Promise((resolve) => hook.close(resolve));
     }
+  });
+});
+
+describe("merge gate (GET /api/gate/<owner>/<repo>/pull/<n>)", () => {
+  const gate = async (path = `/api/gate/Codertocat/Hello-World/pull/${pr.pull_request.number}`) => {
+    const response = await fetch(`${relay.url}${path}`);
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+  const backendOf = (view: Record<string, unknown>, name: string) => (view.backends as Array<Record<string, unknown>>).find((backend) => backend.name === name);
+
+  it("answers through a PR's life: not seen, queued, failed, re-run, passed; L3 failures never block", async () => {
+    await start();
+    pr.pull_request.labels = [{ name: "ciflow/oot/npu" }];
+    expect((await gate()).status).toBe(404);
+    const tickets = await dispatchPr();
+    const sha = String(pr.pull_request.head.sha);
+
+    const queued = await gate();
+    expect(queued.status).toBe(200);
+    expect(queued.json).toMatchObject({ schemaVersion: 1, upstreamRepo: "Codertocat/Hello-World", prNumber: pr.pull_request.number, headSha: sha, headState: "open", verdict: "blocked" });
+    expect((queued.json.blocking as Array<Record<string, unknown>>).map((backend) => [backend.name, backend.state])).toEqual([["tpu-backend", "pending"]]);
+    expect(backendOf(queued.json, "tpu-backend")).toEqual({
+      name: "tpu-backend",
+      downstreamRepo: "beta/tpu-backend",
+      level: "L4",
+      blocksMerge: true,
+      state: "pending",
+      conclusion: null,
+      title: "Dispatched to beta/tpu-backend",
+      checkRunName: "oot / tpu-backend",
+      failedJobs: [],
+    });
+    // L1 backends are not on the PR; the labelled L3 one is, without blocking.
+    expect((queued.json.backends as Array<Record<string, unknown>>).map((backend) => backend.name)).toEqual(["tpu-backend", "npu"]);
+
+    const tpu = await tokenFor("beta/tpu-backend");
+    const npu = await tokenFor("acme/npu-backend");
+    const failed = (ticket: string, attempt = 1, conclusion = "failure") =>
+      report(ticket, { status: "completed", conclusion, workflow: { name: "ci", run_id: 555, run_attempt: attempt, url: "https://ci.example.org/runs/555" } });
+    expect((await post(failed(tickets["beta/tpu-backend"]!), tpu)).status).toBe(200);
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "failure"), tpu)).status).toBe(200);
+    expect((await post(failed(tickets["acme/npu-backend"]!), npu)).status).toBe(200);
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "failure"), npu)).status).toBe(200);
+    const red = (await gate()).json;
+    expect(red.verdict).toBe("blocked");
+    expect(backendOf(red, "tpu-backend")).toMatchObject({
+      state: "failed",
+      conclusion: "failure",
+      title: "0 of 1 jobs passed",
+      failedJobs: [{ workflowName: "ci", jobName: "test (cpu, 1/2)", conclusion: "failure", alsoOnTrunk: null, trunkSha: null }],
+    });
+    expect((red.nonBlockingFailures as Array<Record<string, unknown>>).map((backend) => backend.name)).toEqual(["npu"]);
+
+    // A re-run (attempt 2) that passes clears the gate; the L3 failure stays listed, never blocking.
+    expect((await post(failed(tickets["beta/tpu-backend"]!, 2, "success"), tpu)).status).toBe(200);
+    const rerunEnd = runReport(tickets["beta/tpu-backend"]!, "success", { workflow: { name: "ci", run_id: 555, run_attempt: 2, url: "https://ci.example.org/runs/555" } });
+    expect((await post(rerunEnd, tpu)).status).toBe(200);
+    const green = (await gate()).json;
+    expect(green.verdict).toBe("clear");
+    expect(green.blocking).toEqual([]);
+    expect(backendOf(green, "tpu-backend")).toMatchObject({ state: "passed", conclusion: "success", failedJobs: [] });
+    expect((green.nonBlockingFailures as Array<Record<string, unknown>>).map((backend) => backend.name)).toEqual(["npu"]);
+    // The same head by sha, as a bot that pins the commit it merges asks.
+    expect((await gate(`/api/gate/codertocat/hello-world/pull/${pr.pull_request.number}?sha=${sha}`)).json).toEqual(green);
+  });
+
+  it("answers bad requests with their specific status and message", async () => {
+    await start();
+    await dispatchPr();
+    const base = `/api/gate/Codertocat/Hello-World/pull`;
+    expect(await gate(`/api/gate/other/repo/pull/1`)).toEqual({ status: 404, json: { error: "this relay gates pull requests of Codertocat/Hello-World only, not other/repo" } });
+    expect(await gate(`${base}/abc`)).toEqual({ status: 400, json: { error: 'pull request number must be a positive integer; got "abc"' } });
+    expect(await gate(`${base}/${pr.pull_request.number}?sha=HEAD`)).toEqual({ status: 400, json: { error: "sha must be a 40-character lowercase hex commit sha" } });
+    expect((await gate(`${base}/${pr.pull_request.number}?foo=1`)).json.error).toBe("unknown query parameter foo; accepted: sha");
+    expect((await gate(`${base}/${pr.pull_request.number}?sha=${"f".repeat(40)}`)).status).toBe(404);
+    const unseen = Number(pr.pull_request.number) + 1;
+    expect((await gate(`${base}/${unseen}`)).json.error).toBe(
+      `the relay knows no open head of pull request #${unseen} (not seen, closed, or the sha is not this pull request's); pass ?sha= for a closed pull request's head`,
+    );
   });
 });
 
