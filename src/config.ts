@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
+import { PROFILE_NAMES, PROFILES, type ProfileName } from "./profile.js";
 import { isRepoSlug } from "./github/repo-name.js";
 import { describeIssues } from "./validation/describe-issues.js";
 
@@ -210,11 +211,15 @@ const EnvVars = z.object({
   // A day at most: far below setTimeout's ~24.8-day ceiling.
   ALLOWLIST_REFRESH_SECONDS: integer("a refresh interval in seconds", 10, 86_400, 300),
 
+  RELAY_PROFILE: checked([
+    (value) => (PROFILE_NAMES as readonly string[]).includes(value),
+    (value) => `${quote(value)} is not a profile; set it to ${PROFILE_NAMES.join(" or ")} (default default; docs/pytorch.md)`,
+  ]).default("default"),
   RELAY_LABEL_PREFIX: checked([
     (value) => !/\s/.test(value),
     (value) =>
-      `${quote(value)} contains whitespace; labels are "<prefix><name>" and matched exactly, so remove it (default ciflow/oot/)`,
-  ]).default("ciflow/oot/"),
+      `${quote(value)} contains whitespace; labels are "<prefix><name>" and matched exactly, so remove it (default ciflow/oot/, ciflow/crcr/ in the pytorch profile)`,
+  ]).optional(),
   RELAY_CHECK_PREFIX: checked([
     (value) => value.trim() === value,
     (value) =>
@@ -234,8 +239,8 @@ const EnvVars = z.object({
     .prefault(DEFAULT_TRUSTED.join(",")),
   RELAY_TRUST_LABEL: checked([
     (value) => value.trim() === value && value.length <= 50,
-    (value) => `${quote(value)} is not a label name; use at most 50 characters without leading or trailing spaces (default ciflow/oot-approved)`,
-  ]).default("ciflow/oot-approved"),
+    (value) => `${quote(value)} is not a label name; use at most 50 characters without leading or trailing spaces (default ciflow/oot-approved, crcr-approved in the pytorch profile)`,
+  ]).optional(),
   // Long enough for a downstream to re-run a job days later and still report.
   RELAY_TICKET_TTL_HOURS: integer("a ticket lifetime in hours", 1, 24 * 90, 24 * 14),
   RELAY_OUTBOX_CONCURRENCY: integer("a number of concurrent GitHub requests", 1, 100, 16),
@@ -520,14 +525,16 @@ function toConfig(vars: z.output<typeof EnvVars>) {
       auditRepo === undefined || vars.RELAY_AUDIT_HOURS === 0
         ? undefined
         : { repo: auditRepo, windows: vars.RELAY_AUDIT_WINDOWS, intervalMs: vars.RELAY_AUDIT_HOURS * 3_600_000 },
-    labels: { prefix: vars.RELAY_LABEL_PREFIX, checkPrefix: vars.RELAY_CHECK_PREFIX },
+    /** RELAY_PROFILE and what it implies (src/profile.ts); variables set explicitly win. */
+    profile: { name: vars.RELAY_PROFILE as ProfileName, torchciAllowlist: PROFILES[vars.RELAY_PROFILE as ProfileName].torchciAllowlist },
+    labels: { prefix: vars.RELAY_LABEL_PREFIX ?? PROFILES[vars.RELAY_PROFILE as ProfileName].labelPrefix, checkPrefix: vars.RELAY_CHECK_PREFIX },
     dispatch: {
       prEventType: vars.RELAY_PR_EVENT_TYPE,
       pushEventType: vars.RELAY_PUSH_EVENT_TYPE,
       closedEventType: vars.RELAY_PR_CLOSED_EVENT_TYPE,
       drafts: vars.RELAY_DISPATCH_DRAFTS,
       trustedAssociations: vars.RELAY_TRUSTED_ASSOCIATIONS,
-      trustLabel: vars.RELAY_TRUST_LABEL,
+      trustLabel: vars.RELAY_TRUST_LABEL ?? PROFILES[vars.RELAY_PROFILE as ProfileName].trustLabel,
       ticketTtlSeconds: vars.RELAY_TICKET_TTL_HOURS * 3600,
     },
     outbox: {

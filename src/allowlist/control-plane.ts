@@ -30,6 +30,7 @@ export function setUpAllowlist(app: Probot, options: ControlPlaneOptions): Allow
       log: app.log.child({ component: "allowlist" }),
       metrics,
       refreshSeconds: config.allowlist.refreshSeconds,
+      parse: { torchci: config.profile.torchciAllowlist },
     });
   if (location.kind === "file") return newSource(fileFetcher(location.file));
 
@@ -79,7 +80,7 @@ function handleConfigRepoEvents(
       { owner: repository.owner.login, repo: repository.name, number: pr.number, headSha: pr.head.sha, baseSha: pr.base.sha },
       location.path,
       context.log,
-      { ...(review && { review }), l4Approvers: config.allowlist.l4Approvers },
+      { ...(review && { review }), l4Approvers: config.allowlist.l4Approvers, parse: { torchci: config.profile.torchciAllowlist } },
     );
     metrics.allowlistChecks.inc({ conclusion: result.conclusion });
     if (!serverMode && result.conclusion === "failure") {

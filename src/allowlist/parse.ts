@@ -26,19 +26,34 @@ import type {
 
 export const MAX_ALLOWLIST_BYTES = 1024 * 1024;
 
-const TOP_LEVEL_KEYS = ["version", ...LEVELS, "requirements"];
+const TOP_LEVEL_KEYS = ["version", ...LEVELS, "requirements", "relay"];
+
+export interface ParseOptions {
+  /**
+   * The file is also read by torchci (pytorch/test-infra's `lib/crcrAllowlist.ts`: PyTorch's HUD, merge
+   * gate and oncall bot): refuse the forms its parser rejects or misreads (RELAY_PROFILE=pytorch,
+   * docs/pytorch.md). Oncalls stay in the level lists, options go under `relay:`.
+   */
+  torchci?: boolean;
+}
+
+/** A device group, and whether it lists several repos (then each names itself, and all share the device's label). */
+interface DeviceGroup {
+  name: string;
+  shared: boolean;
+}
 
 // After these YAML errors the document is still the one the author meant, so checking goes on;
 // after any other, the structure is a guess and further messages would be noise.
 const RECOVERABLE_YAML_ERRORS = new Set(["DUPLICATE_KEY", "BAD_SCALAR_START"]);
 
-export function parseAllowlist(text: string): AllowlistParseResult {
+export function parseAllowlist(text: string, options: ParseOptions = {}): AllowlistParseResult {
   try {
     const size = Buffer.byteLength(text, "utf8");
     if (size > MAX_ALLOWLIST_BYTES) {
       return failure(`the allowlist is ${size} bytes; the limit is ${MAX_ALLOWLIST_BYTES} bytes (1 MiB)`);
     }
-    return new AllowlistReader(text).read();
+    return new AllowlistReader(text, options).read();
   } catch (error) {
     // The contract is "never throws": a bug or a pathological document becomes one issue.
     return failure(`could not read the allowlist: ${error instanceof Error ? error.message : String(error)}`);
@@ -80,8 +95,13 @@ class AllowlistReader {
   private readonly names = new Map<string, FirstSeen>();
   private readonly requirements: Partial<Record<Level, LevelRequirements>> = {};
   private readonly duplicateKeyOffsets = new Set<number>();
+  /** The `relay:` section: options by lower-cased repo, with the node they were read from. */
+  private readonly relayOptions = new Map<string, { options: EntryOptions; node: Node; used: boolean }>();
 
-  constructor(private readonly text: string) {
+  constructor(
+    private readonly text: string,
+    private readonly options: ParseOptions,
+  ) {
     this.doc = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false });
   }
 
@@ -100,19 +120,57 @@ class AllowlistReader {
   // --- structure -------------------------------------------------------------------------------
 
   private readTop(node: Node | null): void {
-    if (!hasValue(node)) return;
+    if (!hasValue(node)) {
+      if (this.options.torchci) this.torchciProblem(node, 'an empty allowlist: torchci refuses a file without a map at its root; write at least one level key, e.g. "L4:"');
+      return;
+    }
     if (!isMap(node)) {
       const keys = TOP_LEVEL_KEYS.join(", ");
       this.report(node, `the allowlist must be a map with the keys ${keys}; found ${this.describe(node)}`);
       return;
     }
-    for (const pair of this.pairs(node)) {
-      const key = this.keyOf(pair, node);
-      const value = this.deref(pair.value);
+    // `relay:` first, wherever it is in the file: its options apply to the entries the levels list.
+    const pairs = this.pairs(node).map((pair) => ({ key: this.keyOf(pair, node), value: this.deref(pair.value) }));
+    for (const { key, value } of pairs) if (key.text === "relay") this.readRelaySection(value);
+    for (const { key, value } of pairs) {
       if (key.text === "version") this.validate(value ?? key.node, VersionSchema, "version");
       else if (isLevel(key.text)) this.readLevel(key.text, value);
       else if (key.text === "requirements") this.readRequirements(value);
-      else this.unknownKey(key, "top-level key", TOP_LEVEL_KEYS);
+      else if (key.text !== "relay") this.unknownKey(key, "top-level key", TOP_LEVEL_KEYS);
+    }
+    for (const [repo, { node: at, used }] of this.relayOptions) {
+      if (!used) this.report(at, `relay: ${repo} is not listed at any level; list it under L1..L4, or remove its options`);
+    }
+  }
+
+  /**
+   * `relay: {owner/repo: {name, <policy fields>}}`: the relay's own options of listed repos, kept apart
+   * from the level lists so that a parser reading only those (torchci's) reads the file unchanged.
+   */
+  private readRelaySection(node: Node | null): void {
+    if (!hasValue(node)) return;
+    if (!isMap(node)) {
+      this.report(node, `relay must be a map from owner/repo to options, e.g. "relay: {example-org/backend: {name: npu}}"; found ${this.describe(node)}`);
+      return;
+    }
+    for (const pair of this.pairs(node)) {
+      const key = this.keyOf(pair, node);
+      const value = this.deref(pair.value);
+      if (!isRepoSlug(key.text)) {
+        this.report(key.node, `relay: "${key.text}" is not an owner/repo name; the section maps listed repos to their options`);
+        continue;
+      }
+      if (!isMap(value)) {
+        this.report(value ?? key.node, `relay: the value of ${key.text} must be a map of options, e.g. {block_pr: false}; found ${this.describe(value)}`);
+        continue;
+      }
+      const options = this.validate(value, EntryOptionsSchema, "option");
+      if (!options) continue;
+      if (options.oncalls !== undefined) {
+        this.report(asNode(value.get("oncalls", true)) ?? value, `relay: oncalls of ${key.text} belong in its level's list ("- ${key.text}: "@alice, bob""), where every reader of the file finds them`);
+        continue;
+      }
+      this.relayOptions.set(key.text.toLowerCase(), { options, node: key.node, used: false });
     }
   }
 
@@ -120,8 +178,14 @@ class AllowlistReader {
   private readLevel(level: Level, node: Node | null): void {
     if (!hasValue(node)) return;
     if (isSeq(node)) {
+      if (this.options.torchci && level === "L3") {
+        this.torchciProblem(node, 'L3 is a map of device groups for torchci ("L3: {npu: {owner/repo: [oncall]}}"); it refuses a list there, even an empty one');
+      }
       for (const item of node.items) this.readItem(level, this.deref(item), node, undefined);
     } else if (isMap(node)) {
+      if (this.options.torchci && level !== "L3") {
+        this.torchciProblem(node, `${level} is a list for torchci ("- owner/repo: "@oncall""); device groups are read under L3 only`);
+      }
       for (const pair of this.pairs(node)) this.readDeviceGroup(level, pair, node);
     } else {
       this.report(
@@ -142,14 +206,18 @@ class AllowlistReader {
       );
       return;
     }
-    const device = this.deviceName(key);
+    const name = this.deviceName(key);
     const value = this.deref(pair.value);
     if (!hasValue(value)) return;
     if (isMap(value)) {
-      for (const repoPair of this.pairs(value)) {
+      const repos = this.pairs(value);
+      const device = name === undefined ? undefined : { name, shared: repos.length > 1 };
+      for (const repoPair of repos) {
         this.readRepo(level, this.keyOf(repoPair, value), this.deref(repoPair.value), device);
       }
     } else if (isSeq(value)) {
+      if (this.options.torchci) this.torchciProblem(value, `device group ${key.text} maps repos to oncalls for torchci ("${key.text}: {owner/repo: [oncall]}"), not a list`);
+      const device = name === undefined ? undefined : { name, shared: value.items.length > 1 };
       for (const item of value.items) this.readItem(level, this.deref(item), value, device);
     } else {
       this.report(
@@ -169,7 +237,7 @@ class AllowlistReader {
   }
 
   /** A list item: `owner/repo`, or a single-key map `owner/repo: <oncalls or options>`. */
-  private readItem(level: Level, item: Node | null, list: Node, device: string | undefined): void {
+  private readItem(level: Level, item: Node | null, list: Node, device: DeviceGroup | undefined): void {
     if (isMap(item) && item.items.length > 0) {
       this.readMapItem(level, item, device);
     } else if (isScalar(item) && item.value !== null) {
@@ -182,7 +250,7 @@ class AllowlistReader {
     }
   }
 
-  private readMapItem(level: Level, item: YAMLMap, device: string | undefined): void {
+  private readMapItem(level: Level, item: YAMLMap, device: DeviceGroup | undefined): void {
     const [first, second] = item.items;
     if (!first) return;
     const repo = this.keyOf(first, item);
@@ -197,7 +265,7 @@ class AllowlistReader {
     this.readRepo(level, repo, this.deref(first.value), device);
   }
 
-  private readRepo(level: Level, key: Key, value: Node | null, device: string | undefined): void {
+  private readRepo(level: Level, key: Key, value: Node | null, device: DeviceGroup | undefined): void {
     const repo = key.text;
     const validRepo = isRepoSlug(repo);
     if (!validRepo) {
@@ -206,11 +274,19 @@ class AllowlistReader {
         `"${repo}" is not an owner/repo name; write it as in the repo's URL, e.g. example-org/example-repo`,
       );
     }
-    const options = this.entryOptions(repo, value);
-    if (!validRepo || !this.isFirstListing(repo, level, key.node) || !options) return;
+    const inline = this.entryOptions(repo, value, device !== undefined);
+    if (!validRepo || !this.isFirstListing(repo, level, key.node) || !inline) return;
+    const relay = this.relayOptions.get(repo.toLowerCase());
+    if (relay) relay.used = true;
+    const { oncalls: _oncalls, ...inlineOptions } = inline;
+    if (relay && Object.keys(inlineOptions).length > 0) {
+      this.report(key.node, `${repo} has options both here and under relay: (line ${this.position(relay.node).line}); keep them in one place`);
+      return;
+    }
+    const options = relay ? { ...inline, ...relay.options } : inline;
 
     const { oncalls = [], name: explicitName, ...overrides } = options;
-    const nameNode = (isMap(value) && asNode(value.get("name", true))) || key.node;
+    const nameNode = (isMap(value) && asNode(value.get("name", true))) || relay?.node || key.node;
     const name = this.entryName(repo, device, explicitName, nameNode);
     if (name === undefined) return;
 
@@ -225,13 +301,21 @@ class AllowlistReader {
     }
     const position = this.position(key.node);
     const entry = { repo, key: repo.toLowerCase(), level, name, oncalls, overrides, policy, position };
-    this.entries.push(device === undefined ? entry : { ...entry, device });
+    this.entries.push(device === undefined ? entry : { ...entry, device: device.name });
   }
 
   /** The value after `owner/repo:`: nothing, oncalls (string or list), or an options map. */
-  private entryOptions(repo: string, value: Node | null): EntryOptions | undefined {
+  private entryOptions(repo: string, value: Node | null, inGroup: boolean): EntryOptions | undefined {
     if (!hasValue(value)) return {};
-    if (isMap(value)) return this.validate(value, EntryOptionsSchema, "option");
+    if (isMap(value)) {
+      if (this.options.torchci) {
+        this.torchciProblem(value, `torchci reads no oncalls from an options map: write ${repo}'s oncalls here ("${repo}: "@alice, bob"" or a list) and its options under the top-level relay: section`);
+      }
+      return this.validate(value, EntryOptionsSchema, "option");
+    }
+    if (this.options.torchci && inGroup && isScalar(value)) {
+      this.torchciProblem(value, `torchci reads L3 oncalls from a list only: write ${repo}: [${String(value.value).split(",").map((handle) => handle.trim()).filter(Boolean).join(", ")}]`);
+    }
     if (isSeq(value) || (isScalar(value) && typeof value.value === "string")) {
       const oncalls = this.validate(value, OncallsSchema, "oncalls");
       return oncalls && { oncalls };
@@ -255,22 +339,25 @@ class AllowlistReader {
     return true;
   }
 
-  /** Explicit `name` > device group > derived from the repo; unique case-insensitively. */
+  /**
+   * Explicit `name` > the device group (when it lists this repo alone) > derived from the repo; unique
+   * case-insensitively. The repos of a group that lists several share its label, not a name.
+   */
   private entryName(
     repo: string,
-    device: string | undefined,
+    device: DeviceGroup | undefined,
     explicit: string | undefined,
     at: Node,
   ): string | undefined {
-    if (explicit !== undefined && device !== undefined) {
+    if (explicit !== undefined && device !== undefined && !device.shared) {
       this.report(
         at,
-        `name is not allowed inside a device group: the device key "${device}" is the backend's name; ` +
+        `name is not allowed inside a device group of one repo: the device key "${device.name}" is the backend's name; ` +
           `remove name, or list ${repo} outside the group`,
       );
       return undefined;
     }
-    const name = explicit ?? device ?? deriveName(repo);
+    const name = explicit ?? (device && !device.shared ? device.name : undefined) ?? deriveName(repo);
     if (!BACKEND_NAME.test(name)) {
       const fix = `give it one: ${repo}: {name: my-backend}`;
       this.report(at, `cannot derive a backend name from ${repo} (got "${name}"); ${fix}`);
@@ -278,8 +365,8 @@ class AllowlistReader {
     }
     const earlier = this.names.get(name.toLowerCase());
     if (earlier) {
-      const fix = device
-        ? "a device group names one backend, so move one of them to a device group of its own"
+      const fix = device && !device.shared
+        ? "the device key is the name of a group's only backend: rename the group, or give the other backend a distinct `name:`"
         : "give one of them a distinct `name:`";
       this.report(at, `name '${name}' is already used by ${earlier.repo} (line ${earlier.line}); ${fix}`);
       return undefined;
@@ -330,6 +417,12 @@ class AllowlistReader {
       }
     }
     return undefined;
+  }
+
+  /** A form torchci refuses or misreads (ParseOptions.torchci). */
+  private torchciProblem(node: Node | null, message: string): void {
+    const [start, end] = node?.range ?? [0, 0];
+    this.addIssue(start, end, `${message} (RELAY_PROFILE=pytorch: torchci reads this file too)`);
   }
 
   private unknownKey(key: Key, noun: string, allowed: readonly string[]): void {

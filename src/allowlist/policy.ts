@@ -53,16 +53,20 @@ export function policyFor(allowlist: Allowlist, repo: string): Policy {
   return findEntry(allowlist, repo)?.policy ?? UNLISTED_POLICY;
 }
 
-export function labelFor(entry: Pick<AllowlistEntry, "name">, labelPrefix: string): string {
-  return `${labelPrefix}${entry.name}`;
+/**
+ * The PR label that shows a label-only backend: `<prefix><device>` for an entry of a device group (every
+ * repo of the group shares it, as in the production relay's `ciflow/crcr/<device>`), else `<prefix><name>`.
+ */
+export function labelFor(entry: Pick<AllowlistEntry, "name" | "device">, labelPrefix: string): string {
+  return `${labelPrefix}${entry.device ?? entry.name}`;
 }
 
 /**
  * Is this backend's check run shown on a PR carrying these labels? `always` shows it everywhere,
- * `label_only` only with `<labelPrefix><name>` (compared case-insensitively, as GitHub compares labels).
+ * `label_only` only with its label (labelFor; compared case-insensitively, as GitHub compares labels).
  */
 export function showsCheckRun(
-  entry: Pick<AllowlistEntry, "name" | "policy">,
+  entry: Pick<AllowlistEntry, "name" | "device" | "policy">,
   prLabels: readonly string[],
   labelPrefix: string,
 ): boolean {

@@ -4,7 +4,7 @@ import { ANNOTATIONS_PER_REQUEST } from "../github/text-limits.js";
 import type { GitHubClient } from "../github/client.js";
 import { readRepoFile } from "../github/contents.js";
 import { diffAllowlists } from "./diff.js";
-import { MAX_ALLOWLIST_BYTES, parseAllowlist } from "./parse.js";
+import { MAX_ALLOWLIST_BYTES, parseAllowlist, type ParseOptions } from "./parse.js";
 import {
   ALLOWLIST_CHECK_NAME,
   invalidResult,
@@ -36,6 +36,8 @@ export interface CheckOptions {
   review?: ChangeReviewer;
   /** GitHub logins, one of whom must approve a pull request that brings a backend to L4 (RELAY_L4_APPROVERS). */
   l4Approvers?: readonly string[];
+  /** How the pull request's version is read (the pytorch profile: as torchci also reads it). */
+  parse?: ParseOptions;
 }
 
 export async function checkAllowlistPullRequest(
@@ -55,7 +57,7 @@ async function evaluate(
   octokit: GitHubClient,
   pr: AllowlistPullRequest,
   path: string,
-  { review, l4Approvers = [] }: CheckOptions,
+  { review, l4Approvers = [], parse }: CheckOptions,
   log: Logger,
 ): Promise<AllowlistCheckResult> {
   const files = await octokit.paginate(octokit.rest.pulls.listFiles, {
@@ -71,10 +73,11 @@ async function evaluate(
   // Both versions are read from the base repository: GitHub keeps fork PR heads there too.
   const head = await readAt(octokit, pr, path, pr.headSha);
   if (head === undefined) return removedResult(path);
-  const parsed = parseAllowlist(head);
+  const parsed = parseAllowlist(head, parse);
   if (!parsed.ok) return invalidResult(path, parsed.issues);
 
   const baseText = await readAt(octokit, pr, path, pr.baseSha);
+  // The base is read leniently: a base torchci could not read must not keep its fix from merging.
   const base = baseText === undefined ? undefined : parseAllowlist(baseText);
   const baseNote =
     base === undefined

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ReadinessReport } from "../http/health.js";
 import type { RelayMetrics } from "../metrics.js";
-import { formatIssue, parseAllowlist } from "./parse.js";
+import { formatIssue, parseAllowlist, type ParseOptions } from "./parse.js";
 import { LEVELS, type Allowlist } from "./types.js";
 
 export type FetchOutcome = { kind: "unchanged" } | { kind: "content"; text: string };
@@ -35,6 +35,8 @@ export interface AllowlistSourceOptions {
   metrics: RelayMetrics;
   /** Periodic re-read, for sources that cannot be watched. */
   refreshSeconds: number;
+  /** How the file is read (the pytorch profile: as torchci also reads it). */
+  parse?: ParseOptions;
 }
 
 export class AllowlistSource {
@@ -137,7 +139,7 @@ export class AllowlistSource {
       this.#recordSuccess("unchanged");
       return;
     }
-    const parsed = parseAllowlist(outcome.text);
+    const parsed = parseAllowlist(outcome.text, this.options.parse);
     if (!parsed.ok) {
       const issues = parsed.issues.map((issue) => formatIssue(issue, this.fetcher.displayPath));
       this.#lastError = {

@@ -1,20 +1,34 @@
 // Reading and parsing allowlist files for the CLI, and reporting the ones that fail.
 import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
-import { formatIssue, MAX_ALLOWLIST_BYTES, parseAllowlist } from "../allowlist/parse.js";
+import { formatIssue, MAX_ALLOWLIST_BYTES, parseAllowlist, type ParseOptions } from "../allowlist/parse.js";
+import { PROFILE_NAMES, PROFILES, type ProfileName } from "../profile.js";
 import type { Allowlist, AllowlistIssue } from "../allowlist/types.js";
 import { EXIT_FAILURE, writeJson } from "./command.js";
 
 export const FileArgument = z.string().min(1, "a file name is empty");
 
+/** --profile (default: $RELAY_PROFILE, else default): the pytorch profile reads the file as torchci also does. */
+export const ProfileOption = z
+  .string()
+  .optional()
+  .transform((given, ctx): ParseOptions => {
+    const name = given ?? (process.env.RELAY_PROFILE || "default");
+    if (!(PROFILE_NAMES as readonly string[]).includes(name)) {
+      ctx.addIssue({ code: "custom", message: `--profile must be ${PROFILE_NAMES.join(" or ")}; got "${name}"` });
+      return z.NEVER;
+    }
+    return { torchci: PROFILES[name as ProfileName].torchciAllowlist };
+  });
+
 export type LoadFailure = { file: string; error: string } | { file: string; issues: AllowlistIssue[] };
 
 export type LoadResult = { ok: true; allowlist: Allowlist } | { ok: false; failure: LoadFailure };
 
-export async function loadAllowlistFile(file: string): Promise<LoadResult> {
+export async function loadAllowlistFile(file: string, options: ParseOptions = {}): Promise<LoadResult> {
   const read = await readAllowlistText(file);
   if ("error" in read) return { ok: false, failure: { file, error: read.error } };
-  const parsed = parseAllowlist(read.text);
+  const parsed = parseAllowlist(read.text, options);
   return parsed.ok ? parsed : { ok: false, failure: { file, issues: parsed.issues } };
 }
 

@@ -2,32 +2,35 @@
 import { z } from "zod";
 import { compareEntries } from "../allowlist/diff.js";
 import { LEVELS, type Allowlist } from "../allowlist/types.js";
-import { FileArgument, loadAllowlistFile, reportLoadFailures } from "./allowlist-file.js";
+import { FileArgument, loadAllowlistFile, ProfileOption, reportLoadFailures } from "./allowlist-file.js";
 import { defineCommand, EXIT_OK, writeJson } from "./command.js";
 
 const DEFAULT_ALLOWLIST_FILE = "./allowlist.yml";
 
 export const validateAllowlist = defineCommand({
   name: "validate-allowlist",
-  args: "[file] [--json]",
+  args: "[file] [--profile default|pytorch] [--json]",
   summary: "check an allowlist file and list its backends by level",
   details: [
     `Checks the allowlist file (default: $ALLOWLIST_FILE, else ${DEFAULT_ALLOWLIST_FILE}).`,
     "Valid: prints a table of backends by level and exits 0.",
     "Invalid: prints each problem as file:line:col: message to stderr and exits 1.",
     "",
-    "  --json  print the entries, or the problems, as JSON on stdout",
+    "  --profile P  default, or pytorch: also refuse what torchci (which reads the same file) would",
+    "               reject or misread (default: $RELAY_PROFILE, else default; docs/pytorch.md)",
+    "  --json       print the entries, or the problems, as JSON on stdout",
   ].join("\n"),
-  options: { json: { type: "boolean" } },
+  options: { json: { type: "boolean" }, profile: { type: "string" } },
   schema: z
     .object({
       positionals: z.array(FileArgument).max(1, "takes at most one file"),
+      profile: ProfileOption,
       json: z.boolean().default(false),
     })
-    .transform(({ positionals, json }) => ({ file: positionals[0], json })),
-  async run({ file: given, json }) {
+    .transform(({ positionals, profile, json }) => ({ file: positionals[0], parse: profile, json })),
+  async run({ file: given, parse, json }) {
     const file = given ?? (process.env.ALLOWLIST_FILE || DEFAULT_ALLOWLIST_FILE);
-    const loaded = await loadAllowlistFile(file);
+    const loaded = await loadAllowlistFile(file, parse);
     if (!loaded.ok) return reportLoadFailures([loaded.failure], json);
     if (json) writeJson({ ok: true, file, entries: loaded.allowlist.entries });
     else process.stdout.write(formatLevelTable(file, loaded.allowlist));

@@ -79,6 +79,19 @@ describe("relay validate-allowlist", () => {
     expect(lines.at(-1)).toBe("bad.yml: 2 problems");
   });
 
+  it("--profile pytorch (or $RELAY_PROFILE) also refuses what torchci would misread; a bad profile is named", async () => {
+    await writeFile(path.join(dir, "options.yml"), ["L4:", "  - org/xpu: {oncalls: alice, block_pr: false}", ""].join("\n"));
+    expect((await relay(["validate-allowlist", "options.yml"])).code).toBe(0);
+    for (const run of [relay(["validate-allowlist", "options.yml", "--profile", "pytorch"]), relay(["validate-allowlist", "options.yml"], { RELAY_PROFILE: "pytorch" })]) {
+      const result = await run;
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("options.yml:2:14: torchci reads no oncalls from an options map");
+    }
+    const bad = await relay(["validate-allowlist", "options.yml", "--profile", "crcr"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--profile must be default or pytorch; got "crcr"');
+  });
+
   it("says a missing file is missing, without a stack trace", async () => {
     const result = await relay(["validate-allowlist", "nope.yml"]);
     expect(result).toMatchObject({ code: 1, stdout: "", stderr: "nope.yml: no such file\n" });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, it, expect } from "vitest";
 import { MAX_ALLOWLIST_BYTES, formatIssue, parseAllowlist } from "../../src/allowlist/parse.js";
-import { LEVEL_PRESETS, findEntry } from "../../src/allowlist/policy.js";
+import { LEVEL_PRESETS, findEntry, labelFor } from "../../src/allowlist/policy.js";
 import type { Allowlist, AllowlistIssue } from "../../src/allowlist/types.js";
 
 /** A YAML document from lines, so that line N of the file is argument N. */
@@ -369,32 +369,73 @@ describe("errors, each at its line and column", () => {
     );
   });
 
-  it("duplicate names, case-insensitively, including two repos in one device group", () => {
+  it("duplicate names, case-insensitively, including a device group's name taken by another backend", () => {
     const issues = issuesOf(
       yaml(
         "L1:",
         "  - a/npu",
         "  - b/NPU",
         "  - c/x: {name: Npu}",
+        "  - f/gpu",
         "L3:",
         "  gpu:",
         "    d/one: [alice]",
-        "    e/two: [bob]",
       ),
     );
     expect(issues).toMatchObject([
       { line: 3, col: 5, message: "name 'npu' is already used by a/npu (line 2); give one of them a distinct `name:`" },
       { line: 4, col: 17, message: expect.stringContaining("name 'Npu' is already used by a/npu (line 2)") as string },
-      { line: 8, col: 5, message: expect.stringContaining("name 'gpu' is already used by d/one (line 7); a device group names one backend") as string },
+      { line: 8, col: 5, message: expect.stringContaining("name 'gpu' is already used by f/gpu (line 5); the device key is the name of a group's only backend") as string },
     ]);
   });
 
-  it("an explicit name inside a device group", () => {
+  it("a device group of several repos (the production form): each backend named by its repo, all sharing the device's label", () => {
+    const parsed = parseAllowlist(yaml("L3:", "  npu:", "    ascend/torch-npu: [alice]", "    other/npu-ext: [bob]", "    third/x: {name: npu-three}"));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.allowlist.entries.map((entry) => [entry.repo, entry.name, entry.device, entry.oncalls])).toEqual([
+      ["ascend/torch-npu", "torch-npu", "npu", ["alice"]],
+      ["other/npu-ext", "npu-ext", "npu", ["bob"]],
+      ["third/x", "npu-three", "npu", []],
+    ]);
+    expect(parsed.allowlist.entries.map((entry) => labelFor(entry, "ciflow/crcr/"))).toEqual(["ciflow/crcr/npu", "ciflow/crcr/npu", "ciflow/crcr/npu"]);
+  });
+
+  it("options under the top-level relay: section apply to the listed repo; misuses are errors", () => {
+    const parsed = parseAllowlist(yaml("relay:", "  Acme/TPU: {name: tpu, block_pr: false}", "L4:", "  - acme/tpu: \"@alice\""));
+    expect(parsed.ok && parsed.allowlist.entries.map((entry) => [entry.name, entry.policy.block_pr, entry.oncalls])).toEqual([["tpu", false, ["alice"]]]);
+    expect(issuesOf(yaml("relay:", "  acme/gone: {block_pr: false}", "L4:", "  - acme/tpu: \"@alice\""))).toMatchObject([
+      { line: 2, col: 3, message: "relay: acme/gone is not listed at any level; list it under L1..L4, or remove its options" },
+    ]);
+    expect(issuesOf(yaml("relay:", "  acme/tpu: {block_pr: false}", "L4:", "  - acme/tpu: {oncalls: alice, name: x}"))).toMatchObject([
+      { line: 4, message: "acme/tpu has options both here and under relay: (line 2); keep them in one place" },
+    ]);
+    expect(issuesOf(yaml("relay:", "  acme/tpu: {oncalls: [bob]}", "L4:", "  - acme/tpu: \"@alice\""))[0]?.message).toMatch(/^relay: oncalls of acme\/tpu belong in its level's list/);
+    expect(issuesOf(yaml("relay:", "  acme/tpu: {colour: red}", "L1:", "  - acme/tpu"))[0]?.message).toContain('unknown option "colour"');
+  });
+
+  it("torchci mode (RELAY_PROFILE=pytorch) refuses what torchci's parser rejects or misreads", () => {
+    const torchci = (...lines: string[]) => {
+      const parsed = parseAllowlist(yaml(...lines), { torchci: true });
+      return parsed.ok ? [] : parsed.issues.map((issue) => `${issue.line}: ${issue.message.replace(/ \(RELAY_PROFILE=pytorch: torchci reads this file too\)$/, "")}`);
+    };
+    expect(torchci("L4:", "  - acme/tpu: {oncalls: alice, block_pr: false}")).toEqual([
+      `2: torchci reads no oncalls from an options map: write acme/tpu's oncalls here ("acme/tpu: "@alice, bob"" or a list) and its options under the top-level relay: section`,
+    ]);
+    expect(torchci("L3:", "  npu:", "    acme/npu: \"alice, bob\"")).toEqual(["3: torchci reads L3 oncalls from a list only: write acme/npu: [alice, bob]"]);
+    expect(torchci("L3: []")).toEqual(['1: L3 is a map of device groups for torchci ("L3: {npu: {owner/repo: [oncall]}}"); it refuses a list there, even an empty one']);
+    expect(torchci("L4:", "  npu:", "    acme/npu: [alice]")).toEqual(['2: L4 is a list for torchci ("- owner/repo: "@oncall""); device groups are read under L3 only']);
+    expect(torchci("# nothing yet")).toEqual(['1: an empty allowlist: torchci refuses a file without a map at its root; write at least one level key, e.g. "L4:"']);
+    // The forms both read alike pass, with the relay's own options and requirements beside them.
+    expect(torchci("L1:", "  - a/one", "L3:", "  npu:", "    acme/npu: [alice]", "L4:", "  - acme/tpu: \"@bob, carol\"", "relay:", "  acme/tpu: {name: tpu}", "requirements:", "  L4: {min_success_rate: 0.9}")).toEqual([]);
+  });
+
+  it("an explicit name inside a device group of one repo", () => {
     expectOneIssue(
       yaml("L3:", "  npu:", "    a/b:", "      name: other"),
       4,
       13,
-      'name is not allowed inside a device group: the device key "npu" is the backend\'s name',
+      'name is not allowed inside a device group of one repo: the device key "npu" is the backend\'s name',
     );
   });
 
@@ -445,7 +486,7 @@ describe("errors, each at its line and column", () => {
   });
 
   it("wrong shapes: top level, level, device group, list item, version", () => {
-    expectOneIssue(yaml("- a/b"), 1, 1, "the allowlist must be a map with the keys version, L1, L2, L3, L4, requirements; found a list");
+    expectOneIssue(yaml("- a/b"), 1, 1, "the allowlist must be a map with the keys version, L1, L2, L3, L4, requirements, relay; found a list");
     expectOneIssue(yaml("L1: a/b"), 1, 5, 'L1 must be a list of repos ("- owner/repo") or a map of device groups');
     expectOneIssue(yaml("L3:", "  npu: a/b"), 2, 8, "device group npu must map repos to oncalls or options");
     expectOneIssue(yaml("L1:", "  - [a/b]"), 2, 5, 'each list item is "owner/repo" or "owner/repo: <oncalls or options>"; found a list');

@@ -46,6 +46,7 @@ describe("loadConfig defaults", () => {
         l4Approvers: [],
       },
       audit: undefined,
+      profile: { name: "default", torchciAllowlist: false },
       labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
       dispatch: {
         prEventType: "pytorch-pr-trigger",
@@ -238,6 +239,16 @@ describe("loadConfig problems", () => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("RELAY_PROFILE=pytorch implies torchci's allowlist reading, ciflow/crcr/ labels and a trust label no ciflow trigger acts on; explicit variables win", () => {
+    const config = loadConfig({ RELAY_PROFILE: "pytorch" });
+    expect(config.profile).toEqual({ name: "pytorch", torchciAllowlist: true });
+    expect(config.labels.prefix).toBe("ciflow/crcr/");
+    expect(config.dispatch.trustLabel).toBe("crcr-approved");
+    const explicit = loadConfig({ RELAY_PROFILE: "pytorch", RELAY_LABEL_PREFIX: "ciflow/x/", RELAY_TRUST_LABEL: "ok-to-test" });
+    expect([explicit.labels.prefix, explicit.dispatch.trustLabel]).toEqual(["ciflow/x/", "ok-to-test"]);
+    expect(problemsOf({ RELAY_PROFILE: "crcr" })).toEqual(['RELAY_PROFILE: "crcr" is not a profile; set it to default or pytorch (default default; docs/pytorch.md)']);
   });
 
   it("never repeats an oncall webhook URL in a problem (they are secrets)", () => {
