@@ -534,7 +534,7 @@ async function drain(store: Store, connection: HudConnection, batchRows: number,
   // Wrap the writer's three outside calls (instance properties shadow the methods; the writer is untouched).
   const read = store.pendingHudRows.bind(store);
   const remove = store.removeHudRows.bind(store);
-  store.pendingHudRows = (limit) => clock(() => read(limit), (ms) => (result.readMs += ms));
+  store.pendingHudRows = (limit, targets) => clock(() => read(limit, targets), (ms) => (result.readMs += ms));
   store.removeHudRows = (ids) => clock(() => remove(ids), (ms) => (result.removeMs += ms));
   const { client } = await connection.get();
   const insert = client.insert.bind(client);

@@ -158,6 +158,7 @@ const AUTHOR_ASSOCIATIONS = [
 ];
 const DEFAULT_TRUSTED = ["OWNER", "MEMBER", "COLLABORATOR"];
 const OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+const CRCR_TABLE = "default.crcr_workflow_job";
 
 const EnvVars = z.object({
   NODE_ENV: z.string().optional(),
@@ -331,7 +332,41 @@ const EnvVars = z.object({
   RELAY_HUD_FLUSH_MS: integer("a flush interval in milliseconds", 10, 600_000, 2000),
   RELAY_HUD_RETENTION_DAYS: integer("a retention in days", 1, 36_500, 365),
 
+  // The crcr export to hud.pytorch.org (docs/pytorch.md, "HUD rows for hud.pytorch.org"): one destination at a time.
+  CRCR_CLICKHOUSE_URL: checked([
+    (value) => httpUrl(value) !== undefined,
+    (value) =>
+      `${quote(value)} is not an http(s) URL; set it to the HTTP endpoint of the ClickHouse server holding crcr_workflow_job (e.g. https://clickhouse.example.com:8443), or unset it`,
+  ]).optional(),
+  CRCR_CLICKHOUSE_USER: z.string().optional(),
+  CRCR_CLICKHOUSE_PASSWORD: z.string().optional(),
+  CRCR_CLICKHOUSE_TABLE: checked([
+    (value) => /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/.test(value),
+    (value) => `${quote(value)} is not <database>.<table>; use letters, digits and "_" in both names (default ${CRCR_TABLE})`,
+  ]).optional(),
+  TORCHCI_RESULTS_URL: checked(
+    [
+      (value) => httpUrl(value) !== undefined,
+      (value) => `${quote(value)} is not an absolute http(s) URL; set it to torchci's results API, e.g. https://hud.pytorch.org/api/crcr/results`,
+    ],
+    noQueryOrFragment,
+    [
+      (value) => {
+        const url = httpUrl(value);
+        return url?.protocol === "https:" || isLoopback(url?.hostname ?? "");
+      },
+      (value) =>
+        `${quote(value)} uses http on a non-loopback host; the API token goes with every request, so use https (http is allowed only for localhost, 127.0.0.0/8 and [::1])`,
+    ],
+  ).optional(),
+  TORCHCI_API_TOKEN: checked([
+    (value) => /^[\x21-\x7e]+$/.test(value),
+    () => "has characters an HTTP header cannot carry (whitespace, control or non-ASCII characters); the value is not shown: it is a secret",
+  ]).optional(),
+
   CALLBACK_AUDIENCE: z.string().default("cross-repo-ci-relay"),
+  // The audience the production relay's action requests (`core.getIDToken("pytorch-cross-repo-ci-relay")`).
+  RELAY_LEGACY_CALLBACK_AUDIENCE: z.string().min(1).default("pytorch-cross-repo-ci-relay"),
   GITHUB_OIDC_ISSUER: checked(
     [
       (value) => httpUrl(value) !== undefined,
@@ -465,7 +500,51 @@ const ConfigSchema = EnvVars.superRefine(
     },
     { when: () => true },
   )
+  .superRefine(
+    (vars, ctx) => {
+      const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+      const clickhouse = vars.CRCR_CLICKHOUSE_URL === undefined ? undefined : httpUrl(vars.CRCR_CLICKHOUSE_URL);
+      if (vars.CRCR_CLICKHOUSE_URL !== undefined && vars.TORCHCI_RESULTS_URL !== undefined) {
+        problem("TORCHCI_RESULTS_URL", "set together with CRCR_CLICKHOUSE_URL, but results are exported to one destination; unset one of them");
+      }
+      if (vars.TORCHCI_RESULTS_URL !== undefined && vars.TORCHCI_API_TOKEN === undefined) {
+        problem("TORCHCI_API_TOKEN", "not set, but required with TORCHCI_RESULTS_URL; set it to torchci's INTERNAL_API_TOKEN (sent as x-hud-internal-bot)");
+      }
+      if (vars.TORCHCI_RESULTS_URL === undefined && vars.TORCHCI_API_TOKEN !== undefined) {
+        problem("TORCHCI_API_TOKEN", "set without TORCHCI_RESULTS_URL; set the URL too, or unset the token");
+      }
+      for (const name of ["CRCR_CLICKHOUSE_USER", "CRCR_CLICKHOUSE_PASSWORD", "CRCR_CLICKHOUSE_TABLE"] as const) {
+        if (vars.CRCR_CLICKHOUSE_URL === undefined && vars[name] !== undefined) problem(name, "set without CRCR_CLICKHOUSE_URL; set the URL too, or unset it");
+      }
+      const separate = vars.CRCR_CLICKHOUSE_USER !== undefined || vars.CRCR_CLICKHOUSE_PASSWORD !== undefined;
+      if (clickhouse && (clickhouse.username !== "" || clickhouse.password !== "") && separate) {
+        problem("CRCR_CLICKHOUSE_URL", "carries credentials, and CRCR_CLICKHOUSE_USER or CRCR_CLICKHOUSE_PASSWORD is set too; give them in one place");
+      }
+    },
+    { when: () => true },
+  )
   .transform(toConfig);
+
+/**
+ * Where results go in the crcr_workflow_job shape (docs/pytorch.md); undefined when off. Credentials in
+ * CRCR_CLICKHOUSE_URL move to user and password: the URL kept holds none.
+ */
+function crcrExportOf(vars: z.output<typeof EnvVars>) {
+  if (vars.TORCHCI_RESULTS_URL !== undefined && vars.TORCHCI_API_TOKEN !== undefined) {
+    return { kind: "torchci" as const, url: vars.TORCHCI_RESULTS_URL, token: vars.TORCHCI_API_TOKEN };
+  }
+  if (vars.CRCR_CLICKHOUSE_URL === undefined) return undefined;
+  const url = new URL(vars.CRCR_CLICKHOUSE_URL);
+  const inUrl = url.username !== "" || url.password !== "";
+  const user = inUrl ? decodeURIComponent(url.username) || "default" : (vars.CRCR_CLICKHOUSE_USER ?? "default");
+  const password = inUrl ? decodeURIComponent(url.password) : (vars.CRCR_CLICKHOUSE_PASSWORD ?? "");
+  url.username = "";
+  url.password = "";
+  const table = vars.CRCR_CLICKHOUSE_TABLE ?? CRCR_TABLE;
+  const database = table.slice(0, table.indexOf("."));
+  /** `table`: `<database>.<table>`, as inserts name it. */
+  return { kind: "clickhouse" as const, server: { kind: "server" as const, url: url.href, user, password, database }, table };
+}
 
 function toConfig(vars: z.output<typeof EnvVars>) {
   const publicUrl = vars.RELAY_PUBLIC_URL ?? `http://localhost:${vars.PORT}`;
@@ -527,7 +606,12 @@ function toConfig(vars: z.output<typeof EnvVars>) {
         : { repo: auditRepo, windows: vars.RELAY_AUDIT_WINDOWS, intervalMs: vars.RELAY_AUDIT_HOURS * 3_600_000 },
     /** RELAY_PROFILE and what it implies (src/profile.ts); variables set explicitly win. */
     profile: { name: vars.RELAY_PROFILE as ProfileName, torchciAllowlist: PROFILES[vars.RELAY_PROFILE as ProfileName].torchciAllowlist },
-    labels: { prefix: vars.RELAY_LABEL_PREFIX ?? PROFILES[vars.RELAY_PROFILE as ProfileName].labelPrefix, checkPrefix: vars.RELAY_CHECK_PREFIX },
+    labels: {
+      prefix: vars.RELAY_LABEL_PREFIX ?? PROFILES[vars.RELAY_PROFILE as ProfileName].labelPrefix,
+      checkPrefix: vars.RELAY_CHECK_PREFIX,
+      /** Check runs named crcr/<owner>/<repo>/<workflow>/<job> (the pytorch profile); RELAY_CHECK_PREFIX is then unused. */
+      crcrNames: PROFILES[vars.RELAY_PROFILE as ProfileName].crcrCheckNames,
+    },
     dispatch: {
       prEventType: vars.RELAY_PR_EVENT_TYPE,
       pushEventType: vars.RELAY_PUSH_EVENT_TYPE,
@@ -559,6 +643,8 @@ function toConfig(vars: z.output<typeof EnvVars>) {
     callback: {
       url: `${publicUrl}/relay/callback`,
       audience: vars.CALLBACK_AUDIENCE,
+      /** POST /github/callback (the production relay's body, opted-in repos only): its tokens' audience. */
+      legacyAudience: vars.RELAY_LEGACY_CALLBACK_AUDIENCE,
       oidcIssuer: vars.GITHUB_OIDC_ISSUER,
       ratePerMinute: vars.RELAY_CALLBACK_RATE_LIMIT,
       checkUpdateDelayMs: vars.RELAY_CHECK_UPDATE_DELAY_SECONDS * 1000,
@@ -593,6 +679,8 @@ function toConfig(vars: z.output<typeof EnvVars>) {
             database: vars.CLICKHOUSE_DATABASE,
           },
     hud: { batchRows: vars.RELAY_HUD_BATCH_ROWS, flushMs: vars.RELAY_HUD_FLUSH_MS, retentionDays: vars.RELAY_HUD_RETENTION_DAYS },
+    /** Results also exported in hud.pytorch.org's crcr_workflow_job shape (src/export/); undefined when off. */
+    crcrExport: crcrExportOf(vars),
   };
 }
 

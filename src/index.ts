@@ -10,6 +10,7 @@ import { repoClientProvider } from "./github/client.js";
 import { startRelayJobs, type RelayJobsDeps } from "./scheduler/jobs.js";
 import { setUpCallbacks } from "./callback/setup.js";
 import { setUpHud } from "./hud/setup.js";
+import { setUpCrcrExport } from "./export/setup.js";
 import { gateRoute } from "./gate/route.js";
 import { downstreamWebhookReceivers } from "./installations/downstream-webhooks.js";
 import { createMetrics, observeWebhookBodies } from "./metrics.js";
@@ -91,6 +92,8 @@ export function createApp(deps: AppDependencies = {}) {
       onWork: onResults,
     });
     const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current(), leader: () => leadership.isLeader() });
+    // Results also exported to hud.pytorch.org's crcr_workflow_job (CRCR_CLICKHOUSE_URL or TORCHCI_RESULTS_URL; docs/pytorch.md).
+    const crcrExport = setUpCrcrExport({ config, metrics, store: openStore, leader: () => leadership.isLeader(), log: app.log.child({ component: "crcr-export" }) });
     const webhookBodies = new ByteBudget(config.http.webhookInflightBytes);
     observeWebhookBodies(metrics, () => webhookBodies.inUse);
     const webhooks = webhookRoute({
@@ -146,6 +149,7 @@ export function createApp(deps: AppDependencies = {}) {
       const running = dispatch();
       readiness.dispatch = () => running.readiness();
       readiness.hud = () => hud.readiness();
+      if (crcrExport) readiness.crcrExport = () => crcrExport.readiness();
       running.start();
       // The health audit writes issues on its repo with the primary App's installation there (docs/levels.md).
       let healthAudit: RelayJobsDeps["healthAudit"];
@@ -156,10 +160,12 @@ export function createApp(deps: AppDependencies = {}) {
       // The jobs log under the dispatch logger's name, as they did when they ran inside the dispatch service.
       const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }), leadership, ...(healthAudit && { healthAudit }) });
       hud.start();
+      crcrExport?.start();
       const stop = async () => {
         jobs.stop();
         await running.stop();
         await hud.stop();
+        await crcrExport?.stop();
         await leadership.stop();
         // A pool of connections would keep the process alive; the SQLite file needs no closing (WAL).
         if (database.kind === "postgres") await store?.close();

@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { getTransformStream } from "@probot/pino";
 import { pino, type Logger } from "pino";
 
-const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hub-signature", "x-hub-signature-256"];
+const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hub-signature", "x-hub-signature-256", "x-hud-internal-bot"];
 // Where headers appear: a logged `headers` object, `req.headers`/`res.headers`, `err.request.headers`.
 const HEADER_HOLDERS = ["headers", "*.headers", "*.*.headers"];
 const SECRET_FIELDS = ["ticket", "token", "access_token", "secret", "password", "privateKey", "private_key", "connectionString"];

@@ -23,11 +23,15 @@ export interface RelayMetrics {
   leader: Gauge;
   reconciledDispatches: Counter;
   callbacks: Counter<"status">;
+  legacyCallbacks: Counter<"status">;
   callbackOutcomes: Counter<"repo" | "outcome">;
   hudRowsWritten: Counter<"table">;
   hudWriteErrors: Counter;
   hudRowsRejected: Counter<"table">;
   hudWriterFailingSince: Gauge;
+  crcrExportRows: Counter<"outcome">;
+  crcrExportErrors: Counter;
+  crcrExportFailingSince: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -111,6 +115,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       labelNames: ["status"],
       registers: [registry],
     }),
+    legacyCallbacks: new Counter({
+      name: "relay_legacy_callbacks_total",
+      help: "Callbacks with the production relay's body on /github/callback (migration; docs/pytorch.md) by HTTP status answered.",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
     callbackOutcomes: new Counter({
       name: "relay_callback_outcomes_total",
       help: "Callbacks by outcome and downstream repo: allowlisted repos by name, other verified repos as (other), the rest as (unverified).",
@@ -171,6 +181,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     hudWriterFailingSince: new Gauge({
       name: "relay_hud_writer_failing_since_seconds",
       help: "Unix time the HUD writer's current run of failed writes began; 0 while writes succeed.",
+      registers: [registry],
+    }),
+    crcrExportRows: new Counter({
+      name: "relay_crcr_export_rows_total",
+      help: "Results exported in the crcr_workflow_job shape (CRCR_CLICKHOUSE_URL or TORCHCI_RESULTS_URL), by outcome: exported, rejected (set aside with the reason).",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    crcrExportErrors: new Counter({
+      name: "relay_crcr_export_errors_total",
+      help: "Failed crcr export attempts (destination down or answering 5xx, 429, 401, …); the rows stay queued and are retried.",
+      registers: [registry],
+    }),
+    crcrExportFailingSince: new Gauge({
+      name: "relay_crcr_export_failing_since_seconds",
+      help: "Unix time the crcr export's current run of failed attempts began; 0 while it succeeds.",
       registers: [registry],
     }),
   };
@@ -258,6 +284,21 @@ export function observeHudQueue(metrics: RelayMetrics, stats: () => Promise<HudQ
       pendingHelp: "HUD rows waiting in the store to be written to ClickHouse.",
       age: "relay_hud_oldest_pending_age_seconds",
       ageHelp: "Age of the oldest HUD row waiting to be written (0 when none).",
+    },
+    stats,
+    now,
+  );
+}
+
+/** The crcr export's queue depth and age, read from the store at scrape time. */
+export function observeCrcrQueue(metrics: RelayMetrics, stats: () => Promise<HudQueueStats>, now: () => number = Date.now): void {
+  observeQueue(
+    metrics,
+    {
+      pending: "relay_crcr_export_rows_pending",
+      pendingHelp: "Results waiting in the store to be exported in the crcr_workflow_job shape.",
+      age: "relay_crcr_export_oldest_pending_age_seconds",
+      ageHelp: "Age of the oldest result waiting to be exported in the crcr_workflow_job shape (0 when none).",
     },
     stats,
     now,

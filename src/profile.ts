@@ -13,10 +13,12 @@ export interface Profile {
   trustLabel: string;
   /** Read the allowlist the way torchci also reads it (parse.ts ParseOptions.torchci). */
   torchciAllowlist: boolean;
+  /** Name check runs (and set their external_id) as the production relay does (src/checks/aggregate.ts). */
+  crcrCheckNames: boolean;
 }
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
-  default: { labelPrefix: "ciflow/oot/", trustLabel: "ciflow/oot-approved", torchciAllowlist: false },
+  default: { labelPrefix: "ciflow/oot/", trustLabel: "ciflow/oot-approved", torchciAllowlist: false, crcrCheckNames: false },
   pytorch: {
     // torchci's ciflow trigger ignores exactly the labels starting with "ciflow/crcr/" and acts on every
     // other "ciflow/" label (lib/bot/ciflowPushTrigger.ts): backends' labels are the production relay's
@@ -24,5 +26,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     labelPrefix: "ciflow/crcr/",
     trustLabel: "crcr-approved",
     torchciAllowlist: true,
+    // torchci's merge gate blocks on L4 check runs named crcr/<owner>/<repo>/… that are pending or failed;
+    // its oncall bot and Dr.CI read the same names.
+    crcrCheckNames: true,
   },
 };

@@ -285,7 +285,7 @@ class AllowlistReader {
     }
     const options = relay ? { ...inline, ...relay.options } : inline;
 
-    const { oncalls = [], name: explicitName, ...overrides } = options;
+    const { oncalls = [], name: explicitName, legacy_callbacks: legacyCallbacks, ...overrides } = options;
     const nameNode = (isMap(value) && asNode(value.get("name", true))) || relay?.node || key.node;
     const name = this.entryName(repo, device, explicitName, nameNode);
     if (name === undefined) return;
@@ -300,7 +300,7 @@ class AllowlistReader {
       );
     }
     const position = this.position(key.node);
-    const entry = { repo, key: repo.toLowerCase(), level, name, oncalls, overrides, policy, position };
+    const entry = { repo, key: repo.toLowerCase(), level, name, oncalls, overrides, policy, position, ...(legacyCallbacks && { legacyCallbacks }) };
     this.entries.push(device === undefined ? entry : { ...entry, device: device.name });
   }
 

@@ -69,6 +69,8 @@ export const EntryOptionsSchema = z.strictObject({
     })
     .optional(),
   block_pr: flag().optional(),
+  /** Accept the production relay's callback body from this repo (migration from it; docs/pytorch.md). */
+  legacy_callbacks: flag().optional(),
 });
 export type EntryOptions = z.output<typeof EntryOptionsSchema>;
 

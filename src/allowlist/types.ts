@@ -38,6 +38,8 @@ export interface AllowlistEntry {
   overrides: PolicyOverrides;
   /** The level preset with the overrides applied. */
   policy: Policy;
+  /** The repo may report with the production relay's callback body (`legacy_callbacks: true`; docs/pytorch.md). */
+  legacyCallbacks?: boolean;
   position: SourcePosition;
 }
 

@@ -83,7 +83,7 @@ async function recordRunLevelReport(claims: TicketClaims, body: CallbackBody, de
  * The job's new state, decided and stored in one grouped transaction: the lifecycle check reads the
  * stored state inside it, so two reports of one job arriving together are decided one after the other.
  */
-async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
+export async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
   const { store } = deps;
   const key = {
     deliveryId: claims.deliveryId,

@@ -1,4 +1,4 @@
-// POST /relay/callback: downstream results. Every answer carries a specific message; nothing here
+// POST /relay/callback (and, for the production relay's body, POST /github/callback: legacy.ts): downstream results. Every answer carries a specific message; nothing here
 // crashes the process, and a 2xx is sent only after the state change is stored. The caller's token is
 // verified and its repo's rate limit taken before a byte of the body is read, so unauthenticated or
 // throttled callers never make the relay buffer anything.
@@ -7,11 +7,9 @@ import type { Logger } from "pino";
 import { readBody } from "../http/body.js";
 import { sendJson, type Route } from "../http/router.js";
 import type { RateBudget } from "../limits/sliding-window.js";
-import type { RelayMetrics } from "../metrics.js";
 import { outcomeOf, type CallbackOutcome } from "../domain/callback-audit.js";
 import type { OidcIdentity, OidcVerifier } from "./oidc.js";
 import type { CallbackAnswer } from "./process.js";
-import { parseCallbackBody, type CallbackBody } from "./schema.js";
 
 /** Above the largest valid body even with every character JSON-escaped (about 1 MB). */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
@@ -20,14 +18,19 @@ const ABORTED = -1;
 // The body was never read, so the connection cannot carry another request.
 const UNREAD_BODY = { connection: "close" };
 
-export interface CallbackRouteDependencies {
+export interface CallbackRouteDependencies<Body> {
+  /** Default /relay/callback. */
+  path?: string;
   verifier: OidcVerifier;
   /** Per verified repo, shared by every kind of callback. */
   limiter: RateBudget<string>;
-  process: (identity: OidcIdentity, body: CallbackBody) => Promise<CallbackAnswer>;
+  /** Validates the JSON-decoded body (callback body v1: parseCallbackBody). */
+  parse: (json: unknown) => { ok: true; body: Body } | { ok: false; message: string };
+  process: (identity: OidcIdentity, body: Body) => Promise<CallbackAnswer>;
   /** Counts each answer per verified repo (undefined: not verified) and outcome. */
   audit: { record(repo: string | undefined, outcome: CallbackOutcome): void };
-  metrics: RelayMetrics;
+  /** Counts each answer by HTTP status (relay_callbacks_total, relay_legacy_callbacks_total). */
+  answers: { inc(labels: { status: string }): void };
   log: Logger;
   now?: () => number;
 }
@@ -38,10 +41,10 @@ interface RouteAnswer extends CallbackAnswer {
   repo?: string;
 }
 
-export function callbackRoute(deps: CallbackRouteDependencies): Route {
+export function callbackRoute<Body>(deps: CallbackRouteDependencies<Body>): Route {
   return {
     method: "POST",
-    path: "/relay/callback",
+    path: deps.path ?? "/relay/callback",
     handler: async (req, res) => {
       let answer: RouteAnswer;
       try {
@@ -52,13 +55,13 @@ export function callbackRoute(deps: CallbackRouteDependencies): Route {
       }
       deps.audit.record(answer.repo, outcomeOf(answer));
       if (answer.status === ABORTED) return;
-      deps.metrics.callbacks.inc({ status: String(answer.status) });
+      deps.answers.inc({ status: String(answer.status) });
       sendJson(res, answer.status, answer.body, answer.headers);
     },
   };
 }
 
-async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Promise<RouteAnswer> {
+async function handle<Body>(req: IncomingMessage, deps: CallbackRouteDependencies<Body>): Promise<RouteAnswer> {
   const auth = await deps.verifier.verify(req.headers.authorization);
   if (!auth.ok) {
     const outcome = auth.status === 503 ? "unavailable" : "bad_token";
@@ -94,7 +97,7 @@ async function handle(req: IncomingMessage, deps: CallbackRouteDependencies): Pr
     // Not the parser's message: it quotes the body, and answers never echo what was sent.
     return { status: 400, body: { error: "body is not JSON; send the report as a JSON object (Content-Type: application/json)" }, repo };
   }
-  const parsed = parseCallbackBody(json);
+  const parsed = deps.parse(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message }, repo };
   return { ...(await deps.process(auth.identity, parsed.body)), repo };
 }

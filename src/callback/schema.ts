@@ -231,6 +231,14 @@ export const CallbackBodyV1 = BodyFields.meta(CROSS_FIELD_JSON_SCHEMA).superRefi
 
 export type CallbackBody = z.infer<typeof CallbackBodyV1>;
 
+/**
+ * The same body bound to its dispatch by other means than a ticket (the production relay's callback:
+ * src/callback/legacy.ts): neither ticket nor nightly, every other rule alike.
+ */
+const TicketlessBodyV1 = BodyFields.superRefine((value, ctx) => checkCrossFields(value, ctx, true), {
+  when: (payload) => isRecord(payload.value),
+});
+
 /** Publishes the schema as docs/schemas/callback.v1.json (listed in SCHEMAS, src/schemas/export.ts). */
 export const CALLBACK_SCHEMA_ENTRY: SchemaEntry = {
   file: "callback.v1.json",
@@ -241,7 +249,7 @@ export const CALLBACK_SCHEMA_ENTRY: SchemaEntry = {
 };
 
 // Reads the fields defensively: with `when` above, other fields may hold anything.
-function checkCrossFields(value: z.infer<typeof BodyFields>, ctx: z.RefinementCtx): void {
+function checkCrossFields(value: z.infer<typeof BodyFields>, ctx: z.RefinementCtx, ticketless = false): void {
   const body = value as Record<string, unknown>;
   const status = body.status;
   if (status === "completed" && body.conclusion === undefined) {
@@ -252,7 +260,9 @@ function checkCrossFields(value: z.infer<typeof BodyFields>, ctx: z.RefinementCt
   }
   const hasTicket = body.ticket !== undefined;
   const hasNightly = body.nightly !== undefined;
-  if (hasTicket === hasNightly) {
+  if (ticketless) {
+    if (hasTicket || hasNightly) ctx.addIssue({ code: "custom", path: [], message: "a report bound without a ticket carries neither ticket nor nightly" });
+  } else if (hasTicket === hasNightly) {
     ctx.addIssue({
       code: "custom",
       path: [],
@@ -280,11 +290,11 @@ export type CallbackParseResult =
     };
 
 /** Validates an untrusted, already JSON-decoded body. Never throws; never echoes the body's values. */
-export function parseCallbackBody(json: unknown): CallbackParseResult {
+export function parseCallbackBody(json: unknown, options: { ticketless?: boolean } = {}): CallbackParseResult {
   if (json === undefined) return invalid(["(body): expected an object, got nothing"]);
   let issues: readonly z.core.$ZodIssue[];
   try {
-    const result = CallbackBodyV1.safeParse(json, { error: issueMessage });
+    const result = (options.ticketless ? TicketlessBodyV1 : CallbackBodyV1).safeParse(json, { error: issueMessage });
     if (result.success) return { ok: true, body: result.data };
     issues = result.error.issues;
   } catch {

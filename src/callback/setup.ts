@@ -14,6 +14,8 @@ import { callbackAuditRoute } from "./audit-route.js";
 import { createOidcVerifier } from "./oidc.js";
 import { processCallback } from "./process.js";
 import { callbackRoute } from "./route.js";
+import { processLegacyCallback } from "./legacy.js";
+import { parseCallbackBody } from "./schema.js";
 import { callbackSettings } from "../state/settings.js";
 
 export interface CallbackWiring {
@@ -32,24 +34,38 @@ export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route[] {
   const { config } = wiring;
   const log = app.log.child({ component: "callback" });
   const audit = new CallbackAuditLog({ store: wiring.store, metrics: wiring.metrics, allowlist: wiring.allowlist, log });
-  const callback = callbackRoute({
-    verifier: createOidcVerifier({
-      github: { issuer: config.callback.oidcIssuer, audience: config.callback.audience },
+  const processing = () => ({
+    store: wiring.store(),
+    upstreamCommit: wiring.upstreamCommit,
+    upstreamRepo: config.upstream.repo,
+    allowlist: wiring.allowlist,
+    settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
+    onWork: wiring.onWork,
+  });
+  const verifier = (audience: string) =>
+    createOidcVerifier({
+      github: { issuer: config.callback.oidcIssuer, audience },
       ...(config.callback.buildkite && { buildkite: config.callback.buildkite }),
-    }),
+    });
+  const callback = callbackRoute({
+    verifier: verifier(config.callback.audience),
     limiter: wiring.callbackBudget,
-    process: (identity, body) =>
-      processCallback(identity, body, {
-        store: wiring.store(),
-        upstreamCommit: wiring.upstreamCommit,
-        upstreamRepo: config.upstream.repo,
-        allowlist: wiring.allowlist,
-        settings: { ...callbackSettings(config), ticketKeys: ticketKeys(config) },
-        onWork: wiring.onWork,
-      }),
+    parse: (json) => parseCallbackBody(json),
+    process: (identity, body) => processCallback(identity, body, processing()),
     audit,
-    metrics: wiring.metrics,
+    answers: wiring.metrics.callbacks,
     log,
   });
-  return [callback, callbackAuditRoute(audit)];
+  // The production relay's body, for repos that opted in (docs/pytorch.md); same limit and audit trail.
+  const legacy = callbackRoute<unknown>({
+    path: "/github/callback",
+    verifier: verifier(config.callback.legacyAudience),
+    limiter: wiring.callbackBudget,
+    parse: (json) => ({ ok: true, body: json }),
+    process: (identity, json) => processLegacyCallback(identity, json, { ...processing(), webBaseUrl: config.github.webBaseUrl }),
+    audit,
+    answers: wiring.metrics.legacyCallbacks,
+    log: log.child({ route: "legacy" }),
+  });
+  return [callback, legacy, callbackAuditRoute(audit)];
 }

@@ -3,8 +3,42 @@
 import type { AllowlistEntry } from "../allowlist/types.js";
 import type { GitHubRequest } from "../domain/github-request.js";
 
-export function aggregateCheckName(checkPrefix: string, backendName: string): string {
-  return `${checkPrefix} / ${backendName}`;
+/**
+ * How check runs are named. The relay's own names: `<RELAY_CHECK_PREFIX> / <backend>` for the aggregate,
+ * `… / <workflow> / <job>` for a job. With `crcrNames` (RELAY_PROFILE=pytorch) the production relay's:
+ * `crcr/<owner>/<repo>/<workflow>/<job>`, which PyTorch's merge bot, oncall bot and Dr.CI recognise by
+ * the prefix and the downstream repo in segments 1–2 (torchci lib/bot/crcrOncallBot.ts
+ * downstreamRepoFromCheckRunName: at least four segments after `crcr/`); the aggregate is
+ * `crcr/<owner>/<repo>/<backend>/all jobs`, so those tools see it too (pending until the run is over).
+ */
+export interface CheckNaming {
+  checkPrefix: string;
+  crcrNames?: boolean;
+}
+
+/** The job name the aggregate has in the crcr naming. */
+export const CRCR_AGGREGATE_JOB = "all jobs";
+
+export function aggregateCheckName(naming: CheckNaming, entry: { name: string; repo: string }): string {
+  return naming.crcrNames ? crcrName(entry.repo, entry.name, CRCR_AGGREGATE_JOB) : `${naming.checkPrefix} / ${entry.name}`;
+}
+
+export function jobCheckName(naming: CheckNaming, entry: { name: string; repo: string }, workflowName: string, jobName: string): string {
+  return naming.crcrNames ? crcrName(entry.repo, workflowName, jobName) : `${aggregateCheckName(naming, entry)} / ${workflowName} / ${jobName}`;
+}
+
+function crcrName(repo: string, workflow: string, job: string): string {
+  return `crcr/${repo}/${workflow}/${job}`;
+}
+
+/**
+ * `external_id` of a check run about downstream run `runId` (0: none reported yet). Relay naming:
+ * `run:<repo>:<run id>` (`dispatch:<delivery>:<repo>` before any run). crcr naming: the production relay's
+ * `<run id>:<PR number>`, which torchci's oncall bot reads the PR number from when GitHub lists none (forks).
+ */
+export function checkExternalId(naming: CheckNaming, target: { downstreamRepo: string; runId: number; prNumber: number | null; deliveryId: string }): string {
+  if (naming.crcrNames) return target.prNumber === null ? String(target.runId) : `${target.runId}:${target.prNumber}`;
+  return target.runId === 0 ? `dispatch:${target.deliveryId}:${target.downstreamRepo.toLowerCase()}` : `run:${target.downstreamRepo.toLowerCase()}:${target.runId}`;
 }
 
 /** Outbox key of a backend's aggregate check run: one per (upstream repo, backend, head sha). */
@@ -21,8 +55,9 @@ export function checkKeyBackend(key: string): string | undefined {
 export interface QueuedAggregateInput {
   upstreamRepo: string;
   headSha: string;
+  prNumber: number;
   entry: Pick<AllowlistEntry, "repo" | "name" | "level" | "policy">;
-  checkPrefix: string;
+  naming: CheckNaming;
   deliveryId: string;
   /** Web URL of the downstream repo's Actions page, built from the configured GitHub host. */
   detailsUrl: string;
@@ -39,11 +74,11 @@ export function queuedAggregateRequest(input: QueuedAggregateInput): GitHubReque
     params: {
       owner,
       repo,
-      name: aggregateCheckName(input.checkPrefix, entry.name),
+      name: aggregateCheckName(input.naming, entry),
       head_sha: input.headSha,
       status: "queued",
       // Lets a re-request find the dispatch (and, once reported, the downstream run) behind this check.
-      external_id: `dispatch:${input.deliveryId}:${entry.repo.toLowerCase()}`,
+      external_id: checkExternalId(input.naming, { downstreamRepo: entry.repo, runId: 0, prNumber: input.prNumber, deliveryId: input.deliveryId }),
       details_url: input.detailsUrl,
       output: {
         title: `Dispatched to ${entry.repo}`,

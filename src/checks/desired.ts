@@ -155,8 +155,9 @@ function naturalAggregate(view: BackendHeadView, settings: DesiredCheckSettings)
   const queued = queuedAggregateRequest({
     upstreamRepo: head.upstreamRepo,
     headSha: head.headSha,
+    prNumber: head.prNumber,
     entry: context.entry,
-    checkPrefix: settings.checkPrefix,
+    naming: settings,
     deliveryId: backend.deliveryId,
     detailsUrl,
   });
@@ -232,7 +233,7 @@ function contextOf(view: Pick<BackendHeadView, "head" | "backend" | "entry">, se
         level: entry?.level ?? (backend.level as AllowlistEntry["level"]),
         policy: entry?.policy ?? UNLISTED_POLICY,
       };
-  return checkContext(shownEntry, head.upstreamRepo, head.headSha, settings);
+  return checkContext(shownEntry, head, settings);
 }
 
 /** The same check run, completed with `conclusion` and an explanation (no completed_at: GitHub sets it). */

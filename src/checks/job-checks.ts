@@ -7,7 +7,7 @@ import type { AllowlistEntry } from "../allowlist/types.js";
 import { jobIdentity, type JobCounts, type JobSummary, type LatestAttempt, type StoredJob } from "../domain/jobs.js";
 import { trunkNote, type TrunkComparison } from "../domain/trunk-baseline.js";
 import type { GitHubRequest } from "../domain/github-request.js";
-import { aggregateCheckName, worstConclusion } from "./aggregate.js";
+import { aggregateCheckName, checkExternalId, jobCheckName, worstConclusion } from "./aggregate.js";
 import { capText } from "../github/text-limits.js";
 
 const SHOWN_FAILED_TESTS = 50;
@@ -19,7 +19,11 @@ const FAILING = new Set(["failure", "timed_out"]);
 export interface CheckContext {
   upstreamRepo: string;
   headSha: string;
+  /** The PR the head belongs to (crcr external ids carry it). */
+  prNumber: number | null;
   checkPrefix: string;
+  /** Check runs named as the production relay names them (RELAY_PROFILE=pytorch; src/checks/aggregate.ts). */
+  crcrNames?: boolean;
   entry: Pick<AllowlistEntry, "repo" | "name" | "level" | "policy">;
   /**
    * Conclusion shown instead of failure/timed_out for backends that do not block PRs (e.g. "neutral"),
@@ -52,6 +56,7 @@ export interface JobReport {
 
 export interface CheckSettings {
   checkPrefix: string;
+  crcrNames?: boolean;
   /** RELAY_MAX_JOB_CHECKS */
   maxJobChecksPerBackend: number;
   nonBlockingFailureConclusion?: string;
@@ -62,11 +67,14 @@ export interface CheckSettings {
   trunkFailureConclusion?: "neutral";
 }
 
-export function checkContext(entry: CheckContext["entry"], upstreamRepo: string, headSha: string, settings: CheckSettings): CheckContext {
+export function checkContext(entry: CheckContext["entry"], head: { upstreamRepo: string; headSha: string; prNumber: number | null }, settings: CheckSettings): CheckContext {
+  const { upstreamRepo, headSha, prNumber } = head;
   return {
     upstreamRepo,
     headSha,
+    prNumber,
     checkPrefix: settings.checkPrefix,
+    ...(settings.crcrNames && { crcrNames: true }),
     entry,
     hudUrl: `${settings.publicUrl}/hud/${entry.repo.toLowerCase()}`,
     maxJobChecks: settings.maxJobChecksPerBackend,
@@ -76,19 +84,12 @@ export function checkContext(entry: CheckContext["entry"], upstreamRepo: string,
   };
 }
 
-export function jobCheckName(context: CheckContext, workflowName: string, jobName: string): string {
-  return `${aggregateCheckName(context.checkPrefix, context.entry.name)} / ${workflowName} / ${jobName}`;
-}
 
 /** One check run per (backend, sha, workflow, job), keyed under its aggregate: a re-run's new attempt updates the same run. */
 export function jobCheckKey(aggregateKey: string, workflowName: string, jobName: string): string {
   return `${aggregateKey}:${workflowName}/${jobName}`;
 }
 
-/** `external_id` of the relay's check runs for a downstream run: lets a re-request find the run. */
-export function runExternalId(downstreamRepo: string, runId: number): string {
-  return `run:${downstreamRepo.toLowerCase()}:${runId}`;
-}
 
 /** Whether a job has a check run of its own: the first `maxJobChecks` jobs to report on the head do (and keep it). */
 export function hasOwnCheckRun(context: CheckContext, job: Pick<LatestAttempt, "seq">): boolean {
@@ -105,14 +106,14 @@ export function jobCheckRequest(context: CheckContext, job: StoredJob, body: Job
     params: {
       owner,
       repo,
-      name: jobCheckName(context, body.workflow.name, body.job.name),
+      name: jobCheckName(context, context.entry, body.workflow.name, body.job.name),
       head_sha: context.headSha,
       status: job.status,
       ...(completed && job.conclusion && { conclusion: shownConclusion(context, job.conclusion) }),
       ...(job.startedAt !== undefined && { started_at: new Date(job.startedAt).toISOString() }),
       ...(completed && job.completedAt !== undefined && { completed_at: new Date(job.completedAt).toISOString() }),
       details_url: body.job.url ?? body.workflow.url,
-      external_id: runExternalId(job.downstreamRepo, job.runId),
+      external_id: checkExternalId(context, { downstreamRepo: job.downstreamRepo, runId: job.runId, prNumber: context.prNumber, deliveryId: job.deliveryId }),
       output: { title: `${jobTitle(job, body)}${onTrunk}`, summary: capText(jobSummary(context, job, body, trunk)) },
     },
   };
@@ -173,12 +174,12 @@ export function aggregateRequest(context: CheckContext, rollup: JobRollup, detai
     params: {
       owner,
       repo,
-      name: aggregateCheckName(context.checkPrefix, context.entry.name),
+      name: aggregateCheckName(context, context.entry),
       head_sha: context.headSha,
       status: conclusion === undefined ? "in_progress" : "completed",
       ...(conclusion !== undefined && { conclusion: shownConclusion(context, conclusion) }),
       details_url: detailsUrl,
-      ...(newest && { external_id: runExternalId(newest.downstreamRepo, newest.runId) }),
+      ...(newest && { external_id: checkExternalId(context, { ...newest, prNumber: context.prNumber }) }),
       output: {
         title:
           conclusion === undefined

@@ -83,7 +83,7 @@ function identity(entry: AllowlistEntry, settings: DesiredCheckSettings): Pick<G
     downstreamRepo: entry.repo,
     level: entry.level,
     blocksMerge: entry.policy.block_pr,
-    checkRunName: aggregateCheckName(settings.checkPrefix, entry.name),
+    checkRunName: aggregateCheckName(settings, entry),
   };
 }
 

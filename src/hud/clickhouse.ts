@@ -1,7 +1,7 @@
 // The one way the relay reaches ClickHouse: a server over HTTP (CLICKHOUSE_URL) or embedded chDB under
 // DATA_DIR, both through @clickhouse/client, so the same SQL runs on both. The connection is opened
 // (and the schema migrated) on first use and re-opened after a failure, so an outage at startup or later
-// only delays the HUD.
+// only delays the HUD. The crcr export's table (CRCR_CLICKHOUSE_URL, src/export/) is reached the same way.
 import { mkdirSync } from "node:fs";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import type { RelayConfig } from "../config.js";
@@ -59,16 +59,16 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<ClickHou
 }
 
 /**
- * The HUD's database, connected and migrated on first use. A failed open or a failure reported by a
- * user (`reset`) closes the client; the next `get` opens a new one.
+ * A ClickHouse database, connected and prepared (`prepare`: migrated, or checked) on first use. A failed
+ * open or a failure reported by a user (`reset`) closes the client; the next `get` opens a new one.
  */
-export class HudConnection {
+export class ClickHouseConnection {
   #opening: Promise<HudDatabase> | undefined;
   #closed = false;
 
   constructor(
     private readonly target: ClickHouseTarget,
-    private readonly retentionDays: number,
+    private readonly prepare: (client: ClickHouseClient, database: string) => Promise<unknown>,
   ) {}
 
   get database(): string {
@@ -87,7 +87,7 @@ export class HudConnection {
   async #open(): Promise<HudDatabase> {
     const client = await openClickHouse(this.target);
     try {
-      await migrateHud(client, this.target.database, this.retentionDays);
+      await this.prepare(client, this.target.database);
       return { client, database: this.target.database };
     } catch (error) {
       await closeQuietly(client);
@@ -108,6 +108,13 @@ export class HudConnection {
   async close(): Promise<void> {
     this.#closed = true;
     await this.reset();
+  }
+}
+
+/** The HUD's database, migrated to the HUD's schema on first use. */
+export class HudConnection extends ClickHouseConnection {
+  constructor(target: ClickHouseTarget, retentionDays: number) {
+    super(target, (client, database) => migrateHud(client, database, retentionDays));
   }
 }
 

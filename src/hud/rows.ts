@@ -127,9 +127,13 @@ export type InsertRow = Record<string, unknown>;
 
 export type ParsedQueueRow = { ok: true; row: InsertRow } | { ok: false; error: string };
 
-const PARSERS: Record<HudTarget, z.ZodType<InsertRow, unknown>> = { results: ResultQueueRow, dispatches: DispatchQueueRow };
+/** The queued rows the HUD writer drains: one per HUD table (the store's other targets have drainers of their own). */
+export const HUD_TABLE_TARGETS = ["results", "dispatches"] as const satisfies readonly HudTarget[];
+export type HudTableTarget = (typeof HUD_TABLE_TARGETS)[number];
 
-export function parseQueuedRow(target: HudTarget, row: unknown): ParsedQueueRow {
+const PARSERS: Record<HudTableTarget, z.ZodType<InsertRow, unknown>> = { results: ResultQueueRow, dispatches: DispatchQueueRow };
+
+export function parseQueuedRow(target: HudTableTarget, row: unknown): ParsedQueueRow {
   const parsed = PARSERS[target].safeParse(row);
   if (parsed.success) return { ok: true, row: parsed.data };
   return { ok: false, error: describeIssues(parsed.error, "row") };

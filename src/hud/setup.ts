@@ -9,6 +9,7 @@ import { observeHudQueue, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { HudConnection } from "./clickhouse.js";
 import { hudRoutes } from "./routes.js";
+import { HUD_TABLE_TARGETS } from "./rows.js";
 import { HudService } from "./service.js";
 import { HudWriter } from "./writer.js";
 import type { HealthTrendView, HealthView } from "./views.js";
@@ -57,7 +58,7 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
     routes: hudRoutes({ service, upstreamRepo: config.upstream.repo, webBaseUrl: config.github.webBaseUrl, log }),
     start() {
       const store = wiring.store();
-      observeHudQueue(metrics, () => store.hudQueueStats());
+      observeHudQueue(metrics, () => store.hudQueueStats(HUD_TABLE_TARGETS));
       writer = new HudWriter({ store, connection, metrics, log, batchRows: config.hud.batchRows, flushMs: config.hud.flushMs, leader: wiring.leader });
       writer.start();
     },
@@ -70,7 +71,7 @@ export function setUpHud(app: Probot, wiring: HudWiring): Hud {
     },
     async readiness() {
       if (!writer) return { ready: true, details: { clickhouse: config.clickhouse.kind, writer: "not started" } };
-      const queue = await wiring.store().hudQueueStats();
+      const queue = await wiring.store().hudQueueStats(HUD_TABLE_TARGETS);
       // ClickHouse's error text (it quotes rows) stays in the writer's log lines and the rejected rows.
       const { failing, failingSince, lastWriteAt } = writer.status();
       return {

@@ -10,14 +10,14 @@
 // is set aside after MAX_UNKNOWN_REFUSALS drains. Set-aside rows stay in the store, never retried.
 import type { Logger } from "pino";
 import type { RelayMetrics } from "../metrics.js";
-import type { HudTarget, QueuedHudRow, Store } from "../store/store.js";
+import type { QueuedHudRow, Store } from "../store/store.js";
 import type { HudConnection, HudDatabase } from "./clickhouse.js";
 import { classifyInsertError, describeInsertError } from "./insert-errors.js";
 import { insertIsolating, type Refusal } from "./isolate.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "./migrations.js";
-import { parseQueuedRow, type InsertRow } from "./rows.js";
+import { HUD_TABLE_TARGETS, parseQueuedRow, type HudTableTarget, type InsertRow } from "./rows.js";
 
-const TABLES: Record<HudTarget, string> = { results: RESULTS_TABLE, dispatches: DISPATCHES_TABLE };
+const TABLES: Record<HudTableTarget, string> = { results: RESULTS_TABLE, dispatches: DISPATCHES_TABLE };
 
 /** Drains in a row in which one row was refused on its own for an unknown reason before it is set aside. */
 export const MAX_UNKNOWN_REFUSALS = 5;
@@ -103,7 +103,7 @@ export class HudWriter {
 
   async #flushIfFull(): Promise<void> {
     try {
-      if ((await this.#options.store.hudQueueStats()).pending >= this.#options.batchRows) await this.flush();
+      if ((await this.#options.store.hudQueueStats(HUD_TABLE_TARGETS)).pending >= this.#options.batchRows) await this.flush();
     } catch (error) {
       // The store could not be read: the timer looks again.
       this.#options.log.warn({ err: String(error) }, "could not read the HUD queue; the next timed flush retries");
@@ -180,7 +180,8 @@ export class HudWriter {
 
   async #drainBatches(result: FlushResult): Promise<FlushResult> {
     for (;;) {
-      const batch = await this.#options.store.pendingHudRows(this.#options.batchRows);
+      // Its own tables' rows only: another target's backlog (the crcr export, src/export/) never holds these up.
+      const batch = await this.#options.store.pendingHudRows(this.#options.batchRows, HUD_TABLE_TARGETS);
       if (batch.length === 0) break;
       const before = result.written + result.rejected;
       let end: BatchEnd;
@@ -201,8 +202,8 @@ export class HudWriter {
     return result;
   }
 
-  async #writeBatch(batch: QueuedHudRow[], result: FlushResult): Promise<BatchEnd> {
-    const groups = new Map<HudTarget, ParsedRow[]>();
+  async #writeBatch(batch: QueuedHudRow<HudTableTarget>[], result: FlushResult): Promise<BatchEnd> {
+    const groups = new Map<HudTableTarget, ParsedRow[]>();
     for (const queued of batch) {
       const parsed = parseQueuedRow(queued.target, queued.row);
       if (!parsed.ok) {
@@ -230,7 +231,7 @@ export class HudWriter {
     return end;
   }
 
-  async #insert({ client, database }: HudDatabase, target: HudTarget, part: readonly ParsedRow[], result: FlushResult): Promise<void> {
+  async #insert({ client, database }: HudDatabase, target: HudTableTarget, part: readonly ParsedRow[], result: FlushResult): Promise<void> {
     const table = TABLES[target];
     await client.insert({ table: `${database}.${table}`, values: part.map(({ row }) => row), format: "JSONEachRow" });
     // A crash right here writes these rows again after restart: harmless (see the header).
@@ -243,7 +244,7 @@ export class HudWriter {
   }
 
   /** Sets a row ClickHouse refused aside; returns true when it stays queued (unknown reason, not yet often enough). */
-  async #refused(target: HudTarget, { item, kind, error }: Refusal<ParsedRow>): Promise<boolean> {
+  async #refused(target: HudTableTarget, { item, kind, error }: Refusal<ParsedRow>): Promise<boolean> {
     const refusals = (this.#unknownRefusals.get(item.id) ?? 0) + 1;
     if (kind === "unknown" && refusals < MAX_UNKNOWN_REFUSALS) {
       this.#unknownRefusals.set(item.id, refusals);
@@ -255,7 +256,7 @@ export class HudWriter {
     return false;
   }
 
-  async #reject(id: number, target: HudTarget, problem: string): Promise<void> {
+  async #reject(id: number, target: HudTableTarget, problem: string): Promise<void> {
     await this.#options.store.rejectHudRows([id], problem, this.#now());
     this.#options.metrics.hudRowsRejected.inc({ table: TABLES[target] });
     this.#options.log.error({ id, target, problem }, "HUD row set aside");

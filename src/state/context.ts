@@ -14,6 +14,8 @@ export interface StateSettings extends DesiredCheckSettings {
   oncallComments?: boolean;
   /** Lower-cased downstream repos with an oncall webhook (RELAY_ONCALL_WEBHOOKS; the URLs stay with the outbox worker). */
   oncallWebhooks?: ReadonlySet<string>;
+  /** Results are also exported in hud.pytorch.org's crcr_workflow_job shape (src/export/): queue a row beside each HUD row. */
+  crcrExport?: boolean;
 }
 
 export interface StateContext {

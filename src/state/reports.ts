@@ -1,7 +1,9 @@
 // Facts from downstream: a job attempt's new state (a callback or the sweeper's timeout), what became
 // of a dispatch (the outbox), and a backend that never reported (the sweeper). Each runs inside its
 // event's transaction; the job's latest attempt and its backend head's counts move by O(1) work.
+import { findEntry } from "../allowlist/policy.js";
 import { countAttempt, isLaterAttempt, type JobSummary, type StoredJob } from "../domain/jobs.js";
+import { crcrRow, type CrcrReport } from "../export/crcr-row.js";
 import type { DispatchOutcome, UnreportedReason } from "../domain/dispatches.js";
 import { markReported, runnerWaitMs, runOver } from "../domain/runs.js";
 import type { StoredBackendHead, StoreTx } from "../store/store.js";
@@ -10,12 +12,12 @@ import { reconcileBackendHead } from "./reconcile.js";
 import { recordTrunkResult } from "./trunk.js";
 
 /**
- * Stores a job attempt (and its HUD row) and, for a PR's current dispatch, moves its check runs. Where run
- * tracking saw the job wait for and get a runner, its queue time is GitHub's (runnerWaitMs).
+ * Stores a job attempt (and its HUD row, and its crcr export row) and, for a PR's current dispatch, moves its
+ * check runs. Where run tracking saw the job wait for and get a runner, its queue time is GitHub's (runnerWaitMs).
  */
 export async function recordJob(tx: StoreTx, reported: StoredJob, reportedRow: Record<string, unknown> | undefined, context: StateContext): Promise<number> {
   if (reported.prNumber === null) {
-    await tx.putJob(reported, reportedRow, context.now);
+    await putJob(tx, reported, reportedRow, context);
     await recordTrunkResult(tx, reported, context.now);
     return 0;
   }
@@ -24,7 +26,7 @@ export async function recordJob(tx: StoreTx, reported: StoredJob, reportedRow: R
   const runnerWait = backend && runnerWaitMs(backend.runs ?? [], reported.runId, reported.runAttempt, reported.jobName);
   const job = runnerWait === undefined ? reported : { ...reported, queueMs: runnerWait };
   const hudRow = runnerWait === undefined || !reportedRow ? reportedRow : { ...reportedRow, queue_ms: runnerWait };
-  await tx.putJob(job, hudRow, context.now);
+  await putJob(tx, job, hudRow, context);
   const head = backend && (await tx.head(backend));
   // Also on a head that is no longer the PR's open head: a result is true for its commit, and the head's
   // state only decides what happens to check runs still running (src/checks/desired.ts).
@@ -51,6 +53,19 @@ export async function recordJob(tx: StoreTx, reported: StoredJob, reportedRow: R
   );
   await tx.putBackendHead(next);
   return reconcileBackendHead(tx, head, next, context, { ...job, seq: attempt.seq });
+}
+
+/**
+ * The job and its HUD row, and with the crcr export on, the same state in crcr_workflow_job's shape (for
+ * the same backends and states as the HUD: where there is a HUD row), all in the event's transaction.
+ */
+async function putJob(tx: StoreTx, job: StoredJob, hudRow: Record<string, unknown> | undefined, context: StateContext): Promise<void> {
+  await tx.putJob(job, hudRow, context.now);
+  if (hudRow && context.settings.crcrExport) {
+    // The HUD row was built from this report (job.report) and carries the event type.
+    const listed = context.allowlist && findEntry(context.allowlist, job.downstreamRepo);
+    await tx.queueHudRow("crcr", crcrRow(job, job.report as unknown as CrcrReport, String(hudRow.event_type), listed?.repo), context.now);
+  }
 }
 
 /** A dispatch task settled (sent, failed or dead-lettered): the aggregate of its backend head follows. */

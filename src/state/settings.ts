@@ -13,6 +13,7 @@ export interface SweepSettings extends StateSettings {
 export function callbackSettings(config: RelayConfig): SweepSettings {
   return {
     checkPrefix: config.labels.checkPrefix,
+    ...(config.labels.crcrNames && { crcrNames: true }),
     labelPrefix: config.labels.prefix,
     maxJobChecksPerBackend: config.checks.maxJobChecksPerBackend,
     webBaseUrl: config.github.webBaseUrl,
@@ -26,6 +27,7 @@ export function callbackSettings(config: RelayConfig): SweepSettings {
     ...(config.callback.trunkFailureConclusion === "neutral" && { trunkFailureConclusion: "neutral" as const }),
     ...(config.callback.oncallComments && { oncallComments: true }),
     ...(Object.keys(config.callback.oncallWebhooks).length > 0 && { oncallWebhooks: new Set(Object.keys(config.callback.oncallWebhooks)) }),
+    ...(config.crcrExport && { crcrExport: true }),
   };
 }
 

@@ -423,6 +423,32 @@ ${rebuildOutbox("outbox_v12", ["dispatch", "check_run", "cancel"])}
 ${rebuildOutbox("outbox_v14", ["dispatch", "check_run", "cancel", "comment", "notify"])}
     `,
   },
+  {
+    version: 15,
+    sql: `
+      -- A third target of queued rows, 'crcr': results exported in hud.pytorch.org's crcr_workflow_job shape
+      -- (src/export/), drained apart from the HUD's. SQLite cannot alter a CHECK, so the table is rebuilt
+      -- (same columns, every row and id kept, and its AUTOINCREMENT counter: ids are never reused). Each
+      -- drainer reads its own targets' pending rows in id order through hud_rows_pending_by_target.
+      CREATE TABLE hud_rows_v15 (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        row_json    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        target      TEXT NOT NULL DEFAULT 'results' CHECK (target IN ('results', 'dispatches', 'crcr')),
+        rejected_at INTEGER,
+        error       TEXT
+      );
+      INSERT INTO hud_rows_v15 (id, row_json, created_at, target, rejected_at, error)
+        SELECT id, row_json, created_at, target, rejected_at, error FROM hud_rows;
+      DELETE FROM sqlite_sequence WHERE name = 'hud_rows_v15';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'hud_rows_v15', seq FROM sqlite_sequence WHERE name = 'hud_rows';
+      DROP TABLE hud_rows;
+      ALTER TABLE hud_rows_v15 RENAME TO hud_rows;
+      CREATE INDEX hud_rows_pending ON hud_rows (id) WHERE rejected_at IS NULL;
+      CREATE INDEX hud_rows_rejected ON hud_rows (id) WHERE rejected_at IS NOT NULL;
+      CREATE INDEX hud_rows_pending_by_target ON hud_rows (target, id) WHERE rejected_at IS NULL;
+    `,
+  },
 ];
 
 /**

@@ -75,13 +75,17 @@ export interface OutboxTask extends OutboxTaskInput {
   lastError?: string;
 }
 
-/** The two HUD tables rows are queued for (see src/hud/tables.ts). */
-export type HudTarget = "results" | "dispatches";
+/**
+ * What a queued row is for: the HUD's two tables (src/hud/writer.ts), or a result exported in the
+ * crcr_workflow_job shape of hud.pytorch.org (src/export/). Each has its own drainer.
+ */
+export const HUD_TARGETS = ["results", "dispatches", "crcr"] as const;
+export type HudTarget = (typeof HUD_TARGETS)[number];
 
-/** A row waiting in the store for the ClickHouse writer. */
-export interface QueuedHudRow {
+/** A row waiting in the store for its drainer. */
+export interface QueuedHudRow<T extends HudTarget = HudTarget> {
   id: number;
-  target: HudTarget;
+  target: T;
   row: Record<string, unknown>;
 }
 
@@ -89,7 +93,7 @@ export interface HudQueueStats {
   pending: number;
   /** Queue time of the oldest pending row. */
   oldestPendingAt?: number;
-  /** Rows ClickHouse refused, kept for inspection. */
+  /** Rows their destination refused, kept for inspection. */
   rejected: number;
 }
 
@@ -280,16 +284,20 @@ export interface StoreTx extends FactStore {
    * infrastructure failure of the backend) or `reports_not_expected` (a forward-only backend).
    */
   markUnreported(deliveryId: string, downstreamRepo: string, reason: UnreportedReason, now: number): Promise<void>;
+  /** Queues a row for `target` (inside the caller's transaction, so it commits with the state it shows). */
+  queueHudRow(target: HudTarget, row: Record<string, unknown>, now: number): Promise<void>;
   /**
-   * HUD rows not yet written to ClickHouse, oldest first. Result rows come from putJob; every change
-   * of a dispatch-log row queues a snapshot of it (target "dispatches", with a `hudVersion` that grows).
+   * Rows not yet written, oldest first, of `targets` only (default: all). Result rows come from putJob;
+   * every change of a dispatch-log row queues a snapshot of it (target "dispatches", with a `hudVersion`
+   * that grows); "crcr" rows from queueHudRow.
    */
-  pendingHudRows(limit: number): Promise<QueuedHudRow[]>;
-  /** Rows now in ClickHouse: they leave the queue. */
+  pendingHudRows<T extends HudTarget = HudTarget>(limit: number, targets?: readonly T[]): Promise<QueuedHudRow<T>[]>;
+  /** Rows now written: they leave the queue. */
   removeHudRows(ids: readonly number[]): Promise<void>;
-  /** Rows ClickHouse refused: kept, with the error, and no longer offered by pendingHudRows. */
+  /** Rows their destination refused: kept, with the error, and no longer offered by pendingHudRows. */
   rejectHudRows(ids: readonly number[], error: string, now: number): Promise<void>;
-  hudQueueStats(): Promise<HudQueueStats>;
+  /** The queue of `targets` (default: all). */
+  hudQueueStats(targets?: readonly HudTarget[]): Promise<HudQueueStats>;
 
   /** Adds callback outcome counts and removes days before `keepFrom` (YYYY-MM-DD), in one transaction. */
   addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): Promise<void>;
@@ -343,7 +351,7 @@ export const TX_METHODS = [
   "dueTasks", "nextDueAt", "claimTasks", "claimOwners", "releaseClaims", "deferTask", "markSent", "scheduleRetry", "markFailed", "outboxStats",
   "dispatchLog", "checkRunId", "taskByKey", "dispatchSentAt",
   "getJob", "putJob", "shaJobs", "staleJobs", "unreportedDispatches", "markUnreported",
-  "pendingHudRows", "removeHudRows", "rejectHudRows", "hudQueueStats", "addCallbackOutcomes", "callbackOutcomes",
+  "queueHudRow", "pendingHudRows", "removeHudRows", "rejectHudRows", "hudQueueStats", "addCallbackOutcomes", "callbackOutcomes",
   "getInstallation", "setInstallation", "dropInstallation", "listInstallations", "prune",
 ] as const satisfies readonly (keyof StoreTx)[];
 type Unlisted = Exclude<keyof StoreTx, (typeof TX_METHODS)[number]>;

@@ -19,7 +19,7 @@ import { pullRequestFacts, pushFacts, type UpstreamEvent } from "./events.js";
 import type { InstallationDirectory } from "../installations/directory.js";
 import { withoutReconciled } from "./dispatch-reconciler.js";
 import { buildWork, intakeSettings, plannerSettings } from "./intake.js";
-import { parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
+import { parseCrcrCheckRun, parseExternalId, prepareRerequest, type RerequestTarget } from "./rerequest.js";
 import { cancelTasksForHead } from "./run-cancellation.js";
 import type { InstallationClients } from "../github/installation-clients.js";
 import { CLOSED_ACTION, planDispatch, type Plan } from "./planner.js";
@@ -91,7 +91,7 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
   app.on("check_run.rerequested", async (context) => {
     const { check_run: run, repository } = context.payload;
     if (!sameRepo(repository.full_name, config.upstream.repo) || !(await headOpen(deps.store(), repository.full_name, run.head_sha))) return;
-    const target = parseExternalId(run.external_id);
+    const target = parseExternalId(run.external_id) ?? (config.labels.crcrNames ? await crcrTarget(deps, repository.full_name, run) : undefined);
     if (target) await oncePerPayload(context, deps, () => rerun(context, [target], deps));
   });
   app.on("check_suite.rerequested", async (context) => {
@@ -110,6 +110,18 @@ export function handleUpstreamEvents(app: Probot, deps: UpstreamDependencies): v
     await deps.installations().follow(context.name, context.payload, (deps.allowlist.current()?.entries ?? []).map((entry) => entry.repo));
     metrics.webhooks.inc({ event: context.name, outcome: "accepted" });
   });
+}
+
+/**
+ * The target of a crcr-named check run (the pytorch profile): its downstream run, or, for an aggregate no
+ * run reported to yet (run 0), the head's dispatch to that backend. Only backends of the allowlist.
+ */
+async function crcrTarget(deps: UpstreamDependencies, upstreamRepo: string, run: { name: string; external_id: string | null; head_sha: string }): Promise<RerequestTarget | undefined> {
+  const parsed = parseCrcrCheckRun(run.name, run.external_id);
+  if (!parsed || !deps.allowlist.current()?.byRepo.has(parsed.repo.toLowerCase())) return undefined;
+  if (parsed.runId > 0) return { kind: "run", repo: parsed.repo, runId: parsed.runId };
+  const backend = await deps.store().backendHead({ upstreamRepo, headSha: run.head_sha, downstreamRepo: parsed.repo });
+  return backend && { kind: "dispatch", deliveryId: backend.deliveryId, repo: backend.downstreamRepo };
 }
 
 function payloadHash(payload: unknown): string {

@@ -7,7 +7,7 @@ import { DispatchPayloadV1 } from "../dispatch/payload.js";
 import { signTicket, type TicketKeys } from "../dispatch/ticket.js";
 import { httpStatus } from "../github/client.js";
 import type { InstallationClients } from "../github/installation-clients.js";
-import { parseRepoSlug } from "../github/repo-name.js";
+import { isRepoSlug, parseRepoSlug } from "../github/repo-name.js";
 import type { StateContext } from "../state/context.js";
 import { acceptDispatches } from "../state/pull-requests.js";
 import type { AcceptedWork, DeliveryRecord, Store, StoreTx } from "../store/store.js";
@@ -23,6 +23,17 @@ export function parseExternalId(externalId: string | null | undefined): Rereques
   const dispatch = /^dispatch:(.+):([^:]+\/[^:]+)$/.exec(externalId ?? "");
   if (dispatch) return { kind: "dispatch", deliveryId: dispatch[1]!, repo: dispatch[2]! };
   return undefined;
+}
+
+/**
+ * Reads a check run named the production relay's way (`crcr/<owner>/<repo>/…`, external_id `<run id>[:<PR>]`;
+ * RELAY_PROFILE=pytorch): the downstream repo and run (0: none reported yet, the aggregate of a dispatch).
+ */
+export function parseCrcrCheckRun(name: string, externalId: string | null | undefined): { repo: string; runId: number } | undefined {
+  const named = /^crcr\/([^/]+)\/([^/]+)\/.+\/.*$/.exec(name);
+  const id = /^(\d+)(?::\d*)?$/.exec(externalId ?? "");
+  if (!named || !id || !isRepoSlug(`${named[1]}/${named[2]}`)) return undefined;
+  return { repo: `${named[1]}/${named[2]}`, runId: Number(id[1]) };
 }
 
 export interface RerequestDependencies {

@@ -91,6 +91,44 @@ export function describeJobsAndHud(ctx: StoreContractContext): void {
       await ctx.store.rejectHudRows([], "nothing", NOW + 7);
       expect(await ctx.store.hudQueueStats()).toEqual({ pending: 0, rejected: 1 });
     });
+
+    it("keeps each drainer's targets apart: queued in the caller's transaction, offered, counted and set aside per target", async () => {
+      await accept(); // two "dispatches" snapshots
+      await ctx.store.putJob(job("completed"), { job: "test" }, NOW + 5);
+      await ctx.store.transaction(async (tx) => {
+        await tx.queueHudRow("crcr", { dynamoKey: "k1" }, NOW + 6);
+        await tx.queueHudRow("crcr", { dynamoKey: "k2" }, NOW + 7);
+      });
+      const rolledBack = ctx.store.transaction(async (tx) => {
+        await tx.queueHudRow("crcr", { dynamoKey: "lost" }, NOW + 8);
+        throw new Error("rolled back");
+      });
+      await expect(rolledBack).rejects.toThrow("rolled back");
+
+      const stored = await ctx.stored();
+      const crcr = await stored.pendingHudRows(10, ["crcr"]);
+      expect(crcr).toStrictEqual([
+        { id: expect.any(Number), target: "crcr", row: { dynamoKey: "k1" } },
+        { id: expect.any(Number), target: "crcr", row: { dynamoKey: "k2" } },
+      ]);
+      expect((await stored.pendingHudRows(10, ["results", "dispatches"])).map((queued) => queued.target)).toEqual(["dispatches", "dispatches", "results"]);
+      // Oldest first across the targets asked for (all by default), up to the limit.
+      expect((await stored.pendingHudRows(4)).map((queued) => queued.target)).toEqual(["dispatches", "dispatches", "results", "crcr"]);
+      expect((await stored.pendingHudRows(2, ["crcr", "results"])).map((queued) => queued.row)).toEqual([{ job: "test" }, { dynamoKey: "k1" }]);
+      expect(await stored.hudQueueStats(["crcr"])).toEqual({ pending: 2, oldestPendingAt: NOW + 6, rejected: 0 });
+      expect(await stored.hudQueueStats(["results", "dispatches"])).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
+      expect(await stored.hudQueueStats(["results"])).toEqual({ pending: 1, oldestPendingAt: NOW + 5, rejected: 0 });
+      expect(await stored.hudQueueStats()).toEqual({ pending: 5, oldestPendingAt: NOW, rejected: 0 });
+
+      // One drainer's removals and refusals leave the other's queue as it was.
+      await ctx.store.rejectHudRows([crcr[0]!.id], "HTTP 400: bad", NOW + 9);
+      expect(await ctx.store.pendingHudRows(10, ["crcr"])).toStrictEqual([crcr[1]]);
+      await ctx.store.removeHudRows([crcr[1]!.id]);
+      expect(await ctx.store.pendingHudRows(10, ["crcr"])).toEqual([]);
+      expect(await ctx.store.hudQueueStats(["crcr"])).toEqual({ pending: 0, rejected: 1 });
+      expect(await ctx.store.hudQueueStats(["results", "dispatches"])).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 0 });
+      expect(await ctx.store.hudQueueStats()).toEqual({ pending: 3, oldestPendingAt: NOW, rejected: 1 });
+    });
   });
 
   describe("jobs", () => {

@@ -70,3 +70,28 @@ export function torchciEntries(text: string): TorchciEntry[] {
 function trimmed(values: readonly unknown[]): string[] {
   return values.map((value) => String(value).trim()).filter(Boolean);
 }
+
+// torchci's reading of check-run names and its merge gate (pytorch/test-infra torchci/lib/bot/crcrOncallBot.ts
+// downstreamRepoFromCheckRunName; lib/bot/pytorchBotHandler.ts getCrcrBlockingFailures), from their rules:
+// - a CRCR check run's name starts with "crcr/" and has at least four "/"-separated parts after it, the
+//   first two (owner, repo) non-empty: they name the downstream repo;
+// - the merge gate looks at the latest check run of each name on the head; one of an L4 repo (by the
+//   allowlist, case-insensitively) blocks when its conclusion is "failure" or it is not completed.
+
+export function downstreamRepoFromCheckRunName(name: string): string | null {
+  if (!name.startsWith("crcr/")) return null;
+  const parts = name.slice("crcr/".length).split("/");
+  if (parts.length < 4 || !parts[0] || !parts[1]) return null;
+  return `${parts[0]}/${parts[1]}`;
+}
+
+export function crcrBlockingRepos(checkRuns: ReadonlyArray<{ name: string; status: string; conclusion: string | null }>, entries: readonly TorchciEntry[]): string[] {
+  const l4 = new Set(entries.filter((entry) => entry.level === "L4").map((entry) => entry.repo.toLowerCase()));
+  const blocking = new Set<string>();
+  for (const run of checkRuns) {
+    const repo = downstreamRepoFromCheckRunName(run.name);
+    if (repo === null || !l4.has(repo.toLowerCase())) continue;
+    if (run.conclusion === "failure" || run.status !== "completed") blocking.add(repo);
+  }
+  return [...blocking];
+}

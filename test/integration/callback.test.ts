@@ -10,6 +10,8 @@ import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { signTicket } from "../../src/dispatch/ticket.js";
 import { webhookExample, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
+import { UNBOUND_NOTE } from "../../src/callback/legacy.js";
+import { crcrBlockingRepos, downstreamRepoFromCheckRunName, torchciEntries } from "../helpers/torchci-allowlist.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { deliver, startRelayAgainst, tempDir, TICKET_SECRET, type RunningRelay } from "../helpers/server.js";
 
@@ -468,6 +470,133 @@ describe("merge gate (GET /api/gate/<owner>/<repo>/pull/<n>)", () => {
     expect((await gate(`${base}/${unseen}`)).json.error).toBe(
       `the relay knows no open head of pull request #${unseen} (not seen, closed, or the sha is not this pull request's); pass ?sha= for a closed pull request's head`,
     );
+  });
+});
+
+describe("RELAY_PROFILE=pytorch: check runs PyTorch's own tooling reads", () => {
+  const checkRuns = () => [...github.checkRuns.values()].map((run) => ({ name: String(run.name), status: String(run.status), conclusion: (run.conclusion as string | null) ?? null, external_id: run.external_id }));
+  const torchciGate = () => crcrBlockingRepos(checkRuns(), torchciEntries(ALLOWLIST));
+
+  it("names check runs crcr/<owner>/<repo>/<workflow>/<job> with <run>:<pr> ids; torchci's merge gate blocks while the L4 backend is pending or failed", async () => {
+    await start({ RELAY_PROFILE: "pytorch" });
+    pr.pull_request.labels = [{ name: "ciflow/crcr/npu" }];
+    const tickets = await dispatchPr();
+    const number = Number(pr.pull_request.number);
+    // Queued at dispatch: the aggregates, which torchci reads as jobs of the backends' repos.
+    expect(checkRuns().map((run) => [run.name, run.status, run.external_id]).sort()).toEqual([
+      ["crcr/acme/npu-backend/npu/all jobs", "queued", `0:${number}`],
+      ["crcr/beta/tpu-backend/tpu-backend/all jobs", "queued", `0:${number}`],
+    ]);
+    for (const run of checkRuns()) expect(downstreamRepoFromCheckRunName(run.name)).not.toBeNull();
+    expect(torchciGate()).toEqual(["beta/tpu-backend"]);
+
+    const tpu = await tokenFor("beta/tpu-backend");
+    expect((await post(report(tickets["beta/tpu-backend"]!, { status: "completed", conclusion: "failure" }), tpu)).status).toBe(200);
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "failure"), tpu)).status).toBe(200);
+    await settled();
+    const job = checkRuns().find((run) => run.name === "crcr/beta/tpu-backend/ci/test (cpu, 1/2)");
+    expect(job).toMatchObject({ status: "completed", conclusion: "failure", external_id: `555:${number}` });
+    expect(downstreamRepoFromCheckRunName(job!.name)).toBe("beta/tpu-backend");
+    expect(torchciGate()).toEqual(["beta/tpu-backend"]);
+
+    // A failed L3 backend never blocks; a passing re-run of the L4 one clears torchci's gate.
+    const npu = await tokenFor("acme/npu-backend");
+    expect((await post(report(tickets["acme/npu-backend"]!, { status: "completed", conclusion: "failure" }), npu)).status).toBe(200);
+    expect((await post(runReport(tickets["acme/npu-backend"]!, "failure"), npu)).status).toBe(200);
+    const rerun = { name: "ci", run_id: 555, run_attempt: 2, url: "https://ci.example.org/runs/555" };
+    expect((await post(report(tickets["beta/tpu-backend"]!, { status: "completed", conclusion: "success", workflow: rerun }), tpu)).status).toBe(200);
+    expect((await post(runReport(tickets["beta/tpu-backend"]!, "success", { workflow: rerun }), tpu)).status).toBe(200);
+    await settled();
+    expect(checkRuns().find((run) => run.name === "crcr/acme/npu-backend/npu/all jobs")).toMatchObject({ conclusion: "failure" });
+    expect(torchciGate()).toEqual([]);
+  });
+
+  it("Re-run on a crcr check run re-runs its downstream run; on an aggregate nothing reported to, dispatches again", async () => {
+    await start({ RELAY_PROFILE: "pytorch" });
+    const tickets = await dispatchPr();
+    const tpu = await tokenFor("beta/tpu-backend");
+    expect((await post(report(tickets["beta/tpu-backend"]!, { status: "completed", conclusion: "failure" }), tpu)).status).toBe(200);
+    await settled();
+    const rerequested = (name: string, externalId: string, id: number) => {
+      const payload = webhookExample("check_run", (p) => p.action === "rerequested");
+      Object.assign(payload.check_run, { id, name, external_id: externalId, head_sha: pr.pull_request.head.sha });
+      payload.repository.full_name = UPSTREAM;
+      payload.installation = { id: 1 };
+      return payload;
+    };
+    const number = Number(pr.pull_request.number);
+    expect((await deliver(relay, "check_run", rerequested("crcr/beta/tpu-backend/ci/test (cpu, 1/2)", `555:${number}`, 1), "rr-1")).status).toBe(200);
+    await expect.poll(() => github.find("POST", /\/beta\/tpu-backend\/actions\/runs\/555\/rerun-failed-jobs$/).length).toBe(1);
+    const dispatches = github.find("POST", /\/acme\/npu-backend\/dispatches$/).length;
+    expect((await deliver(relay, "check_run", rerequested("crcr/acme/npu-backend/npu/all jobs", `0:${number}`, 2), "rr-2")).status).toBe(200);
+    await settled();
+    expect(github.find("POST", /\/acme\/npu-backend\/dispatches$/)).toHaveLength(dispatches + 1);
+    // A name that is not one of the allowlist's backends is left alone.
+    expect((await deliver(relay, "check_run", rerequested("crcr/evil/repo/ci/x", `777:${number}`, 3), "rr-3")).status).toBe(200);
+    await settled();
+    expect(github.find("POST", /\/evil\/repo\//)).toEqual([]);
+  });
+});
+
+describe("legacy callbacks: the production relay's body on /github/callback (opt-in per repo)", () => {
+  const LEGACY_AUDIENCE = "pytorch-cross-repo-ci-relay";
+  const legacyBody = (deliveryId: string, fields: Record<string, unknown> = {}) => ({
+    event_type: "pull_request",
+    delivery_id: deliveryId,
+    // The echoed upstream payload is untrusted and never read: a lying PR number changes nothing.
+    payload: { pull_request: { number: 999_999, head: { sha: "f".repeat(40) } } },
+    workflow: {
+      schema_version: "1",
+      status: "completed",
+      conclusion: "failure",
+      name: "ci",
+      url: "https://github.example/acme/npu-backend/actions/runs/321",
+      run_attempt: "1",
+      job_name: "test-npu",
+      check_run_id: "8888",
+      run_id: "321",
+      started_at: "2026-05-04T20:48:28.123456Z",
+      completed_at: "2026-05-04T21:10:00.000000Z",
+      test_results: { passed: 7, failed: 1, skipped: 2 },
+      ...fields,
+    },
+  });
+  const postLegacy = async (body: unknown, repository: string, audience = LEGACY_AUDIENCE) => {
+    const response = await fetch(`${relay.url}/github/callback`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await oidc.mint({ repository }, { audience })}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("binds an opted-in repo's report to its dispatch by delivery id and verified repo, marks it unbound, and refuses everyone else", async () => {
+    relay = await startRelayAgainst(github, `${ALLOWLIST}relay:\n  acme/npu-backend: {legacy_callbacks: true}\n`, {
+      UPSTREAM_REPO: UPSTREAM,
+      GITHUB_OIDC_ISSUER: oidc.issuer,
+      RELAY_CHECK_UPDATE_DELAY_SECONDS: "1",
+    });
+    pr.pull_request.labels = [{ name: "ciflow/oot/npu" }];
+    await dispatchPr();
+
+    // Not opted in: refused with the way to opt in; an unknown delivery: no dispatch record; the v1 audience is not the legacy one.
+    expect(await postLegacy(legacyBody("cb-delivery"), "beta/tpu-backend")).toMatchObject({ status: 403, json: { error: expect.stringContaining("legacy_callbacks: true") as string } });
+    expect(await postLegacy(legacyBody("no-such-delivery"), "acme/npu-backend")).toMatchObject({ status: 400, json: { error: expect.stringContaining("no matching dispatch record") as string } });
+    expect((await postLegacy(legacyBody("cb-delivery"), "acme/npu-backend", "cross-repo-ci-relay")).status).toBe(401);
+    expect(await postLegacy({ delivery_id: "cb-delivery", workflow: { status: "done" } }, "acme/npu-backend")).toMatchObject({ status: 400, json: { error: expect.stringContaining("workflow.status: must be in_progress or completed") as string } });
+
+    const accepted = await postLegacy(legacyBody("cb-delivery"), "acme/npu-backend");
+    expect(accepted).toEqual({ status: 200, json: { accepted: true, duplicate: false, job: { status: "completed", conclusion: "failure" } } });
+    await settled();
+    const job = [...github.checkRuns.values()].find((run) => run.name === "oot / npu / ci / test-npu")!;
+    expect(job).toMatchObject({ head_sha: pr.pull_request.head.sha, status: "completed", conclusion: "failure", external_id: "run:acme/npu-backend:321" });
+    expect((job.output as { title: string; summary: string }).title).toBe("failure — 7 passed, 1 failed, 2 skipped");
+    expect((job.output as { summary: string }).summary).toContain(UNBOUND_NOTE);
+    // The same report again is a duplicate, as on /relay/callback.
+    expect((await postLegacy(legacyBody("cb-delivery"), "acme/npu-backend")).json).toEqual({ accepted: true, duplicate: true });
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toContain('relay_legacy_callbacks_total{status="200"} 2');
+    expect(metrics).toContain('relay_legacy_callbacks_total{status="403"} 1');
   });
 });
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openClickHouse } from "../../src/hud/clickhouse.js";
 import { classifyInsertError } from "../../src/hud/insert-errors.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "../../src/hud/migrations.js";
-import { parseQueuedRow } from "../../src/hud/rows.js";
+import { HUD_TABLE_TARGETS, parseQueuedRow } from "../../src/hud/rows.js";
 import { MAX_UNKNOWN_REFUSALS } from "../../src/hud/writer.js";
 import { observeHudQueue } from "../../src/metrics.js";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
@@ -78,6 +78,25 @@ describe("batching", () => {
   });
 });
 
+describe("beside the crcr export's rows", () => {
+  it("drains only the HUD's tables: the export's rows neither count towards a full batch nor leave the queue", async () => {
+    const { client } = await hud.connection.get();
+    const insert = vi.spyOn(client, "insert");
+    hud.writer.start();
+    await hud.store.transaction(async (tx) => {
+      for (let index = 0; index < 5; index += 1) await tx.queueHudRow("crcr", { dynamoKey: `k${index}` }, SEED_NOW);
+    });
+    await queueJobs(2);
+    hud.writer.notify();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(insert).not.toHaveBeenCalled(); // 2 HUD rows wait: less than a batch of 3
+
+    expect(await hud.writer.flush()).toEqual({ written: 2, rejected: 0 });
+    expect(await count(RESULTS_TABLE)).toBe(2);
+    expect(await hud.store.hudQueueStats(["crcr"])).toEqual({ pending: 5, oldestPendingAt: SEED_NOW, rejected: 0 });
+  });
+});
+
 describe("of several replicas", () => {
   it("writes only while this process leads: a follower leaves the shared queue to the leader, then writes once it leads", async () => {
     await hud.close();
@@ -143,7 +162,7 @@ describe("when ClickHouse is unavailable", () => {
 
   it("a row written twice (crash between insert and dequeue) is read once with FINAL", async () => {
     await queueJobs(3);
-    const queued = await hud.store.pendingHudRows(10);
+    const queued = await hud.store.pendingHudRows(10, HUD_TABLE_TARGETS);
     await hud.writer.flush();
     // Replay the same rows, as a restarted relay would if it crashed before removing them.
     const { client, database } = await hud.connection.get();

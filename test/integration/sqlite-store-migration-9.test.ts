@@ -291,7 +291,7 @@ describe("migration 9", () => {
     }
     // What the old relay queued for each aggregate: npu's is what the state core renders now; xpu's says something else.
     const queued = (entry: typeof npu, delivery: string) =>
-      queuedAggregateRequest({ upstreamRepo: UP, headSha: "open-head", entry: entry!, checkPrefix: "oot", deliveryId: delivery, detailsUrl: `https://github.com/${entry!.repo}/actions` });
+      queuedAggregateRequest({ upstreamRepo: UP, headSha: "open-head", prNumber: 7, entry: entry!, naming: { checkPrefix: "oot" }, deliveryId: delivery, detailsUrl: `https://github.com/${entry!.repo}/actions` });
     const stale = queued(xpu, "d2");
     stale.params.output = { title: "Dispatched", summary: "an older wording" };
     for (const [key, request] of [[aggregateCheckKey(UP, "npu", "open-head"), queued(npu, "d1")], [aggregateCheckKey(UP, "xpu", "open-head"), stale]] as const) {

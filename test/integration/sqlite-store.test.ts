@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseQueuedRow } from "../../src/hud/rows.js";
+import { HUD_TABLE_TARGETS, parseQueuedRow } from "../../src/hud/rows.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import type { HeadFacts } from "../../src/domain/heads.js";
 import { DATABASE_FILE, openSqliteStore, sqliteStore } from "../../src/store/sqlite-store.js";
@@ -77,7 +77,7 @@ describe("opening", () => {
     const { store, db } = openWithConnection();
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run();
     await store.close();
-    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(14\)/);
+    expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this relay knows \(15\)/);
   });
 
   it("queues the dispatches recorded before the HUD queue existed (migration 5), in the shape the writer reads", async () => {
@@ -93,7 +93,7 @@ describe("opening", () => {
     db.close();
 
     const store = open();
-    const queued = await store.pendingHudRows(10);
+    const queued = await store.pendingHudRows(10, HUD_TABLE_TARGETS);
     expect(queued.map((item) => [item.target, parseQueuedRow(item.target, item.row)])).toEqual([
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "acme/npu", outcome: "sent", reason: "", send_ms: 900, version: NOW + 900 }) }],
       ["dispatches", { ok: true, row: expect.objectContaining({ downstream_repo: "beta/tpu", outcome: "skipped", reason: "untrusted_author", sent_at: null, version: NOW }) }],
@@ -127,6 +127,32 @@ describe("migration 12 (cancel tasks)", () => {
     const indexes = check.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name").pluck().all();
     check.close();
     expect(indexes).toEqual(["outbox_dispatch", "outbox_settled", "outbox_status_due"]);
+  });
+});
+
+describe("migration 15 (crcr export rows)", () => {
+  it("rebuilds the HUD queue keeping every row, id, refusal and the id counter, then takes crcr rows", async () => {
+    const db = databaseAtVersion(path.join(dir, DATABASE_FILE), 14);
+    const insert = db.prepare("INSERT INTO hud_rows (id, target, row_json, created_at, rejected_at, error) VALUES (?, ?, ?, ?, ?, ?)");
+    insert.run(7, "results", '{"job":"a"}', NOW, null, null);
+    insert.run(8, "dispatches", '{"d":1}', NOW + 1, NOW + 2, "row: bad");
+    insert.run(9, "results", '{"job":"b"}', NOW + 3, null, null);
+    db.prepare("DELETE FROM hud_rows WHERE id = 9").run(); // written: the counter stays at 9
+    expect(() => insert.run(10, "crcr", "{}", NOW, null, null)).toThrow(/CHECK constraint/);
+    db.close();
+
+    const store = open();
+    expect(await store.pendingHudRows(10)).toStrictEqual([{ id: 7, target: "results", row: { job: "a" } }]);
+    expect(await store.hudQueueStats()).toEqual({ pending: 1, oldestPendingAt: NOW, rejected: 1 });
+    await store.transaction((tx) => tx.queueHudRow("crcr", { dynamoKey: "k" }, NOW + 4));
+    expect(await store.pendingHudRows(10, ["crcr"])).toStrictEqual([{ id: 10, target: "crcr", row: { dynamoKey: "k" } }]);
+    const check = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+    const indexes = check.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'hud_rows' ORDER BY name").pluck().all();
+    const plan = check.prepare("EXPLAIN QUERY PLAN SELECT id FROM hud_rows WHERE rejected_at IS NULL AND target = 'crcr' ORDER BY id LIMIT 5").all() as Array<{ detail: string }>;
+    check.close();
+    expect(indexes).toEqual(["hud_rows_pending", "hud_rows_pending_by_target", "hud_rows_rejected"]);
+    // One index range in id order (no sort), whatever the other targets hold.
+    expect(plan.map((step) => step.detail)).toEqual(["SEARCH hud_rows USING INDEX hud_rows_pending_by_target (target=?)"]);
   });
 });
 

@@ -47,7 +47,7 @@ describe("loadConfig defaults", () => {
       },
       audit: undefined,
       profile: { name: "default", torchciAllowlist: false },
-      labels: { prefix: "ciflow/oot/", checkPrefix: "oot" },
+      labels: { prefix: "ciflow/oot/", checkPrefix: "oot", crcrNames: false },
       dispatch: {
         prEventType: "pytorch-pr-trigger",
         pushEventType: "pytorch-push-trigger",
@@ -65,6 +65,7 @@ describe("loadConfig defaults", () => {
       callback: {
         url: "http://localhost:3000/relay/callback",
         audience: "cross-repo-ci-relay",
+        legacyAudience: "pytorch-cross-repo-ci-relay",
         oidcIssuer: "https://token.actions.githubusercontent.com",
         ratePerMinute: 120,
         checkUpdateDelayMs: 5000,
@@ -169,7 +170,7 @@ describe("loadConfig defaults", () => {
     expect(config.upstream.repo).toBe("my-org/my-fork");
     expect(config.allowlist.refreshSeconds).toBe(60);
     expect(config.allowlist).toMatchObject({ promotionHealth: "failure", l4Approvers: ["alice", "bob", "carol"] });
-    expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "crcr" });
+    expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "crcr", crcrNames: false });
     expect(config.callback.audience).toBe("my-relay");
     expect(config.callback).toMatchObject({ trunkFailureConclusion: "neutral", oncallComments: true });
     expect(config.callback.oncallWebhooks).toEqual({ "acme/npu": "https://hooks.example.com/services/T1/B2/secret", "beta/tpu": "http://127.0.0.1:9/hook" });
@@ -244,7 +245,7 @@ describe("loadConfig problems", () => {
   it("RELAY_PROFILE=pytorch implies torchci's allowlist reading, ciflow/crcr/ labels and a trust label no ciflow trigger acts on; explicit variables win", () => {
     const config = loadConfig({ RELAY_PROFILE: "pytorch" });
     expect(config.profile).toEqual({ name: "pytorch", torchciAllowlist: true });
-    expect(config.labels.prefix).toBe("ciflow/crcr/");
+    expect(config.labels).toEqual({ prefix: "ciflow/crcr/", checkPrefix: "oot", crcrNames: true });
     expect(config.dispatch.trustLabel).toBe("crcr-approved");
     const explicit = loadConfig({ RELAY_PROFILE: "pytorch", RELAY_LABEL_PREFIX: "ciflow/x/", RELAY_TRUST_LABEL: "ok-to-test" });
     expect([explicit.labels.prefix, explicit.dispatch.trustLabel]).toEqual(["ciflow/x/", "ok-to-test"]);

@@ -5,7 +5,7 @@ import { countAttempt, NO_JOBS, type JobCounts, type JobSummary, type LatestAtte
 const SHA = "a".repeat(40);
 const entry = { repo: "acme/npu-backend", name: "npu", level: "L4" as const, policy: { block_pr: false } } as Parameters<typeof checkContext>[0];
 const settings = (maxJobChecksPerBackend: number) => ({ checkPrefix: "oot", publicUrl: "https://relay.example", webBaseUrl: "https://github.com", maxJobChecksPerBackend });
-const contextWith = (cap: number) => checkContext(entry, "pytorch/pytorch", SHA, settings(cap));
+const contextWith = (cap: number) => checkContext(entry, { upstreamRepo: "pytorch/pytorch", headSha: SHA, prNumber: 7 }, settings(cap));
 
 /** The latest attempt of job `test-<seq>`, `seq` being its order of first report on the head. */
 function attempt(seq: number, fields: Partial<JobSummary> = {}): LatestAttempt {

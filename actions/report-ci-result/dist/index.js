@@ -19907,7 +19907,10 @@ var CallbackBodyV1 = BodyFields.meta(CROSS_FIELD_JSON_SCHEMA).superRefine(checkC
   // Run even when some unrelated field has the wrong type, so one answer lists every problem.
   when: (payload) => isRecord(payload.value)
 });
-function checkCrossFields(value, ctx) {
+var TicketlessBodyV1 = BodyFields.superRefine((value, ctx) => checkCrossFields(value, ctx, true), {
+  when: (payload) => isRecord(payload.value)
+});
+function checkCrossFields(value, ctx, ticketless = false) {
   const body = value;
   const status = body.status;
   if (status === "completed" && body.conclusion === void 0) {
@@ -19918,7 +19921,9 @@ function checkCrossFields(value, ctx) {
   }
   const hasTicket = body.ticket !== void 0;
   const hasNightly = body.nightly !== void 0;
-  if (hasTicket === hasNightly) {
+  if (ticketless) {
+    if (hasTicket || hasNightly) ctx.addIssue({ code: "custom", path: [], message: "a report bound without a ticket carries neither ticket nor nightly" });
+  } else if (hasTicket === hasNightly) {
     ctx.addIssue({
       code: "custom",
       path: [],
@@ -19935,11 +19940,11 @@ function checkCrossFields(value, ctx) {
     ctx.addIssue({ code: "custom", path: ["run"], message: "only with scope run" });
   }
 }
-function parseCallbackBody(json2) {
+function parseCallbackBody(json2, options = {}) {
   if (json2 === void 0) return invalid(["(body): expected an object, got nothing"]);
   let issues;
   try {
-    const result = CallbackBodyV1.safeParse(json2, { error: issueMessage });
+    const result = (options.ticketless ? TicketlessBodyV1 : CallbackBodyV1).safeParse(json2, { error: issueMessage });
     if (result.success) return { ok: true, body: result.data };
     issues = result.error.issues;
   } catch {

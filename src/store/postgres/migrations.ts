@@ -284,6 +284,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('dispatch', 'check_run', 'cancel', 'comment', 'notify'));
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- A third target of queued rows, 'crcr': results exported in hud.pytorch.org's crcr_workflow_job shape
+      -- (src/export/), drained apart from the HUD's, each drainer reading its own targets in id order.
+      ALTER TABLE hud_rows DROP CONSTRAINT hud_rows_target_check;
+      ALTER TABLE hud_rows ADD CONSTRAINT hud_rows_target_check CHECK (target IN ('results', 'dispatches', 'crcr'));
+      CREATE INDEX hud_rows_pending_by_target ON hud_rows (target, id) WHERE rejected_at IS NULL;
+    `,
+  },
 ];
 
 /**

@@ -3,7 +3,7 @@
 // every change of a dispatch-log row queues a snapshot of it for the HUD, in the caller's transaction.
 import type { DispatchLogEntry } from "../../domain/dispatches.js";
 import type { GitHubRequest } from "../../domain/github-request.js";
-import { isRenderedKind, type OutboxStats, type OutboxTask, type OutboxTaskInput, type StoreTx, type TaskExclusion } from "../store.js";
+import { isRenderedKind, type HudTarget, type OutboxStats, type OutboxTask, type OutboxTaskInput, type StoreTx, type TaskExclusion } from "../store.js";
 import { checkRun, putCheckRun, setCheckRunId } from "./facts.js";
 import { fromRow, repoKey, toTask, type LogChange, type Row, type TaskRow, type TransitionedTask } from "./rows.js";
 import type { Sql } from "./transaction.js";
@@ -46,7 +46,7 @@ export async function queueDispatchSnapshot(sql: Sql, deliveryId: string, downst
   if (row) await queueHudRow(sql, "dispatches", fromRow(row), now);
 }
 
-export async function queueHudRow(sql: Sql, target: "results" | "dispatches", row: Record<string, unknown>, now: number): Promise<void> {
+export async function queueHudRow(sql: Sql, target: HudTarget, row: Record<string, unknown>, now: number): Promise<void> {
   await sql.run("INSERT INTO hud_rows (target, row_json, created_at) VALUES ($1, $2::jsonb, $3)", [target, JSON.stringify(row), now]);
 }
 

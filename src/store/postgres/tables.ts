@@ -1,6 +1,7 @@
 // Jobs, the HUD queue, callback outcome counts and installations of the PostgreSQL store.
 import type { StoredJob } from "../../domain/jobs.js";
-import type { HudQueueStats, HudTarget, InstallationRecord, StoreTx } from "../store.js";
+import { combinedQueueStats, oldestFirst, type TargetQueueStats } from "../hud-queue.js";
+import { HUD_TARGETS, type HudTarget, type InstallationRecord, type QueuedHudRow, type StoreTx } from "../store.js";
 import { queueHudRow } from "./outbox.js";
 import { fromRow, repoKey, type Row } from "./rows.js";
 import type { Sql } from "./transaction.js";
@@ -9,7 +10,7 @@ const INSTALLATION_COLUMNS = `repo, installation_id AS "installationId", checked
 
 type TableMethods =
   | "getJob" | "putJob" | "shaJobs" | "staleJobs"
-  | "pendingHudRows" | "removeHudRows" | "rejectHudRows" | "hudQueueStats"
+  | "queueHudRow" | "pendingHudRows" | "removeHudRows" | "rejectHudRows" | "hudQueueStats"
   | "addCallbackOutcomes" | "callbackOutcomes"
   | "getInstallation" | "setInstallation" | "dropInstallation" | "listInstallations";
 
@@ -54,11 +55,23 @@ export function tableMethods(sql: Sql): Pick<StoreTx, TableMethods> {
       return rows.map((row) => row.job);
     },
 
-    async pendingHudRows(limit) {
-      return sql.rows<{ id: number; target: HudTarget; row: Record<string, unknown> }>(
-        "SELECT id, target, row_json AS row FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT $1",
-        [limit],
-      );
+    async queueHudRow(target, row, now) {
+      await queueHudRow(sql, target, row, now);
+    },
+
+    async pendingHudRows<T extends HudTarget = HudTarget>(limit: number, targets?: readonly T[]) {
+      // Per target (each drainer reads its own): one range of hud_rows_pending_by_target, however long the others' queues.
+      const rows: QueuedHudRow<T>[] = [];
+      const wanted: readonly HudTarget[] = targets ?? HUD_TARGETS;
+      for (const target of wanted) {
+        rows.push(
+          ...(await sql.rows<QueuedHudRow<T>>(
+            "SELECT id, target, row_json AS row FROM hud_rows WHERE rejected_at IS NULL AND target = $1 ORDER BY id LIMIT $2",
+            [target, limit],
+          )),
+        );
+      }
+      return oldestFirst(rows, limit);
     },
 
     async removeHudRows(ids) {
@@ -69,14 +82,20 @@ export function tableMethods(sql: Sql): Pick<StoreTx, TableMethods> {
       if (ids.length > 0) await sql.run("UPDATE hud_rows SET rejected_at = $1, error = $2 WHERE id = ANY($3::bigint[])", [now, error, [...ids]]);
     },
 
-    async hudQueueStats() {
-      // Each part reads one partial index: cheap even with a large backlog (rows are queued in id order).
-      const row = await sql.row<Row<HudQueueStats>>(
-        `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL) AS pending,
-                (SELECT created_at FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT 1) AS "oldestPendingAt",
-                (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL) AS rejected`,
-      );
-      return fromRow<HudQueueStats>(row!);
+    async hudQueueStats(targets = HUD_TARGETS) {
+      const parts: TargetQueueStats[] = [];
+      for (const target of targets) {
+        // Each part reads one partial index: cheap even with a large backlog (rows are queued in id order).
+        const part = await sql.row<TargetQueueStats>(
+          `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL AND target = $1) AS pending,
+                  (SELECT id FROM hud_rows WHERE rejected_at IS NULL AND target = $1 ORDER BY id LIMIT 1) AS "oldestId",
+                  (SELECT created_at FROM hud_rows WHERE rejected_at IS NULL AND target = $1 ORDER BY id LIMIT 1) AS "oldestPendingAt",
+                  (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL AND target = $1) AS rejected`,
+          [target],
+        );
+        parts.push(part!);
+      }
+      return combinedQueueStats(parts);
     },
 
     async addCallbackOutcomes(counts, keepFrom) {

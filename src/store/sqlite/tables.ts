@@ -30,7 +30,8 @@ import type {
   TaskExclusion,
   TrunkJobKey,
 } from "../store.js";
-import { isRenderedKind, REDELIVERY_WINDOW_MS } from "../store.js";
+import { HUD_TARGETS, isRenderedKind, REDELIVERY_WINDOW_MS } from "../store.js";
+import { combinedQueueStats, oldestFirst, type TargetQueueStats } from "../hud-queue.js";
 import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
 import type { DispatchLogEntry, UnreportedReason } from "../../domain/dispatches.js";
 import type { JobKey, StoredJob } from "../../domain/jobs.js";
@@ -172,18 +173,20 @@ function prepareStatements(db: Database.Database) {
       `UPDATE dispatch_log SET hud_version = max(hud_version + 1, @now)
        WHERE delivery_id = @deliveryId AND downstream_repo_key = @repoKey RETURNING ${LOG_COLUMNS}, hud_version AS hudVersion`,
     ),
-    pendingHudRows: db.prepare<[number], { id: number; target: HudTarget; rowJson: string }>(
-      "SELECT id, target, row_json AS rowJson FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT ?",
+    // Per target (each drainer reads its own): one range of hud_rows_pending_by_target, however long the others' queues.
+    pendingHudRows: db.prepare<[HudTarget, number], { id: number; target: HudTarget; rowJson: string }>(
+      "SELECT id, target, row_json AS rowJson FROM hud_rows WHERE rejected_at IS NULL AND target = ? ORDER BY id LIMIT ?",
     ),
     removeHudRows: db.prepare<[string]>("DELETE FROM hud_rows WHERE id IN (SELECT value FROM json_each(?))"),
     rejectHudRows: db.prepare<[number, string, string]>(
       "UPDATE hud_rows SET rejected_at = ?, error = ? WHERE id IN (SELECT value FROM json_each(?))",
     ),
-    hudQueueStats: db.prepare<[], Row<HudQueueStats>>(
+    hudQueueStats: db.prepare<[{ target: HudTarget }], TargetQueueStats>(
       // Each part reads one partial index: cheap even with a large backlog (rows are queued in id order).
-      `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL) AS pending,
-              (SELECT created_at FROM hud_rows WHERE rejected_at IS NULL ORDER BY id LIMIT 1) AS oldestPendingAt,
-              (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL) AS rejected`,
+      `SELECT (SELECT count(*) FROM hud_rows WHERE rejected_at IS NULL AND target = @target) AS pending,
+              (SELECT id FROM hud_rows WHERE rejected_at IS NULL AND target = @target ORDER BY id LIMIT 1) AS oldestId,
+              (SELECT created_at FROM hud_rows WHERE rejected_at IS NULL AND target = @target ORDER BY id LIMIT 1) AS oldestPendingAt,
+              (SELECT count(*) FROM hud_rows WHERE rejected_at IS NOT NULL AND target = @target) AS rejected`,
     ),
     scheduleRetry: db.prepare<[{ id: number; at: number; error: string }], TransitionedTask>(
       `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @at, last_error = @error, lease_owner = NULL, lease_until = NULL
@@ -541,10 +544,14 @@ export class SqliteTables implements Synchronous<StoreTx> {
     });
   }
 
-  pendingHudRows(limit: number): QueuedHudRow[] {
-    return this.#sql.pendingHudRows
-      .all(limit)
-      .map(({ id, target, rowJson }) => ({ id, target, row: JSON.parse(rowJson) as Record<string, unknown> }));
+  queueHudRow(target: HudTarget, row: Record<string, unknown>, now: number): void {
+    this.#write(() => this.#sql.insertHudRow.run(target, JSON.stringify(row), now));
+  }
+
+  pendingHudRows<T extends HudTarget = HudTarget>(limit: number, targets?: readonly T[]): QueuedHudRow<T>[] {
+    const wanted: readonly HudTarget[] = targets ?? HUD_TARGETS;
+    const rows = oldestFirst(wanted.flatMap((target) => this.#sql.pendingHudRows.all(target, limit)), limit);
+    return rows.map(({ id, target, rowJson }) => ({ id, target: target as T, row: JSON.parse(rowJson) as Record<string, unknown> }));
   }
 
   removeHudRows(ids: readonly number[]): void {
@@ -555,8 +562,8 @@ export class SqliteTables implements Synchronous<StoreTx> {
     this.#sql.rejectHudRows.run(now, error, JSON.stringify(ids));
   }
 
-  hudQueueStats(): HudQueueStats {
-    return fromRow<HudQueueStats>(this.#sql.hudQueueStats.get()!);
+  hudQueueStats(targets: readonly HudTarget[] = HUD_TARGETS): HudQueueStats {
+    return combinedQueueStats(targets.map((target) => this.#sql.hudQueueStats.get({ target })!));
   }
 
   addCallbackOutcomes(counts: readonly CallbackOutcomeCount[], keepFrom: string): void {
