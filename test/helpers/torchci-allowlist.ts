@@ -95,3 +95,8 @@ export function crcrBlockingRepos(checkRuns: ReadonlyArray<{ name: string; statu
   }
   return [...blocking];
 }
+
+/** torchci's ciflow trigger acts on a label when this holds (lib/bot/ciflowPushTrigger.ts isCIFlowLabel). */
+export function isCIFlowLabel(label: string): boolean {
+  return label.startsWith("ciflow/") && !label.startsWith("ciflow/crcr/");
+}

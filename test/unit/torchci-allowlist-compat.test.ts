@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/parse.js";
 import { labelFor } from "../../src/allowlist/policy.js";
 import type { Allowlist } from "../../src/allowlist/types.js";
-import { torchciEntries, type TorchciEntry } from "../helpers/torchci-allowlist.js";
+import { loadConfig } from "../../src/config.js";
+import { isCIFlowLabel, torchciEntries, type TorchciEntry } from "../helpers/torchci-allowlist.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/allowlist/${name}`, import.meta.url), "utf8");
 
@@ -68,5 +69,18 @@ describe("the allowlist in the pytorch profile reads the same to torchci", () =>
       expect(() => torchciEntries(text), text).toThrow();
       expect(parseAllowlist(text, { torchci: true }).ok, text).toBe(false);
     }
+  });
+});
+
+describe("labels in the pytorch profile", () => {
+  it("no label the relay acts on is one torchci's ciflow trigger acts on (every backend's, and the trust label)", () => {
+    const config = loadConfig({ RELAY_PROFILE: "pytorch" });
+    const labels = [...relayAllowlist(fixture("pytorch-profile.yml")).entries, ...relayAllowlist(fixture("production-multi-repo-device.yml")).entries].map((entry) =>
+      labelFor(entry, config.labels.prefix),
+    );
+    expect(labels).toContain("ciflow/crcr/npu");
+    for (const label of [...labels, config.dispatch.trustLabel]) expect(isCIFlowLabel(label), label).toBe(false);
+    // The default profile's labels would be: that is why the profile exists.
+    expect(isCIFlowLabel(labelFor(relayAllowlist(fixture("pytorch-profile.yml")).entries[0]!, loadConfig({}).labels.prefix))).toBe(true);
   });
 });
