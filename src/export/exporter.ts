@@ -7,23 +7,18 @@
 import type { Logger } from "pino";
 import type { RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
+import { DrainLoop, type DrainHealth, type DrainTiming } from "../hud/drain-loop.js";
 import { describeIssues } from "../validation/describe-issues.js";
 import { CrcrRow } from "./crcr-row.js";
 import type { BatchEnd, CrcrDestination, ExportItem, Settle } from "./destination.js";
 
 const CRCR = ["crcr"] as const;
 
-export interface CrcrExporterOptions {
+export interface CrcrExporterOptions extends DrainTiming {
   store: Store;
   destination: CrcrDestination;
-  flushMs: number;
   metrics: RelayMetrics;
   log: Pick<Logger, "warn" | "error" | "info">;
-  /** Longest wait between attempts while the destination keeps failing (default 60 s). */
-  maxBackoffMs?: number;
-  /** Whether this process drains now: of several replicas, only the leader. */
-  leader?: () => boolean;
-  now?: () => number;
 }
 
 export interface ExportResult {
@@ -34,73 +29,44 @@ export interface ExportResult {
   error?: string;
 }
 
-export interface CrcrExporterStatus {
-  failing: boolean;
-  failingSince?: number;
-  /** The destination's words: for logs and tests, not for unauthenticated answers. */
-  lastError?: string;
+export interface CrcrExporterStatus extends DrainHealth {
   lastExportAt?: number;
 }
 
 export class CrcrExporter {
   readonly #options: CrcrExporterOptions;
+  readonly #loop: DrainLoop<ExportResult>;
   /** Aborted by stop(): a drain ends after the row in flight. */
   readonly #stop = new AbortController();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<ExportResult> | undefined;
-  #failures = 0;
-  #failingSince: number | undefined;
-  #lastError: string | undefined;
   #lastExportAt: number | undefined;
 
   constructor(options: CrcrExporterOptions) {
     this.#options = options;
+    this.#loop = new DrainLoop<ExportResult>(options, () => this.#drain(), () => ({ exported: 0, rejected: 0 }));
   }
 
   start(): void {
-    this.#schedule(this.#options.flushMs);
+    this.#loop.start();
   }
 
   /** Exports everything queued now. Concurrent calls share one run. A replica that does not lead exports nothing. */
   flush(): Promise<ExportResult> {
-    if (this.#stop.signal.aborted || (this.#options.leader && !this.#options.leader())) return Promise.resolve({ exported: 0, rejected: 0 });
-    this.#running ??= this.#drain().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    if (this.#stop.signal.aborted) return Promise.resolve({ exported: 0, rejected: 0 });
+    return this.#loop.flush();
   }
 
   /** Stops after the row in flight; what is queued waits for the next start. */
   async stop(): Promise<void> {
     this.#stop.abort();
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#loop.stop();
   }
 
   status(): CrcrExporterStatus {
-    return {
-      failing: this.#failures > 0,
-      ...(this.#failingSince !== undefined && { failingSince: this.#failingSince }),
-      ...(this.#lastError !== undefined && { lastError: this.#lastError }),
-      ...(this.#lastExportAt !== undefined && { lastExportAt: this.#lastExportAt }),
-    };
+    return { ...this.#loop.health(), ...(this.#lastExportAt !== undefined && { lastExportAt: this.#lastExportAt }) };
   }
 
   #now(): number {
     return (this.#options.now ?? Date.now)();
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#stop.signal.aborted) return;
-    this.#timer = setTimeout(() => {
-      void this.flush().then((result) => this.#schedule(result.error ? this.#backoff() : this.#options.flushMs));
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  /** Doubles from the flush interval up to maxBackoffMs while attempts keep failing. */
-  #backoff(): number {
-    return Math.min(this.#options.maxBackoffMs ?? 60_000, this.#options.flushMs * 2 ** Math.min(this.#failures, 16));
   }
 
   /** A store that cannot be read or written leaves the rows for the next timed flush. */
@@ -163,22 +129,18 @@ export class CrcrExporter {
   }
 
   #recovered(): void {
-    if (this.#failures > 0) this.#options.log.info({ after: this.#failures, destination: this.#options.destination.kind }, "crcr export resumed");
-    this.#failures = 0;
-    this.#failingSince = undefined;
-    this.#lastError = undefined;
+    const after = this.#loop.recovered();
+    if (after > 0) this.#options.log.info({ after, destination: this.#options.destination.kind }, "crcr export resumed");
     this.#options.metrics.crcrExportFailingSince.set(0);
   }
 
   #failed(error: string): void {
-    this.#failures += 1;
-    this.#failingSince ??= this.#now();
-    this.#lastError = error;
+    const failures = this.#loop.failed(error);
     this.#options.metrics.crcrExportErrors.inc();
-    this.#options.metrics.crcrExportFailingSince.set(this.#failingSince / 1000);
+    this.#options.metrics.crcrExportFailingSince.set((this.#loop.health().failingSince ?? this.#now()) / 1000);
     // The first failure of an outage and then every tenth, not every retry.
-    if (this.#failures === 1 || this.#failures % 10 === 0) {
-      this.#options.log.warn({ failures: this.#failures, destination: this.#options.destination.kind, err: error }, "crcr export failed; rows stay queued");
+    if (failures === 1 || failures % 10 === 0) {
+      this.#options.log.warn({ failures, destination: this.#options.destination.kind, err: error }, "crcr export failed; rows stay queued");
     }
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import type { RelayMetrics } from "../metrics.js";
 import type { QueuedHudRow, Store } from "../store/store.js";
 import type { HudConnection, HudDatabase } from "./clickhouse.js";
+import { DrainLoop, type DrainHealth, type DrainTiming } from "./drain-loop.js";
 import { classifyInsertError, describeInsertError } from "./insert-errors.js";
 import { insertIsolating, type Refusal } from "./isolate.js";
 import { DISPATCHES_TABLE, RESULTS_TABLE } from "./migrations.js";
@@ -22,18 +23,12 @@ const TABLES: Record<HudTableTarget, string> = { results: RESULTS_TABLE, dispatc
 /** Drains in a row in which one row was refused on its own for an unknown reason before it is set aside. */
 export const MAX_UNKNOWN_REFUSALS = 5;
 
-export interface HudWriterOptions {
+export interface HudWriterOptions extends DrainTiming {
   store: Store;
   connection: HudConnection;
   batchRows: number;
-  flushMs: number;
   metrics: RelayMetrics;
   log: Pick<Logger, "warn" | "error" | "info">;
-  /** Longest wait between attempts while ClickHouse keeps failing. */
-  maxBackoffMs?: number;
-  /** Whether this process writes now: of several replicas, only the leader drains the shared queue. */
-  leader?: () => boolean;
-  now?: () => number;
 }
 
 export interface FlushResult {
@@ -44,12 +39,7 @@ export interface FlushResult {
   error?: string;
 }
 
-export interface HudWriterStatus {
-  failing: boolean;
-  /** When the current run of failed drains began (epoch ms). */
-  failingSince?: number;
-  /** ClickHouse's own words: for logs and tests, not for unauthenticated answers. */
-  lastError?: string;
+export interface HudWriterStatus extends DrainHealth {
   lastWriteAt?: number;
 }
 
@@ -66,25 +56,19 @@ type BatchEnd = { kind: "done" } | { kind: "cut" | "retry"; error: unknown };
 
 export class HudWriter {
   readonly #options: HudWriterOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<FlushResult> | undefined;
-  #again = false;
+  readonly #loop: DrainLoop<FlushResult>;
   #lookScheduled = false;
-  #failures = 0;
-  #failingSince: number | undefined;
-  #lastError: string | undefined;
   #lastWriteAt: number | undefined;
-  #stopped = true;
   /** Row id → drains in a row in which ClickHouse refused it on its own for an unknown reason. */
   readonly #unknownRefusals = new Map<number, number>();
 
   constructor(options: HudWriterOptions) {
     this.#options = options;
+    this.#loop = new DrainLoop<FlushResult>(options, () => this.#drain(), () => ({ written: 0, rejected: 0 }));
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#schedule(this.#options.flushMs);
+    this.#loop.start();
   }
 
   /**
@@ -93,7 +77,8 @@ export class HudWriter {
    */
   notify(): void {
     // While a drain runs it takes new rows too; while writes fail, the backoff timer decides.
-    if (this.#stopped || this.#failures > 0 || this.#running || this.#lookScheduled) return;
+    const loop = this.#loop;
+    if (loop.stopped || loop.failures > 0 || loop.running || this.#lookScheduled) return;
     this.#lookScheduled = true;
     setImmediate(() => {
       this.#lookScheduled = false;
@@ -112,19 +97,7 @@ export class HudWriter {
 
   /** Writes everything queued now (in batches). Concurrent calls share one run. A replica that does not lead writes nothing. */
   flush(): Promise<FlushResult> {
-    if (this.#options.leader && !this.#options.leader()) return Promise.resolve({ written: 0, rejected: 0 });
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        void this.flush();
-      }
-    });
-    return this.#running;
+    return this.#loop.flush();
   }
 
   /**
@@ -132,38 +105,16 @@ export class HudWriter {
    * stays queued for the next start.
    */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running?.catch(() => undefined);
-    if (this.#failures === 0) await this.flush().catch(() => undefined);
+    await this.#loop.stop();
+    if (this.#loop.failures === 0) await this.flush().catch(() => undefined);
   }
 
   status(): HudWriterStatus {
-    return {
-      failing: this.#failures > 0,
-      ...(this.#failingSince !== undefined && { failingSince: this.#failingSince }),
-      ...(this.#lastError !== undefined && { lastError: this.#lastError }),
-      ...(this.#lastWriteAt !== undefined && { lastWriteAt: this.#lastWriteAt }),
-    };
+    return { ...this.#loop.health(), ...(this.#lastWriteAt !== undefined && { lastWriteAt: this.#lastWriteAt }) };
   }
 
   #now(): number {
     return (this.#options.now ?? Date.now)();
-  }
-
-  #schedule(delayMs: number): void {
-    clearTimeout(this.#timer);
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      void this.flush().then((result) => this.#schedule(result.error ? this.#backoff() : this.#options.flushMs));
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  /** Doubles from the flush interval up to maxBackoffMs (default 60 s) while writes keep failing. */
-  #backoff(): number {
-    const max = this.#options.maxBackoffMs ?? 60_000;
-    return Math.min(max, this.#options.flushMs * 2 ** Math.min(this.#failures, 16));
   }
 
   /** Drains the queue; a store that cannot be read or written leaves the rows for the next timed flush. */
@@ -192,8 +143,7 @@ export class HudWriter {
       }
       const progressed = result.written + result.rejected > before;
       if (end.kind === "retry" || (end.kind === "cut" && !progressed)) {
-        this.#failed(end.error);
-        result.error = this.#lastError;
+        result.error = this.#failed(end.error);
         return result;
       }
       if (end.kind === "done" && batch.length < this.#options.batchRows) break;
@@ -263,23 +213,22 @@ export class HudWriter {
   }
 
   #recovered(): void {
-    if (this.#failures > 0) this.#options.log.info({ after: this.#failures }, "HUD writes to ClickHouse resumed");
-    this.#failures = 0;
-    this.#failingSince = undefined;
-    this.#lastError = undefined;
+    const after = this.#loop.recovered();
+    if (after > 0) this.#options.log.info({ after }, "HUD writes to ClickHouse resumed");
     this.#options.metrics.hudWriterFailingSince.set(0);
   }
 
-  #failed(error: unknown): void {
-    this.#failures += 1;
-    this.#failingSince ??= this.#now();
-    this.#lastError = describeInsertError(error);
+  /** Records a failed drain; returns ClickHouse's words for it. */
+  #failed(error: unknown): string {
+    const described = describeInsertError(error);
+    const failures = this.#loop.failed(described);
     this.#options.metrics.hudWriteErrors.inc();
-    this.#options.metrics.hudWriterFailingSince.set(this.#failingSince / 1000);
+    this.#options.metrics.hudWriterFailingSince.set((this.#loop.health().failingSince ?? this.#now()) / 1000);
     // Log the first failure of an outage and then every tenth, not every retry.
-    if (this.#failures === 1 || this.#failures % 10 === 0) {
-      this.#options.log.warn({ failures: this.#failures, err: this.#lastError }, "HUD write to ClickHouse failed; rows stay queued");
+    if (failures === 1 || failures % 10 === 0) {
+      this.#options.log.warn({ failures, err: described }, "HUD write to ClickHouse failed; rows stay queued");
     }
     if (classifyInsertError(error) === "outage") void this.#options.connection.reset();
+    return described;
   }
 }
