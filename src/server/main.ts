@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { createApp } from "../index.js";
 import { createLogger, type LogSettings } from "../logging.js";
 import { startServer } from "./start.js";
+import { loadSmeeClient } from "./webhook-proxy.js";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
@@ -40,7 +41,10 @@ async function setUp(): Promise<void> {
   subscribe("http.server.request.start", (message) => {
     (message as { response: ServerResponse }).response.setHeader("x-content-type-options", "nosniff");
   });
-  await run(createApp(), { log: await createLogger(setupLogSettings()) });
+  // The setup page registers the App with a new smee.io channel as its webhook URL (written to .env as
+  // WEBHOOK_PROXY_URL), made with the installed smee-client rather than one Probot would download.
+  const SmeeClient = await loadSmeeClient();
+  await run(createApp(), { log: await createLogger(setupLogSettings()), ...(SmeeClient && { SmeeClient }) });
 }
 
 /** The configured log settings, or defaults while the configuration is incomplete (first start). */

@@ -9,6 +9,7 @@ import { createApp, type RunningParts } from "../index.js";
 import { createLogger } from "../logging.js";
 import { createHttpServer, listen } from "./http-server.js";
 import { createRequestHandler, type Handler } from "./request-handler.js";
+import { startWebhookProxy } from "./webhook-proxy.js";
 
 /** Probot options that win over the environment (tests: appId, privateKey, secret, baseUrl, Octokit). */
 export type ProbotOverrides = NonNullable<NonNullable<Parameters<typeof createProbot>[0]>["overrides"]>;
@@ -38,9 +39,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const config = loadConfig(options.env);
   const log = options.log ?? (await createLogger(config.log));
   const probot = createProbot({ env: options.env, overrides: { ...options.probot, log } });
-  if (options.env.WEBHOOK_PROXY_URL) {
-    log.warn("WEBHOOK_PROXY_URL is ignored by `npm start`; forward with `npx smee-client -u <url> -t http://localhost:<PORT><WEBHOOK_PATH>`");
-  }
 
   let relay: RunningParts | undefined;
   const handlers: Handler[] = [];
@@ -58,9 +56,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ component: "server", url }, `Listening on ${url}`);
+  const proxySource = options.env.WEBHOOK_PROXY_URL;
+  const proxy = proxySource ? await startWebhookProxy(proxySource, `${url}${config.webhookPath}`, log) : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
+    await proxy?.stop();
     const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     await relay?.stop();
     // Keep-alive connections that went idle while the background work stopped.
