@@ -14,6 +14,13 @@ import { seedDispatch, seedHud, seedJob, SEED_ALLOWLIST, UPSTREAM } from "../hel
 import { startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+/**
+ * Without Debian's Chromium these tests are skipped with a message on a developer's machine, and fail in CI
+ * (CI=true, where .ci/run installs it): a missing browser must never pass a submission silently.
+ */
+const SKIP = !existsSync(CHROMIUM) && process.env.CI !== "true";
+if (SKIP) console.warn(`HUD browser tests skipped: ${CHROMIUM} not found (install it with \`apt-get install chromium\`; with CI=true they fail instead)`);
+const browserDescribe = describe.skipIf(SKIP);
 const CHROMIUM_ARGS = [
   "--headless=new",
   "--no-sandbox",
@@ -78,6 +85,7 @@ async function hudPending(): Promise<number | undefined> {
 }
 
 beforeAll(async () => {
+  if (SKIP) return;
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: the browser tests drive Debian's Chromium; install it with \`apt-get install chromium\` (never a downloaded browser)`);
   }
@@ -168,7 +176,7 @@ async function summaryCell(row: Locator, header: string): Promise<Locator> {
 /** A PR page's box for one backend (labelled with its name). */
 const box = (page: Page, backend: string) => page.locator(`section.box[aria-label="${backend}"]`);
 
-describe("summary /hud", () => {
+browserDescribe("summary /hud", () => {
   it("has a section per level, L4 first, each with its heading", async () => {
     const { page } = await visit(noJs, "/hud");
     expect(await page.title()).toBe("Summary · Out-of-tree CI HUD");
@@ -218,7 +226,7 @@ describe("summary /hud", () => {
   });
 });
 
-describe("backend page /hud/acme/npu", () => {
+browserDescribe("backend page /hud/acme/npu", () => {
   it("shows the summary cards with the scenario's numbers", async () => {
     const { page } = await visit(noJs, "/hud/acme/npu");
     const cards = await Promise.all(
@@ -297,7 +305,7 @@ describe("backend page /hud/acme/npu", () => {
   });
 });
 
-describe("PR page /hud/pr/<n>", () => {
+browserDescribe("PR page /hud/pr/<n>", () => {
   it("shows the Out-of-Tree Backends boxes of PR 101: failing npu (failed job first), passing tpu, missing late", async () => {
     const { page } = await visit(noJs, "/hud/pr/101");
     expect(await text(page.locator("h1"))).toBe("PR #101: Add <script>alert(1)</script> op");
@@ -339,7 +347,7 @@ describe("PR page /hud/pr/<n>", () => {
   });
 });
 
-describe("trunk pages", () => {
+browserDescribe("trunk pages", () => {
   it("/hud/trunk lists both trunk commits across backends", async () => {
     const { page } = await visit(noJs, "/hud/trunk");
     expect(await text(page.locator("h1"))).toBe("Trunk");
@@ -360,7 +368,7 @@ describe("trunk pages", () => {
   });
 });
 
-describe("error page", () => {
+browserDescribe("error page", () => {
   it("answers an unknown backend with a readable 404 page", async () => {
     const { page } = await visit(noJs, "/hud/nobody/here", 404);
     expect(await text(page.locator("main"))).toContain("nobody/here is not in the allowlist and has no results in the last 7 days");
@@ -368,7 +376,7 @@ describe("error page", () => {
   });
 });
 
-describe("hostile text from PR authors and downstreams", () => {
+browserDescribe("hostile text from PR authors and downstreams", () => {
   /** JavaScript on: escaping (and the CSP behind it) must keep every injected tag from running or existing. */
   let withJs: BrowserContext;
   beforeAll(async () => {
