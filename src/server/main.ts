@@ -14,11 +14,21 @@ import { loadSmeeClient } from "./webhook-proxy.js";
 if (existsSync(".env")) process.loadEnvFile(".env");
 
 try {
-  if (process.env.APP_ID && getPrivateKey({ env: process.env })) await serve();
+  if (process.env.APP_ID && privateKey()) await serve();
   else await setUp();
 } catch (error) {
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(1);
+}
+
+/** The App's private key as Probot reads it; a key that is there but unreadable is a configuration problem, not a crash. */
+function privateKey(): string | null {
+  try {
+    return getPrivateKey({ env: process.env });
+  } catch (error) {
+    const message = (error instanceof Error ? error.message : String(error)).replace(/^\[@probot\/get-private-key\]\s*/, "");
+    throw new ConfigError([`PRIVATE_KEY / PRIVATE_KEY_PATH: ${message}`]);
+  }
 }
 
 async function serve(): Promise<void> {

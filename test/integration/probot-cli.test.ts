@@ -1,7 +1,7 @@
 // The fixed process contracts: `probot run ./lib/index.js` (local experiments) and
 // `probot receive -e <event> -p <fixture> ./lib/index.js`, as child processes against the built lib/.
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -126,6 +126,22 @@ describe("probot run ./lib/index.js", () => {
     const output = result.stdout + result.stderr;
     expect(output).toContain("WEBHOOK_SECRET");
     expect(output).toContain("RELAY_TICKET_SECRET");
+  });
+});
+
+describe("npm start (lib/server/main.js) with a bad configuration", () => {
+  it("prints each problem once with its fix and exits 1, without a stack trace", async () => {
+    const env = { PATH: process.env.PATH, APP_ID: "1", NODE_ENV: "test" };
+    const badKey = await run([path.join(ROOT, "lib/server/main.js")], { ...env, PRIVATE_KEY: "not a key" });
+    expect(badKey.code).toBe(1);
+    expect(badKey.stderr.trim()).toBe(
+      'Invalid relay configuration:\n  - PRIVATE_KEY / PRIVATE_KEY_PATH: The contents of "env.PRIVATE_KEY" could not be validated. Please check to ensure you have copied the contents of the .pem file correctly.',
+    );
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    const badPort = await run([path.join(ROOT, "lib/server/main.js")], { ...env, PRIVATE_KEY: privateKey, PORT: "abc" });
+    expect(badPort.code).toBe(1);
+    expect(badPort.stderr.trim()).toBe('Invalid relay configuration:\n  - PORT: "abc" is not a port number; set it to an integer between 1 and 65535 (default 3000)');
+    expect(badPort.stdout).toBe("");
   });
 });
 
