@@ -119,6 +119,15 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
   }
 
   return [
+    // The relay's front page is the HUD (a configured relay has no other page to show at its root).
+    {
+      method: "GET",
+      path: "/",
+      handler: (_req, res) => {
+        res.writeHead(302, { location: "/hud", "content-length": 0, "cache-control": "no-store" });
+        res.end();
+      },
+    },
     // JSON only: `relay health` and scripts read it; the pages show the same figures per level and backend.
     {
       method: "GET",

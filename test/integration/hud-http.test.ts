@@ -140,6 +140,11 @@ describe("health", () => {
 });
 
 describe("pages", () => {
+  it("sends the relay's root to the HUD", async () => {
+    const response = await get("/", { redirect: "manual" });
+    expect([response.status, response.headers.get("location")]).toEqual([302, "/hud"]);
+  });
+
   it("serves every page as HTML without scripts, under a policy that forbids them", async () => {
     for (const page of ["/hud", "/hud?days=30", "/hud/acme/npu", "/hud/pr/101", "/hud/pr/103", "/hud/trunk", "/hud/l4", "/hud/health"]) {
       const response = await get(page);

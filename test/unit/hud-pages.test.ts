@@ -129,7 +129,7 @@ describe("summary page", () => {
 
   it("shows a webhook-only backend's callback metrics as n/a (webhook-only), never as 0", () => {
     const rvvRow = rowStarting(page, "rvv ");
-    expect(textOf(rvvRow)).toBe("rvv riscv/torch-rvv no data n/a (webhook-only) 40 n/a n/a");
+    expect(textOf(rvvRow)).toBe("rvv riscv/torch-rvv no requirements n/a (webhook-only) 40 n/a n/a");
     expect(attrOf(rvvRow, "td", "colspan")).toEqual(["10"]);
   });
 

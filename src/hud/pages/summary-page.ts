@@ -48,7 +48,7 @@ function backendRow(health: BackendHealth, ctx: PageContext, days: number): Safe
   return html`<tr>
 <th scope="row"><a href="${hudPath.backend(stats.downstreamRepo, days)}">${stats.backendName}</a>${!stats.inAllowlist && html` ${notInAllowlistTag()}`}</th>
 <td>${externalLink(githubUrl.repo(ctx, stats.downstreamRepo), stats.downstreamRepo)}</td>
-<td>${verdictBadge(health.verdict)}</td>${metrics}
+<td>${health.checks.length === 0 ? tag("no requirements", "muted", "this level sets no requirements to judge it by") : verdictBadge(health.verdict)}</td>${metrics}
 <td class="num">${stats.dispatches}${failedDispatches && html` ${failedDispatches}`}</td>
 <td class="num">${webhookOnly ? "n/a" : stats.prs}</td>
 <td>${relativeTime(stats.lastRunAt, ctx)}</td>
