@@ -158,7 +158,7 @@ export function createApp(deps: AppDependencies = {}) {
         healthAudit = { ...config.audit, client: () => auditRepo.get(), healthByWeek: (weeks, end) => hud.healthByWeek(weeks, end) };
       }
       // The jobs log under the dispatch logger's name, as they did when they ran inside the dispatch service.
-      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ name: "dispatch" }), leadership, ...(healthAudit && { healthAudit }) });
+      const jobs = startRelayJobs({ config, store: openStore(), allowlist, metrics, dispatch: running, log: app.log.child({ component: "dispatch" }), leadership, ...(healthAudit && { healthAudit }) });
       hud.start();
       crcrExport?.start();
       const stop = async () => {

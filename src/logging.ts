@@ -31,11 +31,28 @@ export interface LogSettings {
 }
 
 /**
+ * pino appends a child's bindings to its parent's, and Probot names its child logger "probot": a line
+ * through `app.log` would carry `"name"` twice. Each line keeps one, the relay's; components are told apart
+ * by `component`.
+ */
+export function oneName(line: string): string {
+  const first = line.indexOf('"name":');
+  if (first === -1 || line.indexOf('"name":', first + 1) === -1) return line;
+  const { name: _names, ...rest } = JSON.parse(line) as Record<string, unknown>;
+  return `${JSON.stringify({ name: "relay", ...rest })}\n`;
+}
+
+/**
  * The root logger (`name: "relay"`) writing to stdout, or to `destination` (tests capture it);
  * components log through `log.child({ component })`.
  */
 export async function createLogger(settings: LogSettings, destination?: Writable): Promise<Logger> {
-  const options = { name: "relay", level: settings.level, redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" } };
+  const options = {
+    name: "relay",
+    level: settings.level,
+    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+    hooks: { streamWrite: oneName },
+  };
   if (settings.format !== "pretty") return destination ? pino(options, destination) : pino(options);
   const pretty = await getTransformStream({ logFormat: "pretty" });
   pretty.pipe(destination ?? process.stdout);

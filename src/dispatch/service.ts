@@ -33,7 +33,7 @@ export function createDispatchService(
   deps: { config: RelayConfig; store: Store; allowlist: AllowlistSource; metrics: RelayMetrics; writeBudget: RateBudget<number> },
 ): DispatchService {
   const { config, store, allowlist, metrics } = deps;
-  const log = app.log.child({ name: "dispatch" });
+  const log = app.log.child({ component: "dispatch" });
   // With a downstream App, `clients` picks each installation's App: dispatches and cancels go out as it.
   const { installations, clients } = appInstallations(store, installationClients(app, metrics), {
     log,

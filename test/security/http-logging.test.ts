@@ -47,6 +47,18 @@ describe("the request log", () => {
   });
 });
 
+describe("log lines", () => {
+  it("carry one name whatever the child loggers (Probot names its own child logger too)", async () => {
+    const { log, text } = await capturedLogger();
+    log.child({ name: "probot" }).child({ component: "dispatch" }).info({ job: "sweeper" }, "ran");
+    log.info("plain");
+    const lines = text().trim().split("\n");
+    for (const line of lines) expect(line.match(/"name":/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ name: "relay", component: "dispatch", job: "sweeper", msg: "ran" });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ name: "relay", msg: "plain" });
+  });
+});
+
 describe("redaction", () => {
   it("hides secret headers wherever a headers object is logged", async () => {
     const { log, text } = await capturedLogger();
