@@ -102,6 +102,7 @@ export function createApp(deps: AppDependencies = {}) {
       budget: webhookBodies,
       receivers: [appReceiver(app, config), ...downstreamWebhookReceivers({ config, metrics, installations: () => dispatch().installations, allowlist: () => allowlist.current(), runEvents })],
       log: app.log.child({ component: "webhooks" }),
+      latency: metrics.webhookSeconds,
     });
     const gate = gateRoute({ config, store: openStore, allowlist: () => allowlist.current(), log: app.log.child({ component: "gate" }) });
     const routes = [webhooks, ...healthRoutes(readiness, metrics, app.log.child({ component: "readiness" })), ...callbacks, ...hud.routes, gate];

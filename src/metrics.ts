@@ -1,6 +1,9 @@
 // Prometheus metrics: one registry per relay instance (tests create their own), every metric defined here.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { HudQueueStats, OutboxStats } from "./store/store.js";
+
+/** Seconds, from a fast local answer to GitHub's 10 s webhook limit and beyond. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface RelayMetrics {
   registry: Registry;
@@ -15,6 +18,11 @@ export interface RelayMetrics {
   outboxStoreFailing: Gauge;
   storeRowsPruned: Counter<"table">;
   githubRequests: Counter<"method" | "status">;
+  /** Latency histograms: what an operator alerts on (docs/dispatch.md "Metrics"). */
+  webhookSeconds: Histogram<"status">;
+  callbackSeconds: Histogram<"route" | "status">;
+  githubRequestSeconds: Histogram<"route" | "status">;
+  hudInsertSeconds: Histogram<"table">;
   githubPauses: Counter<"reason">;
   redeliveries: Counter<"outcome">;
   reconcilerPasses: Counter<"outcome">;
@@ -101,6 +109,34 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: "relay_github_requests_total",
       help: "GitHub API requests made by the outbox and background jobs, by method and response status.",
       labelNames: ["method", "status"],
+      registers: [registry],
+    }),
+    webhookSeconds: new Histogram({
+      name: "relay_webhook_seconds",
+      help: "Time from a webhook delivery's arrival to the relay's answer (GitHub waits at most 10 s), by HTTP status answered.",
+      labelNames: ["status"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    callbackSeconds: new Histogram({
+      name: "relay_callback_seconds",
+      help: "Time to answer a callback (verification, body, stored state change), by route (relay: /relay/callback, legacy: /github/callback) and HTTP status.",
+      labelNames: ["route", "status"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    githubRequestSeconds: new Histogram({
+      name: "relay_github_request_seconds",
+      help: "GitHub API request latency, by route template (e.g. POST /repos/{owner}/{repo}/dispatches) and status (or error).",
+      labelNames: ["route", "status"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    hudInsertSeconds: new Histogram({
+      name: "relay_hud_insert_seconds",
+      help: "Time of one batch insert of the HUD writer into ClickHouse, by table.",
+      labelNames: ["table"],
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     githubPauses: new Counter({

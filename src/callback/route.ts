@@ -31,6 +31,8 @@ export interface CallbackRouteDependencies<Body> {
   audit: { record(repo: string | undefined, outcome: CallbackOutcome): void };
   /** Counts each answer by HTTP status (relay_callbacks_total, relay_legacy_callbacks_total). */
   answers: { inc(labels: { status: string }): void };
+  /** Observes each answer's time by status (relay_callback_seconds, with this route's label bound). */
+  latency?: { startTimer(): (labels: { status: string }) => number };
   log: Logger;
   now?: () => number;
 }
@@ -46,6 +48,7 @@ export function callbackRoute<Body>(deps: CallbackRouteDependencies<Body>): Rout
     method: "POST",
     path: deps.path ?? "/relay/callback",
     handler: async (req, res) => {
+      const timer = deps.latency?.startTimer();
       let answer: RouteAnswer;
       try {
         answer = await handle(req, deps);
@@ -56,6 +59,7 @@ export function callbackRoute<Body>(deps: CallbackRouteDependencies<Body>): Rout
       deps.audit.record(answer.repo, outcomeOf(answer));
       if (answer.status === ABORTED) return;
       deps.answers.inc({ status: String(answer.status) });
+      timer?.({ status: String(answer.status) });
       sendJson(res, answer.status, answer.body, answer.headers);
     },
   };

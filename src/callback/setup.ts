@@ -54,6 +54,7 @@ export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route[] {
     process: (identity, body) => processCallback(identity, body, processing()),
     audit,
     answers: wiring.metrics.callbacks,
+    latency: { startTimer: () => wiring.metrics.callbackSeconds.startTimer({ route: "relay" }) },
     log,
   });
   // The production relay's body, for repos that opted in (docs/pytorch.md); same limit and audit trail.
@@ -65,6 +66,7 @@ export function setUpCallbacks(app: Probot, wiring: CallbackWiring): Route[] {
     process: (identity, json) => processLegacyCallback(identity, json, { ...processing(), webBaseUrl: config.github.webBaseUrl }),
     audit,
     answers: wiring.metrics.legacyCallbacks,
+    latency: { startTimer: () => wiring.metrics.callbackSeconds.startTimer({ route: "legacy" }) },
     log: log.child({ route: "legacy" }),
   });
   return [callback, legacy, callbackAuditRoute(audit)];

@@ -84,11 +84,20 @@ interface FactoryOptions {
 }
 
 function countRequests(client: GitHubClient, metrics: RelayMetrics): void {
-  client.hook.after("request", (response, options) => {
-    metrics.githubRequests.inc({ method: options.method, status: String(response.status) });
-  });
-  client.hook.error("request", (error, options) => {
-    metrics.githubRequests.inc({ method: options.method, status: String(httpStatus(error) ?? "error") });
-    throw error;
+  client.hook.wrap("request", async (request, options) => {
+    // The route template, not the URL: a bounded label (a full URL, as in pagination links, is "other").
+    const route = `${options.method} ${options.url.includes("://") ? "other" : options.url}`;
+    const timer = metrics.githubRequestSeconds.startTimer({ route });
+    try {
+      const response = await request(options);
+      metrics.githubRequests.inc({ method: options.method, status: String(response.status) });
+      timer({ status: String(response.status) });
+      return response;
+    } catch (error) {
+      const status = String(httpStatus(error) ?? "error");
+      metrics.githubRequests.inc({ method: options.method, status });
+      timer({ status });
+      throw error;
+    }
   });
 }

@@ -23,6 +23,8 @@ export interface WebhookRouteOptions {
   budget: ByteBudget;
   receivers: readonly WebhookReceiver[];
   log: Logger;
+  /** Observes each delivery's time to answer, by status (relay_webhook_seconds). */
+  latency?: { startTimer(): (labels: { status: string }) => number };
 }
 
 const BUSY_RETRY_SECONDS = 5;
@@ -41,10 +43,12 @@ export function webhookRoute(options: WebhookRouteOptions): Route {
 
 async function handleDelivery(options: WebhookRouteOptions, req: IncomingMessage, res: ServerResponse) {
   const lease = options.budget.lease();
+  const timer = options.latency?.startTimer();
   try {
     await readAndReceive(options, req, res, lease);
   } finally {
     lease.release();
+    timer?.({ status: String(res.statusCode) });
   }
 }
 

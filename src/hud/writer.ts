@@ -183,7 +183,9 @@ export class HudWriter {
 
   async #insert({ client, database }: HudDatabase, target: HudTableTarget, part: readonly ParsedRow[], result: FlushResult): Promise<void> {
     const table = TABLES[target];
+    const timer = this.#options.metrics.hudInsertSeconds.startTimer({ table });
     await client.insert({ table: `${database}.${table}`, values: part.map(({ row }) => row), format: "JSONEachRow" });
+    timer();
     // A crash right here writes these rows again after restart: harmless (see the header).
     const ids = part.map(({ id }) => id);
     await this.#options.store.removeHudRows(ids);

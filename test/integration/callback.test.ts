@@ -147,6 +147,15 @@ describe("callback → job lifecycle → check runs", () => {
     // Created once each, then only updated in place.
     expect(github.find("POST", /\/check-runs$/)).toHaveLength(2);
     expect(github.find("PATCH", /\/check-runs\/\d+$/).length).toBeGreaterThanOrEqual(2);
+
+    // Latency histograms an operator alerts on: webhook answers, callbacks, GitHub requests by route template.
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const count = (series: string) => Number(new RegExp(`^${series.replace(/[{}()[\]|.*+?^$\\]/g, "\\$&")} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+    expect(count('relay_webhook_seconds_count{status="200"}')).toBe(1);
+    expect(count('relay_callback_seconds_count{route="relay",status="200"}')).toBe(4);
+    expect(count('relay_callback_seconds_count{route="relay",status="409"}')).toBe(1);
+    expect(count('relay_github_request_seconds_count{route="POST /repos/{owner}/{repo}/dispatches",status="204"}')).toBe(3);
+    expect(count('relay_github_request_seconds_count{route="POST /repos/{owner}/{repo}/check-runs",status="201"}')).toBe(2);
   });
 
   it("shows nothing on the PR for an L3 backend without its label, and ignores L1 reports with 202", async () => {

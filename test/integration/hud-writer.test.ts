@@ -262,6 +262,7 @@ describe("rows and metrics", () => {
     const text = await hud.metrics.registry.metrics();
     expect(text).toMatch(/relay_hud_rows_rejected_total\{table="oot_ci_results"\} 1/);
     expect(text).toMatch(/relay_hud_rows_written_total\{table="oot_ci_results"\} 1/);
+    expect(text).toMatch(/relay_hud_insert_seconds_count\{table="oot_ci_results"\} [1-9]/);
   });
 
   it("reports the queue's depth and age at scrape time", async () => {
