@@ -9,7 +9,7 @@ import {
   shorten,
 } from "../../src/hud/pages/format.js";
 import { attrs, escapeHtml, externalLink, html, httpUrl, join, raw } from "../../src/hud/pages/html.js";
-import { renderPassRateChart, renderQueueChart } from "../../src/hud/pages/svg.js";
+import { rateAxisBottom, renderPassRateChart, renderQueueChart } from "../../src/hud/pages/svg.js";
 import { apiPath, githubUrl, hudPath } from "../../src/hud/pages/urls.js";
 import type { DailyPoint } from "../../src/hud/views.js";
 import { ctx } from "./hud-fixtures.js";
@@ -155,7 +155,8 @@ describe("daily charts", () => {
     const svg = renderPassRateChart(days.map((day, index) => point(day, index === 2 ? null : 0.9, null))).markup;
     expect(count(svg, "circle")).toBe(4);
     expect(count(svg, "polyline")).toBe(2);
-    expect(textOf(svg)).toContain("0% 50% 100%");
+    // The axis fits the data: 90 % sits on a 80–100 % axis, not near the top of 0–100 %.
+    expect(textOf(svg)).toContain("80% 90% 100%");
     expect(textOf(svg)).toContain("11-01");
     expect(textOf(svg)).toContain("2026-11-05: 90% (10 jobs)");
   });
@@ -175,6 +176,15 @@ describe("daily charts", () => {
       expect(textOf(empty)).toContain("No data in this window");
       expect(count(empty, "circle") + count(empty, "rect", "bar")).toBe(0);
     }
+  });
+
+  it("starts the rate axis at the 10 % step below the lowest value, at 0 when it is that low", () => {
+    expect(rateAxisBottom([0.89, 1, null])).toBe(0.8);
+    expect(rateAxisBottom([0.99])).toBe(0.9);
+    expect(rateAxisBottom([0.04, 1])).toBe(0);
+    expect(rateAxisBottom([null])).toBe(0);
+    const low = renderPassRateChart([point("2026-11-01", 0.3, null), point("2026-11-02", 1, null)]).markup;
+    expect(textOf(low)).toContain("20% 60% 100%");
   });
 
   it("keeps a value above the axis inside the plot", () => {

@@ -21,7 +21,9 @@ interface Chart {
   kind: "line" | "bar";
   points: DailyPoint[];
   value: (point: DailyPoint) => number | null;
-  /** Top of the y axis; the axis is labelled at 0, half and max. */
+  /** Bottom of the y axis (default 0); the axis is labelled at min, halfway and max. */
+  min?: number;
+  /** Top of the y axis. */
   max: number;
   format: (value: number) => string;
 }
@@ -34,13 +36,14 @@ const dayLabel = (day: string): string => day.slice(5, 10);
 function renderChart(chart: Chart): SafeHtml {
   const slot = PLOT_WIDTH / Math.max(1, chart.points.length);
   const x = (index: number) => round(LEFT + slot * (index + 0.5));
-  const y = (value: number) => round(TOP + PLOT_HEIGHT * (1 - Math.min(value, chart.max) / chart.max));
+  const min = chart.min ?? 0;
+  const y = (value: number) => round(TOP + PLOT_HEIGHT * (1 - (Math.min(Math.max(value, min), chart.max) - min) / (chart.max - min)));
   const bottom = TOP + PLOT_HEIGHT;
   const present = chart.points.flatMap((point, index) => {
     const value = chart.value(point);
     return value === null ? [] : [{ point, index, value, tip: `${point.day}: ${chart.format(value)} (${point.jobs} jobs)` }];
   });
-  const yAxis = [0, chart.max / 2, chart.max].map(
+  const yAxis = [min, (min + chart.max) / 2, chart.max].map(
     (value) =>
       html`<line class="gridline" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${y(value)}" y2="${y(value)}"/><text class="axis" x="${LEFT - 4}" y="${y(value) + 4}" text-anchor="end">${chart.format(value)}</text>`,
   );
@@ -91,9 +94,20 @@ export function renderPassRateChart(daily: DailyPoint[]): SafeHtml {
     kind: "line",
     points: daily,
     value: (point) => point.testPassRate,
+    min: rateAxisBottom(daily.map((point) => point.testPassRate)),
     max: 1,
     format: formatPercent,
   });
+}
+
+/**
+ * The rate axis starts at the 10 % step below the lowest value (with room under it), so 89 % against
+ * 100 % is a visible drop rather than a flat line near the top; 0 when a value is that low anyway.
+ */
+export function rateAxisBottom(rates: ReadonlyArray<number | null>): number {
+  const present = rates.filter((rate): rate is number => rate !== null);
+  if (present.length === 0) return 0;
+  return Math.max(0, Math.floor((Math.min(...present) - 0.05) * 10) / 10);
 }
 
 export function renderQueueChart(daily: DailyPoint[]): SafeHtml {
