@@ -214,7 +214,9 @@ export type HistoryGrid = z.infer<typeof HistoryGridSchema>;
 export const DailyPointSchema = z.object({
   day: z.string().describe("YYYY-MM-DD (UTC)"),
   testPassRate: Rate,
+  infraOkRate: Rate.describe("Completed jobs without an infrastructure failure (timed out, or failure_kind infra), as a fraction."),
   queueP50Ms: Ms,
+  runP50Ms: Ms.describe("Run time p50: first in_progress → completion."),
   jobs: Count,
 });
 export type DailyPoint = z.infer<typeof DailyPointSchema>;

@@ -250,20 +250,26 @@ browserDescribe("backend page /hud/acme/npu", () => {
     await screenshot(page, "backend-acme-npu");
   });
 
-  it("draws two charts with a point or bar for every day that has one", async () => {
+  it("draws four charts with a point or bar for every day that has one", async () => {
     const { page } = await visit(noJs, "/hud/acme/npu");
-    const api = (await (await fetch(`${relay.url}/api/hud/backends/acme/npu?days=7`)).json()) as {
-      daily: Array<{ day: string; testPassRate: number | null; queueP50Ms: number | null }>;
-    };
+    type Key = "testPassRate" | "infraOkRate" | "queueP50Ms" | "runP50Ms";
+    const api = (await (await fetch(`${relay.url}/api/hud/backends/acme/npu?days=7`)).json()) as { daily: Array<{ day: string } & Record<Key, number | null>> };
     const charts = page.locator("figure.chart svg");
-    expect(await charts.count()).toBe(2);
+    expect(await charts.count()).toBe(4);
     for (const chart of await charts.all()) expect(await chart.isVisible()).toBe(true);
-    expect(await page.locator("figure.chart figcaption").allTextContents()).toEqual(["Daily test pass rate", "Daily queue time p50 (dispatch to start)"]);
-    const days = (key: "testPassRate" | "queueP50Ms") => api.daily.filter((point) => point[key] !== null).map((point) => point.day);
-    const tipDays = async (selector: string) => (await charts.locator(`${selector} > title`).allTextContents()).map((tip) => tip.slice(0, 10));
+    expect(await page.locator("figure.chart figcaption").allTextContents()).toEqual([
+      "Daily test pass rate",
+      "Daily jobs without an infrastructure failure",
+      "Daily queue time p50 (waiting for a runner)",
+      "Daily run time p50 (start to completion)",
+    ]);
+    const days = (key: Key) => api.daily.filter((point) => point[key] !== null).map((point) => point.day);
+    const tipDays = async (index: number, selector: string) => (await charts.nth(index).locator(`${selector} > title`).allTextContents()).map((tip) => tip.slice(0, 10));
     expect(days("testPassRate").length).toBeGreaterThanOrEqual(2);
-    expect(await tipDays("circle.point")).toEqual(days("testPassRate"));
-    expect(await tipDays("rect.bar")).toEqual(days("queueP50Ms"));
+    expect(await tipDays(0, "circle.point")).toEqual(days("testPassRate"));
+    expect(await tipDays(1, "circle.point")).toEqual(days("infraOkRate"));
+    expect(await tipDays(2, "rect.bar")).toEqual(days("queueP50Ms"));
+    expect(await tipDays(3, "rect.bar")).toEqual(days("runP50Ms"));
     // One x slot per day of the window.
     expect(api.daily.length).toBeGreaterThanOrEqual(7);
   });

@@ -76,17 +76,19 @@ describe("per-backend numbers over a window", () => {
     expect(view!.oncalls).toEqual(["npu-oncall"]);
   });
 
-  it("plots one point per day with that day's pass rate and queue p50", async () => {
+  it("plots one point per day with that day's pass rate, jobs without an infra failure, queue and run p50", async () => {
     const view = await service.backend("acme/npu", 7);
     expect(view!.daily.map((point) => point.day)).toEqual([
       "2026-11-13", "2026-11-14", "2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20",
     ]);
     expect(view!.daily.filter((point) => point.jobs > 0)).toEqual([
-      { day: "2026-11-14", jobs: 2, testPassRate: 0.5, queueP50Ms: 120_000 },
-      { day: "2026-11-15", jobs: 2, testPassRate: 1, queueP50Ms: 30_000 },
-      { day: "2026-11-17", jobs: 1, testPassRate: null, queueP50Ms: 45_000 },
-      { day: "2026-11-18", jobs: 1, testPassRate: null, queueP50Ms: 10_000 },
-      { day: "2026-11-20", jobs: 1, testPassRate: 1, queueP50Ms: null },
+      // Run p50 of [600 s, 900 s] is the upper one (quantileExact); 11-15 counts the re-run (800 s), not the
+      // infra failure it replaced; 11-17's only job timed out (infra) after an hour; 11-18's still runs.
+      { day: "2026-11-14", jobs: 2, testPassRate: 0.5, infraOkRate: 1, queueP50Ms: 120_000, runP50Ms: 900_000 },
+      { day: "2026-11-15", jobs: 2, testPassRate: 1, infraOkRate: 1, queueP50Ms: 30_000, runP50Ms: 800_000 },
+      { day: "2026-11-17", jobs: 1, testPassRate: null, infraOkRate: 0, queueP50Ms: 45_000, runP50Ms: 3_600_000 },
+      { day: "2026-11-18", jobs: 1, testPassRate: null, infraOkRate: null, queueP50Ms: 10_000, runP50Ms: null },
+      { day: "2026-11-20", jobs: 1, testPassRate: 1, infraOkRate: 1, queueP50Ms: null, runP50Ms: null },
     ]);
   });
 

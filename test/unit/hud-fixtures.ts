@@ -320,15 +320,15 @@ export function historyGrid(prefix = ""): HistoryGrid {
   };
 }
 
-/** Seven days; the fourth has no completed jobs (no pass rate, no queue time). */
+/** Seven days; the fourth has no completed jobs (no rates, no times). */
 export const DAILY: DailyPoint[] = [
-  { day: "2026-11-23", testPassRate: 0.95, queueP50Ms: 180_000, jobs: 90 },
-  { day: "2026-11-24", testPassRate: 0.93, queueP50Ms: 240_000, jobs: 95 },
-  { day: "2026-11-25", testPassRate: 0.9, queueP50Ms: 300_000, jobs: 88 },
-  { day: "2026-11-26", testPassRate: null, queueP50Ms: null, jobs: 0 },
-  { day: "2026-11-27", testPassRate: 0.88, queueP50Ms: 410_000, jobs: 102 },
-  { day: "2026-11-28", testPassRate: 0.92, queueP50Ms: 260_000, jobs: 120 },
-  { day: "2026-11-29", testPassRate: 0.91, queueP50Ms: 250_000, jobs: 60 },
+  { day: "2026-11-23", testPassRate: 0.95, infraOkRate: 1, queueP50Ms: 180_000, runP50Ms: 1_800_000, jobs: 90 },
+  { day: "2026-11-24", testPassRate: 0.93, infraOkRate: 0.98, queueP50Ms: 240_000, runP50Ms: 1_900_000, jobs: 95 },
+  { day: "2026-11-25", testPassRate: 0.9, infraOkRate: 0.97, queueP50Ms: 300_000, runP50Ms: 2_000_000, jobs: 88 },
+  { day: "2026-11-26", testPassRate: null, infraOkRate: null, queueP50Ms: null, runP50Ms: null, jobs: 0 },
+  { day: "2026-11-27", testPassRate: 0.88, infraOkRate: 0.9, queueP50Ms: 410_000, runP50Ms: 2_400_000, jobs: 102 },
+  { day: "2026-11-28", testPassRate: 0.92, infraOkRate: 1, queueP50Ms: 260_000, runP50Ms: 1_700_000, jobs: 120 },
+  { day: "2026-11-29", testPassRate: 0.91, infraOkRate: 1, queueP50Ms: 250_000, runP50Ms: 1_750_000, jobs: 60 },
 ];
 
 export function backendView(): BackendView {

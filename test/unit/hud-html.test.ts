@@ -144,7 +144,9 @@ describe("daily charts", () => {
   const point = (day: string, testPassRate: number | null, queueP50Ms: number | null): DailyPoint => ({
     day,
     testPassRate,
+    infraOkRate: testPassRate,
     queueP50Ms,
+    runP50Ms: queueP50Ms,
     jobs: 10,
   });
   const count = (svg: string, name: string, className?: string) =>

@@ -186,13 +186,17 @@ describe("backend page", () => {
     ]);
   });
 
-  it("plots a point per day with a pass rate and a bar per day with a queue time", () => {
-    const [passRate, queue] = elements(page, "svg");
+  it("plots a point per day for the pass rate and infra availability, a bar per day for the queue and run time", () => {
+    const [passRate, availability, queue, runTime] = elements(page, "svg");
     // Seven days, the fourth without data: six points, and the line breaks at the gap.
-    expect(parseTags(passRate!).filter((tag) => tag.name === "circle")).toHaveLength(6);
-    expect(parseTags(passRate!).filter((tag) => tag.name === "polyline")).toHaveLength(2);
-    expect(parseTags(queue!).filter((tag) => tag.name === "rect" && hasClass(tag, "bar"))).toHaveLength(6);
+    for (const chart of [passRate!, availability!]) {
+      expect(parseTags(chart).filter((tag) => tag.name === "circle")).toHaveLength(6);
+      expect(parseTags(chart).filter((tag) => tag.name === "polyline")).toHaveLength(2);
+    }
+    expect(textOf(availability!)).toContain("2026-11-27: 90% (102 jobs)");
+    for (const chart of [queue!, runTime!]) expect(parseTags(chart).filter((tag) => tag.name === "rect" && hasClass(tag, "bar"))).toHaveLength(6);
     expect(textOf(queue!)).toContain("2026-11-27: 6m 50s (102 jobs)");
+    expect(textOf(runTime!)).toContain("2026-11-27: 40m 00s (102 jobs)");
   });
 
   it("renders the history grid: 5 rows × 3 columns, a glyph per reported job, the never-reported row marked", () => {

@@ -7,7 +7,7 @@ import { renderHistoryGrid } from "./grid.js";
 import { renderLayout } from "./layout.js";
 import { levelBadge, notInAllowlistTag, relativeTime, verdictBadge, windowNote } from "./parts.js";
 import { renderChecks, WEBHOOK_ONLY } from "./requirements.js";
-import { renderPassRateChart, renderQueueChart } from "./svg.js";
+import { renderAvailabilityChart, renderPassRateChart, renderQueueChart, renderRunTimeChart } from "./svg.js";
 import { apiPath, githubUrl, hudPath } from "./urls.js";
 
 interface Card {
@@ -92,7 +92,7 @@ ${renderChecks(view.health.checks)}
 ${
   !stats.collectsResults
     ? html`<p class="muted">${WEBHOOK_ONLY}: this backend receives webhooks and reports no results.</p>`
-    : html`<div class="charts">${renderPassRateChart(view.daily)}${renderQueueChart(view.daily)}</div>`
+    : html`<div class="charts">${renderPassRateChart(view.daily)}${renderAvailabilityChart(view.daily)}${renderQueueChart(view.daily)}${renderRunTimeChart(view.daily)}</div>`
 }
 <h2>Recent runs</h2>
 ${renderHistoryGrid(view.history, ctx)}`;

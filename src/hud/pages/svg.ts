@@ -89,15 +89,15 @@ function lineSegments(
 }
 
 export function renderPassRateChart(daily: DailyPoint[]): SafeHtml {
-  return renderChart({
-    title: "Daily test pass rate",
-    kind: "line",
-    points: daily,
-    value: (point) => point.testPassRate,
-    min: rateAxisBottom(daily.map((point) => point.testPassRate)),
-    max: 1,
-    format: formatPercent,
-  });
+  return rateChart("Daily test pass rate", daily, (point) => point.testPassRate);
+}
+
+export function renderAvailabilityChart(daily: DailyPoint[]): SafeHtml {
+  return rateChart("Daily jobs without an infrastructure failure", daily, (point) => point.infraOkRate);
+}
+
+function rateChart(title: string, daily: DailyPoint[], value: (point: DailyPoint) => number | null): SafeHtml {
+  return renderChart({ title, kind: "line", points: daily, value, min: rateAxisBottom(daily.map(value)), max: 1, format: formatPercent });
 }
 
 /**
@@ -111,14 +111,16 @@ export function rateAxisBottom(rates: ReadonlyArray<number | null>): number {
 }
 
 export function renderQueueChart(daily: DailyPoint[]): SafeHtml {
-  const highest = Math.max(0, ...daily.map((point) => point.queueP50Ms ?? 0)) / 1000;
+  return durationChart("Daily queue time p50 (waiting for a runner)", daily, (point) => point.queueP50Ms);
+}
+
+export function renderRunTimeChart(daily: DailyPoint[]): SafeHtml {
+  return durationChart("Daily run time p50 (start to completion)", daily, (point) => point.runP50Ms);
+}
+
+/** Bars on an axis ending at the round duration above the longest day. */
+function durationChart(title: string, daily: DailyPoint[], value: (point: DailyPoint) => number | null): SafeHtml {
+  const highest = Math.max(0, ...daily.map((point) => value(point) ?? 0)) / 1000;
   const top = DURATION_STEPS.find((step) => step >= highest) ?? Math.ceil(highest / 86_400) * 86_400;
-  return renderChart({
-    title: "Daily queue time p50 (dispatch to start)",
-    kind: "bar",
-    points: daily,
-    value: (point) => point.queueP50Ms,
-    max: top * 1000,
-    format: formatDuration,
-  });
+  return renderChart({ title, kind: "bar", points: daily, value, max: top * 1000, format: formatDuration });
 }

@@ -1,15 +1,19 @@
-// A backend's daily series over a window: test pass rate and queue-time p50 per UTC day (pure filling of
-// empty days happens here too, so plots have one point per day).
+// A backend's daily series over a window: test pass rate, jobs without an infrastructure failure, and
+// queue- and run-time p50 per UTC day (pure filling of empty days happens here too, so plots have one
+// point per day).
 import type { HudDatabase } from "../clickhouse.js";
 import type { DailyPoint } from "../views.js";
-import { inWindow, latestAttempts, num, select, TEST_FAILURE, windowParams, type Window } from "./sql.js";
+import { INFRA_FAILURE, inWindow, latestAttempts, num, select, TEST_FAILURE, windowParams, type Window } from "./sql.js";
 
 interface DailyColumns {
   day: string;
   jobs: number | string;
   succeeded: number | string;
   test_failures: number | string;
+  completed: number | string;
+  infra_failures: number | string;
   queue_p50: number | null;
+  run_p50: number | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -21,7 +25,10 @@ export async function dailySeries(db: HudDatabase, window: Window, downstreamRep
         count() AS jobs,
         countIf(conclusion = 'success') AS succeeded,
         countIf(${TEST_FAILURE}) AS test_failures,
-        quantileExact(0.5)(queue_ms) AS queue_p50
+        countIf(status = 'completed') AS completed,
+        countIf(${INFRA_FAILURE}) AS infra_failures,
+        quantileExact(0.5)(queue_ms) AS queue_p50,
+        quantileExact(0.5)(execution_ms) AS run_p50
       FROM (${latestAttempts(db.database, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`)})
       GROUP BY day
       ORDER BY day`,
@@ -34,7 +41,15 @@ export async function dailySeries(db: HudDatabase, window: Window, downstreamRep
     const row = byDay.get(key);
     const succeeded = num(row?.succeeded ?? 0);
     const judged = succeeded + num(row?.test_failures ?? 0);
-    points.push({ day: key, jobs: num(row?.jobs ?? 0), testPassRate: judged === 0 ? null : succeeded / judged, queueP50Ms: row?.queue_p50 ?? null });
+    const completed = num(row?.completed ?? 0);
+    points.push({
+      day: key,
+      jobs: num(row?.jobs ?? 0),
+      testPassRate: judged === 0 ? null : succeeded / judged,
+      infraOkRate: completed === 0 ? null : 1 - num(row?.infra_failures ?? 0) / completed,
+      queueP50Ms: row?.queue_p50 ?? null,
+      runP50Ms: row?.run_p50 ?? null,
+    });
   }
   return points;
 }
