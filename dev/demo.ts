@@ -163,8 +163,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const jobs = box.jobs.map((job) => `${job.jobName} ${job.conclusion ?? job.status}`).join("; ");
       print(`   ${box.backendName} (${box.level}, ${box.downstreamRepo}): ${box.missing ? box.missing.detail : jobs}`);
     }
-    print("   Open in a browser:");
-    for (const url of urls) print(`     ${url}`);
+    // Only a relay that keeps running can be opened; otherwise say how to get one.
+    if (options.keepRunning) {
+      print("   Open in a browser:");
+      for (const url of urls) print(`     ${url}`);
+    } else {
+      print("   Run `npm run demo -- --serve` to keep the relay running and open these pages in a browser.");
+    }
 
     if (!options.keepRunning) await stop();
     return { relayUrl: relay.url, prNumber, dispatches, reports, checkRuns, hud: { pr: hudPr, urls }, stop };

@@ -40,5 +40,7 @@ it("dispatches to each backend, turns their reports into check runs and points a
   expect(demo.hud.pr.hudOnly).toEqual([]);
   const hudUrls = [`${demo.relayUrl}/hud`, `${demo.relayUrl}/hud/demo-npu/torch-npu`, `${demo.relayUrl}/hud/demo-tpu/tpu-backend`, `${demo.relayUrl}/hud/pr/${demo.prNumber}`];
   expect(demo.hud.urls).toEqual(hudUrls);
-  for (const url of hudUrls) expect(lines).toContain(`     ${url}`);
+  // The relay has stopped: no URL is printed that would not open, only how to keep it running.
+  for (const url of hudUrls) expect(lines).not.toContain(`     ${url}`);
+  expect(lines).toContain("   Run `npm run demo -- --serve` to keep the relay running and open these pages in a browser.");
 });
