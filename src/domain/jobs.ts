@@ -9,6 +9,23 @@ export interface JobKey {
   jobName: string;
 }
 
+/**
+ * What the HUD rows, the crcr export and the trunk baseline read of a stored report (`StoredJob.report`: a
+ * callback body, src/callback/schema.ts, or one the relay wrote for GitHub's data).
+ */
+export interface ReportedFields {
+  workflow: { name: string; url: string };
+  job: { name: string; url?: string };
+  failure_kind?: string;
+  summary?: string;
+  started_at?: string;
+  completed_at?: string;
+  tests?: { total: number; passed: number; failed: number; skipped: number };
+  failed_tests?: readonly string[];
+  artifact_url?: string;
+  environment?: Record<string, string>;
+}
+
 /** One reported job attempt, as the relay knows it. Times are the relay's clock (ms). */
 export interface StoredJob extends JobKey {
   upstreamRepo: string;

@@ -5,20 +5,14 @@
 // and torchci's results API body (./torchci-envelope.ts). Pure.
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { StoredJob } from "../domain/jobs.js";
+import type { ReportedFields, StoredJob } from "../domain/jobs.js";
 import { uint32 } from "../hud/column-types.js";
 import { wellFormed } from "../validation/well-formed.js";
 
-/** What the mapping reads of a report (a callback body, or one the relay wrote; src/state/result-row.ts ReportedFields). */
-export interface CrcrReport {
-  workflow: { url: string };
-  started_at?: string;
-  completed_at?: string;
-  tests?: { total: number; passed: number; failed: number; skipped: number };
-  failed_tests?: readonly string[];
-  artifact_url?: string;
-  environment?: Record<string, string>;
-}
+/** What the mapping reads of a stored report. */
+export type CrcrReport = Pick<ReportedFields, "started_at" | "completed_at" | "tests" | "failed_tests" | "artifact_url" | "environment"> & {
+  workflow: Pick<ReportedFields["workflow"], "url">;
+};
 
 const Text = wellFormed(z.string());
 const Name = wellFormed(z.string()).min(1);

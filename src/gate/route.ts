@@ -3,12 +3,11 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Allowlist } from "../allowlist/types.js";
-import { LISTED_JOBS } from "../checks/job-checks.js";
 import type { RelayConfig } from "../config.js";
 import { parseQuery } from "../http/query.js";
 import { sendJson, type Route } from "../http/router.js";
 import { callbackSettings } from "../state/settings.js";
-import { listedTrunkComparisons } from "../state/trunk.js";
+import { aggregateFacts } from "../state/reconcile.js";
 import type { Store } from "../store/store.js";
 import { gateView, type GateBackendFacts } from "./gate-view.js";
 import type { GateView } from "./schema.js";
@@ -69,9 +68,7 @@ async function readGate(deps: GateRouteDeps, allowlist: Allowlist, upstream: str
     if (!head || head.prNumber !== prNumber) return undefined;
     const backends = new Map<string, GateBackendFacts>();
     for (const backend of await tx.backendHeads(head)) {
-      const listed = backend.counts.jobs > 0 ? await tx.listedAttempts(backend, LISTED_JOBS) : [];
-      const trunk = await listedTrunkComparisons(tx, listed);
-      backends.set(backend.downstreamRepo.toLowerCase(), { backend, listed, ...(trunk && { trunk }) });
+      backends.set(backend.downstreamRepo.toLowerCase(), { backend, ...(await aggregateFacts(tx, backend)) });
     }
     return gateView({ head, allowlist, backends, settings });
   });

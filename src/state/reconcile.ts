@@ -13,6 +13,7 @@ import { desiredOncallComment, desiredOncallWebhook, notifiesOncalls, oncallComm
 import type { GitHubRequest } from "../domain/github-request.js";
 import type { StateContext } from "./context.js";
 import { listedTrunkComparisons, trunkComparison } from "./trunk.js";
+import type { TrunkComparison } from "../domain/trunk-baseline.js";
 
 /** A job whose latest attempt just changed: its own check run is recomputed even when the frame did not change. */
 export type ChangedJob = StoredJob & Pick<LatestAttempt, "seq">;
@@ -32,8 +33,7 @@ export async function reconcileBackendHead(
   const entry = findEntry(allowlist, backend.downstreamRepo);
   const aggregateKey = aggregateCheckKey(head.upstreamRepo, backend.backendName, head.headSha);
   const aggregateRecord = await tx.checkRun(aggregateKey);
-  const listed = backend.counts.jobs > 0 ? await tx.listedAttempts(backend, LISTED_JOBS) : [];
-  const trunk = await listedTrunkComparisons(tx, listed);
+  const { listed, trunk } = await aggregateFacts(tx, backend);
   const view: BackendHeadView = { head, backend, entry, listed, ...(trunk && { trunk }) };
   let queued = await queue(tx, head, aggregateKey, aggregateRecord, desiredAggregate(view, settings, aggregateRecord !== undefined), context);
 
@@ -73,6 +73,13 @@ export async function reconcileBackendHead(
     queued += await queue(tx, head, key, last, desired, context);
   }
   return queued;
+}
+
+/** What a backend head's aggregate lists beside its counts: the listed attempts and their failures against trunk. */
+export async function aggregateFacts(tx: StoreTx, backend: StoredBackendHead): Promise<{ listed: LatestAttempt[]; trunk?: Map<string, TrunkComparison> }> {
+  const listed = backend.counts.jobs > 0 ? await tx.listedAttempts(backend, LISTED_JOBS) : [];
+  const trunk = await listedTrunkComparisons(tx, listed);
+  return { listed, ...(trunk && { trunk }) };
 }
 
 /**

@@ -1,21 +1,7 @@
 // The HUD's results row for one job attempt (pure). Rows wait in the store's HUD queue until the
 // ClickHouse writer exports them; `version` lets a later state of the same attempt replace an earlier one.
 import { capLength } from "../github/text-limits.js";
-import type { StoredJob } from "../domain/jobs.js";
-
-/** The fields of a report (a callback body, src/callback/schema.ts, or one the relay wrote for GitHub's data) a row carries. */
-export interface ReportedFields {
-  workflow: { name: string; url: string };
-  job: { name: string; url?: string };
-  failure_kind?: string;
-  summary?: string;
-  started_at?: string;
-  completed_at?: string;
-  tests?: { total: number; passed: number; failed: number; skipped: number };
-  failed_tests?: readonly string[];
-  artifact_url?: string;
-  environment?: Record<string, string>;
-}
+import type { ReportedFields, StoredJob } from "../domain/jobs.js";
 
 /** The HUD shows a short summary (tooltips, PR boxes); the full text is in the job's check run. */
 const HUD_SUMMARY_LENGTH = 2000;

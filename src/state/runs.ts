@@ -4,8 +4,8 @@
 // reported, a reported job that never reported its end, a run that failed without any failing job. The
 // aggregate then concludes from jobs alone, and the HUD counts them like any other result.
 import { findEntry } from "../allowlist/policy.js";
-import { resultRow, type ReportedFields } from "./result-row.js";
-import type { StoredJob } from "../domain/jobs.js";
+import { resultRow } from "./result-row.js";
+import type { ReportedFields, StoredJob } from "../domain/jobs.js";
 import {
   applyJobEvent,
   applyRunEvent,

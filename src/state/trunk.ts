@@ -1,17 +1,10 @@
 // The trunk baseline in the store: each completed job of a push to the upstream default branch becomes
 // its job's trunk result, and a PR job that failed is compared with it (src/domain/trunk-baseline.ts).
 // Reads are by key and bounded by the failed jobs shown (at most LISTED_JOBS per aggregate).
-import { jobIdentity, type JobSummary, type StoredJob } from "../domain/jobs.js";
+import { jobIdentity, type JobSummary, type ReportedFields, type StoredJob } from "../domain/jobs.js";
 import { isFailing } from "../domain/runs.js";
 import { compareWithTrunk, MAX_TRUNK_FAILED_TESTS, type TrunkComparison } from "../domain/trunk-baseline.js";
 import type { StoreTx, TrunkJobKey } from "../store/store.js";
-
-/** What a stored job's last report says of its failed tests and links (a callback body, src/callback/schema.ts). */
-interface ReportedFailure {
-  failed_tests?: unknown;
-  workflow?: { url?: unknown };
-  job?: { url?: unknown };
-}
 
 /**
  * A completed job of a push dispatch becomes its job's trunk result. Self-reports (nightly runs the relay
@@ -21,8 +14,8 @@ export async function recordTrunkResult(tx: StoreTx, job: StoredJob, now: number
   if (job.prNumber !== null || job.status !== "completed") return;
   const dispatchedAt = await tx.dispatchSentAt(job.deliveryId, job.downstreamRepo);
   if (dispatchedAt === undefined) return;
-  const report = job.report as ReportedFailure;
-  const url = stringOf(report.job?.url) ?? stringOf(report.workflow?.url);
+  const report = reportOf(job);
+  const url = report.job?.url ?? report.workflow?.url;
   await tx.putTrunkResult(
     trunkKey(job),
     {
@@ -59,11 +52,11 @@ function trunkKey(job: StoredJob): TrunkJobKey {
   return { upstreamRepo: job.upstreamRepo, downstreamRepo: job.downstreamRepo, workflowName: job.workflowName, jobName: job.jobName };
 }
 
-function failedTestsOf(job: StoredJob): string[] {
-  const tests = (job.report as ReportedFailure).failed_tests;
-  return Array.isArray(tests) ? tests.filter((test): test is string => typeof test === "string") : [];
+/** What the baseline reads of a stored report: its failed tests and links. */
+function reportOf(job: StoredJob): Partial<Pick<ReportedFields, "failed_tests" | "workflow" | "job">> {
+  return job.report;
 }
 
-function stringOf(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
+function failedTestsOf(job: StoredJob): string[] {
+  return [...(reportOf(job).failed_tests ?? [])];
 }

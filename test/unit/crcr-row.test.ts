@@ -5,7 +5,7 @@ import type { StoredJob } from "../../src/domain/jobs.js";
 import { crcrTableRow } from "../../src/export/clickhouse-destination.js";
 import { CrcrRow, crcrRow } from "../../src/export/crcr-row.js";
 import { torchciEnvelope } from "../../src/export/torchci-envelope.js";
-import type { ReportedFields } from "../../src/state/result-row.js";
+import type { ReportedFields } from "../../src/domain/jobs.js";
 
 const STARTED = Date.parse("2026-05-04T20:48:28.123Z");
 const COMPLETED = Date.parse("2026-05-04T21:10:00.000Z");
