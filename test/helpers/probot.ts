@@ -13,12 +13,23 @@ export function testPrivateKey(): string {
   return privateKey;
 }
 
+/**
+ * Probot's Octokit without its retry and throttling plugins. The override must be a function: Probot
+ * passes its own `throttle` options to every instance, and object defaults lose to instance options, so
+ * `defaults({ throttle: { enabled: false } })` left installation clients spacing writes 1 s apart.
+ */
+export const TestOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  retry: { enabled: false },
+  throttle: { enabled: false },
+}));
+
 export function testProbot(options: { baseUrl?: string } = {}): Probot {
   return new Probot({
     ...options,
     appId: 1,
     privateKey: testPrivateKey(),
     log: testLog,
-    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    Octokit: TestOctokit,
   });
 }

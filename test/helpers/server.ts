@@ -5,10 +5,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
-import { ProbotOctokit } from "probot";
 import type { DispatchService } from "../../src/dispatch/service.js";
 import { startServer } from "../../src/server/start.js";
-import { testLog, testPrivateKey } from "./probot.js";
+import { TestOctokit, testLog, testPrivateKey } from "./probot.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
 export const TICKET_SECRET = "test-ticket-secret-0123456789abcdef0123456789";
@@ -45,7 +44,7 @@ export async function startRelay(env: Record<string, string | undefined>, option
       privateKey: testPrivateKey(),
       secret: WEBHOOK_SECRET,
       ...(options.baseUrl && { baseUrl: options.baseUrl }),
-      Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+      Octokit: TestOctokit,
     },
     host: "127.0.0.1",
     port: options.port ?? 0,

@@ -32,7 +32,7 @@ beforeEach(async () => {
   pr = webhookExample("pull_request", (p) => p.action === "opened" && p.installation);
   pr.pull_request.author_association = "MEMBER";
   pr.pull_request.labels = [];
-  relay = await startRelayAgainst(github, ALLOWLIST, { UPSTREAM_REPO: UPSTREAM, GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0" });
+  relay = await startRelayAgainst(github, ALLOWLIST, { UPSTREAM_REPO: UPSTREAM, GITHUB_OIDC_ISSUER: oidc.issuer, RELAY_CHECK_UPDATE_DELAY_SECONDS: "0", RELAY_HUD_FLUSH_MS: "50" });
 });
 afterEach(async () => {
   await relay?.stop();

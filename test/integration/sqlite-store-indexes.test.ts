@@ -163,10 +163,10 @@ describe("query plans", () => {
 });
 
 describe("a populated store", () => {
-  it("carries 200k check-run tasks over into check_runs (migration 9), and prints how long it took (not asserted)", async () => {
-    const rows = 200_000;
+  it("carries 20k check-run tasks over into check_runs (migration 9)", async () => {
+    const rows = 20_000;
     const db = databaseAt(8);
-    // 20k PR heads × 10 check runs (5 backends, an aggregate and a job each), in one transaction.
+    // 2k PR heads × 10 check runs (5 backends, an aggregate and a job each), in one transaction.
     db.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
        INSERT INTO outbox (key, kind, repo, request_json, status, attempts, created_at, next_attempt_at, result_id)
@@ -176,17 +176,11 @@ describe("a populated store", () => {
          'sent', 1, ?, ?, 1000000 + i FROM n`,
     ).run(rows, NOW, NOW);
     db.close();
-    const migrateStart = performance.now();
     const { store } = openRecording();
-    const migrationMs = Math.round(performance.now() - migrateStart);
-    const lookupStart = performance.now();
-    const id = await store.checkRunId("check:up/stream:b3:sha12345:job123453");
-    const lookupMs = Math.round((performance.now() - lookupStart) * 10) / 10;
-    console.log(`migrations 9 and 10 at ${rows} check-run tasks took ${migrationMs} ms; checkRunId then took ${lookupMs} ms`);
-    expect(id).toBe(1_000_000 + 123_453);
+    expect(await store.checkRunId("check:up/stream:b3:sha1234:job12343")).toBe(1_000_000 + 12_343);
     const migrated = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
     opened.push(migrated);
     expect(migrated.prepare("SELECT count(*) FROM check_runs WHERE github_id IS NOT NULL").pluck().get()).toBe(rows);
-    expect(migrated.prepare("SELECT count(*) FROM check_runs WHERE upstream_repo_key = 'up/stream' AND head_sha = 'sha12345'").pluck().get()).toBe(10);
+    expect(migrated.prepare("SELECT count(*) FROM check_runs WHERE upstream_repo_key = 'up/stream' AND head_sha = 'sha1234'").pluck().get()).toBe(10);
   });
 });
