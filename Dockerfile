@@ -5,14 +5,16 @@
 #   docker build -t cross-repo-ci-relay .
 #   docker build --build-arg WITH_CHDB=false -t cross-repo-ci-relay:server-hud .   # no embedded ClickHouse
 #
-# Node: the current LTS line (24). The test suite runs on Node 20 (package.json "engines" allows both);
-# better-sqlite3 12 declares node 20.x–26.x, so the pinned native module builds for 24.
+# Node (docs/deploy.md, "Node version"): an LTS line that package.json "engines" lists and whose
+# better-sqlite3 binary its release ships prebuilt: Node 24, maintenance LTS until 2028-04-30. Both stages
+# use the same line, since better-sqlite3 is built for one Node ABI.
 
 # ---- build ----------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS build
 
-# better-sqlite3 downloads a prebuilt binary for this Node ABI when it can and compiles from source
-# (node-gyp: python3, make, g++) when it cannot, e.g. behind a proxy that blocks GitHub release downloads.
+# better-sqlite3 downloads a prebuilt binary for this Node ABI from its GitHub release when it can, and
+# compiles from source (node-gyp: python3, make, g++) when it cannot, e.g. behind a proxy that blocks
+# GitHub release downloads.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
@@ -51,12 +53,13 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 
-# What the server reads at run time: the compiled code and its production dependencies; package.json
-# (ESM "type": "module", and Probot reads it); app.yml, read by Probot's setup page when no App is
-# configured yet (only with NODE_ENV other than production: in production Probot stops with "App ID is
-# missing" instead, docs/security.md), and app-downstream.yml, the second App's manifest, beside it. The HUD's pages and styles are compiled into lib/
-# (src/hud/pages/), so there are no static assets. No allowlist.yml: it is an example, and production
-# reads the allowlist from the config repo (ALLOWLIST_REPO) or a file mounted at ALLOWLIST_FILE.
+# What the server (and the command line, lib/cli/main.js, e.g. `backup`) reads at run time: the compiled
+# code and its production dependencies; package.json (ESM "type": "module", and Probot reads it); app.yml,
+# read by Probot's setup page when no App is configured yet (only with NODE_ENV other than production: in
+# production Probot stops with "App ID is missing" instead, docs/security.md), and app-downstream.yml, the
+# second App's manifest, beside it. The HUD's pages and styles are compiled into lib/ (src/hud/pages/), so
+# there are no static assets. No allowlist.yml: it is an example, and production reads the allowlist from
+# the config repo (ALLOWLIST_REPO) or a file mounted at ALLOWLIST_FILE.
 # root owns the code, so the relay (user node) cannot rewrite it.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/lib ./lib
@@ -72,7 +75,8 @@ USER node
 
 EXPOSE 3000
 
-# /readyz answers 200 once an allowlist is loaded and 503 before (docs/security.md, "Readiness").
+# /readyz answers 503 while a component is not ready (no allowlist loaded yet, the store failing) and 200
+# otherwise, "degraded" included (docs/deploy.md, "Health, metrics, logs").
 # The slim image has no curl or wget, so Node's own fetch asks; it exits 0 only on a 2xx.
 # start-period: the first allowlist read from the config repo and PostgreSQL migrations take a moment.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -93,7 +93,7 @@ export function createApp(deps: AppDependencies = {}) {
     });
     const hud = setUpHud(app, { config, metrics, store: openStore, allowlist: () => allowlist.current(), leader: () => leadership.isLeader() });
     // Results also exported to hud.pytorch.org's crcr_workflow_job (CRCR_CLICKHOUSE_URL or TORCHCI_RESULTS_URL; docs/pytorch.md).
-    const crcrExport = setUpCrcrExport({ config, metrics, store: openStore, leader: () => leadership.isLeader(), log: app.log.child({ component: "crcr-export" }) });
+    const crcrExport = setUpCrcrExport({ config, metrics, store: openStore, leader: () => leadership.isLeader(), log: app.log });
     const webhookBodies = new ByteBudget(config.http.webhookInflightBytes);
     observeWebhookBodies(metrics, () => webhookBodies.inUse);
     const webhooks = webhookRoute({

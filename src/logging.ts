@@ -1,6 +1,8 @@
 // The relay's logger: pino with the secrets it could ever see redacted, handed to Probot too, so its
 // Octokit request logging (request bodies at debug) and every `app.log` line pass the same redaction.
+// @clickhouse/client logs through it as well (clickHouseLog), instead of its own multi-line console blocks.
 import type { Writable } from "node:stream";
+import { ClickHouseLogLevel, type ErrorLogParams, type Logger as ClickHouseLogger, type LogParams, type WarnLogParams } from "@clickhouse/client";
 import { getTransformStream } from "@probot/pino";
 import { pino, type Logger } from "pino";
 
@@ -57,4 +59,73 @@ export async function createLogger(settings: LogSettings, destination?: Writable
   const pretty = await getTransformStream({ logFormat: "pretty" });
   pretty.pipe(destination ?? process.stdout);
   return pino(options, pretty);
+}
+
+/** @clickhouse/client's `log` option (`createClient({ log })`). */
+export interface ClickHouseLogOption {
+  LoggerClass: new () => ClickHouseLogger;
+  level: ClickHouseLogLevel;
+}
+
+/** Which ClickHouse a client reaches: the relay's HUD or the crcr export's table (src/export/). */
+export type ClickHouseUse = "hud" | "crcr-export";
+
+const CLICKHOUSE_LEVELS: Readonly<Record<string, ClickHouseLogLevel>> = {
+  trace: ClickHouseLogLevel.TRACE,
+  debug: ClickHouseLogLevel.DEBUG,
+  // The client's only INFO line is "Log level is set to …", written by every client it creates.
+  info: ClickHouseLogLevel.WARN,
+  warn: ClickHouseLogLevel.WARN,
+  error: ClickHouseLogLevel.ERROR,
+};
+
+/**
+ * Hands @clickhouse/client's log lines to `log` (a logger without a `component`: this binds "clickhouse"):
+ * one JSON line each at the pino level named like the client's, its module and arguments as fields, its
+ * error as `err`. The client is told to skip what `log` would drop (everything at fatal or silent).
+ */
+export function clickHouseLog(log: Logger, use: ClickHouseUse): ClickHouseLogOption {
+  const child = log.child({ component: "clickhouse", use });
+  const write = (level: "trace" | "debug" | "info" | "warn" | "error", { module, message, args, err }: LogParams & { err?: Error }) =>
+    child[level](
+      { module, ...(args !== undefined && { args: withoutUrlCredentials(args) }), ...(err !== undefined && { err: errorWithoutUrlCredentials(err) }) },
+      withoutUrlCredentials(message),
+    );
+  // The client instantiates the class itself, without arguments.
+  class PinoClickHouseLogger implements ClickHouseLogger {
+    trace(params: LogParams) {
+      write("trace", params);
+    }
+    debug(params: LogParams) {
+      write("debug", params);
+    }
+    info(params: LogParams) {
+      write("info", params);
+    }
+    warn(params: WarnLogParams) {
+      write("warn", params);
+    }
+    error(params: ErrorLogParams) {
+      write("error", params);
+    }
+  }
+  return { LoggerClass: PinoClickHouseLogger, level: CLICKHOUSE_LEVELS[child.level] ?? ClickHouseLogLevel.OFF };
+}
+
+/** `user:password@` of every URL in strings, however deep, replaced by `***@` (field names are pino's to redact). */
+function withoutUrlCredentials<T>(value: T): T {
+  if (typeof value === "string") return value.replace(/\/\/[^/@\s]*@/g, "//***@") as T;
+  if (Array.isArray(value)) return value.map(withoutUrlCredentials) as T;
+  if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, withoutUrlCredentials(inner)])) as T;
+  }
+  return value;
+}
+
+/** A copy of `err` (same class and own fields, for pino's serializer) whose message and stack name no URL credentials. */
+function errorWithoutUrlCredentials(err: Error): Error {
+  return Object.assign(Object.create(Object.getPrototypeOf(err) as object) as Error, err, {
+    message: withoutUrlCredentials(err.message),
+    ...(err.stack !== undefined && { stack: withoutUrlCredentials(err.stack) }),
+  });
 }

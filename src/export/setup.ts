@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { RelayConfig } from "../config.js";
 import { ClickHouseConnection } from "../hud/clickhouse.js";
 import type { ReadinessReport } from "../http/health.js";
+import { clickHouseLog } from "../logging.js";
 import { observeCrcrQueue, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { checkCrcrTable, ClickHouseDestination } from "./clickhouse-destination.js";
@@ -22,6 +23,7 @@ export interface CrcrExportWiring {
   store: () => Store;
   /** Whether this process drains the shared queue now (src/scheduler/leadership.ts). */
   leader: () => boolean;
+  /** The app's logger: the exporter logs as component "crcr-export", its ClickHouse client as "clickhouse". */
   log: Logger;
 }
 
@@ -37,19 +39,20 @@ export interface CrcrExport {
 export function setUpCrcrExport(wiring: CrcrExportWiring): CrcrExport | undefined {
   const target = wiring.config.crcrExport;
   if (!target) return undefined;
+  const log = wiring.log.child({ component: "crcr-export" });
   let exporter: CrcrExporter | undefined;
   let destination: CrcrDestination | undefined;
   return {
     start() {
       const store = wiring.store();
       observeCrcrQueue(wiring.metrics, () => store.hudQueueStats(["crcr"]));
-      destination = destinationOf(target, wiring.config.hud.batchRows);
+      destination = destinationOf(target, wiring.config.hud.batchRows, wiring.log);
       exporter = new CrcrExporter({
         store,
         destination,
         flushMs: wiring.config.hud.flushMs,
         metrics: wiring.metrics,
-        log: wiring.log,
+        log,
         leader: wiring.leader,
       });
       exporter.start();
@@ -79,8 +82,8 @@ export function setUpCrcrExport(wiring: CrcrExportWiring): CrcrExport | undefine
   };
 }
 
-function destinationOf(target: NonNullable<RelayConfig["crcrExport"]>, batchRows: number): CrcrDestination {
+function destinationOf(target: NonNullable<RelayConfig["crcrExport"]>, batchRows: number, log: Logger): CrcrDestination {
   if (target.kind === "torchci") return new TorchciDestination({ url: target.url, token: target.token, batchRows: TORCHCI_BATCH_ROWS });
-  const connection = new ClickHouseConnection(target.server, (client) => checkCrcrTable(client, target.table));
+  const connection = new ClickHouseConnection(target.server, (client) => checkCrcrTable(client, target.table), clickHouseLog(log, "crcr-export"));
   return new ClickHouseDestination({ connection, table: target.table, batchRows });
 }

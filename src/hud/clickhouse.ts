@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import type { RelayConfig } from "../config.js";
+import type { ClickHouseLogOption } from "../logging.js";
 import { migrateHud } from "./migrations.js";
 
 export type ClickHouseTarget = RelayConfig["clickhouse"];
@@ -32,8 +33,11 @@ export class ChdbMissingError extends Error {
   override readonly name = "ChdbMissingError";
 }
 
-/** Opens the client (no query yet). chDB is an optional dependency: without it, only a server works. */
-export async function openClickHouse(target: ClickHouseTarget): Promise<ClickHouseClient> {
+/**
+ * Opens the client (no query yet). chDB is an optional dependency: without it, only a server works.
+ * `log`: the client's own log lines go to the relay's logger (src/logging.ts); without it, to the console.
+ */
+export async function openClickHouse(target: ClickHouseTarget, log?: ClickHouseLogOption): Promise<ClickHouseClient> {
   if (target.kind === "server") {
     return createClient({
       url: target.url,
@@ -41,6 +45,7 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<ClickHou
       password: target.password,
       request_timeout: 30_000,
       application: "cross-repo-ci-relay",
+      ...(log && { log }),
     });
   }
   let chdb: ChdbConnectionModule;
@@ -55,7 +60,7 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<ClickHou
   mkdirSync(target.path, { recursive: true });
   // chdb implements @clickhouse/client's Connection interface (declared in @clickhouse/client-common).
   const connection = chdb.createChdbConnection({ path: target.path }) as ClientConnection;
-  return createClient({ connection });
+  return createClient({ connection, ...(log && { log }) });
 }
 
 /**
@@ -69,6 +74,7 @@ export class ClickHouseConnection {
   constructor(
     private readonly target: ClickHouseTarget,
     private readonly prepare: (client: ClickHouseClient, database: string) => Promise<unknown>,
+    private readonly log?: ClickHouseLogOption,
   ) {}
 
   get database(): string {
@@ -85,7 +91,7 @@ export class ClickHouseConnection {
   }
 
   async #open(): Promise<HudDatabase> {
-    const client = await openClickHouse(this.target);
+    const client = await openClickHouse(this.target, this.log);
     try {
       await this.prepare(client, this.target.database);
       return { client, database: this.target.database };
@@ -113,8 +119,8 @@ export class ClickHouseConnection {
 
 /** The HUD's database, migrated to the HUD's schema on first use. */
 export class HudConnection extends ClickHouseConnection {
-  constructor(target: ClickHouseTarget, retentionDays: number) {
-    super(target, (client, database) => migrateHud(client, database, retentionDays));
+  constructor(target: ClickHouseTarget, retentionDays: number, log?: ClickHouseLogOption) {
+    super(target, (client, database) => migrateHud(client, database, retentionDays), log);
   }
 }
 

@@ -5,6 +5,7 @@ import type { Allowlist } from "../allowlist/types.js";
 import type { RelayConfig } from "../config.js";
 import type { ReadinessReport } from "../http/health.js";
 import type { Route } from "../http/router.js";
+import { clickHouseLog } from "../logging.js";
 import { observeHudQueue, type RelayMetrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { HudConnection } from "./clickhouse.js";
@@ -45,7 +46,7 @@ export interface Hud {
 export function setUpHud(app: Probot, wiring: HudWiring): Hud {
   const { config, metrics } = wiring;
   const log = app.log.child({ component: "hud" });
-  const connection = new HudConnection(config.clickhouse, config.hud.retentionDays);
+  const connection = new HudConnection(config.clickhouse, config.hud.retentionDays, clickHouseLog(app.log, "hud"));
   const service = new HudService({
     connection,
     allowlist: wiring.allowlist,
