@@ -30,3 +30,8 @@ export class ActionInputError extends Error {
 export function escapeCommandData(message: string): string {
   return message.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
+
+/** Escapes a workflow command's property (`::error file=<value>,line=…::`) as @actions/core does. */
+export function escapeCommandProperty(value: string): string {
+  return escapeCommandData(value).replace(/:/g, "%3A").replace(/,/g, "%2C");
+}

@@ -1,7 +1,8 @@
 // The report-ci-result action's logic: inputs and the runner's environment → a validated callback body v1 →
 // POST to the relay with an OIDC token. Everything the outside world provides (environment, fetch, files,
-// sleeping, output) is passed in, so tests run it in-process; main.ts wires it to the real process.
+// sleeping, output) is passed in, so tests run it in-process; report-main.ts wires it to the real process.
 import path from "node:path";
+import { z } from "zod";
 import {
   CALLBACK_SCHEMA_VERSION,
   MAX_FAILED_TEST_LENGTH,
@@ -13,6 +14,7 @@ import {
 import { capLength, TRUNCATION_NOTE } from "../github/text-limits.js";
 import { parseRetryAfter } from "../dispatch/retry-policy.js";
 import { nodeFileSystem, type FileSystem } from "./files.js";
+import { setOutputs } from "./outputs.js";
 import { ActionInputError, escapeCommandData, getBooleanInput, getInput, type Env } from "./inputs.js";
 import { JUnitError, mergeJUnit, parseJUnit } from "./junit.js";
 import { errorMessage, OidcTokenError, requestIdToken } from "./oidc-token.js";
@@ -61,8 +63,30 @@ export { TRUNCATION_NOTE };
 export async function runReport(deps: ActionDeps): Promise<ReportResult> {
   const log = deps.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const result = await report(deps, log);
-  await setOutputs(deps, log, { accepted: result.outcome === "accepted", duplicate: isDuplicate(result.answer) });
+  await setOutputs({ env: deps.env, fs: deps.fs, log }, reportOutputs(result));
   return result;
+}
+
+// The URLs become step outputs: `new URL(...).href` drops any line break a string could smuggle into the outputs file.
+const WebUrl = z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).href);
+
+/** The parts of the relay's answer (docs/callback.md) the outputs show; each is read on its own, and a malformed one is left out. */
+const RelayAnswer = z.object({
+  duplicate: z.boolean().catch(false).default(false),
+  check_run_url: WebUrl.optional().catch(undefined),
+  checks_url: WebUrl.optional().catch(undefined),
+});
+
+/** The step outputs (action.yml): the outcome, and what the relay answered as far as it answered. */
+export function reportOutputs(result: ReportResult): Record<string, string | number | boolean> {
+  const answer = RelayAnswer.catch({ duplicate: false }).parse(result.answer);
+  return {
+    accepted: result.outcome === "accepted",
+    duplicate: answer.duplicate,
+    "status-code": result.httpStatus ?? "",
+    "check-run-url": answer.check_run_url ?? "",
+    "checks-url": answer.checks_url ?? "",
+  };
 }
 
 async function report(deps: ActionDeps, log: (line: string) => void): Promise<ReportResult> {
@@ -348,25 +372,6 @@ async function send(
     log(`${lastProblem}; retrying in ${delay / 1000} s`);
     await sleep(delay);
   }
-}
-
-// ---- step outputs ----
-
-/** Step outputs as @actions/core sets them: `name=value` lines appended to the file named by GITHUB_OUTPUT. */
-async function setOutputs(deps: ActionDeps, log: (line: string) => void, outputs: Record<string, boolean>): Promise<void> {
-  const file = deps.env.GITHUB_OUTPUT;
-  if (!file) return; // Not in a runner (a local run): nothing to set.
-  const lines = Object.entries(outputs).map(([name, value]) => `${name}=${value}\n`);
-  try {
-    await (deps.fs ?? nodeFileSystem).appendFile(file, lines.join(""));
-  } catch (error) {
-    // The report itself is done; missing outputs must not turn it into a failure.
-    log(`::warning::${escapeCommandData(`cannot write the step outputs to ${file}: ${errorMessage(error)}`)}`);
-  }
-}
-
-function isDuplicate(answer: unknown): boolean {
-  return (answer as { duplicate?: unknown } | undefined)?.duplicate === true;
 }
 
 function parseJson(text: string): unknown {

@@ -1,7 +1,7 @@
 // Pure rendering of the `allowlist / validate` check run on config-repo pull requests.
 import { capText } from "../github/text-limits.js";
-import { formatDiffMarkdown, type AllowlistDiff } from "./diff.js";
-import { formatIssue } from "./parse.js";
+import { diffAllowlists, formatDiffMarkdown, type AllowlistDiff } from "./diff.js";
+import { formatIssue, parseAllowlist } from "./parse.js";
 import { LEVELS, type Allowlist, type AllowlistIssue } from "./types.js";
 
 export const ALLOWLIST_CHECK_NAME = "allowlist / validate";
@@ -43,7 +43,7 @@ export function invalidResult(path: string, issues: readonly AllowlistIssue[]): 
     conclusion: "failure",
     title: `${path}: ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
     summary: capText(
-      `\`${path}\` is not valid. The relay would keep using the last good version, so this change would have no effect.\n\n${list}\n\nRun \`relay validate-allowlist ${path}\` locally to check a fix.`,
+      `\`${path}\` is not valid. The relay would keep using the last good version, so this change would have no effect.\n\n${list}\n\nRun \`npx cross-repo-ci-relay validate-allowlist ${path}\` in a checkout of the relay to check a fix.`,
     ),
     annotations: issues.map((issue) => annotation(path, issue)),
   };
@@ -66,6 +66,26 @@ export function validResult(
     summary: capText(`\`${path}\` is valid — ${counts.join(", ")}.${note}\n\n${formatDiffMarkdown(diff)}${review}`),
     annotations: findings?.annotations ?? [],
   };
+}
+
+const EMPTY: Allowlist = { entries: [], byRepo: new Map(), requirements: {} };
+
+/**
+ * The changes a valid allowlist makes to the base version, `path` as it is `where` (undefined: it does not
+ * exist there). The base is read leniently, with no profile: a base torchci could not read must not keep
+ * its fix from merging. A base that is missing or invalid is compared as an empty allowlist, with a note.
+ */
+export function diffAgainstBase(
+  path: string,
+  baseText: string | undefined,
+  after: Allowlist,
+  where = "on the base branch",
+): { diff: AllowlistDiff; baseNote?: string } {
+  const base = baseText === undefined ? undefined : parseAllowlist(baseText);
+  const diff = diffAllowlists(base?.ok ? base.allowlist : EMPTY, after);
+  if (base === undefined) return { diff, baseNote: `\`${path}\` does not exist ${where}; every backend is new.` };
+  if (!base.ok) return { diff, baseNote: `\`${path}\` ${where} is invalid; changes are listed against an empty allowlist.` };
+  return { diff };
 }
 
 export function unchangedResult(path: string): AllowlistCheckResult {

@@ -3,10 +3,10 @@ import type { Logger } from "pino";
 import { ANNOTATIONS_PER_REQUEST } from "../github/text-limits.js";
 import type { GitHubClient } from "../github/client.js";
 import { readRepoFile } from "../github/contents.js";
-import { diffAllowlists } from "./diff.js";
 import { MAX_ALLOWLIST_BYTES, parseAllowlist, type ParseOptions } from "./parse.js";
 import {
   ALLOWLIST_CHECK_NAME,
+  diffAgainstBase,
   invalidResult,
   removedResult,
   unchangedResult,
@@ -28,8 +28,6 @@ export interface AllowlistPullRequest {
   headSha: string;
   baseSha: string;
 }
-
-const EMPTY: Allowlist = { entries: [], byRepo: new Map(), requirements: {} };
 
 /** What the check looks at beyond the file: the promoted backends' health, and who must approve L4. */
 export interface CheckOptions {
@@ -76,16 +74,7 @@ async function evaluate(
   const parsed = parseAllowlist(head, parse);
   if (!parsed.ok) return invalidResult(path, parsed.issues);
 
-  const baseText = await readAt(octokit, pr, path, pr.baseSha);
-  // The base is read leniently: a base torchci could not read must not keep its fix from merging.
-  const base = baseText === undefined ? undefined : parseAllowlist(baseText);
-  const baseNote =
-    base === undefined
-      ? `\`${path}\` does not exist on the base branch; every backend is new.`
-      : base.ok
-        ? undefined
-        : `The base branch's \`${path}\` is invalid; changes are listed against an empty allowlist.`;
-  const diff = diffAllowlists(base?.ok ? base.allowlist : EMPTY, parsed.allowlist);
+  const { diff, baseNote } = diffAgainstBase(path, await readAt(octokit, pr, path, pr.baseSha), parsed.allowlist);
   const toL4 = newAtL4(diff);
   const approval =
     toL4.length > 0 && l4Approvers.length > 0

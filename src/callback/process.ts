@@ -9,7 +9,9 @@ import type { StoredJob } from "../domain/jobs.js";
 import type { StateSettings } from "../state/context.js";
 import { recordJob } from "../state/reports.js";
 import { recordRunReport } from "../state/runs.js";
-import type { Store } from "../store/store.js";
+import type { Store, StoreTx } from "../store/store.js";
+import { aggregateCheckKey } from "../checks/aggregate.js";
+import { jobCheckKey } from "../checks/job-checks.js";
 import { lifecycleReport, storedJobState, transition } from "./lifecycle.js";
 import type { CommitChecker } from "../installations/commit-check.js";
 import type { CallbackOutcome } from "../domain/callback-audit.js";
@@ -57,7 +59,9 @@ export async function processCallback(identity: OidcIdentity, body: CallbackBody
     // L1 gives no feedback upstream; the reporting step must not fail for it.
     return { status: 202, body: { accepted: true, ignored: `${identity.repo} is ${entry.level}: results are not shown upstream` } };
   }
-  return body.scope === "run" ? recordRunLevelReport(claims, body, deps, now) : recordReport(claims, entry, body, deps, now);
+  if (body.scope === "run") return recordRunLevelReport(claims, body, deps, now);
+  const { checkRun, ...answer } = await recordReport(claims, entry, body, deps, now);
+  return checkRun ? { ...answer, body: { ...answer.body, ...checkRun } } : answer;
 }
 
 /** A run-level report (`scope: run`): the run is over; what it leaves unexplained is recorded (src/state/runs.ts). */
@@ -79,11 +83,21 @@ async function recordRunLevelReport(claims: TicketClaims, body: CallbackBody, de
   return { status: 200, body: duplicate ? { accepted: true, duplicate } : { accepted: true, duplicate, run: { conclusion: report.conclusion } } };
 }
 
+/** Where the job's check run is (docs/callback.md): its page once GitHub created it, else the PR's checks page. */
+export type CheckRunLink = { check_run_url: string } | { checks_url: string };
+
 /**
  * The job's new state, decided and stored in one grouped transaction: the lifecycle check reads the
  * stored state inside it, so two reports of one job arriving together are decided one after the other.
+ * `checkRun` is set when the newly stored state has a check run on the PR (POST /relay/callback answers with it).
  */
-export async function recordReport(claims: TicketClaims, entry: AllowlistEntry, body: CallbackBody, deps: CallbackDependencies, now: number): Promise<CallbackAnswer> {
+export async function recordReport(
+  claims: TicketClaims,
+  entry: AllowlistEntry,
+  body: CallbackBody,
+  deps: CallbackDependencies,
+  now: number,
+): Promise<CallbackAnswer & { checkRun?: CheckRunLink }> {
   const { store } = deps;
   const key = {
     deliveryId: claims.deliveryId,
@@ -93,7 +107,7 @@ export async function recordReport(claims: TicketClaims, entry: AllowlistEntry, 
     jobName: body.job.name,
   };
   const { ticket: _ticket, ...report } = body;
-  const answer = await store.transaction(async (tx): Promise<CallbackAnswer & { queued: number }> => {
+  const answer = await store.transaction(async (tx): Promise<CallbackAnswer & { queued: number; checkRun?: CheckRunLink }> => {
     const current = await tx.getJob(key);
     // Queue time is dispatch → start; a re-run attempt starts whenever someone re-runs it, so it has none.
     const dispatchedAt = key.runAttempt === 1 ? await tx.dispatchSentAt(claims.deliveryId, claims.downstreamRepo) : undefined;
@@ -121,11 +135,28 @@ export async function recordReport(claims: TicketClaims, entry: AllowlistEntry, 
     const hudRow = entry.policy.display_on_hud ? resultRow(job, body, claims.prNumber === null ? "push" : "pull_request") : undefined;
     const queued = await recordJob(tx, job, hudRow, { allowlist: deps.allowlist(), settings: deps.settings, now });
     const shown = { status: job.status, ...(job.conclusion && { conclusion: job.conclusion }) };
-    return { status: 200, body: { accepted: true, duplicate: false, job: shown }, queued };
+    const checkRun = await checkRunLink(tx, job, deps.settings.webBaseUrl);
+    return { status: 200, body: { accepted: true, duplicate: false, job: shown }, queued, ...(checkRun && { checkRun }) };
   });
   const { queued, ...answered } = answer;
   if (queued > 0) deps.onWork();
   return answered;
+}
+
+/**
+ * The job's check run as the state core keeps it (src/state/reconcile.ts: keyed under its backend head's
+ * aggregate): none for a job without one (not shown on the PR, past RELAY_MAX_JOB_CHECKS, an earlier
+ * dispatch's report); its GitHub id once the outbox created it.
+ */
+async function checkRunLink(tx: StoreTx, job: StoredJob, webBaseUrl: string): Promise<CheckRunLink | undefined> {
+  if (job.prNumber === null) return undefined;
+  const backend = await tx.backendHeadOfDispatch(job.deliveryId, job.downstreamRepo);
+  if (!backend) return undefined;
+  const key = jobCheckKey(aggregateCheckKey(backend.upstreamRepo, backend.backendName, backend.headSha), job.workflowName, job.jobName);
+  const record = await tx.checkRun(key);
+  if (!record) return undefined;
+  const repo = `${webBaseUrl}/${backend.upstreamRepo}`;
+  return record.githubId === undefined ? { checks_url: `${repo}/pull/${job.prNumber}/checks` } : { check_run_url: `${repo}/runs/${record.githubId}` };
 }
 
 /**

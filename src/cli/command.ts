@@ -1,6 +1,9 @@
-// The shape of a `relay` subcommand: parseArgs for syntax, a zod schema for meaning, then the work.
+// The shape of a `cross-repo-ci-relay` subcommand: parseArgs for syntax, a zod schema for meaning, then the work.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
+
+/** The command's name: package.json's `bin`, the package's own name (`relay` alone is another npm package). */
+export const CLI_NAME = "cross-repo-ci-relay";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -15,7 +18,7 @@ export interface Command {
 }
 
 export interface CommandSpec<A> extends Omit<Command, "run"> {
-  /** Shown by `relay help <command>` below the usage line. */
+  /** Shown by `cross-repo-ci-relay help <command>` below the usage line. */
   details: string;
   options: NonNullable<ParseArgsConfig["options"]>;
   /** Validates `{ positionals, ...options }` as parseArgs returns them; messages name the problem. */
@@ -24,7 +27,7 @@ export interface CommandSpec<A> extends Omit<Command, "run"> {
 }
 
 export function usageLine(command: Pick<Command, "name" | "args">): string {
-  return `relay ${command.name} ${command.args}`.trimEnd();
+  return `${CLI_NAME} ${command.name} ${command.args}`.trimEnd();
 }
 
 export function defineCommand<A>(spec: CommandSpec<A>): Command {
@@ -58,7 +61,7 @@ export function defineCommand<A>(spec: CommandSpec<A>): Command {
 }
 
 function usageError(command: Pick<Command, "name" | "args">, message: string): number {
-  process.stderr.write(`relay ${command.name}: ${message}\nUsage: ${usageLine(command)}\n`);
+  process.stderr.write(`${CLI_NAME} ${command.name}: ${message}\nUsage: ${usageLine(command)}\n`);
   return EXIT_USAGE;
 }
 

@@ -1,4 +1,4 @@
-// `relay diff-allowlist <old> <new>`: what a change to the allowlist does to levels, policies, names and oncalls.
+// `cross-repo-ci-relay diff-allowlist <old> <new>`: what a change to the allowlist does to levels, policies, names and oncalls.
 import { z } from "zod";
 import { diffAllowlists, formatDiffText } from "../allowlist/diff.js";
 import { FileArgument, loadAllowlistFile, reportLoadFailures } from "./allowlist-file.js";

@@ -1,4 +1,4 @@
-// `relay health` output (pure): the health view as an aligned text table or a GitHub markdown table,
+// `cross-repo-ci-relay health` output (pure): the health view as an aligned text table or a GitHub markdown table,
 // one row per backend, with what keeps it from its level and from the next.
 import { formatMetric, describeRequirement, METRIC_REQUIREMENTS, requirementLabel } from "../hud/pages/requirements.js";
 import type { BackendHealth, HealthView, RequirementCheck } from "../hud/views.js";

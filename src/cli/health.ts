@@ -1,8 +1,8 @@
-// `relay health`: each backend's figures against its level and the next, read from a running relay's
+// `cross-repo-ci-relay health`: each backend's figures against its level and the next, read from a running relay's
 // /api/hud/health (the relay owns the HUD database; its embedded ClickHouse cannot be opened twice).
 import { z } from "zod";
 import { HealthViewSchema } from "../hud/views.js";
-import { defineCommand, EXIT_FAILURE, EXIT_OK, writeJson } from "./command.js";
+import { CLI_NAME, defineCommand, EXIT_FAILURE, EXIT_OK, writeJson } from "./command.js";
 import { formatHealthMarkdown, formatHealthTable } from "./health-report.js";
 
 /** Long enough for a 90-day window on a busy ClickHouse; the relay answers 503 itself when its database is down. */
@@ -62,7 +62,7 @@ export const health = defineCommand({
     const endpoint = new URL(`api/hud/health?days=${days}`, url.endsWith("/") ? url : `${url}/`);
     const answer = await fetchHealth(endpoint);
     if (!answer.ok) {
-      process.stderr.write(`relay health: ${answer.error}\n`);
+      process.stderr.write(`${CLI_NAME} health: ${answer.error}\n`);
       return EXIT_FAILURE;
     }
     if (json) writeJson(answer.view);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `relay` command line: looks up the subcommand and runs it. Exit codes: 0 ok, 1 failure, 2 usage.
+// The `cross-repo-ci-relay` command line: looks up the subcommand and runs it. Exit codes: 0 ok, 1 failure, 2 usage.
 import { z } from "zod";
-import { defineCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageLine, type Command } from "./command.js";
+import { backup } from "./backup.js";
+import { CLI_NAME, defineCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usageLine, type Command } from "./command.js";
 import { diffAllowlist } from "./diff-allowlist.js";
 import { health } from "./health.js";
 import { validateAllowlist } from "./validate-allowlist.js";
@@ -29,24 +30,24 @@ const help = defineCommand({
   },
 });
 
-const commands: Command[] = [validateAllowlist, diffAllowlist, health, help];
+const commands: Command[] = [validateAllowlist, diffAllowlist, health, backup, help];
 
 function overview(): string {
   const width = Math.max(...commands.map((command) => usageLine(command).length));
   const lines = commands.map((command) => `  ${usageLine(command).padEnd(width)}  ${command.summary}`);
-  return `Usage: relay <command> [arguments]\n\nCommands:\n${lines.join("\n")}\n`;
+  return `Usage: ${CLI_NAME} <command> [arguments]\n\nCommands:\n${lines.join("\n")}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    process.stderr.write(`relay: missing command\n\n${overview()}`);
+    process.stderr.write(`${CLI_NAME}: missing command\n\n${overview()}`);
     return EXIT_USAGE;
   }
   if (first === "--help" || first === "-h") return help.run(rest);
   const command = CommandSchema.safeParse(first);
   if (!command.success) {
-    process.stderr.write(`relay: ${command.error.issues.map((issue) => issue.message).join("; ")}\n\n${overview()}`);
+    process.stderr.write(`${CLI_NAME}: ${command.error.issues.map((issue) => issue.message).join("; ")}\n\n${overview()}`);
     return EXIT_USAGE;
   }
   return command.data.run(rest);
@@ -56,6 +57,6 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   // User errors are answered inside the commands; anything reaching here is a bug.
-  process.stderr.write(`relay: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${CLI_NAME}: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = EXIT_FAILURE;
 }

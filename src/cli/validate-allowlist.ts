@@ -1,4 +1,4 @@
-// `relay validate-allowlist [file]`: check an allowlist file and list its backends by level.
+// `cross-repo-ci-relay validate-allowlist [file]`: check an allowlist file and list its backends by level.
 import { z } from "zod";
 import { compareEntries } from "../allowlist/diff.js";
 import { LEVELS, type Allowlist } from "../allowlist/types.js";
@@ -38,22 +38,40 @@ export const validateAllowlist = defineCommand({
   },
 });
 
-function formatLevelTable(file: string, allowlist: Allowlist): string {
-  const entries = allowlist.entries.toSorted(compareEntries);
-  const rows = [
-    ["level", "repo", "name", "display_on_pr", "block_pr", "oncalls"],
-    ...entries.map((entry) => [
-      entry.level,
-      entry.repo,
-      entry.name,
-      entry.policy.display_on_pr,
-      String(entry.policy.block_pr),
-      entry.oncalls.map((handle) => `@${handle}`).join(", ") || "-",
-    ]),
-  ];
+const LEVEL_TABLE_HEADERS = ["level", "repo", "name", "display_on_pr", "block_pr", "oncalls"];
+
+/** One row per backend, highest level first; `handle` renders an oncall handle. */
+function levelRows(allowlist: Allowlist, handle: (name: string) => string): string[][] {
+  return allowlist.entries.toSorted(compareEntries).map((entry) => [
+    entry.level,
+    entry.repo,
+    entry.name,
+    entry.policy.display_on_pr,
+    String(entry.policy.block_pr),
+    entry.oncalls.map(handle).join(", ") || "-",
+  ]);
+}
+
+/** `allowlist.yml: 9 repos (L4: 2, L3: 2, L2: 3, L1: 2)` */
+export function formatLevelTotals(file: string, allowlist: Allowlist): string {
+  const { entries } = allowlist;
+  const counts = LEVELS.toReversed().map((level) => `${level}: ${entries.filter((entry) => entry.level === level).length}`);
+  return `${file}: ${entries.length} repo${entries.length === 1 ? "" : "s"} (${counts.join(", ")})`;
+}
+
+/** The command's output for a valid file: an aligned table of the backends, then the totals. */
+export function formatLevelTable(file: string, allowlist: Allowlist): string {
+  const rows = [LEVEL_TABLE_HEADERS, ...levelRows(allowlist, (name) => `@${name}`)];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const table = rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()}\n`);
-  const counts = LEVELS.toReversed().map((level) => `${level}: ${entries.filter((entry) => entry.level === level).length}`);
-  const total = `${file}: ${entries.length} repo${entries.length === 1 ? "" : "s"} (${counts.join(", ")})\n`;
-  return entries.length > 0 ? `${table.join("")}\n${total}` : total;
+  const total = `${formatLevelTotals(file, allowlist)}\n`;
+  return allowlist.entries.length > 0 ? `${table.join("")}\n${total}` : total;
+}
+
+/** The same table in GitHub markdown; handles are code-formatted so it never @-mentions anyone. */
+export function formatLevelMarkdown(allowlist: Allowlist): string {
+  const rows = levelRows(allowlist, (name) => `\`@${name}\``);
+  if (rows.length === 0) return "No backends.\n";
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |\n`;
+  return [line(LEVEL_TABLE_HEADERS), line(LEVEL_TABLE_HEADERS.map(() => "---")), ...rows.map(line)].join("");
 }

@@ -41,7 +41,7 @@ export const SCHEMAS: readonly SchemaEntry[] = [
     file: "hud-health.v1.json",
     schema: HealthViewSchema,
     title: "Cross-repo CI relay HUD health v1",
-    description: "GET /api/hud/health?days=N: every backend's figures against its level's requirements and the next level's (relay health prints it).",
+    description: "GET /api/hud/health?days=N: every backend's figures against its level's requirements and the next level's (cross-repo-ci-relay health prints it).",
   },
   {
     file: "hud-health-weekly.v1.json",

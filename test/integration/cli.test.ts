@@ -1,6 +1,6 @@
-// The `relay` command as users run it: the built lib/cli/main.js in a child process, on temp files.
+// The `cross-repo-ci-relay` command as users run it: the built lib/cli/main.js (package.json's bin) in a child process, on temp files.
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -52,7 +52,7 @@ function relay(args: string[], env: Record<string, string> = {}): Promise<Exit> 
 
 const NO_STACK = /^\s+at /m;
 
-describe("relay validate-allowlist", () => {
+describe("cross-repo-ci-relay validate-allowlist", () => {
   it("prints a level table and totals for a valid file", async () => {
     const result = await relay(["validate-allowlist", "old.yml"]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
@@ -143,7 +143,7 @@ describe("relay validate-allowlist", () => {
   });
 });
 
-describe("relay diff-allowlist", () => {
+describe("cross-repo-ci-relay diff-allowlist", () => {
   it("prints promotions, demotions, additions and removals", async () => {
     const result = await relay(["diff-allowlist", "old.yml", "new.yml"]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
@@ -186,34 +186,43 @@ describe("relay diff-allowlist", () => {
   });
 });
 
-describe("relay usage", () => {
+describe("cross-repo-ci-relay usage", () => {
   it.each([[["help"]], [["--help"]], [["help", "diff-allowlist"]], [["validate-allowlist", "--help"]]])(
-    "relay %j prints usage and exits 0",
+    "cross-repo-ci-relay %j prints usage and exits 0",
     async (args) => {
       const result = await relay(args);
       expect(result).toMatchObject({ code: 0, stderr: "" });
-      expect(result.stdout).toMatch(/^Usage: relay /);
+      expect(result.stdout).toMatch(/^Usage: cross-repo-ci-relay /);
+      // Every usage line names the command as it is installed, never the bare `relay` (another npm package).
+      expect(result.stdout).not.toMatch(/^(Usage: | {2})relay /m);
     },
   );
 
+  it("is package.json's bin, named after the package", async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as { name: string; bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ [pkg.name]: "./lib/cli/main.js" });
+    expect(pkg.name).toBe("cross-repo-ci-relay");
+    expect((await relay(["help"])).stdout).toContain("\n  cross-repo-ci-relay validate-allowlist [file] [--profile default|pytorch] [--json]  ");
+  });
+
   it.each([
-    [[], "relay: missing command"],
-    [["frobnicate"], 'relay: unknown command "frobnicate"'],
-    [["help", "frobnicate"], 'relay help: unknown command "frobnicate"'],
-    [["diff-allowlist", "old.yml"], "relay diff-allowlist: needs two files: <old> <new>"],
-    [["validate-allowlist", "a.yml", "b.yml"], "relay validate-allowlist: takes at most one file"],
-    [["validate-allowlist", "--verbose"], "relay validate-allowlist: Unknown option '--verbose'"],
-  ])("relay %j exits 2 naming the problem", async (args, message) => {
+    [[], "cross-repo-ci-relay: missing command"],
+    [["frobnicate"], 'cross-repo-ci-relay: unknown command "frobnicate"'],
+    [["help", "frobnicate"], 'cross-repo-ci-relay help: unknown command "frobnicate"'],
+    [["diff-allowlist", "old.yml"], "cross-repo-ci-relay diff-allowlist: needs two files: <old> <new>"],
+    [["validate-allowlist", "a.yml", "b.yml"], "cross-repo-ci-relay validate-allowlist: takes at most one file"],
+    [["validate-allowlist", "--verbose"], "cross-repo-ci-relay validate-allowlist: Unknown option '--verbose'"],
+  ])("cross-repo-ci-relay %j exits 2 naming the problem", async (args, message) => {
     const result = await relay(args);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr.startsWith(message)).toBe(true);
-    expect(result.stderr).toContain("Usage: relay");
+    expect(result.stderr).toContain("Usage: cross-repo-ci-relay ");
     expect(result.stderr).not.toMatch(NO_STACK);
   });
 });
 
-describe("relay health", () => {
+describe("cross-repo-ci-relay health", () => {
   let server: Server;
   let base: string;
   /** What the stand-in relay answers next, and the URLs it was asked for. */
@@ -276,7 +285,7 @@ describe("relay health", () => {
     answer = { status: 503, body: JSON.stringify({ error: "the HUD database is unavailable right now" }) };
     const unavailable = await relay(["health", "--url", base]);
     expect(unavailable).toMatchObject({ code: 1, stdout: "" });
-    expect(unavailable.stderr).toBe(`relay health: ${base}/api/hud/health?days=7 answered 503: the HUD database is unavailable right now\n`);
+    expect(unavailable.stderr).toBe(`cross-repo-ci-relay health: ${base}/api/hud/health?days=7 answered 503: the HUD database is unavailable right now\n`);
     answer = { status: 200, body: "<html>a login page</html>" };
     expect((await relay(["health", "--url", base])).stderr).toMatch(/answered 200 with something other than JSON \(is --url the relay\?\)/);
     answer = { status: 200, body: JSON.stringify({ window: {}, rows: [] }) };
@@ -288,17 +297,17 @@ describe("relay health", () => {
     await new Promise((resolve) => closed.close(resolve));
     const unreachable = await relay(["health", "--url", `http://127.0.0.1:${port}`]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^relay health: could not reach http:\/\/127\.0\.0\.1:\d+: /);
+    expect(unreachable.stderr).toMatch(/^cross-repo-ci-relay health: could not reach http:\/\/127\.0\.0\.1:\d+: /);
     expect(unreachable.stderr).not.toMatch(NO_STACK);
   });
 
   it.each([
-    [["health"], "relay health: needs the relay's URL: --url https://relay.example.org (or RELAY_PUBLIC_URL)"],
-    [["health", "--url", "ftp://relay"], 'relay health: --url must be an http(s) URL; got "ftp://relay"'],
-    [["health", "--url", "http://x", "--days", "0"], "relay health: --days must be a whole number of days from 1 to 90"],
-    [["health", "--url", "http://x", "--days", "1.5"], "relay health: --days must be a whole number of days from 1 to 90"],
-    [["health", "--url", "http://x", "--json", "--markdown"], "relay health: --json and --markdown cannot be used together"],
-  ])("relay %j exits 2 naming the problem", async (args, message) => {
+    [["health"], "cross-repo-ci-relay health: needs the relay's URL: --url https://relay.example.org (or RELAY_PUBLIC_URL)"],
+    [["health", "--url", "ftp://relay"], 'cross-repo-ci-relay health: --url must be an http(s) URL; got "ftp://relay"'],
+    [["health", "--url", "http://x", "--days", "0"], "cross-repo-ci-relay health: --days must be a whole number of days from 1 to 90"],
+    [["health", "--url", "http://x", "--days", "1.5"], "cross-repo-ci-relay health: --days must be a whole number of days from 1 to 90"],
+    [["health", "--url", "http://x", "--json", "--markdown"], "cross-repo-ci-relay health: --json and --markdown cannot be used together"],
+  ])("cross-repo-ci-relay %j exits 2 naming the problem", async (args, message) => {
     const result = await relay(args);
     expect(result.code).toBe(2);
     expect(result.stderr.startsWith(message)).toBe(true);

@@ -1,5 +1,5 @@
 // report-ci-result's input handling without a relay: the run-level report (scope run) built from `needs`,
-// the job report's body staying as it was before scope existed, and the step outputs.
+// the job report's body staying as it was before scope existed, and the step outputs read from the relay's answer.
 import { describe, expect, it } from "vitest";
 import type { FileSystem } from "../../src/action/files.js";
 import { buildReport, runReport } from "../../src/action/report.js";
@@ -134,16 +134,37 @@ describe("step outputs", () => {
     return { result, outputs: fs.written[OUTPUT] };
   }
 
-  it("sets accepted and duplicate from the relay's answer", async () => {
-    expect((await runWith(200, { accepted: true, duplicate: false, job: { status: "completed" } })).outputs).toBe("accepted=true\nduplicate=false\n");
-    expect((await runWith(200, { accepted: true, duplicate: true })).outputs).toBe("accepted=true\nduplicate=true\n");
+  const outputs = (fields: Record<string, string>) =>
+    Object.entries({ accepted: "false", duplicate: "false", "status-code": "", "check-run-url": "", "checks-url": "", ...fields })
+      .map(([name, value]) => `${name}=${value}\n`)
+      .join("");
+
+  it("sets accepted, duplicate and status-code from the relay's answer", async () => {
+    expect((await runWith(200, { accepted: true, duplicate: false, job: { status: "completed" } })).outputs).toBe(outputs({ accepted: "true", "status-code": "200" }));
+    expect((await runWith(200, { accepted: true, duplicate: true })).outputs).toBe(outputs({ accepted: "true", duplicate: "true", "status-code": "200" }));
+    expect((await runWith(202, { accepted: true, ignored: "acme/npu-backend is L1: results are not shown upstream" })).outputs).toBe(
+      outputs({ accepted: "true", "status-code": "202" }),
+    );
     const rejected = await runWith(401, { error: "ticket rejected" });
     expect(rejected.result.outcome).toBe("failed");
-    expect(rejected.outputs).toBe("accepted=false\nduplicate=false\n");
+    expect(rejected.outputs).toBe(outputs({ "status-code": "401" }));
+  });
+
+  it("sets check-run-url or checks-url from the answer, normalized, and leaves out a malformed one", async () => {
+    const run = "https://github.com/pytorch/pytorch/runs/4242";
+    const checks = "https://github.com/pytorch/pytorch/pull/7/checks";
+    expect((await runWith(200, { accepted: true, duplicate: false, check_run_url: run })).outputs).toBe(outputs({ accepted: "true", "status-code": "200", "check-run-url": run }));
+    expect((await runWith(200, { accepted: true, duplicate: false, checks_url: checks })).outputs).toBe(outputs({ accepted: "true", "status-code": "200", "checks-url": checks }));
+    // A line break would start another output: the URL is written as `new URL` spells it.
+    const smuggled = await runWith(200, { accepted: true, duplicate: false, check_run_url: "https://github.com/a/b/runs/1\naccepted=false" });
+    expect(smuggled.outputs).toBe(outputs({ accepted: "true", "status-code": "200", "check-run-url": "https://github.com/a/b/runs/1accepted=false" }));
+    for (const bad of ["javascript:alert(1)", "not a url", 42]) {
+      expect((await runWith(200, { accepted: true, duplicate: "yes", check_run_url: bad })).outputs).toBe(outputs({ accepted: "true", "status-code": "200" }));
+    }
   });
 
   it("sets accepted=false when the inputs are invalid, and nothing outside a runner", async () => {
-    expect((await runWith(200, {}, { scope: "bogus" })).outputs).toBe("accepted=false\nduplicate=false\n");
+    expect((await runWith(200, {}, { scope: "bogus" })).outputs).toBe(outputs({}));
     const fs = memoryFs();
     await runReport({ env: actionsEnv({ scope: "bogus" }), fs, log: () => {} });
     expect(fs.written).toEqual({});

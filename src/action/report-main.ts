@@ -1,6 +1,7 @@
 // Entry point of the report-ci-result action (bundled by scripts/build-action.mjs into
 // actions/report-ci-result/dist/index.js): runs the report with the real process environment and sets the
 // step's exit code.
+import { escapeCommandData } from "./inputs.js";
 import { runReport } from "./report.js";
 
 runReport({ env: process.env, log: (line) => process.stdout.write(`${line}\n`) }).then(
@@ -9,7 +10,7 @@ runReport({ env: process.env, log: (line) => process.stdout.write(`${line}\n`) }
   },
   (error: unknown) => {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stdout.write(`::error::report-ci-result crashed: ${message.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A")}\n`);
+    process.stdout.write(`::error::report-ci-result crashed: ${escapeCommandData(message)}\n`);
     process.exitCode = 1;
   },
 );
