@@ -1,5 +1,6 @@
 // `npm start`: the relay's own server. Without App credentials it hands over to Probot's `run()`, whose
-// setup page registers the App from app.yml (and which, in production, stops with Probot's own message).
+// setup page registers the App from app.yml; in production, or with an invalid configuration, it stops
+// with the configuration's problems instead.
 import { subscribe } from "node:diagnostics_channel";
 import { existsSync } from "node:fs";
 import type { ServerResponse } from "node:http";
@@ -47,6 +48,15 @@ async function serve(): Promise<void> {
 }
 
 async function setUp(): Promise<void> {
+  // Probot's setup page only runs outside production; there it would throw its own error with a stack trace.
+  // The rest of the configuration is checked now too, not silently ignored until the App exists.
+  const problems = configProblems();
+  if (process.env.NODE_ENV === "production") {
+    problems.unshift(
+      "APP_ID / PRIVATE_KEY: not set, but required in production, where Probot's setup page does not run; register the App (docs/deploy.md, \"Register the App\") and set both",
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   // Probot's setup server is not ours to wrap; its responses get the header on their way out.
   subscribe("http.server.request.start", (message) => {
     (message as { response: ServerResponse }).response.setHeader("x-content-type-options", "nosniff");
@@ -57,11 +67,17 @@ async function setUp(): Promise<void> {
   await run(createApp(), { log: await createLogger(setupLogSettings()), ...(SmeeClient && { SmeeClient }) });
 }
 
-/** The configured log settings, or defaults while the configuration is incomplete (first start). */
-function setupLogSettings(): LogSettings {
+function configProblems(): string[] {
   try {
-    return loadConfig(process.env).log;
-  } catch {
-    return { level: "info", format: "pretty" };
+    loadConfig(process.env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
   }
+}
+
+/** The configured log settings (the configuration was checked before the setup page starts). */
+function setupLogSettings(): LogSettings {
+  return loadConfig(process.env).log;
 }

@@ -1,5 +1,5 @@
 // `npm start` (node lib/server/main.js) as a child process against the built lib/: Probot's setup page
-// without an App, the relay's own server with one, a clean stop on SIGTERM, Probot's production errors.
+// without an App, the relay's own server with one, a clean stop on SIGTERM, configuration errors.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -75,11 +75,20 @@ it("serves the relay with an App configured, accepts signed webhooks and stops o
   expect(lines).toContainEqual(expect.objectContaining({ component: "http", method: "POST", path: "/api/github/webhooks", status: 200, delivery: "entry-1" }));
 });
 
-it("stops with Probot's message in production without an App ID", async () => {
-  const { exited } = start({ NODE_ENV: "production", PORT: String(await freePort()) });
+it("stops with one configuration message, no stack trace, in production without an App", async () => {
+  const { exited } = start({ NODE_ENV: "production", WEBHOOK_SECRET: "s", RELAY_TICKET_SECRET: "t".repeat(32), PORT: String(await freePort()) });
   const exit = await exited;
-  expect(exit.code).not.toBe(0);
-  expect(exit.output).toContain("APP_ID");
+  expect(exit.code).toBe(1);
+  expect(exit.output.trim()).toBe(
+    'Invalid relay configuration:\n  - APP_ID / PRIVATE_KEY: not set, but required in production, where Probot\'s setup page does not run; register the App (docs/deploy.md, "Register the App") and set both',
+  );
+});
+
+it("does not open the setup page on an invalid configuration: it names each problem and exits 1", async () => {
+  const { exited } = start({ NODE_ENV: "development", PORT: "abc" });
+  const exit = await exited;
+  expect(exit.code).toBe(1);
+  expect(exit.output.trim()).toBe('Invalid relay configuration:\n  - PORT: "abc" is not a port number; set it to an integer between 1 and 65535 (default 3000)');
 });
 
 it("stops with every configuration problem in production without the relay's secrets", async () => {
