@@ -8,6 +8,7 @@ import { isRepoSlug } from "../github/repo-name.js";
 import { daysParam, parseQuery } from "../http/query.js";
 import { sendJson, type Route, type RouteParams } from "../http/router.js";
 import { ChdbMissingError } from "./clickhouse.js";
+import { CURSOR_PATTERN, NEWEST, parseCursor, type PageRequest, type RowKey } from "./grid.js";
 import type { PageContext } from "./pages/context.js";
 import { renderBackendPage } from "./pages/backend-page.js";
 import { renderErrorPage } from "./pages/error-page.js";
@@ -30,7 +31,26 @@ const MAX_DAYS = 90;
 
 const Days = daysParam(MAX_DAYS, DEFAULT_DAYS);
 const WindowQuery = z.strictObject({ days: Days });
-const TrunkQuery = z.strictObject({ days: Days, level: z.enum(LEVELS, { error: `level must be one of ${LEVELS.join(", ")}` }).optional() });
+
+/** `before`/`after`: a history-grid cursor, as the "Older →" and "← Newer" links (and the JSON's page) give it. */
+function cursorParam(name: "before" | "after") {
+  const problem = `${name} must be a row cursor as the ${name === "before" ? "Older" : "Newer"} link gives it: <time in ms>_<PR number, 0 for a push>_<head sha>`;
+  return z
+    .string()
+    .regex(CURSOR_PATTERN, { error: problem })
+    .transform((text): RowKey => parseCursor(text)!)
+    .optional();
+}
+/** Grid pages take the window and at most one cursor. */
+type Cursors = { before?: RowKey | undefined; after?: RowKey | undefined };
+const Paging = { before: cursorParam("before"), after: cursorParam("after") };
+const oneCursor = (query: Cursors) => !(query.before && query.after);
+const ONE_CURSOR = { error: "give before or after, not both" };
+const pageOf = ({ before, after }: Cursors): PageRequest => (before ? { before } : after ? { after } : NEWEST);
+const GridQuery = z.strictObject({ days: Days, ...Paging }).refine(oneCursor, ONE_CURSOR);
+const TrunkQuery = z
+  .strictObject({ days: Days, level: z.enum(LEVELS, { error: `level must be one of ${LEVELS.join(", ")}` }).optional(), ...Paging })
+  .refine(oneCursor, ONE_CURSOR);
 const PrQuery = z.strictObject({ sha: z.string().regex(/^[0-9a-f]{7,40}$/i, { error: "sha must be 7 to 40 hexadecimal characters" }).optional() });
 const PrNumber = z.coerce.number().int().positive().max(2 ** 31 - 1);
 /** Weeks of the health trend: up to 13 (a quarter; the callback audit keeps 90 days). */
@@ -74,6 +94,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     upstreamRepo: options.upstreamRepo,
     webBaseUrl: options.webBaseUrl,
     generatedAt: new Date((options.now ?? Date.now)()).toISOString(),
+    repoName: (repo) => service.repoName(repo),
     ...(days !== undefined && { days }),
   });
 
@@ -128,7 +149,7 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
         res.end();
       },
     },
-    // JSON only: `relay health` and scripts read it; the pages show the same figures per level and backend.
+    // JSON only: `cross-repo-ci-relay health` and scripts read it; the pages show the same figures per level and backend.
     {
       method: "GET",
       path: "/api/hud/health",
@@ -159,16 +180,16 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
     ...pair(
       { page: "/hud/trunk", api: "/api/hud/trunk" },
       async (url) => {
-        const { days, level } = queryOf(TrunkQuery, url);
-        return { view: await service.trunk(days, level), days };
+        const { days, level, ...cursor } = queryOf(TrunkQuery, url);
+        return { view: await service.trunk(days, level, pageOf(cursor)), days };
       },
       renderTrunkPage,
     ),
     ...pair(
       { page: "/hud/l4", api: "/api/hud/l4" },
       async (url) => {
-        const { days } = queryOf(WindowQuery, url);
-        return { view: await service.trunk(days, "L4"), days };
+        const { days, ...cursor } = queryOf(GridQuery, url);
+        return { view: await service.trunk(days, "L4", pageOf(cursor)), days };
       },
       renderTrunkPage,
     ),
@@ -185,8 +206,8 @@ export function hudRoutes(options: HudRouteOptions): Route[] {
       { page: "/hud/:owner/:repo", api: "/api/hud/backends/:owner/:repo" },
       async (url, params) => {
         const repo = repoOf(params);
-        const { days } = queryOf(WindowQuery, url);
-        const view = await service.backend(repo, days);
+        const { days, ...cursor } = queryOf(GridQuery, url);
+        const view = await service.backend(repo, days, pageOf(cursor));
         if (!view) throw new NotFound(`${repo} is not in the allowlist and has no results in the last ${days} days`);
         return { view, days };
       },

@@ -1,15 +1,15 @@
 // The HUD's views: ClickHouse reads (queries/) assembled with the allowlist by the pure modules.
 import { collectsResults } from "../allowlist/policy.js";
 import type { Allowlist } from "../allowlist/types.js";
-import type { HudConnection } from "./clickhouse.js";
-import { backendJobColumn, historyGrid, jobColumn } from "./grid.js";
+import type { HudConnection, HudDatabase } from "./clickhouse.js";
+import { backendJobColumn, GRID_PAGE_ROWS, gridPage, historyGrid, jobColumn, NEWEST, type GridOptions, type PageRequest } from "./grid.js";
 import { backendHealth, healthTrend, healthView, summaryView, type WindowInputs } from "./health.js";
 import { needsTrunkBaseline, prView } from "./pr-view.js";
 import { dailySeries } from "./queries/daily.js";
-import { dispatchLogRows, jobRows, trunkRows } from "./queries/rows.js";
+import { dispatchLogRows, gridRowKeys, jobRows, trunkRows, type GridScope } from "./queries/rows.js";
 import { inWindow, windowParams, type Window } from "./queries/sql.js";
 import { dispatchCounts, jobCounts, prTimes } from "./queries/stats.js";
-import type { BackendView, HealthTrendView, HealthView, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
+import type { BackendView, HealthTrendView, HealthView, HistoryGrid, PrView, SummaryView, TimeWindow, TrunkView } from "./views.js";
 import { firstDayOf, signalCounts, utcDay, type CallbackOutcomeCount } from "../domain/callback-audit.js";
 
 export interface HudServiceOptions {
@@ -22,8 +22,7 @@ export interface HudServiceOptions {
   now?: () => number;
 }
 
-/** Grid rows per page and the job rows read to fill them. */
-const GRID_ROWS = 50;
+/** The most job (and dispatch) rows read for one grid page or one PR head. */
 const GRID_JOB_LIMIT = 5000;
 const SHAS_PER_PR = 20;
 const DAY_MS = 86_400_000;
@@ -46,7 +45,7 @@ export class HudService {
     return summaryView(this.options.allowlist(), inputs, span);
   }
 
-  /** Every backend against its level and the next (relay health, and the allowlist check's figures). */
+  /** Every backend against its level and the next (`cross-repo-ci-relay health`, and the allowlist check's figures). */
   async health(days: number): Promise<HealthView> {
     const { inputs, span } = await this.#inputs(days);
     return healthView(this.options.allowlist(), inputs, span);
@@ -84,18 +83,26 @@ export class HudService {
     return read ? read(firstDayOf(Math.round((to - from) / DAY_MS), to - 1)) : [];
   }
 
-  /** undefined when the repo is neither in the allowlist nor in the data of the window. */
-  async backend(repo: string, days: number): Promise<BackendView | undefined> {
+  /**
+   * How the pages write a downstream repo: as the allowlist spells it (GitHub names are case-insensitive,
+   * so the data, the URLs and the allowlist may differ in case); else lower case, as the data keeps it.
+   */
+  repoName(repo: string): string {
+    return this.options.allowlist()?.byRepo.get(repo.toLowerCase())?.repo ?? repo.toLowerCase();
+  }
+
+  /** undefined when the repo is neither in the allowlist nor in the data of the window. `page`: which page of the history grid. */
+  async backend(repo: string, days: number, page: PageRequest = NEWEST): Promise<BackendView | undefined> {
     const key = repo.toLowerCase();
     const { window, span } = this.#window(days);
     const db = await this.options.connection.get();
     const filter = { ...windowParams(window), repo: key };
+    const scope = { jobs: `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`, dispatches: `downstream_repo = {repo:String} AND ${inWindow("created_at")}` };
     // Over the same window as the grid and the plots.
-    const [inputs, daily, cells, sent] = await Promise.all([
+    const [inputs, daily, history] = await Promise.all([
       this.#inputsOver(window, key),
       dailySeries(db, window, key),
-      jobRows(db, `downstream_repo = {repo:String} AND ${inWindow("first_report_at")}`, filter, GRID_JOB_LIMIT),
-      dispatchLogRows(db, `downstream_repo = {repo:String} AND ${inWindow("created_at")}`, filter, GRID_JOB_LIMIT),
+      this.#grid(db, scope, filter, page, { column: jobColumn }),
     ]);
     const allowlist = this.options.allowlist();
     const entry = allowlist?.byRepo.get(key);
@@ -106,7 +113,7 @@ export class HudService {
       window: span,
       health: backendHealth(allowlist, key, { jobs, dispatches, prTimes: inputs.prTimes[0], signal: inputs.signal.get(key) }),
       daily,
-      history: historyGrid(cells, sent, { column: jobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() }),
+      history,
       oncalls: entry?.oncalls ?? [],
     };
   }
@@ -114,6 +121,7 @@ export class HudService {
   /** The PR's newest head sha (or `sha`, an older head of the same PR). */
   async pr(prNumber: number, sha?: string): Promise<PrView> {
     const db = await this.options.connection.get();
+    // The data keeps repo names in lower case; the view shows the upstream as configured, like every page.
     const upstreamRepo = this.options.upstreamRepo.toLowerCase();
     const params = { upstream: upstreamRepo, pr: prNumber };
     const [recent, reported] = await Promise.all([
@@ -142,22 +150,40 @@ export class HudService {
             onTrunk,
             GRID_JOB_LIMIT,
           );
-    return prView({ upstreamRepo, prNumber, headSha, shas, jobs, dispatches, trunk, allowlist: this.options.allowlist() });
+    return prView({ upstreamRepo: this.options.upstreamRepo, prNumber, headSha, shas, jobs, dispatches, trunk, allowlist: this.options.allowlist() });
   }
 
   /** Upstream commits tested outside PRs (pushes, nightly self-reports); `level` keeps the allowlist's backends of that level. */
-  async trunk(days: number, level?: string): Promise<TrunkView> {
+  async trunk(days: number, level?: string, page: PageRequest = NEWEST): Promise<TrunkView> {
     const { window, span } = this.#window(days);
     const db = await this.options.connection.get();
     const repos = level === undefined ? [] : (this.options.allowlist()?.entries.filter((entry) => entry.level === level).map((entry) => entry.key) ?? []);
     const params = { ...windowParams(window), upstream: this.options.upstreamRepo.toLowerCase(), repos, byRepo: level !== undefined };
     const scope = "upstream_repo = {upstream:String} AND (NOT {byRepo:Bool} OR has({repos:Array(String)}, downstream_repo))";
-    const [cells, sent] = await Promise.all([
-      jobRows(db, `${scope} AND event_type != 'pull_request' AND ${inWindow("first_report_at")}`, params, GRID_JOB_LIMIT),
-      dispatchLogRows(db, `${scope} AND event_type = 'push' AND ${inWindow("created_at")}`, params, GRID_JOB_LIMIT),
-    ]);
-    const history = historyGrid(cells, sent, { column: backendJobColumn, maxRows: GRID_ROWS, collectsResults: this.#collectsResults() });
+    const history = await this.#grid(
+      db,
+      { jobs: `${scope} AND event_type != 'pull_request' AND ${inWindow("first_report_at")}`, dispatches: `${scope} AND event_type = 'push' AND ${inWindow("created_at")}` },
+      params,
+      page,
+      { column: backendJobColumn },
+    );
     return { window: span, level: level ?? null, history };
+  }
+
+  /** One page of a history grid: its row keys (one read past the page), then only those rows' jobs and dispatches. */
+  async #grid(db: HudDatabase, scope: GridScope, params: Record<string, unknown>, request: PageRequest, options: Pick<GridOptions, "column">): Promise<HistoryGrid> {
+    const read = (from: PageRequest) => gridRowKeys(db, scope, params, from, GRID_PAGE_ROWS + 1);
+    const page = gridPage(await read(request), request) ?? gridPage(await read(NEWEST), NEWEST)!;
+    const rows = { ...params, shas: [...new Set(page.keys.map((key) => key.headSha))] };
+    const onRows = "has({shas:Array(String)}, head_sha)";
+    const [jobs, dispatches] =
+      page.keys.length === 0
+        ? [[], []]
+        : await Promise.all([
+            jobRows(db, `${scope.jobs} AND ${onRows}`, rows, GRID_JOB_LIMIT),
+            dispatchLogRows(db, `${scope.dispatches} AND ${onRows}`, rows, GRID_JOB_LIMIT),
+          ]);
+    return historyGrid(page, jobs, dispatches, { ...options, collectsResults: this.#collectsResults() });
   }
 
   /** Backends not in the allowlist (any more) are judged as reporting ones. */

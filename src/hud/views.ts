@@ -108,7 +108,7 @@ export const HealthViewSchema = z
     window: TimeWindowSchema,
     backends: z.array(BackendHealthSchema).describe("Every allowlisted backend and any other with data in the window, worst first."),
   })
-  .describe("/api/hud/health: each backend's figures against its level and the next (relay health prints it).");
+  .describe("/api/hud/health: each backend's figures against its level and the next (cross-repo-ci-relay health prints it).");
 export type HealthView = z.infer<typeof HealthViewSchema>;
 
 export const SummaryViewSchema = z.object({
@@ -205,9 +205,18 @@ export const HistoryRowSchema = z
   .describe("A history-grid row: one (PR, head sha) or one pushed commit.");
 export type HistoryRow = z.infer<typeof HistoryRowSchema>;
 
+export const GridPageSchema = z
+  .object({
+    newer: z.string().nullable().describe("Pass as ?after= for the rows just newer than these; null on the newest page."),
+    older: z.string().nullable().describe("Pass as ?before= for the rows just older than these; null when no older row is in the window (there is no more)."),
+  })
+  .describe("Keyset paging over the window's rows, 50 a page, newest first: a cursor is `<time in ms>_<PR number, 0 for a push>_<head sha>` of a row.");
+export type GridPage = z.infer<typeof GridPageSchema>;
+
 export const HistoryGridSchema = z.object({
   columns: z.array(z.string()).describe("Column keys in display order: `<workflow> / <job>`, with `<backend> · ` in trunk grids."),
-  rows: z.array(HistoryRowSchema).describe("Newest first."),
+  rows: z.array(HistoryRowSchema).describe("Newest first, at most 50."),
+  page: GridPageSchema,
 });
 export type HistoryGrid = z.infer<typeof HistoryGridSchema>;
 

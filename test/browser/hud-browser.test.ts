@@ -1,7 +1,8 @@
 // The HUD pages in a real browser (Debian's Chromium driven by playwright-core): what a person looks
 // for on each page, with JavaScript off (the pages must work without it), plus hostile text from PR
 // authors and downstreams rendered with JavaScript on. Every page is watched for dialogs, console
-// errors and failed requests, and screenshotted to test-artifacts/screenshots/ for a human to look at.
+// errors and failed requests; every page is screenshotted at desktop (1280 px) and phone (390 px) width
+// to test-results/screenshots/<page>-<width>.png for a human to look at, and must not overflow the phone's width.
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,8 +33,9 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-artifacts/screenshots");
+const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-results/screenshots");
 const VIEWPORT = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
 
 // Hostile text, seeded on PR 150 of beta/tpu so the seeded scenario's numbers for acme/npu stay as documented.
 const HOSTILE = {
@@ -52,6 +54,29 @@ let relay: RunningRelay;
 let browser: Browser;
 /** JavaScript off: the pages must do everything without it. */
 let noJs: BrowserContext;
+/** JavaScript on, desktop and phone: escaping (and the CSP behind it) must keep injected tags from running. */
+let withJs: BrowserContext;
+let phone: BrowserContext;
+
+/** Shards of tpu's test job, as PyTorch names them; their headers must still tell them apart. */
+const SHARDS = [1, 2, 3, 4].map((shard) => `test (tpu, ${shard}/4, linux.tpu.v5e)`);
+/** tpu's PR heads besides the scenario's: more than a page (50 rows) of its history grid. */
+const TPU_PRS = 60;
+
+/** tpu's older history: 60 PRs two to five days ago, each running four shards (one failing every seventh PR). */
+async function seedTpuHistory(store: Store, now: number): Promise<void> {
+  const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
+  for (let index = 0; index < TPU_PRS; index += 1) {
+    const pr = 2000 + index;
+    const sha = (0xbee00 + index).toString(16).padEnd(40, "0");
+    const at = now - 2 * 86_400_000 - index * 3_600_000;
+    await seedDispatch(store, { ...tpu, delivery: `h${pr}`, pr, sha, at, outcome: "sent", title: `[tpu] Lower aten.${["addmm", "conv2d", "softmax", "layer_norm"][index % 4]!} to XLA (part ${index + 1})` });
+    for (const [shard, job] of SHARDS.entries()) {
+      const failing = index % 7 === 3 && shard === 2;
+      await seedJob(store, { ...tpu, delivery: `h${pr}`, pr, sha, workflow: "pytorch-pr", job, at: at + 30_000, conclusion: failing ? "failure" : "success", queueMs: 30_000 + shard * 5_000, executionMs: 900_000 + shard * 60_000, ...(failing && { failureKind: "test" as const, failedTests: ["test/test_ops.py::TestCommonTPU::test_softmax_tpu_float32"] }) });
+    }
+  }
+}
 
 async function seedHostile(store: Store, now: number): Promise<void> {
   const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
@@ -95,12 +120,17 @@ beforeAll(async () => {
   const now = Date.now();
   await seedHud(store, now);
   await seedHostile(store, now);
+  await seedTpuHistory(store, now);
   await store.close();
   relay = await startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dataDir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
   // The relay's writer drains the seeded queue into ClickHouse.
   await vi.waitFor(async () => expect(await hudPending(), "rows the HUD writer has yet to write").toBe(0), { timeout: 15_000, interval: 50 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  noJs = await browser.newContext({ javaScriptEnabled: false, viewport: VIEWPORT });
+  [noJs, withJs, phone] = await Promise.all([
+    browser.newContext({ javaScriptEnabled: false, viewport: VIEWPORT }),
+    browser.newContext({ javaScriptEnabled: true, viewport: VIEWPORT }),
+    browser.newContext({ javaScriptEnabled: true, viewport: PHONE, isMobile: true, hasTouch: true }),
+  ]);
   mkdirSync(SCREENSHOTS, { recursive: true });
 }, 60_000);
 
@@ -118,8 +148,28 @@ interface Visit {
 
 const visits: Visit[] = [];
 
-/** Opens `pathAndQuery` in a new page of `context`, watching it; expects the HTTP status. */
+/** Opens `pathAndQuery` in a new page of `context` for this test only (to click around in), watching it; expects the HTTP status. */
 async function visit(context: BrowserContext, pathAndQuery: string, status = 200): Promise<Visit> {
+  const opened = await open(context, pathAndQuery, status);
+  visits.push(opened);
+  return opened;
+}
+
+/** Pages opened once per context and read by several tests (which do not navigate away); watched until the end. */
+const shared = new Map<BrowserContext, Map<string, Promise<Visit>>>();
+
+/** `pathAndQuery` in `context`'s shared page: tests that only read a page share one load of it. */
+function view(context: BrowserContext, pathAndQuery: string, status = 200): Promise<Visit> {
+  const pages = shared.get(context) ?? new Map<string, Promise<Visit>>();
+  shared.set(context, pages);
+  const known = pages.get(pathAndQuery);
+  if (known) return known;
+  const opened = open(context, pathAndQuery, status);
+  pages.set(pathAndQuery, opened);
+  return opened;
+}
+
+async function open(context: BrowserContext, pathAndQuery: string, status: number): Promise<Visit> {
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("dialog", (dialog) => {
@@ -139,23 +189,21 @@ async function visit(context: BrowserContext, pathAndQuery: string, status = 200
     const expected = response.url() === target && response.status() === status;
     if (response.status() >= 400 && !expected) problems.push(`HTTP ${response.status()}: ${response.url()}`);
   });
-  visits.push({ page, problems });
   const response = await page.goto(target);
   expect([pathAndQuery, response?.status()]).toEqual([pathAndQuery, status]);
   return { page, problems };
 }
 
-// Every page a test opened must have stayed clean; then it is closed.
+// Every page a test opened must have stayed clean; then it is closed. Shared pages must stay clean too.
 afterEach(async () => {
   for (const { page, problems } of visits.splice(0)) {
     expect([page.url(), problems]).toEqual([page.url(), []]);
     await page.close();
   }
+  for (const pages of shared.values()) {
+    for (const { page, problems } of await Promise.all(pages.values())) expect([page.url(), problems]).toEqual([page.url(), []]);
+  }
 });
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
 
 const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? "").replace(/\s+/g, " ").trim();
 const texts = async (locator: Locator): Promise<string[]> => (await locator.allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
@@ -178,17 +226,16 @@ const box = (page: Page, backend: string) => page.locator(`section.box[aria-labe
 
 browserDescribe("summary /hud", () => {
   it("has a section per level, L4 first, each with its heading", async () => {
-    const { page } = await visit(noJs, "/hud");
+    const { page } = await view(noJs, "/hud");
     expect(await page.title()).toBe("Summary · Out-of-tree CI HUD");
     expect(await texts(page.locator("main > section > h2"))).toEqual(["L4 merge-gating", "L3 check runs on PR", "L2 callback-only", "L1 webhook-only"]);
     expect(await page.locator("main > section").evaluateAll((sections) => sections.map((s) => s.id))).toEqual(["level-L4", "level-L3", "level-L2", "level-L1"]);
     expect(await texts(page.locator("#level-L4 tbody th a"))).toEqual(["npu", "late"]);
     expect(await text(page.locator("#level-L4 .requirements"))).toContain("test pass rate ≥ 90%");
-    await screenshot(page, "summary");
   });
 
   it("marks acme/npu as failing, its pass rate cell flagged with the requirement in its tooltip", async () => {
-    const { page } = await visit(noJs, "/hud");
+    const { page } = await view(noJs, "/hud");
     const npu = summaryRow(page, "npu");
     expect(await text(npu.locator(".badge[class*=verdict]"))).toBe("fails");
     const passRate = await summaryCell(npu, "Test pass rate");
@@ -202,7 +249,7 @@ browserDescribe("summary /hud", () => {
   });
 
   it("shows the webhook-only L1 backend as n/a, never 0%", async () => {
-    const { page } = await visit(noJs, "/hud");
+    const { page } = await view(noJs, "/hud");
     const hooks = summaryRow(page, "hooks");
     expect(await text(hooks.locator("td.na"))).toBe("n/a (webhook-only)");
     expect(await text(hooks)).not.toMatch(/\b0%/);
@@ -222,13 +269,12 @@ browserDescribe("summary /hud", () => {
     await page.waitForURL(`${relay.url}/hud?days=30`);
     expect(await text(page.locator("main > p.muted").first())).toMatch(/^Last 30 days: /);
     expect(await text(page.locator(".range [aria-current]"))).toBe("30d");
-    await screenshot(page, "summary-30d");
   });
 });
 
 browserDescribe("backend page /hud/acme/npu", () => {
   it("shows the summary cards with the scenario's numbers", async () => {
-    const { page } = await visit(noJs, "/hud/acme/npu");
+    const { page } = await view(noJs, "/hud/acme/npu");
     const cards = await Promise.all(
       (await page.locator(".card").all()).map((card) => Promise.all([".label", ".value", ".detail"].map((part) => text(card.locator(part))))),
     );
@@ -247,11 +293,10 @@ browserDescribe("backend page /hud/acme/npu", () => {
       "fails test pass rate ≥ 90% measured 80%",
       "meets queue p50 ≤ 1m 00s measured 45s",
     ]);
-    await screenshot(page, "backend-acme-npu");
   });
 
   it("draws four charts with a point or bar for every day that has one", async () => {
-    const { page } = await visit(noJs, "/hud/acme/npu");
+    const { page } = await view(noJs, "/hud/acme/npu");
     type Key = "testPassRate" | "infraOkRate" | "queueP50Ms" | "runP50Ms";
     const api = (await (await fetch(`${relay.url}/api/hud/backends/acme/npu?days=7`)).json()) as { daily: Array<{ day: string } & Record<Key, number | null>> };
     const charts = page.locator("figure.chart svg");
@@ -275,7 +320,7 @@ browserDescribe("backend page /hud/acme/npu", () => {
   });
 
   it("lists 7 runs, marking the one that never reported and the failed dispatch", async () => {
-    const { page } = await visit(noJs, "/hud/acme/npu");
+    const { page } = await view(noJs, "/hud/acme/npu");
     const rows = page.locator("table.grid tbody tr");
     expect(await rows.count()).toBe(7);
     expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["ci / build", "ci / test", "nightly / test"]);
@@ -302,18 +347,17 @@ browserDescribe("backend page /hud/acme/npu", () => {
   });
 
   it("shows the L1 backend without made-up numbers", async () => {
-    const { page } = await visit(noJs, "/hud/gamma/hooks");
+    const { page } = await view(noJs, "/hud/gamma/hooks");
     const values = await texts(page.locator(".card .value"));
     expect(values.slice(0, -1).every((value) => value === "n/a (webhook-only)")).toBe(true);
     expect(values.at(-1)).toBe("1");
     expect(await page.locator("figure.chart").count()).toBe(0);
-    await screenshot(page, "backend-gamma-hooks");
   });
 });
 
 browserDescribe("PR page /hud/pr/<n>", () => {
   it("shows the Out-of-Tree Backends boxes of PR 101: failing npu (failed job first), passing tpu, missing late", async () => {
-    const { page } = await visit(noJs, "/hud/pr/101");
+    const { page } = await view(noJs, "/hud/pr/101");
     expect(await text(page.locator("h1"))).toBe("PR #101: Add <script>alert(1)</script> op");
     expect(await page.getByRole("heading", { name: "Out-of-Tree Backends" }).isVisible()).toBe(true);
     expect(await texts(page.locator("section.box h3"))).toEqual(["npu", "late", "tpu"]);
@@ -333,77 +377,63 @@ browserDescribe("PR page /hud/pr/<n>", () => {
       ["L4", "expected, not reporting"],
     ]);
     expect(await text(late.locator("p"))).toMatch(/^not dispatched: /);
-    await screenshot(page, "pr-101");
   });
 
   it("shows npu as never reported on PR 103", async () => {
-    const { page } = await visit(noJs, "/hud/pr/103");
+    const { page } = await view(noJs, "/hud/pr/103");
     const npu = box(page, "npu");
     expect(await npu.getAttribute("class")).toBe("box state-missing");
     expect(await texts(npu.locator("header .tag"))).toEqual(["expected, not reporting"]);
     expect(await text(npu.locator("p"))).toMatch(/^never reported: dispatched, but no job started/);
-    await screenshot(page, "pr-103");
   });
 
   it("links a box to its backend page", async () => {
     const { page } = await visit(noJs, "/hud/pr/101");
     await box(page, "tpu").getByRole("link", { name: "tpu", exact: true }).click();
     await page.waitForURL(`${relay.url}/hud/beta/tpu`);
-    expect(await text(page.locator("h1"))).toBe("tpu L3 meets");
+    expect(await text(page.locator("h1"))).toBe("tpu L3 no requirements");
   });
 });
 
 browserDescribe("trunk pages", () => {
   it("/hud/trunk lists both trunk commits across backends", async () => {
-    const { page } = await visit(noJs, "/hud/trunk");
+    const { page } = await view(noJs, "/hud/trunk");
     expect(await text(page.locator("h1"))).toBe("Trunk");
     expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["npu · nightly / test", "tpu · ci / test"]);
     expect(await texts(page.locator("table.grid tbody td.sha"))).toEqual(["trunk2", "trunk1"]);
     expect(await page.locator("table.grid tbody .glyph.k-success").count()).toBe(2);
     expect(await text(page.locator("nav [aria-current=page]"))).toBe("Trunk");
-    await screenshot(page, "trunk");
   });
 
   it("/hud/l4 lists the L4 backends' trunk commit only", async () => {
-    const { page } = await visit(noJs, "/hud/l4");
+    const { page } = await view(noJs, "/hud/l4");
     expect(await text(page.locator("h1"))).toBe("Merge-gating backends on trunk");
     expect(await texts(page.locator("table.grid thead th.col"))).toEqual(["npu · nightly / test"]);
     expect(await texts(page.locator("table.grid tbody td.sha"))).toEqual(["trunk1"]);
     expect(await text(page.locator("nav [aria-current=page]"))).toBe("Main (L4)");
-    await screenshot(page, "l4");
   });
 });
 
 browserDescribe("error page", () => {
   it("answers an unknown backend with a readable 404 page", async () => {
-    const { page } = await visit(noJs, "/hud/nobody/here", 404);
+    const { page } = await view(noJs, "/hud/nobody/here", 404);
     expect(await text(page.locator("main"))).toContain("nobody/here is not in the allowlist and has no results in the last 7 days");
-    await screenshot(page, "error-404");
   });
 });
 
+/** No injected element exists; the dialog/console watch of visit() catches anything that ran. */
+async function expectNothingInjected(page: Page): Promise<void> {
+  const selectors = ["script", "img[src=x]", "svg[onload]", "[onerror], [onload]", "main b", 'a[href^="javascript:" i]'];
+  const counts = await Promise.all(selectors.map((selector) => page.locator(selector).count()));
+  expect(Object.fromEntries(selectors.map((selector, index) => [selector, counts[index]]))).toEqual(Object.fromEntries(selectors.map((selector) => [selector, 0])));
+}
+
 browserDescribe("hostile text from PR authors and downstreams", () => {
-  /** JavaScript on: escaping (and the CSP behind it) must keep every injected tag from running or existing. */
-  let withJs: BrowserContext;
-  beforeAll(async () => {
-    withJs = await browser.newContext({ javaScriptEnabled: true, viewport: VIEWPORT });
-  });
-  afterAll(async () => {
-    await withJs.close();
-  });
-
-  /** No injected element exists; the dialog/console watch of visit() catches anything that ran. */
-  async function expectNothingInjected(page: Page): Promise<void> {
-    const selectors = ["script", "img[src=x]", "svg[onload]", "[onerror], [onload]", "main b", 'a[href^="javascript:" i]'];
-    const counts = await Promise.all(selectors.map((selector) => page.locator(selector).count()));
-    expect(Object.fromEntries(selectors.map((selector, index) => [selector, counts[index]]))).toEqual(Object.fromEntries(selectors.map((selector) => [selector, 0])));
-  }
-
   const visibleText = async (page: Page, literal: string) => page.getByText(literal, { exact: false }).first().isVisible();
 
   for (const [name, javaScript] of [["without JavaScript", false], ["with JavaScript", true]] as const) {
     it(`shows the hostile PR page's strings as text, ${name}`, async () => {
-      const { page } = await visit(javaScript ? withJs : noJs, "/hud/pr/150");
+      const { page } = await view(javaScript ? withJs : noJs, "/hud/pr/150");
       await expectNothingInjected(page);
       expect(await text(page.locator("h1"))).toBe(`PR #150: ${HOSTILE.prTitle}`);
       const tpu = box(page, "tpu");
@@ -415,15 +445,15 @@ browserDescribe("hostile text from PR authors and downstreams", () => {
       expect(tooltip).toContain(`summary: ${HOSTILE.summary}`);
       expect(tooltip).toContain(`ran on: device=${HOSTILE.environment.device}`);
       expect(tooltip).toContain(`artifacts: ${HOSTILE.artifactUrl}`);
-      if (javaScript) await screenshot(page, "xss-pr-150");
     });
 
     it(`shows the hostile job in tpu's history grid as text, ${name}`, async () => {
-      const { page } = await visit(javaScript ? withJs : noJs, "/hud/beta/tpu");
+      const { page } = await view(javaScript ? withJs : noJs, "/hud/beta/tpu");
       await expectNothingInjected(page);
+      // The header shows a short label; the full name is its tooltip and, as text, in the column legend.
       const column = `${HOSTILE.workflow} / ${HOSTILE.job}`;
-      expect(await texts(page.locator("table.grid thead th.col"))).toContain(column);
-      expect(await page.locator("table.grid thead th.col", { hasText: HOSTILE.job }).getAttribute("title")).toBe(column);
+      expect(await page.locator("table.grid thead th.col").evaluateAll((headers) => headers.map((header) => header.title))).toContain(column);
+      expect(await texts(page.locator("details.columns dd"))).toContain(column);
       const row = page.locator("table.grid tbody tr").filter({ has: page.getByRole("link", { name: "#150", exact: true }) });
       expect(await row.locator("td.title span").getAttribute("title")).toBe(HOSTILE.prTitle);
       expect(await visibleText(page, HOSTILE.prTitle)).toBe(true);
@@ -431,14 +461,82 @@ browserDescribe("hostile text from PR authors and downstreams", () => {
       const glyph = row.locator(".glyph.k-failure");
       expect(await glyph.getAttribute("href")).toBe("https://github.com/beta/tpu/actions/runs/1150");
       expect(await glyph.getAttribute("title")).toContain(`failed tests:\n  ${HOSTILE.failedTests.join("\n  ")}`);
-      if (javaScript) await screenshot(page, "xss-backend-beta-tpu");
     });
   }
+});
 
-  it("runs nothing on any page with JavaScript on", async () => {
-    for (const pathAndQuery of ["/hud", "/hud?days=30", "/hud/acme/npu", "/hud/gamma/hooks", "/hud/pr/101", "/hud/pr/103", "/hud/trunk", "/hud/l4"]) {
-      const { page } = await visit(withJs, pathAndQuery);
-      await expectNothingInjected(page);
-    }
+browserDescribe("history grid of tpu: shard headers and pages", () => {
+  it("tells the shards apart in the headers, with full names in tooltips and the legend", async () => {
+    const { page } = await view(noJs, "/hud/beta/tpu");
+    const headers = page.locator("table.grid thead th.col");
+    const labels = await texts(headers);
+    expect(new Set(labels).size).toBe(labels.length);
+    const titles = await headers.evaluateAll((cells) => cells.map((cell) => cell.title));
+    const shards = SHARDS.map((shard) => `pytorch-pr / ${shard}`);
+    for (const shard of shards) expect(titles).toContain(shard);
+    const shown = shards.map((shard) => labels[titles.indexOf(shard)]!);
+    expect(shown.map((label) => /\d\/4/.exec(label)?.[0])).toEqual(["1/4", "2/4", "3/4", "4/4"]);
+    // The legend opens without JavaScript and lists every column's label and full name.
+    const legend = page.locator("details.columns");
+    await legend.locator("summary").click();
+    expect(await legend.locator("dd").first().isVisible()).toBe(true);
+    expect(await texts(legend.locator("dd"))).toEqual(titles);
+    expect(await texts(legend.locator("dt"))).toEqual(labels);
+    // Closed again: the page is shared with other tests (and its screenshot).
+    await legend.locator("summary").click();
+    expect(await legend.locator("dd").first().isVisible()).toBe(false);
+  });
+
+  it("pages 50 rows at a time: Older shows the rest, Newer comes back", async () => {
+    const { page } = await visit(noJs, "/hud/beta/tpu");
+    const shas = () => page.locator("table.grid tbody td.sha a").evaluateAll((links) => links.map((link) => link.title));
+    const first = await shas();
+    expect(first).toHaveLength(50);
+    expect(await page.locator("nav.pager a").allTextContents()).toEqual(["Older →"]);
+    await page.getByRole("link", { name: "Older →" }).click();
+    await page.waitForURL(/\/hud\/beta\/tpu\?days=7&before=\d+_\d+_[0-9a-f]{7,40}$/);
+    const second = await shas();
+    // PRs 101 and 150, the pushed commit trunk2 and 60 more PRs: 63 rows in the window, each on one page.
+    expect(second).toHaveLength(TPU_PRS + 3 - 50);
+    expect(new Set([...first, ...second]).size).toBe(TPU_PRS + 3);
+    expect(await page.locator("nav.pager a").allTextContents()).toEqual(["← Newer"]);
+    await page.getByRole("link", { name: "← Newer" }).click();
+    await page.waitForURL(/after=/);
+    expect(await shas()).toEqual(first);
+  });
+});
+
+/** Every page, as named in test-results/screenshots/<name>-<width>.png. */
+const PAGES: Record<string, { path: string; status?: number }> = {
+  summary: { path: "/hud" },
+  backend: { path: "/hud/acme/npu" },
+  "backend-paged": { path: "/hud/beta/tpu" },
+  "backend-webhook-only": { path: "/hud/gamma/hooks" },
+  pr: { path: "/hud/pr/101" },
+  trunk: { path: "/hud/trunk" },
+  l4: { path: "/hud/l4" },
+  health: { path: "/hud/health" },
+  error: { path: "/hud/nobody/here", status: 404 },
+};
+
+browserDescribe("every page at desktop and phone width", () => {
+  it("fits the screen's width (wide tables scroll in their box), runs nothing, and is screenshotted", async () => {
+    // Desktop: the pages the tests above read (no script either way); phone: loaded with JavaScript on,
+    // where nothing injected may exist or run.
+    const widths = [
+      { width: VIEWPORT.width, context: noJs },
+      { width: PHONE.width, context: phone },
+    ];
+    await Promise.all(
+      widths.flatMap(({ width, context }) =>
+        Object.entries(PAGES).map(async ([name, { path: pathAndQuery, status }]) => {
+          const { page } = await view(context, pathAndQuery, status);
+          await expectNothingInjected(page);
+          // Nothing but a scroll box may be wider than the screen: the page itself never scrolls sideways.
+          expect([name, width, await page.locator("html").evaluate((html) => html.scrollWidth)]).toEqual([name, width, width]);
+          await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${width}.png`), fullPage: true });
+        }),
+      ),
+    );
   });
 });

@@ -1,6 +1,7 @@
 // A seeded HUD history with known numbers, written the way production writes it: job results through
 // resultRow + store.putJob, dispatch-log rows through acceptDelivery/markSent/markFailed/
 // markUnreported, then the HUD writer into ClickHouse. The expected figures are in hud-queries.test.ts.
+// seedDispatch and seedJob also backdate the demo's history (dev/demo.ts).
 import type { CallbackBody } from "../../src/callback/schema.js";
 import { resultRow } from "../../src/state/result-row.js";
 import type { Store } from "../../src/store/store.js";
@@ -28,8 +29,10 @@ requirements:
     max_queue_time_p50: 1m
 `;
 
-interface DispatchSpec {
+export interface DispatchSpec {
   delivery: string;
+  /** Default UPSTREAM. */
+  upstream?: string;
   repo: string;
   name: string;
   level: string;
@@ -38,12 +41,18 @@ interface DispatchSpec {
   at: number;
   outcome: "sent" | "failed" | "never_reported" | "reports_not_expected" | "skipped" | "pending";
   title?: string;
+  /** Default octocat. */
+  author?: string;
   /** The PR action (default opened); `closed` is a closing notice. */
   action?: string;
 }
 
-interface JobSpec {
+export interface JobSpec {
   delivery: string;
+  /** Default UPSTREAM. */
+  upstream?: string;
+  /** The downstream run; default 1000 + the PR number. */
+  runId?: number;
   repo: string;
   name: string;
   level: string;
@@ -88,7 +97,7 @@ export async function seedDispatch(store: Store, spec: DispatchSpec): Promise<vo
         {
           deliveryId: spec.delivery,
           downstreamRepo: downstream,
-          upstreamRepo: UPSTREAM,
+          upstreamRepo: spec.upstream ?? UPSTREAM,
           event: spec.pr ? "pull_request" : "push",
           ...(spec.pr && { action: spec.action ?? "opened", prNumber: spec.pr }),
           headSha: spec.sha,
@@ -99,7 +108,7 @@ export async function seedDispatch(store: Store, spec: DispatchSpec): Promise<vo
           attempts: 0,
           createdAt: spec.at,
           title: spec.title ?? `PR ${spec.pr ?? "push"} title`,
-          author: "octocat",
+          author: spec.author ?? "octocat",
         },
       ],
     },
@@ -120,10 +129,10 @@ export async function seedJob(store: Store, spec: JobSpec): Promise<void> {
   const job: StoredJob = {
     deliveryId: spec.delivery,
     downstreamRepo: spec.repo,
-    runId: 1000 + (spec.pr ?? 0),
+    runId: spec.runId ?? 1000 + (spec.pr ?? 0),
     runAttempt: spec.attempt ?? 1,
     jobName: spec.job,
-    upstreamRepo: UPSTREAM,
+    upstreamRepo: spec.upstream ?? UPSTREAM,
     prNumber: spec.pr,
     headSha: spec.sha,
     backendName: spec.name,

@@ -7,16 +7,24 @@ import { BackendViewSchema, HealthTrendViewSchema, HealthViewSchema, PrViewSchem
 import { utcDay } from "../../src/domain/callback-audit.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.js";
-import { seedHud, SEED_ALLOWLIST, UPSTREAM } from "../helpers/hud-seed.js";
+import { seedHud, seedJob, SEED_ALLOWLIST } from "../helpers/hud-seed.js";
 import { startRelayAgainst, tempDir, type RunningRelay } from "../helpers/server.js";
 
 let github: GitHubStandIn;
 let relay: RunningRelay;
 let dataDir: string;
 
+// GitHub names are case-insensitive: the allowlist and the configuration spell acme/npu and the upstream
+// their own way, the data keeps them in lower case. The pages write each as configured.
+const NPU = "Acme/NPU";
+const UPSTREAM_SPELLED = "PyTorch/pytorch";
+
 async function start(dir: string): Promise<RunningRelay> {
-  return startRelayAgainst(github, SEED_ALLOWLIST, { DATA_DIR: dir, UPSTREAM_REPO: UPSTREAM, RELAY_HUD_FLUSH_MS: "50" });
+  return startRelayAgainst(github, SEED_ALLOWLIST.replace("acme/npu", NPU), { DATA_DIR: dir, UPSTREAM_REPO: UPSTREAM_SPELLED, RELAY_HUD_FLUSH_MS: "50" });
 }
+
+/** tpu's nightly self-reports: with the seed's two commits, 62 trunk rows (two pages). */
+const NIGHTLIES = 60;
 
 const hudPending = async () => {
   const pending = /^relay_hud_rows_pending (\d+)$/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1];
@@ -28,6 +36,11 @@ beforeAll(async () => {
   dataDir = tempDir();
   const store = openSqliteStore(dataDir);
   await seedHud(store, Date.now());
+  const tpu = { repo: "beta/tpu", name: "tpu", level: "L3" };
+  for (let night = 0; night < NIGHTLIES; night += 1) {
+    const sha = (0xabc000 + night).toString(16).padStart(40, "0");
+    await seedJob(store, { ...tpu, delivery: `self:nightly:${night}`, pr: null, sha, workflow: "nightly", job: "test", at: Date.now() - 3_600_000 - night * 60_000, conclusion: "success", noStart: true, eventType: "nightly" });
+  }
   // The callback audit: tpu sent 9 valid reports and 1 the relay refused as invalid.
   await store.addCallbackOutcomes(
     [
@@ -86,6 +99,11 @@ describe("JSON mirrors", () => {
       ["/api/hud/pr/101?sha=zz", 400, /sha must be 7 to 40 hexadecimal characters/],
       ["/api/hud/backends/not%20a/repo!", 400, /is not an owner\/repo name/],
       ["/api/hud/backends/nobody/here", 404, /nobody\/here is not in the allowlist and has no results in the last 7 days/],
+      ["/api/hud/trunk?before=yesterday", 400, /^before must be a row cursor as the Older link gives it: <time in ms>_<PR number, 0 for a push>_<head sha>$/],
+      ["/api/hud/l4?after=1_x_abc", 400, /^after must be a row cursor as the Newer link gives it/],
+      ["/api/hud/backends/acme/npu?before=", 400, /^before must be a row cursor/],
+      ["/api/hud/trunk?before=1_0_abc&after=2_0_abc", 400, /^give before or after, not both$/],
+      ["/api/hud/backends/acme/npu?page=2", 400, /^unknown query parameter page; accepted: days, before, after$/],
     ];
     for (const [url, status, message] of problems) {
       const response = await get(url);
@@ -98,6 +116,47 @@ describe("JSON mirrors", () => {
     const post = await get("/api/hud/summary", { method: "POST" });
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET");
+  });
+});
+
+describe("paging", () => {
+  it("pages the trunk grid 50 rows at a time: page 1 and 2 disjoint and together complete, each saying whether there is more", async () => {
+    const first = TrunkViewSchema.parse(await (await get("/api/hud/trunk")).json());
+    expect([first.history.rows.length, first.history.page.newer]).toEqual([50, null]);
+    const second = TrunkViewSchema.parse(await (await get(`/api/hud/trunk?before=${first.history.page.older!}`)).json());
+    expect([second.history.rows.length, second.history.page.older]).toEqual([NIGHTLIES + 2 - 50, null]);
+    const shas = [...first.history.rows, ...second.history.rows].map((row) => row.headSha);
+    expect(new Set(shas).size).toBe(NIGHTLIES + 2);
+    expect(shas).toEqual(expect.arrayContaining(["trunk1", "trunk2"]));
+    // Back from the second page: the first.
+    expect(TrunkViewSchema.parse(await (await get(`/api/hud/trunk?after=${second.history.page.newer!}`)).json()).history).toEqual(first.history);
+  });
+
+  it("links the older page from the page, keeping the window, and the newer one back", async () => {
+    const page = await (await get("/hud/trunk?days=30")).text();
+    const older = /<a href="([^"]+)" rel="next">Older →<\/a>/.exec(page)?.[1]?.replaceAll("&amp;", "&");
+    expect(older).toMatch(/^\/hud\/trunk\?days=30&before=\d+_0_[0-9a-f]{40}$/);
+    const next = await (await get(older!)).text();
+    expect(next).toMatch(/<a href="\/hud\/trunk\?days=30&amp;after=\d+_0_[0-9a-f]{40}" rel="prev">← Newer<\/a>/);
+    expect(next).not.toContain("Older →");
+  });
+});
+
+describe("repo names", () => {
+  /** Mentions of acme/npu and the upstream in any case, but in downstream-reported job URLs (data, not the HUD's spelling). */
+  const spellings = (html: string) => new Set([...html.matchAll(/acme\/npu(?!\/actions)|pytorch\/pytorch/gi)].map((match) => match[0]));
+
+  it("writes each repo as configured on every page, whatever the URL's case, and the backend page answers either", async () => {
+    for (const path of ["/hud", "/hud/acme/npu", "/hud/ACME/npu?days=30", "/hud/Acme/NPU", "/hud/pr/101", "/hud/pr/103", "/hud/health", "/hud/trunk", "/hud/l4"]) {
+      const response = await get(path);
+      expect([path, response.status]).toEqual([path, 200]);
+      const html = await response.text();
+      expect([path, spellings(html)]).toEqual([path, new Set([UPSTREAM_SPELLED, ...(/\/(pr|health)|^\/hud$|acme/i.test(path) ? [NPU] : [])])]);
+    }
+    // Links to the backend use the allowlist's spelling.
+    expect(await (await get("/hud")).text()).toContain(`href="/hud/${NPU}?days=7"`);
+    // The JSON keeps the data's key (lower case), as relay health and the health audit read it.
+    expect(BackendViewSchema.parse(await (await get("/api/hud/backends/ACME/Npu")).json()).health.stats.downstreamRepo).toBe("acme/npu");
   });
 });
 

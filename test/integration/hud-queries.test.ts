@@ -1,10 +1,11 @@
 // HUD queries on embedded ClickHouse (chDB) over the seeded history in test/helpers/hud-seed.ts, with
 // the exact figures that history must produce over 7 days.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCursor } from "../../src/hud/grid.js";
 import { HudService } from "../../src/hud/service.js";
 import { PrViewSchema } from "../../src/hud/views.js";
 import { allowlistFrom, openTestHud, type TestHud } from "../helpers/hud.js";
-import { SEED_ALLOWLIST, SEED_NOW, seedHud, seedJob, UPSTREAM } from "../helpers/hud-seed.js";
+import { SEED_ALLOWLIST, SEED_NOW, seedDispatch, seedHud, seedJob, UPSTREAM } from "../helpers/hud-seed.js";
 
 let hud: TestHud;
 let service: HudService;
@@ -354,5 +355,65 @@ describe("trunk baseline in the PR view", () => {
     const box = await npuBox(LATER + 14 * 86_400_000 - 0.25 * 86_400_000);
     expect(box.jobs.map((job) => job.trunk ?? null)).toEqual([null, null]);
     expect(box.trunk).toBeUndefined();
+  });
+});
+
+describe("history grid pages", () => {
+  // 125 rows of one backend, after everything above (its own window): 110 PRs half an hour apart, then 12
+  // PRs dispatched in the same millisecond and 3 pushes reported in it too (ties broken by PR number, then sha).
+  const LATER = SEED_NOW + 60 * 86_400_000;
+  const many = { repo: "omega/many", name: "many", level: "L2" };
+  const sha = (n: number) => n.toString(16).padStart(40, "0");
+  const TIE = LATER - 100 * 3_600_000;
+  const service = () => new HudService({ connection: hud.connection, allowlist: () => allowlist, upstreamRepo: UPSTREAM, now: () => LATER });
+  const keyOf = (row: { at: string; prNumber: number | null; headSha: string }) => `${row.at} ${row.prNumber ?? 0} ${row.headSha}`;
+
+  beforeAll(async () => {
+    for (let index = 0; index < 110; index += 1) {
+      const pr = 1000 + index;
+      const at = LATER - (index + 1) * 1_800_000;
+      await seedDispatch(hud.store, { ...many, delivery: `m${pr}`, pr, sha: sha(pr), at, outcome: "sent" });
+      await seedJob(hud.store, { ...many, delivery: `m${pr}`, pr, sha: sha(pr), job: "test", at: at + 60_000, conclusion: "success" });
+    }
+    for (let pr = 2000; pr < 2012; pr += 1) await seedDispatch(hud.store, { ...many, delivery: `t${pr}`, pr, sha: sha(pr), at: TIE, outcome: "sent" });
+    for (const push of [3, 1, 2]) {
+      await seedJob(hud.store, { ...many, delivery: `p${push}`, pr: null, sha: sha(push), job: "nightly", at: TIE, conclusion: "success", noStart: true, eventType: "nightly" });
+    }
+    expect(await hud.writer.flush()).toMatchObject({ rejected: 0 });
+  });
+
+  it("pages 50 rows at a time, newest first: the pages are disjoint and together every row of the window, in a stable order", async () => {
+    const pages = [(await service().backend("omega/many", 7))!.history];
+    while (pages.at(-1)!.page.older !== null) {
+      pages.push((await service().backend("omega/many", 7, { before: parseCursor(pages.at(-1)!.page.older!)! }))!.history);
+    }
+    expect(pages.map((page) => page.rows.length)).toEqual([50, 50, 25]);
+    expect(pages.map((page) => page.page.newer === null)).toEqual([true, false, false]);
+    const rows = pages.flatMap((page) => page.rows);
+    expect(new Set(rows.map(keyOf)).size).toBe(125);
+    // Newest first; ties in time by PR number (pushes, 0, last), then sha, all descending.
+    const expected = [
+      ...Array.from({ length: 110 }, (_, index) => [new Date(LATER - (index + 1) * 1_800_000).toISOString(), 1000 + index, sha(1000 + index)] as const),
+      ...Array.from({ length: 12 }, (_, index) => [new Date(TIE).toISOString(), 2011 - index, sha(2011 - index)] as const),
+      ...[3, 2, 1].map((push) => [new Date(TIE).toISOString(), null, sha(push)] as const),
+    ].sort((a, b) => b[0].localeCompare(a[0]));
+    expect(rows.map((row) => [row.at, row.prNumber, row.headSha])).toEqual(expected);
+    // Each row has its own cells, and dispatches with nothing reported are marked.
+    expect(rows.filter((row) => row.missing?.kind === "waiting").map((row) => row.prNumber)).toEqual(Array.from({ length: 12 }, (_, index) => 2011 - index));
+    expect(pages[0]!.rows[0]!.cells["ci / test"]).toMatchObject({ conclusion: "success" });
+  });
+
+  it("goes back with the newer cursor to exactly the page before, the newest page included", async () => {
+    const first = (await service().backend("omega/many", 7))!.history;
+    const second = (await service().backend("omega/many", 7, { before: parseCursor(first.page.older!)! }))!.history;
+    const third = (await service().backend("omega/many", 7, { before: parseCursor(second.page.older!)! }))!.history;
+    expect((await service().backend("omega/many", 7, { after: parseCursor(third.page.newer!)! }))!.history).toEqual(second);
+    expect((await service().backend("omega/many", 7, { after: parseCursor(second.page.newer!)! }))!.history).toEqual(first);
+  });
+
+  it("pages the trunk grid the same way", async () => {
+    const trunk = await service().trunk(7);
+    expect(trunk.history.rows.map((row) => row.headSha)).toEqual([3, 2, 1].map(sha));
+    expect(trunk.history.page).toEqual({ newer: null, older: null });
   });
 });

@@ -189,7 +189,7 @@ export function healthTrendView(): HealthTrendView {
   const week = (verdict: WeekHealth["verdict"], next: WeekHealth["next"], testPassRate: number): WeekHealth => ({
     verdict,
     next,
-    checks: [],
+    checks: [{ requirement: "min_test_pass_rate", threshold: 0.92, actual: testPassRate, verdict }],
     infraAvailability: 0.97,
     testPassRate,
     queueP90Ms: 610_000,
@@ -219,7 +219,8 @@ export function summaryView(): SummaryView {
         backends: [removedHealth, ttHealth],
       },
       { level: "L2", title: "callback-only", requirements: {}, backends: [ipuHealth] },
-      { level: "L1", title: "webhook-only", requirements: {}, backends: [{ stats: rvvStats, checks: [], verdict: "no_data", next: { level: "L2", checks: [], verdict: "no_data" } }] },
+      // health.ts's verdict for a backend with dispatches and no requirements to fail: meets.
+      { level: "L1", title: "webhook-only", requirements: {}, backends: [{ stats: rvvStats, checks: [], verdict: "meets", next: { level: "L2", checks: [], verdict: "meets" } }] },
     ],
   };
 }
@@ -317,6 +318,7 @@ export function historyGrid(prefix = ""): HistoryGrid {
         missing: null,
       },
     ],
+    page: { newer: null, older: null },
   };
 }
 

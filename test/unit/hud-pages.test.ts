@@ -387,9 +387,80 @@ describe("trunk and L4 pages", () => {
   });
 
   it("says so when there are no runs in the window", () => {
-    const page = renderTrunkPage({ ...trunkView(null), history: { columns: [], rows: [] } }, ctx);
+    const page = renderTrunkPage({ ...trunkView(null), history: { columns: [], rows: [], page: { newer: null, older: null } } }, ctx);
     expect(textOf(page)).toContain("No runs in this window.");
     expect(elements(page, "table")).toEqual([]);
+  });
+});
+
+describe("history grid headers and pages", () => {
+  const page = renderBackendPage(backendView(), ctx);
+  const headers = (markup: string) => parseTags(markup).filter((tag) => tag.name === "th" && hasClass(tag, "col"));
+
+  it("shows short, distinct column headers with the full name as the tooltip and in the column legend", () => {
+    const [grid] = elements(page, "table", (tag) => hasClass(tag, "grid"));
+    expect(elements(grid!, "th", (tag) => hasClass(tag, "col")).map(textOf)).toEqual(["build", "test (default, 1, 2)", "test (default, 2, 2)"]);
+    expect(headers(page).map((tag) => tag.attrs.get("title"))).toEqual(["pull / build", "pull / test (default, 1, 2)", "pull / test (default, 2, 2)"]);
+    const [legend] = elements(page, "details", (tag) => hasClass(tag, "columns"));
+    expect(textOf(elements(legend!, "summary")[0]!)).toBe("Column names (all start with pull / )");
+    expect(elements(legend!, "div").map(textOf)).toEqual([
+      "build pull / build",
+      "test (default, 1, 2) pull / test (default, 1, 2)",
+      "test (default, 2, 2) pull / test (default, 2, 2)",
+    ]);
+  });
+
+  it("has no column legend when every header shows its whole name", () => {
+    const view = backendView();
+    view.history.columns = ["ci / build", "nightly / test"];
+    expect(elements(renderBackendPage(view, ctx), "details")).toEqual([]);
+  });
+
+  it("links the older and newer pages of the same window, and none when the window fits one page", () => {
+    expect(elements(page, "nav", (tag) => hasClass(tag, "pager"))).toEqual([]);
+    const view = backendView();
+    view.history.page = { newer: "1764410400000_140001_a1b2", older: `1764353700000_140004_${SHAS[4]}` };
+    const pager = elements(renderBackendPage(view, ctx), "nav", (tag) => hasClass(tag, "pager"))[0]!;
+    expect(textOf(pager)).toBe("← Newer Older →");
+    expect(hrefs(pager)).toEqual([
+      "/hud/acme-ai/torch-npu-ci?days=7&after=1764410400000_140001_a1b2",
+      `/hud/acme-ai/torch-npu-ci?days=7&before=1764353700000_140004_${SHAS[4]}`,
+    ]);
+    // The trunk page of one level keeps its level in its page links and its range selector.
+    const trunk = trunkView("L3");
+    trunk.history.page = { newer: null, older: "5_0_abc" };
+    const trunkPage = renderTrunkPage(trunk, ctx);
+    expect(hrefs(elements(trunkPage, "nav", (tag) => hasClass(tag, "pager"))[0]!)).toEqual(["/hud/trunk?days=7&level=L3&before=5_0_abc"]);
+    expect(hrefs(trunkPage)).toContain("/hud/trunk?level=L3&days=30");
+  });
+});
+
+describe("repo names", () => {
+  // The allowlist says Acme-AI/Torch-NPU-CI; the views carry the data's lower-case key.
+  const spelled: PageContext = { ...ctx, repoName: (repo) => (repo.toLowerCase() === "acme-ai/torch-npu-ci" ? "Acme-AI/Torch-NPU-CI" : repo) };
+  const mentions = (markup: string) => [...markup.matchAll(/acme-ai\/torch-npu-ci(?!\/actions)/gi)].map((match) => match[0]);
+
+  it.each([
+    ["summary", renderSummaryPage(summaryView(), spelled)],
+    ["backend", renderBackendPage(backendView(), spelled)],
+    ["PR", renderPrPage(prView(), spelled)],
+    ["health", renderHealthPage(healthTrendView(), spelled)],
+  ])("%s page writes a repo one way, in text and links: the allowlist's", (_name, page) => {
+    expect(mentions(page).length).toBeGreaterThan(0);
+    expect(new Set(mentions(page))).toEqual(new Set(["Acme-AI/Torch-NPU-CI"]));
+  });
+});
+
+describe("verdicts without requirements", () => {
+  it("says no requirements, not meets, where a level sets none", () => {
+    const view: BackendView = { ...backendView(), health: { ...backendView().health, checks: [], verdict: "meets" } };
+    const page = renderBackendPage(view, ctx);
+    expect(textOf(elements(page, "h1")[0]!)).toBe("npu L4 no requirements");
+    expect(textOf(page)).toContain("No requirements set for this level.");
+    const trend = healthTrendView();
+    trend.backends[0]!.weeks[0] = { ...trend.backends[0]!.weeks[0]!, checks: [] };
+    trend.backends[0]!.weeks[1] = { ...trend.backends[0]!.weeks[1]!, checks: [], verdict: "no_data" };
+    expect(textOf(elements(renderHealthPage(trend, ctx), "tr")[1]!)).toBe("npu L4 no requirements 96% pass · 97% avail no data 91.2% pass · 97% avail —");
   });
 });
 

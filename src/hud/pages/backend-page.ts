@@ -1,11 +1,11 @@
 // /hud/<owner>/<repo>: one backend's cards, requirement checks, daily charts and history grid.
 import type { BackendStats, BackendView } from "../views.js";
-import type { PageContext } from "./context.js";
+import { repoName, type PageContext } from "./context.js";
 import { formatDuration, formatPercent } from "./format.js";
 import { externalLink, html, join, type SafeHtml } from "./html.js";
 import { renderHistoryGrid } from "./grid.js";
 import { renderLayout } from "./layout.js";
-import { levelBadge, notInAllowlistTag, relativeTime, verdictBadge, windowNote } from "./parts.js";
+import { judgement, levelBadge, notInAllowlistTag, relativeTime, windowNote } from "./parts.js";
 import { renderChecks, WEBHOOK_ONLY } from "./requirements.js";
 import { renderAvailabilityChart, renderPassRateChart, renderQueueChart, renderRunTimeChart } from "./svg.js";
 import { apiPath, githubUrl, hudPath } from "./urls.js";
@@ -82,8 +82,9 @@ function oncallLinks(oncalls: readonly string[], ctx: PageContext): SafeHtml {
 export function renderBackendPage(view: BackendView, ctx: PageContext): string {
   const { stats } = view.health;
   const { days } = view.window;
-  const body = html`<h1>${stats.backendName} ${levelBadge(stats.level)} ${verdictBadge(view.health.verdict)}${!stats.inAllowlist && html` ${notInAllowlistTag()}`}</h1>
-<p>Downstream ${externalLink(githubUrl.repo(ctx, stats.downstreamRepo), stats.downstreamRepo)} · Oncalls: ${oncallLinks(view.oncalls, ctx)} · Last run ${relativeTime(stats.lastRunAt, ctx)}</p>
+  const repo = repoName(ctx, stats.downstreamRepo);
+  const body = html`<h1>${stats.backendName} ${levelBadge(stats.level)} ${judgement(view.health)}${!stats.inAllowlist && html` ${notInAllowlistTag()}`}</h1>
+<p>Downstream ${externalLink(githubUrl.repo(ctx, repo), repo)} · Oncalls: ${oncallLinks(view.oncalls, ctx)} · Last run ${relativeTime(stats.lastRunAt, ctx)}</p>
 ${windowNote(view.window)}
 ${renderCards(stats)}
 <h2>Requirements</h2>
@@ -95,14 +96,14 @@ ${
     : html`<div class="charts">${renderPassRateChart(view.daily)}${renderAvailabilityChart(view.daily)}${renderQueueChart(view.daily)}${renderRunTimeChart(view.daily)}</div>`
 }
 <h2>Recent runs</h2>
-${renderHistoryGrid(view.history, ctx)}`;
+${renderHistoryGrid(view.history, ctx, hudPath.backend(repo, days))}`;
   return renderLayout(
     {
       title: stats.backendName,
       nav: null,
-      path: hudPath.backend(stats.downstreamRepo),
+      path: hudPath.backend(repo),
       days,
-      jsonHref: apiPath.backend(stats.downstreamRepo, days),
+      jsonHref: apiPath.backend(repo, days),
       body,
     },
     ctx,

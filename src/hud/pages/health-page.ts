@@ -1,11 +1,11 @@
 // /hud/health: each backend's verdict week by week (against its level, and the next), with the figures
 // behind it: a trend a maintainer reads before promoting or demoting a backend (docs/levels.md).
 import type { HealthTrendView, WeekHealth } from "../views.js";
-import type { PageContext } from "./context.js";
+import { repoName, type PageContext } from "./context.js";
 import { formatDuration, formatPercent, formatShortTime } from "./format.js";
 import { attrs, html, type SafeHtml } from "./html.js";
 import { renderLayout } from "./layout.js";
-import { levelBadge, notInAllowlistTag, verdictBadge } from "./parts.js";
+import { emptyNote, judgement, levelBadge, notInAllowlistTag, verdictBadge } from "./parts.js";
 import { apiPath, hudPath } from "./urls.js";
 
 const VERDICT_TEXT = { meets: "meets", fails: "fails", no_data: "no data" } as const;
@@ -22,7 +22,7 @@ function weekCell(week: WeekHealth, nextLevel: string | null, collectsResults: b
     ...(nextLevel && week.next ? [`against ${nextLevel}: ${VERDICT_TEXT[week.next]}`] : []),
   ].join(" · ");
   const figures = collectsResults ? html`<br><span class="muted">${formatPercent(week.testPassRate)} pass · ${formatPercent(week.infraAvailability)} avail</span>` : "";
-  return html`<td${attrs({ class: week.verdict === "fails" ? "fail" : undefined, title })}>${verdictBadge(week.verdict)}${figures}</td>`;
+  return html`<td${attrs({ class: week.verdict === "fails" ? "fail" : undefined, title })}>${judgement(week)}${figures}</td>`;
 }
 
 export function renderHealthPage(view: HealthTrendView, ctx: PageContext): string {
@@ -32,15 +32,15 @@ export function renderHealthPage(view: HealthTrendView, ctx: PageContext): strin
     const latest = backend.weeks.at(-1);
     const next = backend.nextLevel && latest?.next ? html`${levelBadge(backend.nextLevel)} ${verdictBadge(latest.next)}` : html`<span class="muted">—</span>`;
     return html`<tr>
-<th scope="row"><a href="${hudPath.backend(backend.downstreamRepo)}">${backend.backendName}</a>${!backend.inAllowlist && html` ${notInAllowlistTag()}`}</th>
+<th scope="row"><a href="${hudPath.backend(repoName(ctx, backend.downstreamRepo))}">${backend.backendName}</a>${!backend.inAllowlist && html` ${notInAllowlistTag()}`}</th>
 <td>${levelBadge(backend.level)}</td>${backend.weeks.map((week) => weekCell(week, backend.nextLevel, backend.collectsResults))}
 <td>${next}</td>
 </tr>`;
   });
   const table =
     view.backends.length === 0
-      ? html`<p class="muted">No backends in the allowlist and no results in these weeks.</p>`
-      : html`<div class="scroll"><table>
+      ? emptyNote("No backends in the allowlist and no results in these weeks.")
+      : html`<div class="scroll from-end"><table class="weeks">
 <thead><tr><th scope="col">Backend</th><th scope="col">Level</th>${header}<th scope="col">Next level (latest week)</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`;

@@ -3,7 +3,7 @@ import type { PageContext } from "./context.js";
 import { formatTime } from "./format.js";
 import { attrs, externalLink, html, raw, type SafeHtml } from "./html.js";
 import { STYLESHEET } from "./styles.js";
-import { githubUrl, hudPath } from "./urls.js";
+import { githubUrl, hudPath, withParam } from "./urls.js";
 
 export type NavKey = "summary" | "l4" | "trunk" | "health";
 
@@ -11,7 +11,7 @@ export interface Page {
   title: string;
   /** The nav entry this page is (marked as current), if any. */
   nav: NavKey | null;
-  /** The page's own path; the range selector links to it with each range. */
+  /** The page's own path (with the query that picks what it shows, if any); the range selector links to it with each range. */
   path: string;
   /** The window shown, in days; undefined for pages without one (they get no range selector). */
   days?: number;
@@ -33,7 +33,7 @@ function rangeSelector(path: string, days: number): SafeHtml {
   return html`<div class="range">Range: ${RANGES.map((range) =>
     range === days
       ? html`<span aria-current="true"><strong>${range}d</strong></span>`
-      : html`<a href="${path}?days=${range}">${range}d</a>`,
+      : html`<a href="${withParam(path, "days", String(range))}">${range}d</a>`,
   )}</div>`;
 }
 

@@ -56,6 +56,19 @@ export function windowNote(window: TimeWindow): SafeHtml {
   return html`<p class="muted">Last ${window.days} day${window.days === 1 ? "" : "s"}: ${formatTime(window.from)} – ${formatTime(window.to)}. Counts use each job's latest attempt.</p>`;
 }
 
+/**
+ * The verdict against the level's requirements, or "no requirements" when the level sets none (the
+ * verdict is then "meets" for want of anything to fail, which would read as a judgement).
+ */
+export function judgement({ checks, verdict }: { checks: readonly unknown[]; verdict: Verdict }): SafeHtml {
+  return checks.length === 0 && verdict === "meets" ? tag("no requirements", "muted", "this level sets no requirements to judge it by") : verdictBadge(verdict);
+}
+
+/** A "nothing here" note (class empty: the demo's test finds none on its pages). */
+export function emptyNote(text: string): SafeHtml {
+  return html`<p class="muted empty">${text}</p>`;
+}
+
 /** Marks a backend that is still in the data but no longer in the allowlist. */
 export function notInAllowlistTag(): SafeHtml {
   return tag("not in allowlist", "muted", "removed from the allowlist; shown while it has data in this window");

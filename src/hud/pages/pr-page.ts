@@ -1,11 +1,11 @@
 // /hud/pr/<n>[?sha=]: the PR's "Out-of-Tree Backends" boxes for one head sha, like torchci's PR page.
 import type { PrBackendBox, PrJobCell, PrView, TrunkMark } from "../views.js";
-import type { PageContext } from "./context.js";
+import { repoName, type PageContext } from "./context.js";
 import { formatDuration, shorten } from "./format.js";
 import { externalLink, html, type SafeHtml } from "./html.js";
 import { formatTests, jobGlyph, jobHref, jobKind } from "./job.js";
 import { renderLayout } from "./layout.js";
-import { levelBadge, missingExplanation, tag } from "./parts.js";
+import { emptyNote, levelBadge, missingExplanation, tag } from "./parts.js";
 import { apiPath, githubUrl, hudPath } from "./urls.js";
 
 const FAILED_TESTS_SHOWN = 3;
@@ -52,9 +52,10 @@ function backendBox(box: PrBackendBox, ctx: PageContext): SafeHtml {
   const jobs =
     box.jobs.length > 0
       ? html`<ul class="jobs">${box.jobs.map((job) => jobLine(job, ctx))}</ul>`
-      : box.missing === null && html`<p class="muted">No jobs reported.</p>`;
+      : box.missing === null && emptyNote("No jobs reported.");
+  const repo = repoName(ctx, box.downstreamRepo);
   return html`<section class="box state-${state}" aria-label="${box.backendName}">
-<header><h3><a href="${hudPath.backend(box.downstreamRepo, ctx.days)}">${box.backendName}</a></h3>${levelBadge(box.level)}${STATE_TAGS[state]}<span class="muted small">${box.downstreamRepo}</span></header>
+<header><h3><a href="${hudPath.backend(repo, ctx.days)}">${box.backendName}</a></h3>${levelBadge(box.level)}${STATE_TAGS[state]}<span class="muted small">${repo}</span></header>
 ${box.missing && html`<p>${missingExplanation(box.missing)}</p>`}${
     box.trunk && html`<p class="muted small">${box.trunk.alsoOnTrunk} of ${box.trunk.failing} failure${box.trunk.failing === 1 ? "" : "s"} also on trunk</p>`
   }${jobs}
@@ -81,9 +82,9 @@ export function renderPrPage(view: PrView, ctx: PageContext): string {
   const boxes = (list: readonly PrBackendBox[]) => html`<div class="boxes">${list.map((box) => backendBox(box, prCtx))}</div>`;
   const results =
     view.headSha === null
-      ? html`<p>No out-of-tree CI has been recorded for this PR.</p>`
+      ? emptyNote("No out-of-tree CI has been recorded for this PR.")
       : html`<section><h2>Out-of-Tree Backends</h2>
-${view.gating.length === 0 ? html`<p class="muted">No merge-gating (L4) or check-run (L3) backend ran on this head.</p>` : boxes(view.gating)}
+${view.gating.length === 0 ? emptyNote("No merge-gating (L4) or check-run (L3) backend ran on this head.") : boxes(view.gating)}
 </section>
 ${view.hudOnly.length > 0 && html`<section class="hud-only"><h2>HUD only (L2)</h2><p class="muted small">Callback-only backends: their results are shown here, never on the PR.</p>${boxes(view.hudOnly)}</section>`}`;
   // Without ?sha= the page shows the newest head; the JSON link mirrors whichever head is shown.

@@ -48,7 +48,14 @@ table.grid td.cell { text-align: center; padding: 2px 3px; min-width: 22px; }
 table.grid td.sha { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 table.grid td.title { max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 table.grid th.col { padding: 4px 3px; }
-table.grid th.col span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg); max-height: 12em; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
+/* Column labels are short and distinct already (column-labels.ts): never cut them again. */
+table.grid th.col span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg); font-weight: 500; }
+details.columns { font-size: 12px; margin: 4px 0 6px; }
+details.columns summary { cursor: pointer; color: var(--muted); }
+details.columns dl { display: grid; grid-template-columns: max-content 1fr; gap: 0 12px; margin: 4px 0; }
+details.columns dl > div { display: contents; }
+details.columns dd { margin: 0; overflow-wrap: anywhere; }
+.pager { display: flex; gap: 16px; margin: 6px 0; }
 .missing-note .tag { white-space: normal; }
 tr.missing td { background: repeating-linear-gradient(45deg, var(--warn-bg) 0 6px, var(--bg) 6px 12px); }
 .cards { display: flex; flex-wrap: wrap; gap: 8px; margin: 10px 0; }
@@ -60,20 +67,35 @@ tr.missing td { background: repeating-linear-gradient(45deg, var(--warn-bg) 0 6p
 .checks { list-style: none; padding: 0; margin: 4px 0; }
 .checks li { margin: 2px 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
-.chart { margin: 0; }
+.chart { margin: 0; max-width: 100%; }
+.chart svg { max-width: 100%; height: auto; }
 .chart figcaption { font-weight: 600; font-size: 12px; }
 .chart .axis { font-size: 10px; fill: var(--muted); }
 .chart .gridline { stroke: var(--border); } .chart .axisline { stroke: var(--muted); }
 .chart .line { fill: none; stroke: var(--link); stroke-width: 1.5; } .chart .point { fill: var(--link); }
 .chart .bar { fill: #8250df; }
-.boxes { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 8px; }
+.boxes { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(340px, 100%), 1fr)); gap: 8px; }
 .box { border: 1px solid var(--border); border-left-width: 4px; border-radius: 6px; padding: 6px 10px; }
 .box.state-failing { border-left-color: var(--bad); } .box.state-running { border-left-color: var(--run); }
 .box.state-passed { border-left-color: var(--ok); } .box.state-missing { border-left-color: #d4a72c; background: var(--warn-bg); }
 .box header { display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; }
 .jobs { list-style: none; padding: 0; margin: 4px 0 0; }
 .jobs li { margin: 1px 0; }
-.jobs .failed-tests { margin: 0 0 2px 1.6em; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 11px; color: var(--muted); }
+.jobs .failed-tests { margin: 0 0 2px 1.6em; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 11px; color: var(--muted); overflow-wrap: anywhere; }
 .hud-only .box { font-size: 12px; }
 .shas a, .shas span { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; margin-right: 8px; }
+/* The week table opens scrolled to its newest weeks (on the right); its backends stay in view while the weeks scroll by. */
+.scroll.from-end { direction: rtl; } .scroll.from-end > table { direction: ltr; }
+table.weeks th[scope="row"], table.weeks thead th:first-child { position: sticky; left: 0; background: var(--bg); z-index: 1; }
+table.weeks thead th:first-child { background: var(--bg2); z-index: 2; }
+/* Phones: the grid's job columns come into view sooner, and cards sit two abreast. */
+@media (max-width: 640px) {
+  main { padding: 10px 8px 20px; } .top, footer { padding-left: 8px; padding-right: 8px; }
+  table.grid td.title { max-width: 9em; }
+  table.grid .author { display: none; }
+  table.weeks th[scope="row"] { white-space: normal; }
+  .cards { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .card { min-width: 0; }
+  .card .value { font-size: 17px; }
+}
 `;

@@ -1,9 +1,9 @@
 // /hud: one section per level, each a table of its backends' health against the level's requirements.
 import type { BackendHealth, SummaryView } from "../views.js";
-import type { PageContext } from "./context.js";
+import { repoName, type PageContext } from "./context.js";
 import { attrs, externalLink, html, type SafeHtml } from "./html.js";
 import { renderLayout } from "./layout.js";
-import { levelBadge, notInAllowlistTag, relativeTime, tag, verdictBadge, windowNote } from "./parts.js";
+import { emptyNote, judgement, levelBadge, notInAllowlistTag, relativeTime, tag, windowNote } from "./parts.js";
 import {
   describeRequirement,
   formatMetric,
@@ -39,6 +39,7 @@ function metricCell(key: (typeof METRIC_REQUIREMENTS)[number], health: BackendHe
 
 function backendRow(health: BackendHealth, ctx: PageContext, days: number): SafeHtml {
   const { stats } = health;
+  const repo = repoName(ctx, stats.downstreamRepo);
   const webhookOnly = !stats.collectsResults;
   const metrics = webhookOnly
     ? html`<td class="na" colspan="${METRIC_REQUIREMENTS.length}">${WEBHOOK_ONLY}</td>`
@@ -46,9 +47,9 @@ function backendRow(health: BackendHealth, ctx: PageContext, days: number): Safe
   const failedDispatches =
     stats.dispatchFailures > 0 && tag(`${stats.dispatchFailures} failed`, "bad", "dispatches the relay could not deliver");
   return html`<tr>
-<th scope="row"><a href="${hudPath.backend(stats.downstreamRepo, days)}">${stats.backendName}</a>${!stats.inAllowlist && html` ${notInAllowlistTag()}`}</th>
-<td>${externalLink(githubUrl.repo(ctx, stats.downstreamRepo), stats.downstreamRepo)}</td>
-<td>${health.checks.length === 0 ? tag("no requirements", "muted", "this level sets no requirements to judge it by") : verdictBadge(health.verdict)}</td>${metrics}
+<th scope="row"><a href="${hudPath.backend(repo, days)}">${stats.backendName}</a>${!stats.inAllowlist && html` ${notInAllowlistTag()}`}</th>
+<td>${externalLink(githubUrl.repo(ctx, repo), repo)}</td>
+<td>${judgement(health)}</td>${metrics}
 <td class="num">${stats.dispatches}${failedDispatches && html` ${failedDispatches}`}</td>
 <td class="num">${webhookOnly ? "n/a" : stats.prs}</td>
 <td>${relativeTime(stats.lastRunAt, ctx)}</td>
@@ -58,7 +59,7 @@ function backendRow(health: BackendHealth, ctx: PageContext, days: number): Safe
 function levelSection(level: SummaryLevel, ctx: PageContext, days: number): SafeHtml {
   const table =
     level.backends.length === 0
-      ? html`<p class="muted">No backends at this level.</p>`
+      ? emptyNote("No backends at this level.")
       : html`<div class="scroll"><table>
 <thead><tr>${HEADERS.map((header) => html`<th scope="col">${header}</th>`)}</tr></thead>
 <tbody>${level.backends.map((health) => backendRow(health, ctx, days))}</tbody>

@@ -55,7 +55,7 @@ function renderChart(chart: Chart): SafeHtml {
   );
   let marks: SafeHtml;
   if (present.length === 0) {
-    marks = html`<text class="axis" x="${LEFT + PLOT_WIDTH / 2}" y="${TOP + PLOT_HEIGHT / 2}" text-anchor="middle">No data in this window</text>`;
+    marks = html`<text class="axis empty" x="${LEFT + PLOT_WIDTH / 2}" y="${TOP + PLOT_HEIGHT / 2}" text-anchor="middle">No data in this window</text>`;
   } else if (chart.kind === "bar") {
     const width = round(Math.max(1, slot * 0.7));
     marks = html`${present.map(

@@ -19,12 +19,12 @@ export function renderTrunkPage(view: TrunkView, ctx: PageContext): string {
   const body = html`<h1>${title}</h1>
 <p>${scope} Columns are <em>backend · workflow / job</em>.</p>
 ${windowNote(view.window)}
-${renderHistoryGrid(view.history, ctx)}`;
+${renderHistoryGrid(view.history, ctx, l4 ? hudPath.l4(days) : hudPath.trunk(days, view.level))}`;
   return renderLayout(
     {
       title,
       nav: l4 ? "l4" : "trunk",
-      path: l4 ? hudPath.l4() : hudPath.trunk(),
+      path: l4 ? hudPath.l4() : hudPath.trunk(undefined, view.level),
       days,
       jsonHref: apiPath.trunk(days, view.level),
       body,

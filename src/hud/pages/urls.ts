@@ -1,8 +1,14 @@
 // Every URL the HUD pages link to: the relay's own pages, their JSON mirrors, and GitHub.
 import type { PageContext } from "./context.js";
 
-function withDays(path: string, days: number | undefined): string {
-  return days === undefined ? path : `${path}?days=${days}`;
+/** `path`, with or without a query already, with one more parameter. */
+export function withParam(path: string, name: string, value: string): string {
+  return `${path}${path.includes("?") ? "&" : "?"}${name}=${encodeURIComponent(value)}`;
+}
+
+/** `path` with the parameters that have a value, in order. */
+function withParams(path: string, params: Record<string, string | number | null | undefined>): string {
+  return Object.entries(params).reduce((url, [name, value]) => (value === null || value === undefined || value === "" ? url : withParam(url, name, String(value))), path);
 }
 
 /** `owner/repo` with each segment path-encoded. */
@@ -10,26 +16,21 @@ function repoPath(repo: string): string {
   return repo.split("/").map(encodeURIComponent).join("/");
 }
 
-function withSha(path: string, sha: string | null | undefined): string {
-  return sha ? `${path}?sha=${encodeURIComponent(sha)}` : path;
-}
-
 export const hudPath = {
-  summary: (days?: number) => withDays("/hud", days),
-  l4: (days?: number) => withDays("/hud/l4", days),
-  trunk: (days?: number) => withDays("/hud/trunk", days),
-  health: (weeks?: number) => (weeks === undefined ? "/hud/health" : `/hud/health?weeks=${weeks}`),
-  backend: (downstreamRepo: string, days?: number) => withDays(`/hud/${repoPath(downstreamRepo)}`, days),
-  pr: (prNumber: number, sha?: string | null) => withSha(`/hud/pr/${prNumber}`, sha),
+  summary: (days?: number) => withParams("/hud", { days }),
+  l4: (days?: number) => withParams("/hud/l4", { days }),
+  trunk: (days?: number, level?: string | null) => withParams("/hud/trunk", { days, level }),
+  health: (weeks?: number) => withParams("/hud/health", { weeks }),
+  backend: (downstreamRepo: string, days?: number) => withParams(`/hud/${repoPath(downstreamRepo)}`, { days }),
+  pr: (prNumber: number, sha?: string | null) => withParams(`/hud/pr/${prNumber}`, { sha }),
 };
 
 export const apiPath = {
-  summary: (days: number) => `/api/hud/summary?days=${days}`,
-  healthWeekly: (weeks: number) => `/api/hud/health/weekly?weeks=${weeks}`,
-  backend: (downstreamRepo: string, days: number) => `/api/hud/backends/${repoPath(downstreamRepo)}?days=${days}`,
-  pr: (prNumber: number, sha?: string | null) => withSha(`/api/hud/pr/${prNumber}`, sha),
-  trunk: (days: number, level: string | null) =>
-    `/api/hud/trunk?days=${days}${level === null ? "" : `&level=${encodeURIComponent(level)}`}`,
+  summary: (days: number) => withParams("/api/hud/summary", { days }),
+  healthWeekly: (weeks: number) => withParams("/api/hud/health/weekly", { weeks }),
+  backend: (downstreamRepo: string, days: number) => withParams(`/api/hud/backends/${repoPath(downstreamRepo)}`, { days }),
+  pr: (prNumber: number, sha?: string | null) => withParams(`/api/hud/pr/${prNumber}`, { sha }),
+  trunk: (days: number, level: string | null) => withParams("/api/hud/trunk", { days, level }),
 };
 
 /** GitHub web URLs; the caller passes them through httpUrl() like any other (the base is configuration). */

@@ -2,6 +2,7 @@
 // rows, for the grids and the PR view. Assembly happens in grid.ts and pr-view.ts (pure).
 import type { TrunkJobResult } from "../../domain/trunk-baseline.js";
 import type { HudDatabase } from "../clickhouse.js";
+import type { PageRequest, RowKey } from "../grid.js";
 import type { JobCell } from "../views.js";
 import { CELL_COLUMNS, dispatchRows, isoTime, latestAttempts, num, select } from "./sql.js";
 
@@ -63,6 +64,47 @@ interface JobRowColumns {
   failed_tests: string[];
   artifact_url: string | null;
   environment: Record<string, string>;
+}
+
+/** Which rows a history grid reads: conditions on the results table and on the dispatch log. */
+export interface GridScope {
+  jobs: string;
+  dispatches: string;
+}
+
+interface RowKeyColumns {
+  pr_number: number | string;
+  head_sha: string;
+  at_ms: number | string;
+}
+
+/**
+ * The keys of a grid page's rows, at most `limit`: the rows (PR number, head sha) with a latest job
+ * attempt or a dispatch not skipped in `scope`, each at its earliest time, ordered by (time, PR number,
+ * sha) — newest first for the newest page and `before`, oldest first for `after` — starting past the
+ * cursor. One aggregate over the scope (a window), read once per page; no offset.
+ */
+export async function gridRowKeys(db: HudDatabase, scope: GridScope, params: Record<string, unknown>, request: PageRequest, limit: number): Promise<RowKey[]> {
+  const cursor = "before" in request ? request.before : "after" in request ? request.after : undefined;
+  const past = cursor === undefined ? "" : `HAVING (at_ms, pr_number, head_sha) ${"after" in request ? ">" : "<"} ({cursorAt:Int64}, {cursorPr:UInt32}, {cursorSha:String})`;
+  const order = "after" in request ? "ASC" : "DESC";
+  const rows = await select<RowKeyColumns>(
+    db,
+    `SELECT pr_number, head_sha, min(at) AS at_ms
+      FROM (
+        SELECT pr_number, head_sha, toUnixTimestamp64Milli(created_at) AS at
+        FROM (${dispatchRows(db.database, `(${scope.dispatches}) AND outcome != 'skipped'`, "pr_number, head_sha, created_at")})
+        UNION ALL
+        SELECT pr_number, head_sha, toUnixTimestamp64Milli(first_report_at) AS at
+        FROM (${latestAttempts(db.database, scope.jobs, "pr_number, head_sha, first_report_at, delivery_id, downstream_repo, run_id, run_attempt, job_name")})
+      )
+      GROUP BY pr_number, head_sha
+      ${past}
+      ORDER BY at_ms ${order}, pr_number ${order}, head_sha ${order}
+      LIMIT {limit:UInt32}`,
+    { ...params, ...(cursor && { cursorAt: cursor.at, cursorPr: cursor.prNumber, cursorSha: cursor.headSha }), limit },
+  );
+  return rows.map((row) => ({ at: num(row.at_ms), prNumber: num(row.pr_number), headSha: row.head_sha }));
 }
 
 /** Latest attempts matching `where` (with `params`), newest first, at most `limit`. */
