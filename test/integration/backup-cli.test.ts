@@ -1,6 +1,6 @@
 // `cross-repo-ci-relay backup` as an operator runs it: the built CLI in a child process, copying a real
 // relay store while another connection keeps writing to it, and refusing what it cannot back up.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { runNode, type Exit } from "../helpers/child.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "lib/cli/main.js");
@@ -22,24 +23,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI without blocking this process (whose writer must keep writing meanwhile). */
 function backup(args: string[], env: Record<string, string> = {}): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    // cwd: a directory without .env, so the checkout's own settings stay out of it.
-    const child = spawn(process.execPath, [CLI, "backup", ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  // cwd: a directory without .env, so the checkout's own settings stay out of it.
+  return runNode([CLI, "backup", ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env } });
 }
 
 /** A relay store (every migration applied) under a new DATA_DIR. */

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { verifyTicket } from "../../src/dispatch/ticket.js";
 import { createApp } from "../../src/index.js";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
+import { runNode, type Exit } from "../helpers/child.js";
 import { webhookExample, webhookExamples, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn } from "../helpers/github-stand-in.js";
 import { TestOctokit, testPrivateKey } from "../helpers/probot.js";
@@ -42,11 +43,6 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `each` over `items`, a few at a time: each one is a whole child process. */
 async function inBatches<T, R>(items: T[], each: (item: T) => Promise<R>): Promise<R[]> {
@@ -56,14 +52,7 @@ async function inBatches<T, R>(items: T[], each: (item: T) => Promise<R>): Promi
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(args, { cwd: ROOT, env });
 }
 
 describe("probot run ./lib/index.js", () => {
