@@ -189,6 +189,14 @@ export class OutboxWorker {
     return this.#inFlight.size;
   }
 
+  /**
+   * Nothing under way: no look at the store running or queued, no request in flight; the worker waits for
+   * its next wake or notify(). For tests that move a simulated clock only once the worker has settled.
+   */
+  get idle(): boolean {
+    return !this.#pumping && !this.#lookScheduled && this.#inFlight.size === 0;
+  }
+
   /** Installations whose writes are paused right now (GitHub limited them or their primary limit is nearly spent). */
   pausedInstallations(): number {
     return this.#pauses.active(this.#now()).size;

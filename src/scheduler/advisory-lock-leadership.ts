@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import pg from "pg";
+import type { Schedule } from "../dispatch/outbox-worker.js";
 import type { Leadership } from "./leadership.js";
 
 /** The shortest wait for the leader's connection check (and connecting) before it counts as lost. */
@@ -19,7 +20,15 @@ export interface AdvisoryLockOptions {
   /** How often a follower tries the lock and the leader checks its connection. */
   retryMs: number;
   log: Pick<Logger, "info" | "warn">;
+  /** Timers between tries (default: unref'd setTimeout; tests drive them with a simulated clock). */
+  schedule?: Schedule;
 }
+
+const unrefTimeout: Schedule = (wake, delayMs) => {
+  const timer = setTimeout(wake, delayMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
 
 /** The advisory lock's key: 64 bits of a hash of the scope, so deployments sharing a database never collide. */
 export function leaderLockKey(scope: string): string {
@@ -31,7 +40,8 @@ export function advisoryLockLeadership(options: AdvisoryLockOptions): Leadership
   let client: pg.Client | undefined;
   let leading = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer: (() => void) | undefined;
+  const schedule = options.schedule ?? unrefTimeout;
   const listeners: Array<(leading: boolean) => void> = [];
 
   const setLeading = (next: boolean) => {
@@ -75,7 +85,7 @@ export function advisoryLockLeadership(options: AdvisoryLockOptions): Leadership
 
   const loop = async () => {
     await tick();
-    if (!stopped) timer = setTimeout(() => void loop(), options.retryMs).unref();
+    if (!stopped) cancelTimer = schedule(() => void loop(), options.retryMs);
   };
   void loop();
 
@@ -84,7 +94,7 @@ export function advisoryLockLeadership(options: AdvisoryLockOptions): Leadership
     onChange: (listener) => void listeners.push(listener),
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      cancelTimer?.();
       if (client && leading) await client.query("SELECT pg_advisory_unlock($1::bigint)", [key]).catch(() => undefined);
       await drop();
     },

@@ -6,27 +6,35 @@ import { writeLimiter } from "../../src/limits/sliding-window.js";
 import type { RelayMetrics } from "../../src/metrics.js";
 import type { Store } from "../../src/store/store.js";
 import { InstallationDirectory } from "../../src/installations/directory.js";
+import type { ManualClock } from "./manual-clock.js";
 import { testLog, testProbot } from "./probot.js";
 
 const HOUR = 3_600_000;
 
-/** A worker on `store` sending to `apiUrl`, 80/min and 500/h per installation; `options` override the rest. */
+/**
+ * A worker on `store` sending to `apiUrl`, 80/min and 500/h per installation; `options` override the rest.
+ * With `clock`, the worker's time and timers are that simulated clock's (so is its installation directory's
+ * time): it wakes only when the test advances the clock.
+ */
 export function outboxWorker(
   store: Store,
   apiUrl: string,
   metrics: RelayMetrics,
-  options: Pick<OutboxWorkerOptions, "concurrency" | "maxAgeMs"> & Partial<OutboxWorkerOptions>,
+  options: Pick<OutboxWorkerOptions, "concurrency" | "maxAgeMs"> & Partial<OutboxWorkerOptions> & { clock?: ManualClock },
 ): OutboxWorker {
+  const { clock, ...overrides } = options;
+  const now = overrides.now ?? clock?.now;
   const clients = installationClients(testProbot({ baseUrl: apiUrl }), metrics);
   return new OutboxWorker({
     store,
     clients,
-    installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR }),
+    installations: new InstallationDirectory(store, clients, { log: testLog, recheckMs: HOUR, ...(now && { now }) }),
     limiter: writeLimiter({ perMinute: 80, perHour: 500 }),
     metrics,
     log: testLog,
     requestTimeoutMs: 5000,
-    ...options,
+    ...(clock && { now: clock.now, schedule: clock.schedule }),
+    ...overrides,
   });
 }
 

@@ -1,6 +1,7 @@
 // Durability across a crash: the relay runs as a real `probot run` child process against the GitHub
 // stand-in, is killed with SIGKILL while dispatches are stored but not yet accepted by GitHub, and is
-// restarted on the same DATA_DIR. Every dispatch must then arrive exactly once.
+// restarted on the same DATA_DIR. Every dispatch must then arrive exactly once. No fixed sleeps: each
+// step waits for what it needs to see (requests at the stand-in, the restarted relay's outbox emptied).
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -41,6 +42,24 @@ function kill(): Promise<void> {
 }
 
 const accepted = () => github.find("POST", /\/dispatches$/).filter((request) => request.status === 204);
+
+/** Outbox tasks the relay at `url` has not sent yet (its relay_outbox_pending gauge, read from the store at scrape time). */
+async function outboxPending(url: string): Promise<number | undefined> {
+  const text = await fetch(`${url}/metrics`)
+    .then((response) => response.text())
+    .catch(() => undefined);
+  const match = /^relay_outbox_pending (\d+)$/m.exec(text ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Waits until the relay at `url` has recorded an outcome for every task: a task recorded as sent is never
+ * sent again, and nothing else queues dispatches here (no webhooks, redelivery and reconciler off), so the
+ * dispatches GitHub received are then all there will be.
+ */
+async function outboxDrained(url: string): Promise<void> {
+  await expect.poll(() => outboxPending(url), { timeout: 20_000, interval: 100 }).toBe(0);
+}
 
 beforeEach(async () => {
   github = await startGitHubStandIn();
@@ -92,10 +111,11 @@ describe("crash and restart on the same DATA_DIR", () => {
     expect(github.find("POST", /\/dispatches$/)).toEqual([]);
 
     github.setDelay("POST", /\/access_tokens$/, 0);
-    await startChild();
+    const second = await startChild();
     await expect.poll(() => accepted().length, { timeout: 20_000, interval: 100 }).toBe(REPOS.length);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await outboxDrained(second);
     expect(accepted().map((request) => request.path).sort()).toEqual(REPOS.map((repo) => `/repos/${repo}/dispatches`).sort());
+    expect(github.find("POST", /\/dispatches$/)).toHaveLength(REPOS.length);
   }, 60_000);
 
   it("delivers every dispatch exactly once when killed while they wait to be retried", async () => {
@@ -108,10 +128,12 @@ describe("crash and restart on the same DATA_DIR", () => {
     expect((await deliver({ url: first }, "pull_request", pr(), "crash-delivery-2")).status).toBe(200);
     await expect.poll(() => github.find("POST", /\/dispatches$/).filter((r) => r.status === 503).length, { timeout: 10_000 }).toBe(REPOS.length);
     await kill();
+    // Killed while every dispatch waited for its retry (Retry-After: 3 s), none retried yet.
+    expect(github.find("POST", /\/dispatches$/).map((request) => request.status)).toEqual(REPOS.map(() => 503));
 
-    await startChild();
+    const second = await startChild();
     await expect.poll(() => accepted().length, { timeout: 20_000, interval: 100 }).toBe(REPOS.length);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await outboxDrained(second);
     expect(accepted()).toHaveLength(REPOS.length);
     expect(new Set(accepted().map((request) => request.path)).size).toBe(REPOS.length);
     expect(github.find("POST", /\/dispatches$/)).toHaveLength(2 * REPOS.length);

@@ -1,18 +1,28 @@
 // Leadership among replicas by a PostgreSQL advisory lock (src/scheduler/advisory-lock-leadership.ts),
 // against the run's throwaway database: one leader at a time, failover when the leader stops or its
-// session dies, deployments in other schemas unaffected.
+// session dies, deployments in other schemas unaffected. The replicas' tries run on a simulated clock
+// (test/helpers/manual-clock.ts): a test moves them on round by round and waits for each try to be over,
+// rather than sleeping and hoping they tried meanwhile.
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { advisoryLockLeadership, leaderLockKey } from "../../src/scheduler/advisory-lock-leadership.js";
 import type { Leadership } from "../../src/scheduler/leadership.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { freshSchema } from "../helpers/postgres.js";
 import { testLog } from "../helpers/probot.js";
 
-const RETRY_MS = 50;
+const RETRY_MS = 1000;
+/** For waits on PostgreSQL: generous, so a loaded machine does not fail them. */
+const IO = { timeout: 10_000, interval: 10 };
 let started: Leadership[] = [];
+let clock: ManualClock;
+
+beforeEach(() => {
+  clock = new ManualClock();
+});
 
 function replica(url: string, scope: string): Leadership {
-  const leadership = advisoryLockLeadership({ connectionString: url, scope, retryMs: RETRY_MS, log: testLog });
+  const leadership = advisoryLockLeadership({ connectionString: url, scope, retryMs: RETRY_MS, log: testLog, schedule: clock.schedule });
   started.push(leadership);
   return leadership;
 }
@@ -24,29 +34,57 @@ afterEach(async () => {
 
 const leaders = (replicas: Leadership[]) => replicas.filter((candidate) => candidate.isLeader()).length;
 
+/**
+ * One more try of every running replica: once each has its next try scheduled (which it does when a try is
+ * over), moves the clock to it and waits until every one of them is over.
+ */
+async function nextRound(running: Leadership[]): Promise<void> {
+  await expect.poll(() => clock.pending, IO).toBe(running.length);
+  expect(clock.advance(RETRY_MS)).toBe(running.length);
+  await expect.poll(() => clock.pending, IO).toBe(running.length);
+}
+
+/** Rounds of tries until `condition` holds (at most `maxRounds`). */
+async function roundsUntil(running: Leadership[], condition: () => boolean, maxRounds = 20): Promise<void> {
+  for (let round = 0; !condition(); round += 1) {
+    if (round === maxRounds) throw new Error(`still not so after ${maxRounds} rounds of tries`);
+    await nextRound(running);
+  }
+}
+
 describe("advisory-lock leadership", () => {
   it("elects exactly one of three replicas, and another one once the leader stops", async () => {
     const { url, schema } = freshSchema();
     const replicas = [replica(url, schema), replica(url, schema), replica(url, schema)];
-    await expect.poll(() => leaders(replicas), { timeout: 10_000 }).toBe(1);
-    // It stays one: the followers keep trying the lock and keep failing.
-    for (let check = 0; check < 5; check += 1) {
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-      expect(leaders(replicas)).toBe(1);
-    }
+    await expect.poll(() => leaders(replicas), IO).toBe(1);
     const leader = replicas.find((candidate) => candidate.isLeader())!;
+    // It stays one, the same: the followers keep trying the lock and keep failing, the leader keeps it.
+    for (let round = 0; round < 5; round += 1) {
+      await nextRound(replicas);
+      expect(replicas.map((candidate) => candidate.isLeader())).toEqual(replicas.map((candidate) => candidate === leader));
+    }
     const changes: boolean[] = [];
     leader.onChange((leading) => changes.push(leading));
     await leader.stop();
     expect(leader.isLeader()).toBe(false);
-    await expect.poll(() => leaders(replicas.filter((candidate) => candidate !== leader)), { timeout: 10_000 }).toBe(1);
+    expect(changes).toEqual([false]);
+    // The lock is free at the followers' next try: one of them takes it.
+    const followers = replicas.filter((candidate) => candidate !== leader);
+    expect(leaders(followers)).toBe(0);
+    await nextRound(followers);
+    expect(leaders(followers)).toBe(1);
   });
 
   it("fails over when the leader's session dies (a killed process): its lock is released, it stops leading, another leads", async () => {
     const { url, schema } = freshSchema();
     const first = replica(url, schema);
-    await expect.poll(() => first.isLeader(), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => first.isLeader(), IO).toBe(true);
+    const firstChanges: boolean[] = [];
+    first.onChange((leading) => firstChanges.push(leading));
     const second = replica(url, schema);
+    // The second replica's first try is over (it schedules the next): the lock is taken, it follows.
+    await expect.poll(() => clock.pending, IO).toBe(2);
+    expect(second.isLeader()).toBe(false);
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
@@ -61,7 +99,10 @@ describe("advisory-lock leadership", () => {
     } finally {
       await admin.end();
     }
-    await expect.poll(() => [first.isLeader(), second.isLeader()].filter(Boolean).length, { timeout: 10_000 }).toBe(1);
+    // The old leader notices its session is gone (its connection fails) and stops leading; then one leads again.
+    await roundsUntil([first, second], () => firstChanges.includes(false));
+    expect(firstChanges[0]).toBe(false);
+    await roundsUntil([first, second], () => leaders([first, second]) === 1);
     expect(first.isLeader() && second.isLeader()).toBe(false);
   });
 
@@ -69,6 +110,6 @@ describe("advisory-lock leadership", () => {
     const a = freshSchema();
     const b = freshSchema();
     const replicas = [replica(a.url, a.schema), replica(b.url, b.schema)];
-    await expect.poll(() => leaders(replicas), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => leaders(replicas), IO).toBe(2);
   });
 });
