@@ -1,10 +1,8 @@
 // `cross-repo-ci-relay backup` as an operator runs it: the built CLI in a child process, copying a real
 // relay store while another connection keeps writing to it, and refusing what it cannot back up.
-import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
@@ -14,11 +12,9 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "lib/cli/main.js");
 
 let dir: string;
-beforeAll(async () => {
-  // Incremental: a no-op when `npm test` has just built lib/.
-  await promisify(execFile)(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT });
+beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "relay-backup-"));
-}, 120_000);
+});
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,9 +1,7 @@
 // The `cross-repo-ci-relay` command as users run it: the built lib/cli/main.js (package.json's bin) in a child process, on temp files.
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,15 +18,11 @@ const INVALID = ["L2:", "  - not-a-repo", "bogus: 1", ""].join("\n");
 
 let dir: string;
 beforeAll(async () => {
-  // Incremental: a no-op when `npm test` has just built lib/.
-  await promisify(execFile)(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-  });
   dir = await mkdtemp(path.join(tmpdir(), "relay-cli-"));
   await writeFile(path.join(dir, "old.yml"), OLD);
   await writeFile(path.join(dir, "new.yml"), NEW);
   await writeFile(path.join(dir, "bad.yml"), INVALID);
-}, 120_000);
+});
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });

@@ -44,13 +44,6 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 
 
-/** Runs `each` over `items`, a few at a time: each one is a whole child process. */
-async function inBatches<T, R>(items: T[], each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += 6) results.push(...(await Promise.all(items.slice(i, i + 6).map(each))));
-  return results;
-}
-
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   return runNode(args, { cwd: ROOT, env });
 }
@@ -224,12 +217,13 @@ describe("probot receive ./lib/index.js", () => {
     expect(failures).toEqual([]);
   });
 
-  it("`probot receive` handles one example of each event the relay receives, offline, and exits 0", async () => {
+  it("`probot receive` handles a push and a check_run example, offline, and exits 0", async () => {
+    // Pull requests go through `probot receive` in the tests below; the other events' handlers ran above.
     const env = await configRepoEnv();
-    const results = await inBatches(RECEIVED_EVENTS, async (event) => {
+    const results = await Promise.all(["push", "check_run"].map(async (event) => {
       const result = await receive(event, webhookExamples(event)[0], CONFIG_REPO_GITHUB, env);
       return { event, code: result.code, stderr: result.stderr };
-    });
+    }));
     expect(results.filter((result) => result.code !== 0)).toEqual([]);
   }, 60_000);
 
