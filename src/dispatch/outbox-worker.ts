@@ -34,7 +34,8 @@ const STORE_RETRY_MAX_MS = 30_000;
 /** Calls `wake` after `delayMs` without keeping the process alive; returns how to cancel it. */
 export type Schedule = (wake: () => void, delayMs: number) => () => void;
 
-const unrefTimeout: Schedule = (wake, delayMs) => {
+/** The real Schedule: a timer that does not keep the process alive. */
+export const unrefTimeout: Schedule = (wake, delayMs) => {
   const timer = setTimeout(wake, delayMs);
   timer.unref();
   return () => clearTimeout(timer);

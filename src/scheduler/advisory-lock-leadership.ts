@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import pg from "pg";
-import type { Schedule } from "../dispatch/outbox-worker.js";
+import { unrefTimeout, type Schedule } from "../dispatch/outbox-worker.js";
 import type { Leadership } from "./leadership.js";
 
 /** The shortest wait for the leader's connection check (and connecting) before it counts as lost. */
@@ -23,12 +23,6 @@ export interface AdvisoryLockOptions {
   /** Timers between tries (default: unref'd setTimeout; tests drive them with a simulated clock). */
   schedule?: Schedule;
 }
-
-const unrefTimeout: Schedule = (wake, delayMs) => {
-  const timer = setTimeout(wake, delayMs);
-  timer.unref();
-  return () => clearTimeout(timer);
-};
 
 /** The advisory lock's key: 64 bits of a hash of the scope, so deployments sharing a database never collide. */
 export function leaderLockKey(scope: string): string {

@@ -6,9 +6,9 @@ import { existsSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { getPrivateKey } from "@probot/get-private-key";
 import { run } from "probot";
-import { ConfigError, loadConfig } from "../config.js";
+import { ConfigError, loadConfig, type RelayConfig } from "../config.js";
 import { createApp } from "../index.js";
-import { createLogger, type LogSettings } from "../logging.js";
+import { createLogger } from "../logging.js";
 import { startServer } from "./start.js";
 import { loadSmeeClient } from "./webhook-proxy.js";
 
@@ -50,13 +50,14 @@ async function serve(): Promise<void> {
 async function setUp(): Promise<void> {
   // Probot's setup page only runs outside production; there it would throw its own error with a stack trace.
   // The rest of the configuration is checked now too, not silently ignored until the App exists.
-  const problems = configProblems();
+  const checked = checkedConfig();
+  const problems = checked instanceof ConfigError ? [...checked.problems] : [];
   if (process.env.NODE_ENV === "production") {
     problems.unshift(
       "APP_ID / PRIVATE_KEY: not set, but required in production, where Probot's setup page does not run; register the App (docs/deploy.md, \"Register the App\") and set both",
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (checked instanceof ConfigError || problems.length > 0) throw new ConfigError(problems);
   // Probot's setup server is not ours to wrap; its responses get the header on their way out.
   subscribe("http.server.request.start", (message) => {
     (message as { response: ServerResponse }).response.setHeader("x-content-type-options", "nosniff");
@@ -64,20 +65,15 @@ async function setUp(): Promise<void> {
   // The setup page registers the App with a new smee.io channel as its webhook URL (written to .env as
   // WEBHOOK_PROXY_URL), made with the installed smee-client rather than one Probot would download.
   const SmeeClient = await loadSmeeClient();
-  await run(createApp(), { log: await createLogger(setupLogSettings()), ...(SmeeClient && { SmeeClient }) });
+  await run(createApp(), { log: await createLogger(checked.log), ...(SmeeClient && { SmeeClient }) });
 }
 
-function configProblems(): string[] {
+/** The configuration, or the error naming its problems. */
+function checkedConfig(): RelayConfig | ConfigError {
   try {
-    loadConfig(process.env);
-    return [];
+    return loadConfig(process.env);
   } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
+    if (error instanceof ConfigError) return error;
     throw error;
   }
-}
-
-/** The configured log settings (the configuration was checked before the setup page starts). */
-function setupLogSettings(): LogSettings {
-  return loadConfig(process.env).log;
 }

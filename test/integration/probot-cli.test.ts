@@ -14,6 +14,7 @@ import { verifyTicket } from "../../src/dispatch/ticket.js";
 import { createApp } from "../../src/index.js";
 import { DATABASE_FILE } from "../../src/store/sqlite-store.js";
 import { runNode, type Exit } from "../helpers/child.js";
+import { intercept, type Interceptor, type SeenRequest } from "../helpers/nock-interceptors.mjs";
 import { webhookExample, webhookExamples, type Payload } from "../helpers/fixtures.js";
 import { startGitHubStandIn } from "../helpers/github-stand-in.js";
 import { TestOctokit, testPrivateKey } from "../helpers/probot.js";
@@ -131,28 +132,13 @@ describe("npm start (lib/server/main.js) with a bad configuration", () => {
   });
 });
 
-/** One stand-in GitHub answer, as test/helpers/nock-preload.mjs reads them for child processes. */
-interface Interceptor {
-  method: string;
-  path?: string;
-  /** A RegExp source, for paths with ids. */
-  pathPattern?: string;
-  status: number;
-  body: unknown;
-  persist?: boolean;
-}
-
 /**
  * What `probot receive` does with one event, in this process: the app loaded in receive mode (handlers
  * only), GitHub played by `interceptors` through nock, JSON logs captured. The error is the handler's.
  */
 async function receiveInProcess(event: string, payload: unknown, interceptors: Interceptor[], env: Record<string, string>) {
   nock.disableNetConnect();
-  for (const { method, path: exact, pathPattern, status, body, persist } of interceptors) {
-    const scope = nock("https://api.github.com");
-    if (persist) scope.persist();
-    scope.intercept(pathPattern ? new RegExp(pathPattern) : exact!, method).reply(status, body as nock.Body);
-  }
+  intercept("https://api.github.com", interceptors);
   const lines: string[] = [];
   const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
   const probot = new Probot({ appId: 1, privateKey: testPrivateKey(), log, Octokit: TestOctokit });
@@ -180,7 +166,7 @@ describe("probot receive ./lib/index.js", () => {
       [PROBOT, "receive", "-e", event, "-p", payloadPath, "./lib/index.js"],
       childEnv({ NODE_OPTIONS: `--import ${PRELOAD}`, RELAY_TEST_NOCK: nockPath, RELAY_TEST_NOCK_LOG: logPath, ...extra }),
     );
-    const log = JSON.parse(await readFile(logPath, "utf8")) as { seen: Array<{ method: string; uri: string; body: unknown; headers: Record<string, string> }>; pending: string[] };
+    const log = JSON.parse(await readFile(logPath, "utf8")) as { seen: SeenRequest[]; pending: string[] };
     return { ...result, log };
   }
 
